@@ -1,0 +1,70 @@
+/// Which end of the connection this host is.
+public enum ConnectionSide: String, Hashable, Sendable {
+    case client
+    case server
+}
+
+/// A TCP subflow of an MPTCP connection, as sock_diag reports it.
+public struct Subflow: Hashable, Sendable {
+    public var localAddress: IPAddress
+    public var localPort: UInt16
+    public var remoteAddress: IPAddress
+    public var remotePort: UInt16
+    /// This host asked for the subflow to be backup (`MPTCP_SUBFLOW_FLAG_BKUP_LOC`).
+    public var backupLocal: Bool
+    /// The peer marked it backup (`MPTCP_SUBFLOW_FLAG_BKUP_REM`).
+    public var backupRemote: Bool
+    /// Per-connection address ids.
+    public var localID: UInt8
+    public var remoteID: UInt8
+    /// The interface the subflow is bound to, or that holds its local address; 0 if unknown.
+    public var interfaceIndex: Int32
+    /// TCP state number (1 = established).
+    public var state: UInt8
+    /// The local token of the connection it belongs to.
+    public var token: UInt32
+
+    /// Backup in either direction: the scheduler then uses it only when no other subflow can send.
+    public var backup: Bool { backupLocal || backupRemote }
+}
+
+/// The connection-level counters of `struct mptcp_info`.
+public struct MPTCPInfo: Hashable, Sendable {
+    /// `mptcpi_subflows`: extra subflows (beyond the initial one).
+    public var subflows: UInt8
+    public var addAddrSignal: UInt8
+    public var addAddrAccepted: UInt8
+    public var subflowsMax: UInt8
+    public var flags: UInt32
+    public var token: UInt32
+    public var bytesSent: UInt64?
+    public var bytesReceived: UInt64?
+
+    /// Decodes `struct mptcp_info` (the 5.x layout is a prefix of later ones).
+    init(bytes b: [UInt8]) throws(DecodeError) {
+        guard b.count >= 16 else { throw DecodeError("mptcp_info of \(b.count) bytes is truncated") }
+        subflows = b[0]
+        addAddrSignal = b[1]
+        addAddrAccepted = b[2]
+        subflowsMax = b[3]
+        flags = readLE32(b, 8)
+        token = readLE32(b, 12)
+        bytesSent = b.count >= 64 ? readLE64(b, 56) : nil
+        bytesReceived = b.count >= 72 ? readLE64(b, 64) : nil
+    }
+}
+
+/// An MPTCP connection with its subflows.
+public struct Connection: Hashable, Sendable {
+    /// The local token (what events and userspace-PM commands use).
+    public var token: UInt32
+    public var side: ConnectionSide
+    public var localAddress: IPAddress
+    public var localPort: UInt16
+    public var remoteAddress: IPAddress
+    public var remotePort: UInt16
+    /// TCP-style state of the MPTCP socket (1 = established).
+    public var state: UInt8
+    public var info: MPTCPInfo
+    public var subflows: [Subflow]
+}

@@ -1,0 +1,95 @@
+import CNetlink
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// What a read from the event socket yields.
+public enum EventNotice: Hashable, Sendable {
+    /// One decoded path-manager event.
+    case event(Event)
+    /// The receive buffer overran (ENOBUFS): the kernel dropped events. State
+    /// must be re-read from the kernel; the subscription keeps working.
+    case eventsLost
+    /// A message that could not be decoded; the subscription keeps working.
+    case malformed(String)
+}
+
+/// A subscription to the `mptcp_pm_events` multicast group on a socket of its
+/// own (never the request socket), with a large receive buffer.
+///
+/// Not thread-safe: one reader at a time calls `next`; the daemon confines it to
+/// one task.
+public final class EventSubscription {
+    private let socket: NetlinkSocket
+    private let familyID: Int32
+    /// The receive buffer the kernel granted, in bytes.
+    public let receiveBufferSize: Int
+
+    /// Default receive buffer: room for bursts of thousands of connections.
+    public static let defaultReceiveBuffer = 16 << 20
+
+    /// Joins the events group in `namespace` (needs CAP_NET_ADMIN there).
+    /// The buffer is set with `SO_RCVBUFFORCE` when privileged, else `SO_RCVBUF`.
+    public init(namespace: NetworkNamespace = .current, receiveBuffer: Int = EventSubscription.defaultReceiveBuffer) throws {
+        let (sock, family, size) = try namespace.perform { () throws -> (NetlinkSocket, Int32, Int) in
+            let sock = try NetlinkSocket(protocol: NL.protoGeneric)
+            let family = try sock.resolveFamily(MPTCPFamily.name)
+            let group = try sock.resolveGroup(family: MPTCPFamily.name, group: MPTCPFamily.eventGroup)
+            nl_socket_disable_seq_check(sock.handle)
+            let rc = nl_socket_add_membership(sock.handle, group)
+            if rc < 0 {
+                let code = cnl_errno()
+                throw MPTCPError.system("join the \(MPTCPFamily.eventGroup) multicast group", errno: code == 0 ? EPERM : code)
+            }
+            var want = Int32(clamping: receiveBuffer)
+            let fd = sock.fileDescriptor
+            if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+                _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, socklen_t(MemoryLayout<Int32>.size))
+            }
+            var got: Int32 = 0
+            var len = socklen_t(MemoryLayout<Int32>.size)
+            _ = getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len)
+            return (sock, family, Int(got))
+        }
+        socket = sock
+        familyID = family
+        receiveBufferSize = size
+    }
+
+    /// The socket's descriptor, to wait on with poll/epoll.
+    public var fileDescriptor: Int32 { socket.fileDescriptor }
+
+    /// Blocks until the kernel delivers something, then returns the notices in
+    /// that datagram. With `timeoutMilliseconds`, returns an empty array when
+    /// nothing arrived in time.
+    public func next(timeoutMilliseconds: Int32? = nil) throws(MPTCPError) -> [EventNotice] {
+        if let timeoutMilliseconds {
+            var pfd = pollfd(fd: socket.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            let rc = poll(&pfd, 1, timeoutMilliseconds)
+            if rc == 0 { return [] }
+            if rc < 0 {
+                let code = cnl_errno()
+                if code == EINTR { return [] }
+                throw MPTCPError.system("wait for MPTCP events", errno: code)
+            }
+        }
+        switch try socket.receive(operation: "read MPTCP events") {
+        case .overrun:
+            return [.eventsLost]
+        case .messages(let messages):
+            return messages.compactMap(notice(for:))
+        }
+    }
+
+    private func notice(for m: NetlinkMessage) -> EventNotice? {
+        guard Int32(m.type) == familyID else { return nil }
+        guard m.payload.count >= 4 else { return .malformed("event shorter than a genl header") }
+        do {
+            return .event(try Event(command: m.payload[0], attributes: try parseAttributes(m.payload[4...])))
+        } catch {
+            return .malformed(error.description)
+        }
+    }
+}

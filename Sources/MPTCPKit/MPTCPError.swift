@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A failure of an MPTCPKit operation. Carries the errno and, for kernel
+/// errors, the kernel's extended-ack text, so users see
+/// "limit greater than maximum (8)" and not just "Invalid argument".
+public struct MPTCPError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The broad kind of failure; a struct so new kinds do not break callers.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        let raw: String
+        /// The kernel refused the request.
+        public static let kernel = Code(raw: "kernel")
+        /// A socket, file or other system call failed.
+        public static let system = Code(raw: "system")
+        /// The kernel's reply could not be decoded.
+        public static let protocolViolation = Code(raw: "protocol")
+        /// The caller's input is invalid; nothing was sent.
+        public static let invalidArgument = Code(raw: "invalid-argument")
+        /// Something named does not exist (a namespace, an interface, a family).
+        public static let notFound = Code(raw: "not-found")
+        public var description: String { raw }
+    }
+
+    public var code: Code
+    /// What was being done, e.g. "add endpoint 10.0.0.1".
+    public var operation: String
+    /// The positive errno, when there is one.
+    public var errno: Int32?
+    /// The kernel's extended-ack message (`NLMSGERR_ATTR_MSG`).
+    public var kernelMessage: String?
+    /// `NLMSGERR_ATTR_MISS_TYPE`: the attribute the kernel found missing.
+    public var missingAttribute: UInt32?
+    /// Free text for non-kernel failures.
+    public var detail: String?
+    /// What the user may do about it.
+    public var hint: String?
+
+    public init(code: Code, operation: String, errno: Int32? = nil, kernelMessage: String? = nil,
+                missingAttribute: UInt32? = nil, detail: String? = nil, hint: String? = nil) {
+        self.code = code
+        self.operation = operation
+        self.errno = errno
+        self.kernelMessage = kernelMessage
+        self.missingAttribute = missingAttribute
+        self.detail = detail
+        self.hint = hint
+    }
+
+    /// `strerror` for the errno, e.g. "Invalid argument".
+    public var errnoName: String? {
+        guard let errno else { return nil }
+        guard let text = strerror(errno) else { return "errno \(errno)" }
+        return String(cString: text)
+    }
+
+    /// One line: operation, the reason (kernel text first), the errno name, and the hint.
+    public var description: String {
+        var reasons: [String] = []
+        if let kernelMessage, !kernelMessage.isEmpty { reasons.append(kernelMessage) }
+        if let detail { reasons.append(detail) }
+        if let missingAttribute { reasons.append("kernel reports missing attribute \(missingAttribute)") }
+        var line = operation + ": " + (reasons.isEmpty ? (errnoName ?? code.description) : reasons.joined(separator: "; "))
+        if !reasons.isEmpty, let name = errnoName { line += " (\(name))" }
+        if let hint { line += "; " + hint }
+        return line
+    }
+
+    /// The kernel's answer to a request, with the hints that apply whatever the command.
+    static func kernel(_ operation: String, _ status: NetlinkStatus) -> MPTCPError {
+        var e = MPTCPError(code: .kernel, operation: operation, errno: -status.error,
+                           kernelMessage: status.message, missingAttribute: status.missingAttribute)
+        e.hint = defaultHint(errno: -status.error, message: status.message)
+        return e
+    }
+
+    /// A failed system call, from the current `errno`.
+    static func system(_ operation: String, errno code: Int32) -> MPTCPError {
+        MPTCPError(code: .system, operation: operation, errno: code,
+                   hint: defaultHint(errno: code, message: nil))
+    }
+
+    static func defaultHint(errno code: Int32, message: String?) -> String? {
+        if code == EPERM || code == EACCES {
+            return "this needs CAP_NET_ADMIN in the network namespace (run as root)"
+        }
+        switch message {
+        case "invalid token"?:
+            return "no MPTCP connection has this token; list them with 'mptcpctl connections'"
+        case let m? where m.contains("userspace PM not selected"):
+            return "the connection is managed by the in-kernel path manager; select the userspace one with 'mptcpctl path-manager set userspace' before the connection is made"
+        default:
+            return nil
+        }
+    }
+}

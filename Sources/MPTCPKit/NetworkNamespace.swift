@@ -1,0 +1,108 @@
+import CNetlink
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A network namespace to act in: the caller's own, or a named one under
+/// `/run/netns` (as `ip netns add` creates them).
+///
+/// Netlink sockets belong to the namespace of the thread that creates them, and
+/// `/proc/sys/net` shows the namespace of the thread that opens it. `perform`
+/// therefore runs its work on a fresh, dedicated thread that has called
+/// `setns(2)`; never on a Swift concurrency thread, which other tasks share.
+public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
+    /// The namespace's name under `/run/netns`, nil for the caller's own.
+    public let name: String?
+
+    /// The namespace the calling thread is in.
+    public static let current = NetworkNamespace(unchecked: nil)
+
+    private init(unchecked name: String?) { self.name = name }
+
+    /// A named namespace. The name is checked here (no path separators, no `..`);
+    /// whether it exists is checked when it is entered.
+    public init(named name: String) throws(MPTCPError) {
+        guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), name.utf8.count < 256 else {
+            throw MPTCPError(code: .invalidArgument, operation: "select network namespace",
+                             detail: "'\(name)' is not a valid namespace name")
+        }
+        self.name = name
+    }
+
+    /// `/run/netns/NAME`, or nil for the current namespace.
+    public var path: String? { name.map { "/run/netns/" + $0 } }
+
+    public var description: String { name ?? "(current)" }
+
+    /// Runs `body` inside this namespace and returns its result. For the current
+    /// namespace the body runs on the calling thread; for a named one it runs on
+    /// a new thread that enters the namespace first and ends afterwards.
+    public func perform<T>(_ body: () throws -> T) throws -> T {
+        guard let path else { return try body() }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = cnl_errno()
+            if code == ENOENT {
+                throw MPTCPError(code: .notFound, operation: "enter network namespace \(description)",
+                                 errno: code, detail: "no namespace named '\(description)' (see 'ip netns list')")
+            }
+            throw MPTCPError.system("enter network namespace \(description)", errno: code)
+        }
+        defer { close(fd) }
+        return try withoutActuallyEscaping(body) { escapable in
+            let job = NamespaceJob(fd: fd) { () -> Result<T, any Error> in
+                Result { try escapable() }
+            }
+            try job.runOnDedicatedThread()
+            guard let outcome = job.outcome else {
+                throw MPTCPError.system("enter network namespace \(description)", errno: job.setnsErrno)
+            }
+            return try outcome.get()
+        }
+    }
+}
+
+/// The work handed to the namespace thread. Only that thread touches it while it
+/// runs; the caller joins the thread before reading `outcome`.
+private final class NamespaceJob<T> {
+    let fd: Int32
+    let work: () -> Result<T, any Error>
+    var outcome: Result<T, any Error>?
+    var setnsErrno: Int32 = 0
+
+    init(fd: Int32, work: @escaping () -> Result<T, any Error>) {
+        self.fd = fd
+        self.work = work
+    }
+
+    func runOnThread() {
+        guard cnl_setns_net(fd) == 0 else {
+            setnsErrno = cnl_errno()
+            return
+        }
+        outcome = work()
+    }
+
+    func runOnDedicatedThread() throws(MPTCPError) {
+        let context = Unmanaged.passRetained(JobBox(run: runOnThread)).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            guard let raw else { return nil }
+            let box = Unmanaged<JobBox>.fromOpaque(raw).takeRetainedValue()
+            box.run()
+            return nil
+        }, context)
+        guard rc == 0 else {
+            Unmanaged<JobBox>.fromOpaque(context).release()
+            throw MPTCPError.system("start namespace thread", errno: rc)
+        }
+        pthread_join(thread, nil)
+    }
+}
+
+private final class JobBox {
+    let run: () -> Void
+    init(run: @escaping () -> Void) { self.run = run }
+}

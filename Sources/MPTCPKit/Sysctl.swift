@@ -1,0 +1,137 @@
+import CNetlink
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The MPTCP sysctls of a namespace (`/proc/sys/net/mptcp`): path-manager and
+/// packet-scheduler selection. Files are opened inside the namespace, because
+/// `/proc/sys/net` shows the namespace of the thread that opens it.
+public struct MPTCPSysctl: Sendable {
+    public let namespace: NetworkNamespace
+    static let directory = "/proc/sys/net/mptcp/"
+
+    public init(namespace: NetworkNamespace = .current) {
+        self.namespace = namespace
+    }
+
+    /// `net.mptcp.path_manager` (6.15+), or `net.mptcp.pm_type` (0 = kernel,
+    /// 1 = userspace) on older kernels.
+    public func pathManager() throws -> String {
+        try namespace.perform { () throws -> String in
+            if let name = try Self.readIfPresent("path_manager") { return name }
+            switch try Self.read("pm_type") {
+            case "0": return "kernel"
+            case "1": return "userspace"
+            case let other: return "pm_type \(other)"
+            }
+        }
+    }
+
+    /// `net.mptcp.available_path_managers`; on kernels before 6.15, the two that `pm_type` offers.
+    public func availablePathManagers() throws -> [String] {
+        try namespace.perform { () throws -> [String] in
+            if let list = try Self.readIfPresent("available_path_managers") { return Self.words(list) }
+            _ = try Self.read("pm_type")
+            return ["kernel", "userspace"]
+        }
+    }
+
+    /// Selects the path manager for connections created from now on.
+    /// A name the kernel does not offer is refused before anything is written.
+    public func setPathManager(_ name: String) throws {
+        try namespace.perform { () throws in
+            let newStyle = FileManagerless.exists(Self.directory + "path_manager")
+            let available = newStyle ? Self.words(try Self.read("available_path_managers")) : ["kernel", "userspace"]
+            guard available.contains(name) else {
+                throw MPTCPError(code: .invalidArgument, operation: "set path manager",
+                                 detail: "the kernel offers no path manager '\(name)'; available: \(available.joined(separator: ", "))")
+            }
+            if newStyle {
+                try Self.write("path_manager", name)
+            } else {
+                try Self.write("pm_type", name == "userspace" ? "1" : "0")
+            }
+        }
+    }
+
+    /// `net.mptcp.scheduler`
+    public func scheduler() throws -> String {
+        try namespace.perform { () throws -> String in try Self.read("scheduler") }
+    }
+
+    /// `net.mptcp.available_schedulers`
+    public func availableSchedulers() throws -> [String] {
+        try namespace.perform { () throws -> [String] in Self.words(try Self.read("available_schedulers")) }
+    }
+
+    /// Selects the packet scheduler for sockets created from now on.
+    /// A name the kernel does not offer is refused before anything is written.
+    public func setScheduler(_ name: String) throws {
+        try namespace.perform { () throws in
+            let available = Self.words(try Self.read("available_schedulers"))
+            guard available.contains(name) else {
+                throw MPTCPError(code: .invalidArgument, operation: "set scheduler",
+                                 detail: "the kernel offers no scheduler '\(name)'; available: \(available.joined(separator: ", "))")
+            }
+            try Self.write("scheduler", name)
+        }
+    }
+
+    // MARK: File access (runs on the namespace's thread)
+
+    static func words(_ text: String) -> [String] {
+        text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
+    }
+
+    static func readIfPresent(_ name: String) throws(MPTCPError) -> String? {
+        guard FileManagerless.exists(directory + name) else { return nil }
+        return try read(name)
+    }
+
+    static func read(_ name: String) throws(MPTCPError) -> String {
+        let path = directory + name
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw sysctlError("read net.mptcp.\(name)", cnl_errno()) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 512)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                let code = cnl_errno()
+                if code == EINTR { continue }
+                throw sysctlError("read net.mptcp.\(name)", code)
+            }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+        }
+        var text = String(decoding: bytes, as: UTF8.self)
+        while text.last == "\n" || text.last == " " { text.removeLast() }
+        return text
+    }
+
+    static func write(_ name: String, _ value: String) throws(MPTCPError) {
+        let path = directory + name
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw sysctlError("write net.mptcp.\(name)", cnl_errno()) }
+        defer { close(fd) }
+        let bytes = Array((value + "\n").utf8)
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard n == bytes.count else { throw sysctlError("write net.mptcp.\(name) = \(value)", n < 0 ? cnl_errno() : EIO) }
+    }
+
+    static func sysctlError(_ operation: String, _ code: Int32) -> MPTCPError {
+        if code == ENOENT {
+            return MPTCPError(code: .notFound, operation: operation, errno: code,
+                              hint: "is MPTCP enabled in this kernel (CONFIG_MPTCP)?")
+        }
+        return MPTCPError.system(operation, errno: code)
+    }
+}
+
+/// File existence without Foundation (the CLI avoids Foundation to start fast).
+enum FileManagerless {
+    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+}

@@ -1,0 +1,198 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import MPTCPKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything the CLI writes goes through here: aligned tables, JSON, errors.
+enum Output {
+    /// Writes a line to standard output at once (no stdio buffer, so an
+    /// interrupted `monitor` loses nothing).
+    static func line(_ text: String) { write(text + "\n", to: 1) }
+
+    static func error(_ text: String) { write(text + "\n", to: 2) }
+
+    private static func write(_ text: String, to fd: Int32) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            // A closed pipe (`| head`) ends the program quietly, as other tools do.
+            guard n > 0 else { _exit(0) }
+            bytes = bytes.dropFirst(n)
+        }
+    }
+
+    /// One JSON document on one line.
+    static func json<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        let data = try encoder.encode(value)
+        line(String(decoding: data, as: UTF8.self))
+    }
+
+    /// Rows padded to the widest cell of each column; the last column is not padded.
+    static func table(_ header: [String], _ rows: [[String]]) {
+        let all = [header] + rows
+        let widths = header.indices.map { col in all.map { $0.indices.contains(col) ? $0[col].count : 0 }.max() ?? 0 }
+        for row in all {
+            var text = ""
+            for (col, cell) in row.enumerated() {
+                if col == row.count - 1 {
+                    text += cell
+                } else {
+                    text += cell + String(repeating: " ", count: widths[col] - cell.count + 2)
+                }
+            }
+            while text.last == " " { text.removeLast() }
+            line(text)
+        }
+    }
+}
+
+// MARK: - JSON shapes (field names are documented in mptcpctl(8); keep them stable)
+
+struct EndpointJSON: Encodable {
+    var id: UInt8
+    var address: String
+    var port: UInt16?
+    var flags: [String]
+    var interface: String?
+
+    init(_ e: Endpoint, interfaces: InterfaceTable?) {
+        id = e.id
+        address = e.address.description
+        port = e.port == 0 ? nil : e.port
+        flags = e.flags.names
+        interface = e.interfaceIndex == 0 ? nil : interfaceName(e.interfaceIndex, interfaces)
+    }
+}
+
+struct LimitsJSON: Encodable {
+    var subflows: UInt32
+    var add_addr_accepted: UInt32
+}
+
+struct SubflowJSON: Encodable {
+    var local_address: String
+    var local_port: UInt16
+    var remote_address: String
+    var remote_port: UInt16
+    var local_id: UInt8
+    var remote_id: UInt8
+    var backup: Bool
+    var interface: String?
+
+    init(_ s: Subflow, interfaces: InterfaceTable) {
+        local_address = s.localAddress.description
+        local_port = s.localPort
+        remote_address = s.remoteAddress.description
+        remote_port = s.remotePort
+        local_id = s.localID
+        remote_id = s.remoteID
+        backup = s.backup
+        interface = s.interfaceIndex == 0 ? nil : interfaceName(s.interfaceIndex, interfaces)
+    }
+}
+
+struct ConnectionJSON: Encodable {
+    var token: String
+    var side: String
+    var local_address: String
+    var local_port: UInt16
+    var remote_address: String
+    var remote_port: UInt16
+    var subflows: [SubflowJSON]
+
+    init(_ c: Connection, interfaces: InterfaceTable) {
+        token = formatToken(c.token)
+        side = c.side.rawValue
+        local_address = c.localAddress.description
+        local_port = c.localPort
+        remote_address = c.remoteAddress.description
+        remote_port = c.remotePort
+        subflows = c.subflows.map { SubflowJSON($0, interfaces: interfaces) }
+    }
+}
+
+struct EventJSON: Encodable {
+    var type: String
+    var token: String?
+    var family: String?
+    var local_address: String?
+    var local_port: UInt16?
+    var remote_address: String?
+    var remote_port: UInt16?
+    var local_id: UInt8?
+    var remote_id: UInt8?
+    var backup: Bool?
+    var interface: String?
+    var interface_index: Int32?
+    var error: UInt8?
+    var timeout: UInt32?
+    var reset_reason: UInt32?
+    var reset_flags: UInt32?
+    var server_side: Bool?
+    var deny_join_id0: Bool?
+    var message: String?
+
+    init(type: String, message: String? = nil) {
+        self.type = type
+        self.message = message
+    }
+
+    init(_ e: Event, interfaces: InterfaceTable?) {
+        type = e.type.name
+        token = e.token.map(formatToken)
+        family = e.family.map { $0 == 2 ? "inet" : $0 == 10 ? "inet6" : String($0) }
+        local_address = e.localAddress?.description
+        local_port = e.localPort
+        remote_address = e.remoteAddress?.description
+        remote_port = e.remotePort
+        local_id = e.localID
+        remote_id = e.remoteID
+        backup = e.backup
+        interface_index = e.interfaceIndex
+        interface = e.interfaceIndex.flatMap { $0 == 0 ? nil : interfaceName($0, interfaces) }
+        error = e.error
+        timeout = e.timeout
+        reset_reason = e.resetReason
+        reset_flags = e.resetFlags
+        server_side = e.isServerSide ? true : nil
+        deny_join_id0 = e.denyJoinID0 ? true : nil
+    }
+
+    /// The one-line human form, `ip mptcp monitor` style.
+    var text: String {
+        var parts = ["[\(type.uppercased())]"]
+        func add(_ key: String, _ value: CustomStringConvertible?) {
+            if let value { parts.append("\(key)=\(value)") }
+        }
+        add("token", token)
+        add("family", family)
+        add("saddr", local_address)
+        add("sport", local_port)
+        add("daddr", remote_address)
+        add("dport", remote_port)
+        add("loc_id", local_id)
+        add("rem_id", remote_id)
+        add("backup", backup.map { $0 ? 1 : 0 })
+        add("interface", interface ?? interface_index.map(String.init))
+        add("error", error)
+        add("timeout", timeout)
+        add("reset_reason", reset_reason)
+        add("reset_flags", reset_flags)
+        if server_side == true { parts.append("server_side") }
+        if deny_join_id0 == true { parts.append("deny_join_id0") }
+        if let message { parts.append(message) }
+        return parts.joined(separator: " ")
+    }
+}
+
+func interfaceName(_ index: Int32, _ table: InterfaceTable?) -> String {
+    table?.names[index] ?? "if\(index)"
+}

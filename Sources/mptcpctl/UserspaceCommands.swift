@@ -1,0 +1,110 @@
+import ArgumentParser
+import MPTCPKit
+
+/// Options naming a userspace-PM connection.
+struct TokenOption: ParsableArguments {
+    @Option(help: ArgumentHelp("The connection's token (8 hex digits as 'monitor' prints it, or 0x-prefixed).", valueName: "TOKEN"))
+    var token: TokenArgument
+}
+
+struct SubflowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "subflow",
+        abstract: "Create, destroy or flip subflows of a userspace-PM connection.",
+        subcommands: [Create.self, Destroy.self, SetBackup.self]
+    )
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Open a subflow (MP_JOIN) from a local address to a peer address.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var connection: TokenOption
+        @Option(help: "The local address.") var local: AddressArgument
+        @Option(name: .customLong("local-id"), help: "The address id on this connection, 1-255 (default: the id the connection already uses for the address, else the lowest free one).")
+        var localID: Int?
+        @Option(help: ArgumentHelp("Bind the subflow to an interface.", valueName: "IFACE")) var dev: String?
+        @Option(help: ArgumentHelp("The peer's address and port.", valueName: "ADDR:PORT")) var remote: AddressPortArgument
+        @Flag(help: "Open the subflow as backup.") var backup = false
+
+        func validate() throws {
+            guard remote.value.port != 0 else { throw ValidationError("--remote needs a port: ADDR:PORT or [IPv6]:PORT") }
+            guard local.value.family == remote.value.address.family else {
+                throw ValidationError("--local and --remote must both be IPv4 or both IPv6")
+            }
+        }
+
+        func run() throws {
+            let ns = try global.namespace()
+            let pm = try PathManager(namespace: ns)
+            let token = connection.token.value
+            let id = try checkID(localID, option: "--local-id") ?? pm.localID(token: token, for: local.value)
+            let endpoint = Endpoint(id: id, address: local.value, flags: backup ? .backup : [],
+                                    interfaceIndex: try interfaceIndex(dev, namespace: ns))
+            try pm.createSubflow(token: token, local: endpoint, remote: remote.value)
+        }
+    }
+
+    struct Destroy: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Close the subflow with this exact 4-tuple.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var connection: TokenOption
+        @Option(help: ArgumentHelp("Local address and port.", valueName: "ADDR:PORT")) var local: AddressPortArgument
+        @Option(help: ArgumentHelp("Remote address and port.", valueName: "ADDR:PORT")) var remote: AddressPortArgument
+
+        func validate() throws {
+            guard local.value.port != 0, remote.value.port != 0 else {
+                throw ValidationError("--local and --remote both need a port (see 'mptcpctl connections')")
+            }
+        }
+
+        func run() throws {
+            try PathManager(namespace: try global.namespace())
+                .destroySubflow(token: connection.token.value, local: local.value, remote: remote.value)
+        }
+    }
+
+    struct SetBackup: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set", abstract: "Mark a subflow backup or not (sends MP_PRIO).")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var connection: TokenOption
+        @Option(help: ArgumentHelp("Local address, with the port to pick one subflow.", valueName: "ADDR[:PORT]")) var local: AddressPortArgument
+        @Option(help: ArgumentHelp("Remote address, optionally with port.", valueName: "ADDR[:PORT]")) var remote: AddressPortArgument
+        @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Backup or not.") var backup: Bool
+
+        func run() throws {
+            try PathManager(namespace: try global.namespace())
+                .setSubflowBackup(token: connection.token.value, local: local.value, remote: remote.value, backup: backup)
+        }
+    }
+}
+
+struct AnnounceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "announce",
+        abstract: "Announce a local address to the peer of a userspace-PM connection (ADD_ADDR)."
+    )
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var connection: TokenOption
+    @Option(help: "The address to announce.") var address: AddressArgument
+    @Option(help: "Its id on this connection, 1-255.") var id: Int
+    @Option(help: "The port peers should join (default: the connection's).") var port: Int?
+
+    func run() throws {
+        let endpoint = Endpoint(id: try checkID(id, option: "--id") ?? 0, address: address.value, port: try checkPort(port), flags: .signal)
+        try PathManager(namespace: try global.namespace()).announce(token: connection.token.value, address: endpoint)
+    }
+}
+
+struct RemoveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove",
+        abstract: "Withdraw an address id from a userspace-PM connection (RM_ADDR) and close its subflows."
+    )
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var connection: TokenOption
+    @Option(help: "The local address id, 0-255 (0 is the initial address).") var id: Int
+
+    func run() throws {
+        try PathManager(namespace: try global.namespace())
+            .remove(token: connection.token.value, localID: try checkID(id, option: "--id", allowZero: true) ?? 0)
+    }
+}
