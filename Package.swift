@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
     ],
     targets: [
         // The only target that touches C: libnl plus a few inline shims for macros.
@@ -31,7 +32,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MPTCPKitTests",
-            dependencies: ["MPTCPKit"]
+            dependencies: ["MPTCPKit", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "KernelTests",

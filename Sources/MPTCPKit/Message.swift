@@ -48,6 +48,13 @@ struct NetlinkStatus: Equatable, Sendable {
     var missingAttribute: UInt32?
     var offset: UInt32?
 
+    init(error: Int32, message: String? = nil, missingAttribute: UInt32? = nil, offset: UInt32? = nil) {
+        self.error = error
+        self.message = message
+        self.missingAttribute = missingAttribute
+        self.offset = offset
+    }
+
     /// Decodes `struct nlmsgerr` followed by extack TLVs.
     init(errorMessage m: NetlinkMessage) throws(DecodeError) {
         guard m.payload.count >= 4 + NL.headerLength else {
