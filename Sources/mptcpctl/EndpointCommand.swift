@@ -10,7 +10,7 @@ struct EndpointCommand: ParsableCommand {
     )
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the endpoints.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "List the endpoints.")
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
@@ -30,7 +30,7 @@ struct EndpointCommand: ParsableCommand {
     }
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add an endpoint.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add an endpoint.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The local address.") var address: AddressArgument
         @Option(help: "The endpoint id, 1-255 (default: the kernel picks one).") var id: Int?
@@ -68,7 +68,7 @@ struct EndpointCommand: ParsableCommand {
     }
 
     struct Delete: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete an endpoint by id or address.")
+        static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete an endpoint by id or address.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: ArgumentHelp("The endpoint's id or address.", valueName: "ID|ADDRESS")) var endpoint: EndpointSelector
 
@@ -103,7 +103,7 @@ struct EndpointCommand: ParsableCommand {
     }
 
     struct Flush: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete every endpoint.")
+        static let configuration = CommandConfiguration(commandName: "flush", abstract: "Delete every endpoint.")
         @OptionGroup var global: GlobalOptions
 
         func run() throws {

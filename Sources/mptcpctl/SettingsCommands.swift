@@ -10,7 +10,7 @@ struct LimitsCommand: ParsableCommand {
     )
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the limits.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show the limits.")
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
@@ -57,7 +57,7 @@ struct PathManagerCommand: ParsableCommand {
     )
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the selected and the available path managers.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show the selected and the available path managers.")
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
@@ -86,7 +86,7 @@ struct SchedulerCommand: ParsableCommand {
     )
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the selected and the available schedulers.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show the selected and the available schedulers.")
         @OptionGroup var global: GlobalOptions
 
         func run() throws {

@@ -15,7 +15,7 @@ struct SubflowCommand: ParsableCommand {
     )
 
     struct Create: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Open a subflow (MP_JOIN) from a local address to a peer address.")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Open a subflow (MP_JOIN) from a local address to a peer address.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var connection: TokenOption
         @Option(help: "The local address.") var local: AddressArgument
@@ -44,7 +44,7 @@ struct SubflowCommand: ParsableCommand {
     }
 
     struct Destroy: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Close the subflow with this exact 4-tuple.")
+        static let configuration = CommandConfiguration(commandName: "destroy", abstract: "Close the subflow with this exact 4-tuple.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var connection: TokenOption
         @Option(help: ArgumentHelp("Local address and port.", valueName: "ADDR:PORT")) var local: AddressPortArgument
