@@ -47,7 +47,7 @@ bench: release
 
 install: release
 	install -d $(BINDIR) $(MANDIR)
-	install -m 0755 .build/release/mptcpctl $(BINDIR)/mptcpctl
+	install -s -m 0755 .build/release/mptcpctl $(BINDIR)/mptcpctl
 	install -m 0644 man/mptcpctl.8 $(MANDIR)/mptcpctl.8
 
 uninstall:

@@ -80,7 +80,10 @@ public struct Event: Hashable, Sendable {
     public var localPort: UInt16?
     /// `MPTCP_ATTR_DPORT` (big endian on the wire)
     public var remotePort: UInt16?
-    /// `MPTCP_ATTR_BACKUP`
+    /// `MPTCP_ATTR_BACKUP`. In subflow events this is the *peer's* request
+    /// (the MP_JOIN or MP_PRIO backup bit received): a subflow this host opens
+    /// as backup reports `false` here and `true` in the peer's event. Read
+    /// `ConnectionTable` (`Subflow.backupLocal`) for this host's own choice.
     public var backup: Bool?
     /// `MPTCP_ATTR_ERROR`: the subflow's socket error (an errno).
     public var error: UInt8?

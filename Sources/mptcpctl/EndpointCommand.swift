@@ -32,7 +32,7 @@ struct EndpointCommand: ParsableCommand {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "add", abstract: "Add an endpoint.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The local address.") var address: AddressArgument
+        @Argument(help: "The local address.", transform: AddressArgument.parse) var address: AddressArgument
         @Option(help: "The endpoint id, 1-255 (default: the kernel picks one).") var id: Int?
         @Option(help: ArgumentHelp("Bind subflows from this endpoint to an interface.", valueName: "IFACE")) var dev: String?
         @Option(help: "A port to listen on and announce (needs --signal, not --subflow).") var port: Int?
@@ -70,7 +70,7 @@ struct EndpointCommand: ParsableCommand {
     struct Delete: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete an endpoint by id or address.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: ArgumentHelp("The endpoint's id or address.", valueName: "ID|ADDRESS")) var endpoint: EndpointSelector
+        @Argument(help: ArgumentHelp("The endpoint's id or address.", valueName: "ID|ADDRESS"), transform: EndpointSelector.parse) var endpoint: EndpointSelector
 
         func run() throws {
             let pm = try PathManager(namespace: try global.namespace())
@@ -81,7 +81,7 @@ struct EndpointCommand: ParsableCommand {
     struct SetFlags: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "set", abstract: "Change an endpoint's backup and fullmesh flags.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: ArgumentHelp("The endpoint's id or address.", valueName: "ID|ADDRESS")) var endpoint: EndpointSelector
+        @Argument(help: ArgumentHelp("The endpoint's id or address.", valueName: "ID|ADDRESS"), transform: EndpointSelector.parse) var endpoint: EndpointSelector
         @Flag(inversion: .prefixedNo, help: "Make the endpoint's subflows backup, or not.") var backup: Bool?
         @Flag(inversion: .prefixedNo, help: "Turn fullmesh on or off.") var fullmesh: Bool?
 

@@ -33,7 +33,7 @@ struct MPTCPCtl: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success {
-                print(fullMessage(for: error))
+                Output.line(fullMessage(for: error))
                 Glibc.exit(0)
             }
             fail(message(for: error), status: Status.usage)
@@ -47,7 +47,12 @@ struct MPTCPCtl: ParsableCommand {
             fail(error.message, status: Status.usage)
         } catch {
             let code = exitCode(for: error)
-            if code == .success { Glibc.exit(0) }
+            if code == .success {
+                // `help`, `--help` on a command group: argument-parser reports these as a clean exit.
+                let text = fullMessage(for: error)
+                if !text.isEmpty { Output.line(text) }
+                Glibc.exit(0)
+            }
             fail(message(for: error), status: code.rawValue == 0 ? Status.failure : code.rawValue)
         }
     }

@@ -21,7 +21,15 @@ struct MonitorCommand: ParsableCommand {
         let ns = try global.namespace()
         let subscription = try EventSubscription(namespace: ns)
         // Every line is flushed as it is written, so an interrupt loses nothing.
-        for sig in [SIGINT, SIGTERM] { signal(sig) { _ in _exit(0) } }
+        // A parent (a hook runner, a test harness) may have started us with these
+        // signals blocked; unblock them so an interrupt always ends the monitor.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        for sig in [SIGINT, SIGTERM] {
+            sigaddset(&stopSignals, sig)
+            signal(sig) { _ in _exit(0) }
+        }
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         var interfaces = try? InterfaceTable.read(namespace: ns)
         var printed = 0
         while count.map({ printed < $0 }) ?? true {

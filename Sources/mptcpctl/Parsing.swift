@@ -1,47 +1,58 @@
 import ArgumentParser
 import MPTCPKit
 
+/// Why a command-line value did not parse; argument-parser prints it after
+/// "The value 'X' is invalid for '<name>': ".
+struct ArgumentFormatError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// An address argument (`10.0.0.1`, `2001:db8::1`).
-struct AddressArgument: ExpressibleByArgument {
+struct AddressArgument {
     var value: IPAddress
-    init?(argument: String) {
-        guard let v = IPAddress(argument) else { return nil }
-        value = v
+
+    static func parse(_ argument: String) throws -> AddressArgument {
+        guard let v = IPAddress(argument) else {
+            throw ArgumentFormatError("expected an IPv4 address (10.0.1.1) or an IPv6 address (2001:db8::1)")
+        }
+        return AddressArgument(value: v)
     }
-    static var defaultCompletionKind: CompletionKind { .default }
 }
 
 /// `ADDR`, `IPv4:PORT` or `[IPv6]:PORT`.
-struct AddressPortArgument: ExpressibleByArgument {
+struct AddressPortArgument {
     var value: AddressAndPort
-    init?(argument: String) {
-        guard let v = AddressAndPort(parsing: argument) else { return nil }
-        value = v
+
+    static func parse(_ argument: String) throws -> AddressPortArgument {
+        guard let v = AddressAndPort(parsing: argument) else {
+            throw ArgumentFormatError("expected ADDR:PORT (10.0.1.2:443) or [IPv6]:PORT ([2001:db8::2]:443), port 1-65535")
+        }
+        return AddressPortArgument(value: v)
     }
 }
 
 /// A token: 8 hex digits as `ip mptcp monitor` prints it, or `0x`-prefixed hex.
-struct TokenArgument: ExpressibleByArgument {
+struct TokenArgument {
     var value: UInt32
-    init?(argument: String) {
-        guard let v = parseToken(argument) else { return nil }
-        value = v
+
+    static func parse(_ argument: String) throws -> TokenArgument {
+        guard let v = parseToken(argument) else {
+            throw ArgumentFormatError("expected 8 hex digits as 'mptcpctl monitor' and 'connections' print it, or 0x-prefixed hex")
+        }
+        return TokenArgument(value: v)
     }
 }
 
 /// An endpoint chosen by id (1-255) or by address.
-enum EndpointSelector: ExpressibleByArgument {
+enum EndpointSelector {
     case id(UInt8)
     case address(IPAddress)
 
-    init?(argument: String) {
-        if let n = UInt8(argument), n > 0 {
-            self = .id(n)
-        } else if let a = IPAddress(argument) {
-            self = .address(a)
-        } else {
-            return nil
-        }
+    static func parse(_ argument: String) throws -> EndpointSelector {
+        if let n = UInt8(argument), n > 0 { return .id(n) }
+        if let a = IPAddress(argument) { return .address(a) }
+        throw ArgumentFormatError("expected an endpoint id (1-255) or an IPv4/IPv6 address")
     }
 
     func resolve(_ pm: PathManager) throws -> UInt8 {

@@ -3,7 +3,8 @@ import MPTCPKit
 
 /// Options naming a userspace-PM connection.
 struct TokenOption: ParsableArguments {
-    @Option(help: ArgumentHelp("The connection's token (8 hex digits as 'monitor' prints it, or 0x-prefixed).", valueName: "TOKEN"))
+    @Option(help: ArgumentHelp("The connection's token (8 hex digits as 'monitor' prints it, or 0x-prefixed).", valueName: "TOKEN"),
+            transform: TokenArgument.parse)
     var token: TokenArgument
 }
 
@@ -18,11 +19,11 @@ struct SubflowCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create", abstract: "Open a subflow (MP_JOIN) from a local address to a peer address.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var connection: TokenOption
-        @Option(help: "The local address.") var local: AddressArgument
+        @Option(help: "The local address.", transform: AddressArgument.parse) var local: AddressArgument
         @Option(name: .customLong("local-id"), help: "The address id on this connection, 1-255 (default: the id the connection already uses for the address, else the lowest free one).")
         var localID: Int?
         @Option(help: ArgumentHelp("Bind the subflow to an interface.", valueName: "IFACE")) var dev: String?
-        @Option(help: ArgumentHelp("The peer's address and port.", valueName: "ADDR:PORT")) var remote: AddressPortArgument
+        @Option(help: ArgumentHelp("The peer's address and port.", valueName: "ADDR:PORT"), transform: AddressPortArgument.parse) var remote: AddressPortArgument
         @Flag(help: "Open the subflow as backup.") var backup = false
 
         func validate() throws {
@@ -47,8 +48,8 @@ struct SubflowCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "destroy", abstract: "Close the subflow with this exact 4-tuple.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var connection: TokenOption
-        @Option(help: ArgumentHelp("Local address and port.", valueName: "ADDR:PORT")) var local: AddressPortArgument
-        @Option(help: ArgumentHelp("Remote address and port.", valueName: "ADDR:PORT")) var remote: AddressPortArgument
+        @Option(help: ArgumentHelp("Local address and port.", valueName: "ADDR:PORT"), transform: AddressPortArgument.parse) var local: AddressPortArgument
+        @Option(help: ArgumentHelp("Remote address and port.", valueName: "ADDR:PORT"), transform: AddressPortArgument.parse) var remote: AddressPortArgument
 
         func validate() throws {
             guard local.value.port != 0, remote.value.port != 0 else {
@@ -66,8 +67,8 @@ struct SubflowCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "set", abstract: "Mark a subflow backup or not (sends MP_PRIO).")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var connection: TokenOption
-        @Option(help: ArgumentHelp("Local address, with the port to pick one subflow.", valueName: "ADDR[:PORT]")) var local: AddressPortArgument
-        @Option(help: ArgumentHelp("Remote address, optionally with port.", valueName: "ADDR[:PORT]")) var remote: AddressPortArgument
+        @Option(help: ArgumentHelp("Local address, with the port to pick one subflow.", valueName: "ADDR[:PORT]"), transform: AddressPortArgument.parse) var local: AddressPortArgument
+        @Option(help: ArgumentHelp("Remote address, optionally with port.", valueName: "ADDR[:PORT]"), transform: AddressPortArgument.parse) var remote: AddressPortArgument
         @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Backup or not.") var backup: Bool
 
         func run() throws {
@@ -84,7 +85,7 @@ struct AnnounceCommand: ParsableCommand {
     )
     @OptionGroup var global: GlobalOptions
     @OptionGroup var connection: TokenOption
-    @Option(help: "The address to announce.") var address: AddressArgument
+    @Option(help: "The address to announce.", transform: AddressArgument.parse) var address: AddressArgument
     @Option(help: "Its id on this connection, 1-255.") var id: Int
     @Option(help: "The port peers should join (default: the connection's).") var port: Int?
 

@@ -22,8 +22,13 @@ final class EndpointKernelTests {
         let out = try lab.exec(lab.client, ["ip", "-j", "mptcp", "endpoint", "show"]).stdout
         let list = (try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]]) ?? []
         return list.map { e in
-            let flags = EndpointFlags.named.map(\.0).filter { e[$0] as? Bool == true }
-            return "\(e["id"] ?? "?") \(e["address"] ?? "?") \(e["port"] ?? 0) \(flags.joined(separator: ",")) \(e["dev"] ?? "-")"
+            // iproute2 names the flags it knows and prints the rest as "rawflags" (hex).
+            var flags = EndpointFlags()
+            for (name, flag) in EndpointFlags.named where e[name] as? Bool == true { flags.insert(flag) }
+            if let raw = (e["rawflags"] as? String).flatMap({ UInt32($0, radix: 16) }) {
+                flags.formUnion(EndpointFlags(rawValue: raw))
+            }
+            return "\(e["id"] ?? "?") \(e["address"] ?? "?") \(e["port"] ?? 0) \(flags.names.joined(separator: ",")) \(e["dev"] ?? "-")"
         }.sorted()
     }
 
