@@ -5,12 +5,16 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SWIFT ?= swift
 BINDIR = $(DESTDIR)$(PREFIX)/bin
-MANDIR = $(DESTDIR)$(PREFIX)/share/man/man8
+MANDIR = $(DESTDIR)$(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+CONFDIR = $(DESTDIR)$(SYSCONFDIR)/mptcpctl
+UNITDIR ?= $(DESTDIR)/etc/systemd/system
+MANPAGES = man/mptcpctl.8 man/mptcpctld.8 man/mptcpctld.toml.5
 
 # Debian packages the build, the tests and the demo use.
 DEBIAN_PACKAGES = libnl-genl-3-dev libnl-route-3-dev pkg-config iproute2 python3 groff-base man-db util-linux procps
 
-.PHONY: all deps build release test demo bench install uninstall lint-man clean
+.PHONY: all deps build release test demo bench bench-daemon install uninstall lint-man clean
 
 all: build
 
@@ -32,26 +36,41 @@ release: deps
 	$(SWIFT) build -c release -Xswiftc -static-executable
 
 lint-man:
-	@out=$$(groff -ww -man -z man/mptcpctl.8 2>&1); if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
-	@echo "man/mptcpctl.8: groff -ww -man -z clean"
+	@for page in $(MANPAGES); do \
+	  out=$$(groff -ww -man -z $$page 2>&1); if [ -n "$$out" ]; then echo "$$page:"; echo "$$out"; exit 1; fi; \
+	  echo "$$page: groff -ww -man -z clean"; \
+	done
 
 # The full suite: unit tests and real-kernel tests in throw-away namespaces.
 test: build lint-man
-	MPTCPCTL_BIN=$(CURDIR)/.build/debug/mptcpctl $(SWIFT) test
+	MPTCPCTL_BIN=$(CURDIR)/.build/debug/mptcpctl MPTCPCTLD_BIN=$(CURDIR)/.build/debug/mptcpctld $(SWIFT) test
 
 demo: release
-	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl bash scripts/demo
+	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl MPTCPCTLD=$(CURDIR)/.build/release/mptcpctld bash scripts/demo
 
 bench: release
 	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl bash scripts/bench-endpoint-show
+	MPTCPCTLD=$(CURDIR)/.build/release/mptcpctld bash scripts/bench-daemon-latency
 
 install: release
-	install -d $(BINDIR) $(MANDIR)
+	install -d $(BINDIR) $(MANDIR)/man8 $(MANDIR)/man5 $(CONFDIR)
 	install -s -m 0755 .build/release/mptcpctl $(BINDIR)/mptcpctl
-	install -m 0644 man/mptcpctl.8 $(MANDIR)/mptcpctl.8
+	install -s -m 0755 .build/release/mptcpctld $(BINDIR)/mptcpctld
+	install -m 0644 man/mptcpctl.8 man/mptcpctld.8 $(MANDIR)/man8/
+	install -m 0644 man/mptcpctld.toml.5 $(MANDIR)/man5/
+	@# The admin's policy is never overwritten.
+	@if [ -e $(CONFDIR)/mptcpctld.toml ]; then \
+	  echo "keeping $(CONFDIR)/mptcpctld.toml (the shipped default is config/mptcpctld.toml)"; \
+	else install -m 0644 config/mptcpctld.toml $(CONFDIR)/mptcpctld.toml; fi
+	@if [ -d $(dir $(UNITDIR)) ] || [ -n "$(DESTDIR)" ]; then \
+	  install -d $(UNITDIR) && sed 's|/usr/local/bin/mptcpctld|$(PREFIX)/bin/mptcpctld|' config/mptcpctld.service > $(UNITDIR)/mptcpctld.service && \
+	  echo "installed $(UNITDIR)/mptcpctld.service (systemctl daemon-reload; systemctl enable --now mptcpctld)"; \
+	fi
 
 uninstall:
-	rm -f $(BINDIR)/mptcpctl $(MANDIR)/mptcpctl.8
+	rm -f $(BINDIR)/mptcpctl $(BINDIR)/mptcpctld $(MANDIR)/man8/mptcpctl.8 $(MANDIR)/man8/mptcpctld.8 \
+	  $(MANDIR)/man5/mptcpctld.toml.5 $(UNITDIR)/mptcpctld.service
+	@echo "left $(CONFDIR)/mptcpctld.toml in place"
 
 clean:
 	rm -rf .build

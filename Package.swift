@@ -6,11 +6,16 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "MPTCPKit", targets: ["MPTCPKit"]),
+        .library(name: "MPTCPPolicy", targets: ["MPTCPPolicy"]),
         .executable(name: "mptcpctl", targets: ["mptcpctl"]),
+        .executable(name: "mptcpctld", targets: ["mptcpctld"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         // The only target that touches C: libnl plus a few inline shims for macros.
@@ -23,6 +28,23 @@ let package = Package(
             name: "MPTCPKit",
             dependencies: ["CNetlink"]
         ),
+        // The policy engine: pure decisions from (policy, network, kernel state) to changes.
+        .target(
+            name: "MPTCPPolicy",
+            dependencies: ["MPTCPKit", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+        // The daemon: wires the kernel, the engine and the signals together.
+        .executableTarget(
+            name: "mptcpctld",
+            dependencies: [
+                "MPTCPKit", "MPTCPPolicy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Kept free of TOMLKit (and so of Foundation): `check` and `plan` run mptcpctld.
         .executableTarget(
             name: "mptcpctl",
             dependencies: [
@@ -33,6 +55,10 @@ let package = Package(
         .testTarget(
             name: "MPTCPKitTests",
             dependencies: ["MPTCPKit", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "MPTCPPolicyTests",
+            dependencies: ["MPTCPPolicy", "MPTCPKit", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "KernelTests",

@@ -147,8 +147,30 @@ enum NL {
 enum RT {
     static let newLink: UInt16 = 16
     static let getLink: UInt16 = 18
+    static let delLink: UInt16 = 17
     static let newAddr: UInt16 = 20
+    static let delAddr: UInt16 = 21
     static let getAddr: UInt16 = 22
+    static let newRoute: UInt16 = 24
+    static let delRoute: UInt16 = 25
+    static let getRoute: UInt16 = 26
+    /// `IFLA_OPERSTATE` (u8, `IF_OPER_*`).
+    static let iflaOperstate: UInt16 = 16
+    /// `IFA_FLAGS` (u32): the full address flags; `ifa_flags` holds only the low 8 bits.
+    static let ifaFlags: UInt16 = 8
+    /// `RTA_OIF` (s32), `RTA_TABLE` (u32), `RTA_MULTIPATH` (struct rtnexthop list).
+    static let rtaOif: UInt16 = 4
+    static let rtaMultipath: UInt16 = 9
+    static let rtaTable: UInt16 = 15
+    /// `RT_TABLE_MAIN`, `RTN_UNICAST`.
+    static let tableMain: UInt32 = 254
+    static let routeUnicast: UInt8 = 1
+    /// rtnetlink multicast groups (`RTNLGRP_*`) the daemon listens to.
+    static let groupLink: Int32 = 1
+    static let groupIPv4Address: Int32 = 5
+    static let groupIPv4Route: Int32 = 7
+    static let groupIPv6Address: Int32 = 9
+    static let groupIPv6Route: Int32 = 11
     static let iflaIfname: UInt16 = 3
     static let ifaAddress: UInt16 = 1
     static let ifaLocal: UInt16 = 2

@@ -11,11 +11,11 @@ struct MPTCPCtl: ParsableCommand {
         commandName: "mptcpctl",
         abstract: "Control Linux Multipath TCP: endpoints, limits, path manager, scheduler, subflows and events.",
         discussion: "Run 'mptcpctl help COMMAND' for a command's options. See mptcpctl(8).",
-        version: "0.1.0",
+        version: "0.2.0",
         subcommands: [
             EndpointCommand.self, LimitsCommand.self, PathManagerCommand.self, SchedulerCommand.self,
             MonitorCommand.self, ConnectionsCommand.self, SubflowCommand.self, AnnounceCommand.self,
-            RemoveCommand.self,
+            RemoveCommand.self, CheckCommand.self, PlanCommand.self,
         ]
     )
 

@@ -1,0 +1,295 @@
+import CNetlink
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// An interface as rtnetlink describes it (`RTM_NEWLINK`).
+public struct Link: Hashable, Sendable {
+    public var index: Int32
+    public var name: String
+    /// `ifi_flags` (`IFF_*`).
+    public var flags: UInt32
+    /// `IFLA_OPERSTATE` (`IF_OPER_*`, RFC 2863); `unknown` when the driver does not say.
+    public var operState: OperState
+
+    public init(index: Int32, name: String, flags: UInt32, operState: OperState) {
+        self.index = index
+        self.name = name
+        self.flags = flags
+        self.operState = operState
+    }
+
+    /// `IFF_UP`: administratively up.
+    public var isAdministrativelyUp: Bool { flags & 0x1 != 0 }
+
+    /// Up and able to carry traffic: administratively up, and operationally up or
+    /// `unknown` (loopback, dummy and many virtual drivers never report a state).
+    public var isUsable: Bool { isAdministrativelyUp && (operState == .up || operState == .unknown) }
+
+    /// `IF_OPER_*` from `linux/if.h`.
+    public struct OperState: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static let unknown = OperState(rawValue: 0)
+        public static let notPresent = OperState(rawValue: 1)
+        public static let down = OperState(rawValue: 2)
+        public static let lowerLayerDown = OperState(rawValue: 3)
+        public static let testing = OperState(rawValue: 4)
+        public static let dormant = OperState(rawValue: 5)
+        public static let up = OperState(rawValue: 6)
+
+        private static let names = ["unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up"]
+
+        /// The name `ip link` prints, lower-cased.
+        public var description: String {
+            Self.names.indices.contains(Int(rawValue)) ? Self.names[Int(rawValue)] : "state\(rawValue)"
+        }
+    }
+}
+
+/// An address on an interface (`RTM_NEWADDR`).
+public struct InterfaceAddress: Hashable, Sendable {
+    public var address: IPAddress
+    public var prefixLength: UInt8
+    public var interfaceIndex: Int32
+    /// `IFA_FLAGS` (or `ifa_flags` when the attribute is absent).
+    public var flags: UInt32
+
+    public init(address: IPAddress, prefixLength: UInt8, interfaceIndex: Int32, flags: UInt32 = 0) {
+        self.address = address
+        self.prefixLength = prefixLength
+        self.interfaceIndex = interfaceIndex
+        self.flags = flags
+    }
+
+    /// `IFA_F_TENTATIVE`: IPv6 duplicate address detection has not finished.
+    public var isTentative: Bool { flags & 0x40 != 0 }
+    /// `IFA_F_DEPRECATED`: the preferred lifetime is over; not for new connections.
+    public var isDeprecated: Bool { flags & 0x20 != 0 }
+    /// `IFA_F_DADFAILED`: duplicate address detection found the address in use.
+    public var hasFailedDAD: Bool { flags & 0x08 != 0 }
+
+    /// fe80::/10 or 169.254.0.0/16.
+    public var isLinkLocal: Bool {
+        let b = address.bytes
+        switch address {
+        case .v4: return b[0] == 169 && b[1] == 254
+        case .v6: return b[0] == 0xfe && b[1] & 0xc0 == 0x80
+        }
+    }
+}
+
+/// A default route of the main table: the interfaces traffic leaves through.
+public struct DefaultRoute: Hashable, Sendable {
+    /// `AF_INET` or `AF_INET6`.
+    public var family: UInt16
+    public var interfaceIndex: Int32
+
+    public init(family: UInt16, interfaceIndex: Int32) {
+        self.family = family
+        self.interfaceIndex = interfaceIndex
+    }
+}
+
+/// One consistent read of a namespace's links, addresses and default routes.
+public struct NetworkSnapshot: Hashable, Sendable {
+    public var links: [Link]
+    public var addresses: [InterfaceAddress]
+    public var defaultRoutes: Set<DefaultRoute>
+
+    public init(links: [Link], addresses: [InterfaceAddress], defaultRoutes: Set<DefaultRoute>) {
+        self.links = links
+        self.addresses = addresses
+        self.defaultRoutes = defaultRoutes
+    }
+
+    /// Dumps links, addresses and routes of `namespace` (`RTM_GETLINK`,
+    /// `RTM_GETADDR`, `RTM_GETROUTE`).
+    public static func read(namespace: NetworkNamespace = .current) throws -> NetworkSnapshot {
+        try namespace.perform { () throws -> NetworkSnapshot in
+            let reader = try NetworkReader()
+            return try reader.read()
+        }
+    }
+
+    /// Decodes dump replies; pure, so it is unit-tested without a kernel.
+    init(linkMessages: [NetlinkMessage], addressMessages: [NetlinkMessage],
+                routeMessages: [NetlinkMessage]) throws(DecodeError) {
+        links = []
+        addresses = []
+        defaultRoutes = []
+        for m in linkMessages where m.type == RT.newLink {
+            // struct ifinfomsg: family u8, pad u8, type u16, index s32, flags u32, change u32
+            guard m.payload.count >= 16 else { throw DecodeError("RTM_NEWLINK shorter than ifinfomsg") }
+            let index = Int32(bitPattern: readLE32(m.payload, 4))
+            let flags = readLE32(m.payload, 8)
+            var name: String?
+            var oper = Link.OperState.unknown
+            for a in try parseAttributes(m.payload[16...]) {
+                switch a.type {
+                case RT.iflaIfname: name = a.string()
+                case RT.iflaOperstate: oper = Link.OperState(rawValue: try a.u8("IFLA_OPERSTATE"))
+                default: break
+                }
+            }
+            guard let name else { throw DecodeError("RTM_NEWLINK for index \(index) without IFLA_IFNAME") }
+            links.append(Link(index: index, name: name, flags: flags, operState: oper))
+        }
+        for m in addressMessages where m.type == RT.newAddr {
+            // struct ifaddrmsg: family u8, prefixlen u8, flags u8, scope u8, index u32
+            guard m.payload.count >= 8 else { throw DecodeError("RTM_NEWADDR shorter than ifaddrmsg") }
+            let index = Int32(bitPattern: readLE32(m.payload, 4))
+            var flags = UInt32(m.payload[m.payload.startIndex + 2])
+            var local: IPAddress?, address: IPAddress?
+            for a in try parseAttributes(m.payload[8...]) {
+                switch a.type {
+                case RT.ifaLocal: local = IPAddress(bytes: a.value)
+                case RT.ifaAddress: address = IPAddress(bytes: a.value)
+                case RT.ifaFlags: flags = try a.u32("IFA_FLAGS")
+                default: break
+                }
+            }
+            // IFA_LOCAL is the local address on point-to-point links; IFA_ADDRESS otherwise.
+            guard let chosen = local ?? address else { continue }
+            addresses.append(InterfaceAddress(address: chosen, prefixLength: m.payload[m.payload.startIndex + 1],
+                                              interfaceIndex: index, flags: flags))
+        }
+        for m in routeMessages where m.type == RT.newRoute {
+            // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type (u8 each), flags u32
+            guard m.payload.count >= 12 else { throw DecodeError("RTM_NEWROUTE shorter than rtmsg") }
+            let base = m.payload.startIndex
+            let family = UInt16(m.payload[base])
+            guard m.payload[base + 1] == 0, m.payload[base + 7] == RT.routeUnicast else { continue }
+            var table = UInt32(m.payload[base + 4])
+            var interfaces: [Int32] = []
+            for a in try parseAttributes(m.payload[12...]) {
+                switch a.type {
+                case RT.rtaTable: table = try a.u32("RTA_TABLE")
+                case RT.rtaOif: interfaces.append(Int32(bitPattern: try a.u32("RTA_OIF")))
+                case RT.rtaMultipath:
+                    // struct rtnexthop: len u16, flags u8, hops u8, ifindex s32, then attributes
+                    var at = a.value.startIndex
+                    while at + 8 <= a.value.endIndex {
+                        let len = Int(UInt16(a.value[at]) | UInt16(a.value[at + 1]) << 8)
+                        guard len >= 8 else { throw DecodeError("RTA_MULTIPATH next hop of \(len) bytes") }
+                        interfaces.append(Int32(bitPattern: readLE32(a.value, at + 4)))
+                        at += (len + 3) & ~3
+                    }
+                default: break
+                }
+            }
+            guard table == RT.tableMain else { continue }
+            for i in interfaces { defaultRoutes.insert(DefaultRoute(family: family, interfaceIndex: i)) }
+        }
+    }
+
+    /// The link with this index.
+    public func link(_ index: Int32) -> Link? { links.first { $0.index == index } }
+
+    /// Whether a default route of `family` leaves through interface `index`.
+    public func hasDefaultRoute(family: UInt16, through index: Int32) -> Bool {
+        defaultRoutes.contains(DefaultRoute(family: family, interfaceIndex: index))
+    }
+}
+
+/// A request socket for the three rtnetlink dumps, kept open for repeated
+/// reads. Not thread-safe: its owner serialises `read()` (the daemon calls it
+/// from its one reconciling task).
+public final class NetworkReader {
+    private let socket: NetlinkSocket
+
+    init() throws(MPTCPError) {
+        socket = try NetlinkSocket(protocol: NL.protoRoute)
+    }
+
+    /// Opens the socket in `namespace`.
+    public convenience init(namespace: NetworkNamespace) throws {
+        let socket = try namespace.perform { () throws -> NetlinkSocket in try NetlinkSocket(protocol: NL.protoRoute) }
+        self.init(socket: socket)
+    }
+
+    private init(socket: NetlinkSocket) { self.socket = socket }
+
+    /// One snapshot of links, addresses and main-table default routes.
+    public func read() throws(MPTCPError) -> NetworkSnapshot {
+        // ifinfomsg / ifaddrmsg / rtmsg headers, all zero: AF_UNSPEC, every table.
+        let links = try socket.transact(type: Int32(RT.getLink), flags: NL.fDump, genlCommand: nil,
+                                        payload: [UInt8](repeating: 0, count: 16), operation: "list interfaces")
+        let addrs = try socket.transact(type: Int32(RT.getAddr), flags: NL.fDump, genlCommand: nil,
+                                        payload: [UInt8](repeating: 0, count: 8), operation: "list addresses")
+        let routes = try socket.transact(type: Int32(RT.getRoute), flags: NL.fDump, genlCommand: nil,
+                                         payload: [UInt8](repeating: 0, count: 12), operation: "list routes")
+        return try decode("read interfaces, addresses and routes") { () throws(DecodeError) in
+            try NetworkSnapshot(linkMessages: links, addressMessages: addrs, routeMessages: routes)
+        }
+    }
+}
+
+/// What a read from the rtnetlink subscription yields.
+public enum NetworkNotice: Hashable, Sendable {
+    /// A link, address or route changed (`RTM_NEWLINK`, `RTM_DELADDR`, ...).
+    case changed(kind: Kind, interfaceIndex: Int32?)
+    /// The receive buffer overran: notifications were lost; re-read everything.
+    case lost
+
+    public enum Kind: String, Hashable, Sendable {
+        case link, address, route
+    }
+}
+
+/// A subscription to rtnetlink's link, address and route groups, on a socket of
+/// its own with a large receive buffer. Not thread-safe: one reader calls `next`.
+public final class NetworkMonitor {
+    private let socket: NetlinkSocket
+
+    /// Joins the groups in `namespace`.
+    public init(namespace: NetworkNamespace = .current, receiveBuffer: Int = 4 << 20) throws {
+        socket = try namespace.perform { () throws -> NetlinkSocket in
+            let sock = try NetlinkSocket(protocol: NL.protoRoute)
+            nl_socket_disable_seq_check(sock.handle)
+            for group in [RT.groupLink, RT.groupIPv4Address, RT.groupIPv6Address, RT.groupIPv4Route, RT.groupIPv6Route] {
+                if nl_socket_add_membership(sock.handle, group) < 0 {
+                    let code = cnl_errno()
+                    throw MPTCPError.system("join rtnetlink group \(group)", errno: code == 0 ? EPERM : code)
+                }
+            }
+            var want = Int32(clamping: receiveBuffer)
+            let fd = sock.fileDescriptor
+            if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+                _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, socklen_t(MemoryLayout<Int32>.size))
+            }
+            return sock
+        }
+    }
+
+    /// Waits up to `timeoutMilliseconds` (forever when nil) and returns the
+    /// notices of one datagram; empty when nothing arrived in time.
+    public func next(timeoutMilliseconds: Int32? = nil) throws(MPTCPError) -> [NetworkNotice] {
+        if let timeoutMilliseconds {
+            var pfd = pollfd(fd: socket.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            let rc = poll(&pfd, 1, timeoutMilliseconds)
+            if rc == 0 { return [] }
+            if rc < 0 {
+                let code = cnl_errno()
+                if code == EINTR { return [] }
+                throw MPTCPError.system("wait for interface changes", errno: code)
+            }
+        }
+        switch try socket.receive(operation: "read interface changes") {
+        case .overrun:
+            return [.lost]
+        case .messages(let messages):
+            return messages.compactMap { m -> NetworkNotice? in
+                let index = m.payload.count >= 8 ? Int32(bitPattern: readLE32(m.payload, 4)) : nil
+                switch m.type {
+                case RT.newLink, RT.delLink: return .changed(kind: .link, interfaceIndex: index)
+                case RT.newAddr, RT.delAddr: return .changed(kind: .address, interfaceIndex: index)
+                case RT.newRoute, RT.delRoute: return .changed(kind: .route, interfaceIndex: nil)
+                default: return nil
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,254 @@
+import MPTCPKit
+
+/// An address the policy wants as an endpoint.
+public struct DesiredEndpoint: Hashable, Sendable {
+    public var address: IPAddress
+    public var interfaceIndex: Int32
+    public var interfaceName: String
+    public var flags: EndpointFlags
+    public var role: Role
+    /// The block that chose it.
+    public var rule: Int
+    /// "eth1 is active (interface[2] "eth*")".
+    public var reason: String
+}
+
+/// An endpoint the daemon added, remembered across restarts.
+public struct OwnedEndpoint: Hashable, Sendable, Codable, Comparable {
+    public var id: UInt8
+    public var address: String
+
+    public init(id: UInt8, address: IPAddress) {
+        self.id = id
+        self.address = address.description
+    }
+
+    public static func < (a: OwnedEndpoint, b: OwnedEndpoint) -> Bool { (a.id, a.address) < (b.id, b.address) }
+}
+
+/// One change to the kernel's endpoints.
+public enum EndpointChange: Hashable, Sendable {
+    /// Add `endpoint` (its id chosen by the planner).
+    case add(Endpoint, reason: String)
+    /// Delete an endpoint the daemon owns.
+    case delete(Endpoint, reason: String)
+    /// Change backup/fullmesh in place: the id and the subflows survive.
+    case setFlags(Endpoint, to: EndpointFlags, reason: String)
+
+    public var endpoint: Endpoint {
+        switch self {
+        case .add(let e, _), .delete(let e, _), .setFlags(let e, _, _): return e
+        }
+    }
+
+    public var reason: String {
+        switch self {
+        case .add(_, let r), .delete(_, let r), .setFlags(_, _, let r): return r
+        }
+    }
+}
+
+/// The difference between the policy and the kernel: what to do, in order
+/// (deletes, then flag changes, then adds), plus what is left alone.
+public struct EndpointPlan: Hashable, Sendable {
+    public var changes: [EndpointChange] = []
+    /// Endpoints the daemon did not add; never touched.
+    public var foreign: [Endpoint] = []
+    public var warnings: [String] = []
+    /// The endpoints the policy wants and the cap allows.
+    public var desired: [DesiredEndpoint] = []
+    /// Owned entries whose endpoint is gone from the kernel (drop them from the store).
+    public var staleOwnership: [OwnedEndpoint] = []
+    /// Every address that is not used, with why: users ask "why has this
+    /// interface no subflow?".
+    public var skipped: [SkippedAddress] = []
+
+    public var isEmpty: Bool { changes.isEmpty }
+}
+
+/// An address on an interface that the policy does not use, and why.
+public struct SkippedAddress: Hashable, Sendable {
+    public var address: IPAddress
+    public var interfaceIndex: Int32
+    public var reason: String
+}
+
+/// A namespace-wide setting the policy changes.
+public enum SettingChange: Hashable, Sendable {
+    case pathManager(from: String, to: String)
+    case scheduler(from: String, to: String)
+    case limits(from: Limits, to: Limits)
+}
+
+/// The kernel's namespace-wide MPTCP settings, as read.
+public struct KernelSettingsSnapshot: Hashable, Sendable {
+    public var pathManager: String
+    public var scheduler: String
+    public var limits: Limits
+
+    public init(pathManager: String, scheduler: String, limits: Limits) {
+        self.pathManager = pathManager
+        self.scheduler = scheduler
+        self.limits = limits
+    }
+}
+
+/// The policy engine: pure functions from (policy, network, kernel state) to changes.
+public enum Planner {
+    /// The kernel's per-namespace endpoint cap.
+    public static let endpointCap = 8
+
+    /// Every address the policy wants, highest priority first: active before
+    /// backup, then block order, interface name, IPv4 before IPv6, address.
+    /// `excluded` receives, for addresses not wanted, why.
+    public static func desiredEndpoints(policy: Policy, network: NetworkSnapshot,
+                                        excluded: inout [IPAddress: String]) -> [DesiredEndpoint] {
+        var wanted: [DesiredEndpoint] = []
+        let links = Dictionary(network.links.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
+        for a in network.addresses {
+            guard let link = links[a.interfaceIndex] else {
+                excluded[a.address] = "its interface (index \(a.interfaceIndex)) is gone"
+                continue
+            }
+            guard let rule = policy.interfaces.first(where: { $0.matches(link.name) }) else {
+                excluded[a.address] = "\(link.name) matches no [[interface]] block"
+                continue
+            }
+            guard rule.role != .off else {
+                excluded[a.address] = "\(link.name) is off (\(rule.label))"
+                continue
+            }
+            guard link.isUsable else {
+                excluded[a.address] = "\(link.name) is down (\(link.isAdministrativelyUp ? "state " + link.operState.description : "administratively"))"
+                continue
+            }
+            let family: AddressFamily = a.address.isIPv4 ? .ipv4 : .ipv6
+            if !rule.families.contains(family) {
+                excluded[a.address] = "\(family.rawValue) is not in \(rule.label) families"
+                continue
+            }
+            if a.isTentative || a.hasFailedDAD || a.isDeprecated {
+                excluded[a.address] = a.hasFailedDAD ? "duplicate address detection failed"
+                    : a.isTentative ? "tentative (duplicate address detection in progress)" : "deprecated"
+                continue
+            }
+            if rule.skipLinkLocal && a.isLinkLocal {
+                excluded[a.address] = "link-local (skip_link_local in \(rule.label))"
+                continue
+            }
+            if a.address.isUnspecified || isLoopback(a.address) {
+                excluded[a.address] = "a loopback or unspecified address"
+                continue
+            }
+            if rule.requireDefaultRoute && !network.hasDefaultRoute(family: a.address.family, through: link.index) {
+                excluded[a.address] = "no \(family.rawValue) default route leaves through \(link.name) (require_default_route)"
+                continue
+            }
+            wanted.append(DesiredEndpoint(
+                address: a.address, interfaceIndex: link.index, interfaceName: link.name,
+                flags: rule.endpointFlags, role: rule.role, rule: rule.position,
+                reason: "\(link.name) is \(rule.role.rawValue)\(rule.announce ? ", announced" : "")\(rule.fullmesh ? ", fullmesh" : "") (\(rule.label))"))
+        }
+        // The same address on two interfaces: keep the first by priority.
+        var seen: Set<IPAddress> = []
+        return wanted.sorted(by: priority).filter { seen.insert($0.address).inserted }
+    }
+
+    static func priority(_ a: DesiredEndpoint, _ b: DesiredEndpoint) -> Bool {
+        let ra = a.role == .active ? 0 : 1, rb = b.role == .active ? 0 : 1
+        if ra != rb { return ra < rb }
+        if a.rule != b.rule { return a.rule < b.rule }
+        if a.interfaceName != b.interfaceName { return a.interfaceName < b.interfaceName }
+        if a.address.isIPv4 != b.address.isIPv4 { return a.address.isIPv4 }
+        return a.address < b.address
+    }
+
+    static func isLoopback(_ address: IPAddress) -> Bool {
+        switch address {
+        case .v4: return address.bytes[0] == 127
+        case .v6: return address.bytes == [UInt8](repeating: 0, count: 15) + [1]
+        }
+    }
+
+    /// The smallest set of changes taking the kernel's endpoints to the policy.
+    /// `owned` says which of `endpoints` the daemon added; the rest are foreign.
+    public static func plan(policy: Policy, network: NetworkSnapshot, endpoints: [Endpoint],
+                            owned: Set<OwnedEndpoint>, cap: Int = endpointCap) -> EndpointPlan {
+        var plan = EndpointPlan()
+        var excluded: [IPAddress: String] = [:]
+        let candidates = desiredEndpoints(policy: policy, network: network, excluded: &excluded)
+
+        let isOwned = { (e: Endpoint) in owned.contains(OwnedEndpoint(id: e.id, address: e.address)) }
+        let mine = endpoints.filter(isOwned)
+        plan.foreign = endpoints.filter { !isOwned($0) }
+        let present = Set(endpoints.map { OwnedEndpoint(id: $0.id, address: $0.address) })
+        plan.staleOwnership = owned.filter { !present.contains($0) }.sorted()
+
+        // Foreign endpoints take kernel slots; an address a foreign endpoint holds is not ours to add.
+        let foreignAddresses = Set(plan.foreign.map(\.address))
+        var slots = max(0, cap - plan.foreign.count)
+        var kept: [DesiredEndpoint] = []
+        var leftOut: [DesiredEndpoint] = []
+        for d in candidates {
+            if foreignAddresses.contains(d.address) {
+                let holder = plan.foreign.first { $0.address == d.address }
+                plan.warnings.append("\(d.address) (\(d.interfaceName)) is wanted but held by a foreign endpoint (id \(holder?.id ?? 0)); left alone")
+                continue
+            }
+            if slots > 0 { kept.append(d); slots -= 1 } else { leftOut.append(d) }
+        }
+        if !leftOut.isEmpty {
+            plan.warnings.append("the kernel holds at most \(cap) endpoints\(plan.foreign.isEmpty ? "" : " (\(plan.foreign.count) foreign)"); not using "
+                + leftOut.map { "\($0.address) (\($0.interfaceName), \($0.role.rawValue))" }.joined(separator: ", "))
+            for d in leftOut { excluded[d.address] = "left out by the \(cap)-endpoint cap" }
+        }
+        plan.desired = kept
+
+        var deletes: [EndpointChange] = [], sets: [EndpointChange] = [], adds: [EndpointChange] = []
+        let byAddress = Dictionary(kept.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
+        var satisfied: Set<IPAddress> = []
+        for e in mine.sorted(by: { $0.id < $1.id }) {
+            guard let d = byAddress[e.address], !satisfied.contains(e.address) else {
+                let why = satisfied.contains(e.address) ? "a second endpoint for the same address"
+                    : excluded[e.address] ?? "the address is no longer on any interface"
+                deletes.append(.delete(e, reason: why))
+                continue
+            }
+            let structural: EndpointFlags = [.signal, .subflow]
+            if e.flags.intersection(structural) != d.flags.intersection(structural) || e.interfaceIndex != d.interfaceIndex || e.port != 0 {
+                deletes.append(.delete(e, reason: "replaced: \(d.reason)"))
+                continue  // re-added below
+            }
+            satisfied.insert(e.address)
+            let changeable: EndpointFlags = [.backup, .fullmesh]
+            let want = e.flags.subtracting(changeable).union(d.flags.intersection(changeable))
+            if want != e.flags { sets.append(.setFlags(e, to: want, reason: d.reason)) }
+        }
+        var usedIDs = Set(endpoints.map(\.id))
+        for d in kept where !satisfied.contains(d.address) {
+            guard let id = (1...255).lazy.map({ UInt8($0) }).first(where: { !usedIDs.contains($0) }) else { break }
+            usedIDs.insert(id)
+            adds.append(.add(Endpoint(id: id, address: d.address, flags: d.flags, interfaceIndex: d.interfaceIndex), reason: d.reason))
+        }
+        plan.changes = deletes + sets + adds
+        var listed: Set<IPAddress> = []
+        for a in network.addresses {
+            if let why = excluded[a.address], listed.insert(a.address).inserted {
+                plan.skipped.append(SkippedAddress(address: a.address, interfaceIndex: a.interfaceIndex, reason: why))
+            }
+        }
+        return plan
+    }
+
+    /// The namespace-wide settings the policy changes; absent keys keep the kernel's values.
+    public static func settingsChanges(policy: Policy, current: KernelSettingsSnapshot) -> [SettingChange] {
+        var changes: [SettingChange] = []
+        let k = policy.kernel
+        if let pm = k.pathManager, pm != current.pathManager { changes.append(.pathManager(from: current.pathManager, to: pm)) }
+        if let s = k.scheduler, s != current.scheduler { changes.append(.scheduler(from: current.scheduler, to: s)) }
+        let limits = Limits(subflows: k.subflowsLimit ?? current.limits.subflows,
+                            addAddrAccepted: k.addAddrAcceptedLimit ?? current.limits.addAddrAccepted)
+        if limits != current.limits { changes.append(.limits(from: current.limits, to: limits)) }
+        return changes
+    }
+}

@@ -1,0 +1,112 @@
+import MPTCPKit
+
+/// The daemon's policy file, decoded and validated (`mptcpctld.toml(5)`).
+public struct Policy: Hashable, Sendable, Codable {
+    public var daemon: DaemonSettings
+    public var kernel: KernelSettings
+    /// `[[interface]]` blocks in file order; the first whose names match wins.
+    public var interfaces: [InterfaceRule]
+
+    public init(daemon: DaemonSettings = .init(), kernel: KernelSettings = .init(), interfaces: [InterfaceRule] = []) {
+        self.daemon = daemon
+        self.kernel = kernel
+        self.interfaces = interfaces
+    }
+}
+
+/// `[daemon]`.
+public struct DaemonSettings: Hashable, Sendable, Codable {
+    /// The control socket's path (reserved for the socket API).
+    public var socket: String = "/run/mptcpctl/mptcpctld.sock"
+    /// Where ownership state lives (`endpoints-NAME.json`).
+    public var stateDirectory: String = "/run/mptcpctl"
+    public var logLevel: LogLevel = .info
+    /// Seconds between full resyncs; 0 turns them off.
+    public var resyncInterval: Int = 60
+
+    public init() {}
+}
+
+/// swift-log's levels, named as in the file.
+public enum LogLevel: String, Hashable, Sendable, Codable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+/// `[kernel]`: namespace-wide settings. `nil` means "keep what the kernel has".
+public struct KernelSettings: Hashable, Sendable, Codable {
+    /// `kernel` or `userspace`; nil for `keep`.
+    public var pathManager: String? = nil
+    /// A scheduler name; nil for `keep`.
+    public var scheduler: String? = nil
+    public var subflowsLimit: UInt32? = nil
+    public var addAddrAcceptedLimit: UInt32? = nil
+    public var onExit: OnExit = .remove
+
+    public init() {}
+
+    public enum OnExit: String, Hashable, Sendable, Codable, CaseIterable {
+        case remove, keep
+    }
+}
+
+/// How addresses on matching interfaces are used.
+public enum Role: String, Hashable, Sendable, Codable, CaseIterable {
+    /// A `subflow` endpoint: carries traffic.
+    case active
+    /// A `subflow backup` endpoint: used when no active subflow can send.
+    case backup
+    /// Not used.
+    case off
+}
+
+/// IP families an interface block applies to.
+public enum AddressFamily: String, Hashable, Sendable, Codable, CaseIterable {
+    case ipv4, ipv6
+}
+
+/// One `[[interface]]` block.
+public struct InterfaceRule: Hashable, Sendable, Codable {
+    /// Shell-style globs matched against the whole interface name.
+    public var names: [Glob]
+    public var role: Role
+    /// Also advertise the addresses to peers (`signal`).
+    public var announce: Bool = false
+    /// `fullmesh`: a subflow to every address the peer announced.
+    public var fullmesh: Bool = false
+    public var families: Set<AddressFamily> = [.ipv4, .ipv6]
+    public var skipLinkLocal: Bool = true
+    /// Only use an address once a default route of its family leaves through its interface.
+    public var requireDefaultRoute: Bool = false
+    /// 1-based position in the file, for reasons and messages.
+    public var position: Int = 0
+
+    public init(names: [Glob], role: Role, announce: Bool = false, fullmesh: Bool = false,
+                families: Set<AddressFamily> = [.ipv4, .ipv6], skipLinkLocal: Bool = true,
+                requireDefaultRoute: Bool = false, position: Int = 0) {
+        self.names = names
+        self.role = role
+        self.announce = announce
+        self.fullmesh = fullmesh
+        self.families = families
+        self.skipLinkLocal = skipLinkLocal
+        self.requireDefaultRoute = requireDefaultRoute
+        self.position = position
+    }
+
+    /// Whether a block names this interface.
+    public func matches(_ name: String) -> Bool { names.contains { $0.matches(name) } }
+
+    /// The endpoint flags for addresses this block uses.
+    public var endpointFlags: EndpointFlags {
+        var flags: EndpointFlags = .subflow
+        if role == .backup { flags.insert(.backup) }
+        if announce { flags.insert(.signal) }
+        if fullmesh { flags.insert(.fullmesh) }
+        return flags
+    }
+
+    /// `interface[2] "eth*"`, for messages.
+    public var label: String {
+        "interface[\(position)] " + names.map { "\"\($0.pattern)\"" }.joined(separator: ",")
+    }
+}

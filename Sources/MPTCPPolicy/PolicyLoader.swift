@@ -1,0 +1,390 @@
+import MPTCPKit
+import TOMLKit
+
+/// One problem in a policy file: `FILE:LINE: KEY: message`.
+public struct PolicyDiagnostic: Hashable, Sendable, CustomStringConvertible {
+    /// 1-based line, when the key could be located.
+    public var line: Int?
+    /// `kernel.limits.subflows`, `interface[2].role`; empty for the whole file.
+    public var key: String
+    public var message: String
+
+    public init(line: Int?, key: String, message: String) {
+        self.line = line
+        self.key = key
+        self.message = message
+    }
+
+    public var description: String {
+        (line.map { "\($0): " } ?? "") + (key.isEmpty ? "" : key + ": ") + message
+    }
+
+    /// `FILE:LINE: KEY: message`.
+    public func formatted(file: String) -> String { file + ":" + description }
+}
+
+/// A policy file that failed validation: every problem, in file order.
+public struct PolicyError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var diagnostics: [PolicyDiagnostic]
+
+    public var description: String {
+        diagnostics.map { $0.formatted(file: file) }.joined(separator: "\n")
+    }
+}
+
+/// What the running kernel offers, for the checks that depend on it.
+public struct KernelOffer: Hashable, Sendable {
+    public var pathManagers: [String]
+    public var schedulers: [String]
+
+    public init(pathManagers: [String], schedulers: [String]) {
+        self.pathManagers = pathManagers
+        self.schedulers = schedulers
+    }
+}
+
+/// Parses and validates `mptcpctld.toml`. Pure: text in, policy or every
+/// problem out.
+public enum PolicyLoader {
+    /// Decodes `text`; `offer`, when given, also checks the scheduler and the
+    /// path manager against what the kernel offers.
+    public static func load(_ text: String, file: String, offer: KernelOffer? = nil) throws(PolicyError) -> Policy {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw PolicyError(file: file, diagnostics: [
+                PolicyDiagnostic(line: error.source.begin.line, key: "",
+                                 message: "TOML syntax: \(error.description) (column \(error.source.begin.column))"),
+            ])
+        } catch {
+            throw PolicyError(file: file, diagnostics: [PolicyDiagnostic(line: nil, key: "", message: "TOML syntax: \(error)")])
+        }
+        var reader = Reader(lines: KeyLines(text))
+        let policy = reader.policy(root, offer: offer)
+        guard reader.diagnostics.isEmpty else {
+            let sorted = reader.diagnostics.enumerated().sorted { a, b in
+                (a.element.line ?? Int.max, a.offset) < (b.element.line ?? Int.max, b.offset)
+            }.map(\.element)
+            throw PolicyError(file: file, diagnostics: sorted)
+        }
+        return policy
+    }
+}
+
+/// Walks the TOML tree, building the policy and collecting problems with
+/// their key paths and lines (TOMLKit's Decodable errors say "key not found"
+/// for a wrong type, so the tree is read by hand).
+private struct Reader {
+    let lines: KeyLines
+    var diagnostics: [PolicyDiagnostic] = []
+
+    init(lines: KeyLines) { self.lines = lines }
+
+    mutating func fail(_ key: String, _ message: String) {
+        diagnostics.append(PolicyDiagnostic(line: lines[key], key: key, message: message))
+    }
+
+    mutating func policy(_ root: TOMLTable, offer: KernelOffer?) -> Policy {
+        var policy = Policy()
+        known(root, ["daemon", "kernel", "interface"], at: "")
+        if let daemon = table(root, "daemon", at: "") { policy.daemon = self.daemon(daemon) }
+        if let kernel = table(root, "kernel", at: "") { policy.kernel = self.kernel(kernel, offer: offer) }
+        if let value = root["interface"] {
+            if let blocks = value.array {
+                for (i, element) in blocks.enumerated() {
+                    let path = "interface[\(i + 1)]"
+                    guard let block = element.table else {
+                        fail(path, "expected a table ([[interface]]), found \(kind(element))")
+                        continue
+                    }
+                    if let rule = interface(block, at: path, position: i + 1) { policy.interfaces.append(rule) }
+                }
+            } else {
+                fail("interface", "expected an array of tables ([[interface]] blocks), found \(kind(value))")
+            }
+        }
+        return policy
+    }
+
+    mutating func daemon(_ t: TOMLTable) -> DaemonSettings {
+        var d = DaemonSettings()
+        known(t, ["socket", "state_directory", "log_level", "resync_interval"], at: "daemon")
+        if let v = string(t, "socket", at: "daemon") {
+            if v.hasPrefix("/") { d.socket = v } else { fail("daemon.socket", "must be an absolute path, not \"\(v)\"") }
+        }
+        if let v = string(t, "state_directory", at: "daemon") {
+            if v.hasPrefix("/") { d.stateDirectory = v } else { fail("daemon.state_directory", "must be an absolute path, not \"\(v)\"") }
+        }
+        if let v: LogLevel = choice(t, "log_level", at: "daemon") { d.logLevel = v }
+        if let v = int(t, "resync_interval", at: "daemon") {
+            if v >= 0 && v <= 86_400 { d.resyncInterval = v } else {
+                fail("daemon.resync_interval", "must be 0 (off) to 86400 seconds, not \(v)")
+            }
+        }
+        return d
+    }
+
+    mutating func kernel(_ t: TOMLTable, offer: KernelOffer?) -> KernelSettings {
+        var k = KernelSettings()
+        known(t, ["path_manager", "scheduler", "limits", "on_exit"], at: "kernel")
+        if let v = string(t, "path_manager", at: "kernel"), v != "keep" {
+            let offered = offer?.pathManagers ?? ["kernel", "userspace"]
+            if offered.contains(v) { k.pathManager = v } else {
+                fail("kernel.path_manager", "\"\(v)\" is not offered by the kernel; use one of: keep, \(offered.joined(separator: ", "))")
+            }
+        }
+        if let v = string(t, "scheduler", at: "kernel"), v != "keep" {
+            if let offered = offer?.schedulers, !offered.contains(v) {
+                fail("kernel.scheduler", "\"\(v)\" is not offered by the kernel; use one of: keep, \(offered.joined(separator: ", "))")
+            } else if v.isEmpty || v.contains("/") || v.contains(where: \.isWhitespace) {
+                fail("kernel.scheduler", "\"\(v)\" is not a scheduler name")
+            } else {
+                k.scheduler = v
+            }
+        }
+        if let limits = table(t, "limits", at: "kernel") {
+            known(limits, ["subflows", "add_addr_accepted"], at: "kernel.limits")
+            k.subflowsLimit = limit(limits, "subflows")
+            k.addAddrAcceptedLimit = limit(limits, "add_addr_accepted")
+        }
+        if let v: KernelSettings.OnExit = choice(t, "on_exit", at: "kernel") { k.onExit = v }
+        return k
+    }
+
+    mutating func limit(_ t: TOMLTable, _ key: String) -> UInt32? {
+        guard let v = int(t, key, at: "kernel.limits") else { return nil }
+        guard (0...Int(Limits.maximum)).contains(v) else {
+            fail("kernel.limits." + key, "must be 0 to \(Limits.maximum) (the kernel's maximum), not \(v)")
+            return nil
+        }
+        return UInt32(v)
+    }
+
+    mutating func interface(_ t: TOMLTable, at path: String, position: Int) -> InterfaceRule? {
+        known(t, ["name", "role", "announce", "fullmesh", "families", "skip_link_local", "require_default_route"], at: path)
+        var globs: [Glob] = []
+        var ok = true
+        if let value = t["name"] {
+            var patterns: [String] = []
+            if let s = value.string {
+                patterns = [s]
+            } else if let array = value.array {
+                for (i, element) in array.enumerated() {
+                    if let s = element.string { patterns.append(s) } else {
+                        fail(path + ".name", "element \(i + 1): expected a string, found \(kind(element))")
+                        ok = false
+                    }
+                }
+                if array.isEmpty { fail(path + ".name", "an empty list matches no interface"); ok = false }
+            } else {
+                fail(path + ".name", "expected a string or an array of strings, found \(kind(value))")
+                ok = false
+            }
+            for p in patterns {
+                do { globs.append(try Glob(p)) } catch {
+                    fail(path + ".name", "bad pattern: \(error.message)")
+                    ok = false
+                }
+            }
+        } else {
+            fail(path, "missing key \"name\" (the interfaces this block applies to)")
+            ok = false
+        }
+        let role: Role? = choice(t, "role", at: path)
+        if t["role"] == nil {
+            fail(path, "missing key \"role\" (one of: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        var rule = InterfaceRule(names: globs, role: role ?? .off, position: position)
+        if let v = bool(t, "announce", at: path) { rule.announce = v }
+        if let v = bool(t, "fullmesh", at: path) { rule.fullmesh = v }
+        if rule.announce && rule.fullmesh {
+            fail(path + ".fullmesh", "cannot be combined with announce = true (the kernel refuses signal together with fullmesh)")
+            ok = false
+        }
+        if let value = t["families"] {
+            if let array = value.array {
+                var families: Set<AddressFamily> = []
+                for (i, element) in array.enumerated() {
+                    if let s = element.string, let f = AddressFamily(rawValue: s) { families.insert(f) } else {
+                        fail(path + ".families", "element \(i + 1): expected \"ipv4\" or \"ipv6\", found \(describe(element))")
+                        ok = false
+                    }
+                }
+                if array.isEmpty { fail(path + ".families", "an empty list uses no address; leave the key out for both"); ok = false }
+                rule.families = families
+            } else {
+                fail(path + ".families", "expected an array of \"ipv4\"/\"ipv6\", found \(kind(value))")
+                ok = false
+            }
+        }
+        if let v = bool(t, "skip_link_local", at: path) { rule.skipLinkLocal = v }
+        if let v = bool(t, "require_default_route", at: path) { rule.requireDefaultRoute = v }
+        return ok && role != nil ? rule : nil
+    }
+
+    // MARK: Typed access
+
+    mutating func known(_ t: TOMLTable, _ allowed: [String], at path: String) {
+        for key in t.keys where !allowed.contains(key) {
+            let full = path.isEmpty ? key : path + "." + key
+            let near = allowed.min { distance($0, key) < distance($1, key) }
+            var message = "unknown key \"\(key)\""
+            if let near, distance(near, key) <= 2 { message += "; did you mean \"\(near)\"?" } else {
+                message += "; known keys here: " + allowed.joined(separator: ", ")
+            }
+            fail(full, message)
+        }
+    }
+
+    mutating func table(_ t: TOMLTable, _ key: String, at path: String) -> TOMLTable? {
+        guard let value = t[key] else { return nil }
+        if let table = value.table { return table }
+        fail(join(path, key), "expected a table, found \(kind(value))")
+        return nil
+    }
+
+    mutating func string(_ t: TOMLTable, _ key: String, at path: String) -> String? {
+        guard let value = t[key] else { return nil }
+        if let s = value.string { return s }
+        fail(join(path, key), "expected a string, found \(kind(value))")
+        return nil
+    }
+
+    mutating func bool(_ t: TOMLTable, _ key: String, at path: String) -> Bool? {
+        guard let value = t[key] else { return nil }
+        if let b = value.bool { return b }
+        fail(join(path, key), "expected a boolean (true or false), found \(kind(value))")
+        return nil
+    }
+
+    mutating func int(_ t: TOMLTable, _ key: String, at path: String) -> Int? {
+        guard let value = t[key] else { return nil }
+        if value.type == .int, let i = value.int { return i }
+        fail(join(path, key), "expected an integer, found \(kind(value))")
+        return nil
+    }
+
+    mutating func choice<T: RawRepresentable & CaseIterable>(_ t: TOMLTable, _ key: String, at path: String) -> T?
+    where T.RawValue == String {
+        guard let s = string(t, key, at: path) else { return nil }
+        if let v = T(rawValue: s) { return v }
+        fail(join(path, key), "\"\(s)\" is not one of: " + T.allCases.map(\.rawValue).joined(separator: ", "))
+        return nil
+    }
+
+    func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : path + "." + key }
+
+    /// "a string", "an integer", ... for messages.
+    func kind(_ value: TOMLValueConvertible) -> String {
+        switch value.type {
+        case .string: return "a string"
+        case .int: return "an integer"
+        case .double: return "a float"
+        case .bool: return "a boolean"
+        case .array: return "an array"
+        case .table: return "a table"
+        default: return "a date or time"
+        }
+    }
+
+    func describe(_ value: TOMLValueConvertible) -> String {
+        if let s = value.string { return "\"\(s)\"" }
+        return kind(value)
+    }
+}
+
+/// Levenshtein distance, for "did you mean".
+private func distance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    guard !a.isEmpty else { return b.count }
+    guard !b.isEmpty else { return a.count }
+    var row = Array(0...b.count)
+    for i in 1...a.count {
+        var previous = row[0]
+        row[0] = i
+        for j in 1...b.count {
+            let current = row[j]
+            row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+            previous = current
+        }
+    }
+    return row[b.count]
+}
+
+/// The line each key path is written on, found by a light scan of the text
+/// (TOMLKit does not expose source positions of values).
+struct KeyLines {
+    private var lines: [String: Int] = [:]
+
+    init(_ text: String) {
+        var table = ""
+        var counts: [String: Int] = [:]
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = Self.stripComment(raw).trimmingSpaces
+            let number = n + 1
+            if line.hasPrefix("[[") {
+                let name = Self.bare(line.dropFirst(2).prefix { $0 != "]" })
+                counts[name, default: 0] += 1
+                table = "\(name)[\(counts[name, default: 1])]"
+                record(table, number)
+            } else if line.hasPrefix("[") {
+                table = Self.bare(line.dropFirst().prefix { $0 != "]" })
+                record(table, number)
+            } else if let eq = line.firstIndex(of: "=") {
+                let key = Self.bare(line[..<eq])
+                let path = table.isEmpty ? key : table + "." + key
+                record(path, number)
+                let value = line[line.index(after: eq)...].trimmingSpaces
+                if value.hasPrefix("{") {
+                    // Inline table: `limits = { subflows = 8, add_addr_accepted = 8 }`.
+                    for part in value.dropFirst().split(separator: ",") {
+                        if let e = part.firstIndex(of: "=") { record(path + "." + Self.bare(part[..<e]), number) }
+                    }
+                }
+            }
+        }
+    }
+
+    private mutating func record(_ path: String, _ line: Int) {
+        if lines[path] == nil { lines[path] = line }
+    }
+
+    /// The line of `path`, else of its nearest enclosing key.
+    subscript(path: String) -> Int? {
+        var p = Substring(path)
+        while !p.isEmpty {
+            if let line = lines[String(p)] { return line }
+            guard let dot = p.lastIndex(of: ".") else { break }
+            p = p[..<dot]
+        }
+        return nil
+    }
+
+    private static func bare(_ s: Substring) -> String {
+        var t = s.trimmingSpaces
+        if t.count >= 2, let f = t.first, f == "\"" || f == "'", t.last == f { t = t.dropFirst().dropLast() }
+        return String(t)
+    }
+
+    private static func stripComment(_ s: Substring) -> Substring {
+        var quote: Character?
+        for i in s.indices {
+            let c = s[i]
+            if let q = quote { if c == q { quote = nil } } else if c == "\"" || c == "'" { quote = c } else if c == "#" {
+                return s[..<i]
+            }
+        }
+        return s
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" || f == "\r" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" { s = s.dropLast() }
+        return s
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import MPTCPKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `mptcpctl check` and `mptcpctl plan` run `mptcpctld --check` / `--plan`: the
+/// policy parser (TOMLKit, and with it Foundation) stays out of this binary,
+/// whose start-up time is measured against `ip`.
+enum Daemon {
+    /// `mptcpctld` next to this executable, else on PATH.
+    static func executable() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if n > 0 {
+            let me = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if let slash = me.lastIndex(of: "/") {
+                let sibling = String(me[..<slash]) + "/mptcpctld"
+                if access(sibling, X_OK) == 0 { return sibling }
+            }
+        }
+        return "mptcpctld"
+    }
+
+    /// Replaces this process with `mptcpctld ARGS`; returns only on failure.
+    static func exec(_ arguments: [String]) throws -> Never {
+        let path = executable()
+        let argv = (["mptcpctld"] + arguments).map { strdup($0) } + [nil]
+        if path.contains("/") { execv(path, argv) } else { execvp(path, argv) }
+        let code = errno
+        throw UsageError("cannot run \(path): \(String(cString: strerror(code))); is mptcpctld installed next to mptcpctl?")
+    }
+}
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate a mptcpctld policy file: exit 0 when valid, 1 with every problem listed."
+    )
+
+    @Argument(help: ArgumentHelp("The policy file (default: /etc/mptcpctl/mptcpctld.toml).", valueName: "FILE"))
+    var file: String?
+
+    @Option(name: [.customShort("n"), .customLong("netns")], help: ArgumentHelp("Check the scheduler and path manager against this namespace's kernel.", valueName: "NAME"))
+    var netns: String?
+
+    func run() throws {
+        var args = ["--check"]
+        if let file { args += ["--config", file] }
+        if let netns { args += ["--netns", netns] }
+        try Daemon.exec(args)
+    }
+}
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what mptcpctld would change now, changing nothing: exit 0 nothing to do, 2 changes, 1 error."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("The policy file (default: /etc/mptcpctl/mptcpctld.toml).", valueName: "FILE"))
+    var config: String?
+
+    func run() throws {
+        var args = ["--plan"]
+        if let config { args += ["--config", config] }
+        if let netns = global.netns { args += ["--netns", netns] }
+        if global.json { args.append("--json") }
+        try Daemon.exec(args)
+    }
+}

@@ -1,0 +1,195 @@
+import Logging
+import MPTCPKit
+import MPTCPPolicy
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why the loop should run a pass; several may pile up while one runs.
+struct Pending: OptionSet, Sendable {
+    let rawValue: Int
+    static let network = Pending(rawValue: 1)
+    static let reload = Pending(rawValue: 2)
+    static let resync = Pending(rawValue: 4)
+    static let lost = Pending(rawValue: 8)
+    static let retry = Pending(rawValue: 16)
+}
+
+/// Coalesces triggers: producers set bits and ring; the loop takes all bits at once.
+final class Doorbell: Sendable {
+    private let pending = Mutex<Pending>([])
+    let stream: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() {
+        (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func ring(_ why: Pending) {
+        pending.withLock { $0.formUnion(why) }
+        continuation.yield()
+    }
+
+    func take() -> Pending { pending.withLock { p in defer { p = [] }; return p } }
+
+    func close() { continuation.finish() }
+}
+
+/// The daemon: watches rtnetlink, reloads on SIGHUP, resyncs periodically, and
+/// reconciles on each of these until graceful shutdown, then applies `on_exit`.
+struct DaemonService: Service, CustomStringConvertible {
+    var description: String { "mptcpctld" }
+
+    let reconciler: Reconciler
+    let configPath: String
+    let namespace: NetworkNamespace
+    let logger: Logger
+
+    func run() async throws {
+        let doorbell = Doorbell()
+        // Subscribe before the first pass so no change between them is missed.
+        let monitor = try NetworkMonitor(namespace: namespace)
+        let watcher = NetworkWatcher(monitor: monitor, doorbell: doorbell, logger: logger)
+        watcher.start()
+        defer { watcher.join() }
+
+        _ = reconciler.applySettings(logFound: true)
+        if !reconciler.reconcile(trigger: "start") { doorbell.ring(.retry) }
+        SystemdNotify.send("READY=1\nSTATUS=endpoints follow the policy")
+        logger.info("running", metadata: ["config": "\(configPath)", "namespace": "\(namespace)",
+                                           "owned": "\(reconciler.owned.count)"])
+
+        // Read by the timer task, written by the loop on reload.
+        let resyncInterval = SharedInterval(reconciler.policy.daemon.resyncInterval)
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await _ in await UnixSignalsSequence(trapping: .sighup) { doorbell.ring(.reload) }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    let interval = resyncInterval.value.load(ordering: .relaxed)
+                    // 0 turns resyncs off; look again every minute in case a reload turns them on.
+                    do { try await Task.sleep(for: .seconds(interval > 0 ? interval : 60)) } catch { return }
+                    if interval > 0 && resyncInterval.value.load(ordering: .relaxed) > 0 { doorbell.ring(.resync) }
+                }
+            }
+            // Failed changes are retried with backoff (1 s doubling to 60 s), so a
+            // persistent refusal is neither hammered nor logged every second.
+            var retryDelay = 1
+            var retryScheduled = false
+            for await _ in doorbell.stream.cancelOnGracefulShutdown() {
+                let why = doorbell.take()
+                if why.isEmpty { continue }
+                if why.contains(.retry) { retryScheduled = false }
+                if why.contains(.reload) {
+                    reload()
+                    resyncInterval.value.store(reconciler.policy.daemon.resyncInterval, ordering: .relaxed)
+                }
+                if why.contains(.lost) { logger.warning("interface notifications were lost; re-reading everything") }
+                let trigger = why.contains(.reload) ? "reload" : why.contains(.lost) ? "resync-after-loss"
+                    : why.contains(.network) ? "network" : why.contains(.retry) ? "retry" : "resync"
+                if reconciler.reconcile(trigger: trigger) {
+                    retryDelay = 1
+                } else if !retryScheduled {
+                    retryScheduled = true
+                    let delay = retryDelay
+                    retryDelay = min(retryDelay * 2, 60)
+                    logger.notice("will retry", metadata: ["in_seconds": "\(delay)"])
+                    group.addTask {
+                        try? await Task.sleep(for: .seconds(delay))
+                        doorbell.ring(.retry)
+                    }
+                }
+                if why.contains(.reload) { SystemdNotify.send("READY=1") }
+            }
+            group.cancelAll()
+        }
+        watcher.join()
+        SystemdNotify.send("STOPPING=1")
+        switch reconciler.policy.kernel.onExit {
+        case .remove:
+            logger.info("shutting down: removing the endpoints this daemon added")
+            reconciler.removeOwned()
+        case .keep:
+            logger.info("shutting down: keeping endpoints (on_exit = keep)", metadata: ["owned": "\(reconciler.owned.count)"])
+        }
+    }
+
+    /// SIGHUP: a valid file replaces the policy; an invalid one is logged and ignored.
+    private func reload() {
+        SystemdNotify.send("RELOADING=1")
+        switch PolicyFile.load(path: configPath, namespace: namespace) {
+        case .success(let policy):
+            let old = reconciler.policy.daemon
+            if policy.daemon.stateDirectory != old.stateDirectory || policy.daemon.logLevel != old.logLevel {
+                logger.notice("daemon.state_directory and daemon.log_level take effect at the next start")
+            }
+            reconciler.replace(policy: policy)
+            logger.notice("reloaded the policy", metadata: ["config": "\(configPath)", "interfaces": "\(policy.interfaces.count)"])
+            _ = reconciler.applySettings(logFound: false)
+        case .failure(let problems):
+            for line in problems.lines {
+                logger.error("reload refused, keeping the running policy", metadata: ["problem": "\(line)"])
+            }
+        }
+    }
+}
+
+/// The resync interval, shared between the loop (which writes it on reload) and the timer task.
+final class SharedInterval: Sendable {
+    let value: Atomic<Int>
+    init(_ seconds: Int) { value = Atomic(seconds) }
+}
+
+/// Reads rtnetlink notifications on a thread of its own (blocking reads stay off
+/// the concurrency pool) and rings the doorbell for each batch.
+final class NetworkWatcher: @unchecked Sendable {
+    private let monitor: NetworkMonitor
+    private let doorbell: Doorbell
+    private let stop = Atomic<Bool>(false)
+    private let logger: Logger
+    /// Set by `start`, cleared by `join`; both run on the service's task.
+    private var thread: pthread_t?
+
+    init(monitor: NetworkMonitor, doorbell: Doorbell, logger: Logger) {
+        self.monitor = monitor
+        self.doorbell = doorbell
+        self.logger = logger
+    }
+
+    func start() {
+        let box = Unmanaged.passRetained(self)
+        var t = pthread_t()
+        let rc = pthread_create(&t, nil, { raw in
+            let watcher = Unmanaged<NetworkWatcher>.fromOpaque(raw!).takeRetainedValue()
+            watcher.loop()
+            return nil
+        }, box.toOpaque())
+        if rc == 0 { thread = t } else {
+            box.release()
+            logger.critical("cannot start the interface watcher thread", metadata: ["errno": "\(rc)"])
+        }
+    }
+
+    func join() {
+        stop.store(true, ordering: .relaxed)
+        if let thread { pthread_join(thread, nil) }
+        thread = nil
+    }
+
+    private func loop() {
+        while !stop.load(ordering: .relaxed) {
+            do {
+                let notices = try monitor.next(timeoutMilliseconds: 200)
+                if notices.contains(.lost) { doorbell.ring(.lost) } else if !notices.isEmpty { doorbell.ring(.network) }
+            } catch {
+                logger.error("reading interface changes failed; retrying", metadata: ["error": "\(error)"])
+                doorbell.ring(.lost)
+                usleep(200_000)
+            }
+        }
+    }
+}

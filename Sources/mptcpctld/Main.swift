@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MPTCPKit
+import MPTCPPolicy
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `mptcpctld`: keeps the kernel's MPTCP endpoints in line with a policy file.
+@main
+struct MPTCPCtlD: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mptcpctld",
+        abstract: "Keep the kernel's MPTCP endpoints in line with a policy file.",
+        discussion: "Runs in the foreground; SIGHUP reloads the file, SIGTERM stops. See mptcpctld(8) and mptcpctld.toml(5).",
+        version: "0.2.0"
+    )
+
+    static let defaultConfig = "/etc/mptcpctl/mptcpctld.toml"
+
+    @Option(help: ArgumentHelp("The policy file.", valueName: "FILE"))
+    var config: String = MPTCPCtlD.defaultConfig
+
+    @Option(name: [.customShort("n"), .customLong("netns")], help: ArgumentHelp("Act in the network namespace NAME (/run/netns/NAME).", valueName: "NAME"))
+    var netns: String?
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (overrides the file).", valueName: "LEVEL"))
+    var logLevel: String?
+
+    @Flag(help: "Validate the policy file (against the running kernel too) and exit: 0 valid, 1 with every problem listed.")
+    var check = false
+
+    @Flag(help: "Print the changes the daemon would make now and exit: 0 nothing to do, 2 changes, 1 error.")
+    var plan = false
+
+    @Flag(name: [.customShort("j"), .long], help: "With --plan: print JSON.")
+    var json = false
+
+    func validate() throws {
+        if check && plan { throw ValidationError("--check and --plan exclude each other") }
+        if json && !plan { throw ValidationError("--json goes with --plan") }
+        if let logLevel, LogLevel(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of: " + LogLevel.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+    }
+
+    func run() async throws {
+        let namespace: NetworkNamespace
+        do { namespace = try netns.map { try NetworkNamespace(named: $0) } ?? .current } catch {
+            throw Failure("\(error)")
+        }
+        let policy: Policy
+        switch PolicyFile.load(path: config, namespace: namespace) {
+        case .success(let p): policy = p
+        case .failure(let problems):
+            for line in problems.lines { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            throw ExitCode(1)
+        }
+        if check {
+            print("\(config): valid (\(policy.interfaces.count) [[interface]] block\(policy.interfaces.count == 1 ? "" : "s"))")
+            return
+        }
+        if plan {
+            throw ExitCode(try PlanCommand(policy: policy, namespace: namespace, json: json).run())
+        }
+
+        let level = Logger.Level(rawValue: logLevel ?? policy.daemon.logLevel.rawValue) ?? .info
+        let journal = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil
+        LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level, journal: journal) }
+        let logger = Logger(label: "mptcpctld")
+
+        let reconciler: Reconciler
+        do {
+            let kernel = try KernelHandle(namespace: namespace)
+            let store = OwnershipStore(directory: policy.daemon.stateDirectory, namespace: namespace)
+            reconciler = try Reconciler(policy: policy, kernel: kernel, store: store, logger: logger)
+            // Fail now, not by retrying forever, when we may not change anything:
+            // rewriting the current limits is a no-op that needs CAP_NET_ADMIN.
+            let limits = try kernel.pathManager.limits()
+            try kernel.pathManager.setLimits(subflows: limits.subflows, addAddrAccepted: limits.addAddrAccepted)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        let service = DaemonService(reconciler: reconciler, configPath: config, namespace: namespace, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: service)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("stopped on an error", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+
+    /// Exit statuses: 1 failure, 64 usage (as mptcpctl).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
+        } catch let failure as Failure {
+            FileHandle.standardError.write(Data(("mptcpctld: " + failure.message + "\n").utf8))
+            Glibc.exit(1)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                let text = fullMessage(for: error)
+                if !text.isEmpty { print(text) }
+                Glibc.exit(0)
+            }
+            if error is ExitCode { Glibc.exit(code.rawValue) }
+            let message = message(for: error)
+            FileHandle.standardError.write(Data(("mptcpctld: " + message + "\n").utf8))
+            Glibc.exit(code == .validationFailure ? 64 : code.rawValue == 0 ? 1 : code.rawValue)
+        }
+    }
+}
+
+/// A start-up failure: one line on stderr, exit 1.
+struct Failure: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// Reads and validates a policy file, checking it against the running kernel
+/// when its sysctls can be read.
+enum PolicyFile {
+    struct Problems: Error {
+        var lines: [String]
+    }
+
+    static func load(path: String, namespace: NetworkNamespace) -> Result<Policy, Problems> {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read as UTF-8 text" : "does not exist"
+            return .failure(Problems(lines: ["\(path): \(reason)"]))
+        }
+        do {
+            return .success(try PolicyLoader.load(text, file: path, offer: KernelHandle.offer(namespace: namespace)))
+        } catch {
+            return .failure(Problems(lines: error.diagnostics.map { $0.formatted(file: path) }))
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import MPTCPKit
+import MPTCPPolicy
+
+/// `mptcpctld --plan` (and so `mptcpctl plan`): what the daemon would change
+/// now, changing nothing. Returns 0 when there is nothing to do, 2 otherwise.
+struct PlanCommand {
+    let policy: Policy
+    let namespace: NetworkNamespace
+    let json: Bool
+
+    func run() throws -> Int32 {
+        let kernel: KernelHandle
+        let plan: EndpointPlan
+        let settings: [SettingChange]
+        let network: NetworkSnapshot
+        do {
+            kernel = try KernelHandle(namespace: namespace)
+            let store = OwnershipStore(directory: policy.daemon.stateDirectory, namespace: namespace)
+            let owned = try store.load()
+            network = try kernel.network.read()
+            plan = try kernel.observe(owned: owned, policy: policy)
+            settings = Planner.settingsChanges(policy: policy, current: try kernel.settings())
+        } catch {
+            throw Failure("plan: \(error)")
+        }
+        let names = Dictionary(network.links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
+        if json {
+            try printJSON(plan: plan, settings: settings, names: names)
+        } else {
+            printText(plan: plan, settings: settings, names: names)
+        }
+        return plan.changes.isEmpty && settings.isEmpty ? 0 : 2
+    }
+
+    private func printText(plan: EndpointPlan, settings: [SettingChange], names: [Int32: String]) {
+        var rows: [[String]] = []
+        func describe(_ e: Endpoint) -> [String] {
+            ["id \(e.id)", e.address.description, e.interfaceIndex == 0 ? "-" : "dev " + (names[e.interfaceIndex] ?? "if\(e.interfaceIndex)")]
+        }
+        for change in plan.changes {
+            switch change {
+            case .add(let e, let why): rows.append(["add"] + describe(e) + [e.flags.names.joined(separator: ","), "# " + why])
+            case .delete(let e, let why): rows.append(["delete"] + describe(e) + [e.flags.names.joined(separator: ","), "# " + why])
+            case .setFlags(let e, let flags, let why):
+                rows.append(["set"] + describe(e) + [flags.names.joined(separator: ",") + " (was " + e.flags.names.joined(separator: ",") + ")", "# " + why])
+            }
+        }
+        for e in plan.foreign {
+            rows.append(["foreign"] + describe(e) + [e.flags.names.joined(separator: ","), "# not added by mptcpctld; left alone"])
+        }
+        for s in plan.skipped {
+            rows.append(["skip", "-", s.address.description, "dev " + (names[s.interfaceIndex] ?? "if\(s.interfaceIndex)"), "", "# " + s.reason])
+        }
+        for change in settings {
+            switch change {
+            case .pathManager(let from, let to): print("sysctl  net.mptcp.path_manager: \(from) -> \(to)")
+            case .scheduler(let from, let to): print("sysctl  net.mptcp.scheduler: \(from) -> \(to)")
+            case .limits(let from, let to):
+                print("limits  subflows \(from.subflows) -> \(to.subflows), add_addr_accepted \(from.addAddrAccepted) -> \(to.addAddrAccepted)")
+            }
+        }
+        print(table(rows), terminator: "")
+        for w in plan.warnings { print("warning: " + w) }
+        let count = plan.changes.count + settings.count
+        print(count == 0 ? "no changes: the kernel matches the policy" : "\(count) change\(count == 1 ? "" : "s") pending")
+    }
+
+    private func table(_ rows: [[String]]) -> String {
+        guard let columns = rows.map(\.count).max() else { return "" }
+        var widths = [Int](repeating: 0, count: columns)
+        for r in rows { for (i, c) in r.enumerated() where i < columns - 1 { widths[i] = max(widths[i], c.count) } }
+        return rows.map { r in
+            r.enumerated().map { i, c in i < r.count - 1 ? c + String(repeating: " ", count: widths[i] - c.count + 2) : c }
+                .joined().trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n") + (rows.isEmpty ? "" : "\n")
+    }
+
+    private struct EndpointJSON: Encodable {
+        var id: UInt8
+        var address: String
+        var flags: [String]
+        var interface: String?
+    }
+
+    private struct ChangeJSON: Encodable {
+        var action: String
+        var endpoint: EndpointJSON?
+        var flags: [String]?
+        var from: String?
+        var to: String?
+        var reason: String?
+    }
+
+    private struct SkippedJSON: Encodable {
+        var address: String
+        var interface: String
+        var reason: String
+    }
+
+    private struct PlanJSON: Encodable {
+        var changes: [ChangeJSON]
+        var foreign: [EndpointJSON]
+        var skipped: [SkippedJSON]
+        var warnings: [String]
+    }
+
+    private func printJSON(plan: EndpointPlan, settings: [SettingChange], names: [Int32: String]) throws {
+        func ep(_ e: Endpoint) -> EndpointJSON {
+            EndpointJSON(id: e.id, address: e.address.description, flags: e.flags.names,
+                         interface: e.interfaceIndex == 0 ? nil : names[e.interfaceIndex] ?? "if\(e.interfaceIndex)")
+        }
+        var changes: [ChangeJSON] = settings.map { change in
+            switch change {
+            case .pathManager(let from, let to): return ChangeJSON(action: "set_path_manager", from: from, to: to)
+            case .scheduler(let from, let to): return ChangeJSON(action: "set_scheduler", from: from, to: to)
+            case .limits(let from, let to):
+                return ChangeJSON(action: "set_limits", from: "subflows=\(from.subflows) add_addr_accepted=\(from.addAddrAccepted)",
+                                  to: "subflows=\(to.subflows) add_addr_accepted=\(to.addAddrAccepted)")
+            }
+        }
+        for change in plan.changes {
+            switch change {
+            case .add(let e, let why): changes.append(ChangeJSON(action: "add", endpoint: ep(e), reason: why))
+            case .delete(let e, let why): changes.append(ChangeJSON(action: "delete", endpoint: ep(e), reason: why))
+            case .setFlags(let e, let flags, let why):
+                changes.append(ChangeJSON(action: "set", endpoint: ep(e), flags: flags.names, reason: why))
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(PlanJSON(
+            changes: changes, foreign: plan.foreign.map(ep),
+            skipped: plan.skipped.map { SkippedJSON(address: $0.address.description, interface: names[$0.interfaceIndex] ?? "if\($0.interfaceIndex)", reason: $0.reason) },
+            warnings: plan.warnings))
+        print(String(decoding: data, as: UTF8.self))
+    }
+}

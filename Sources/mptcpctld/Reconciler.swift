@@ -1,0 +1,188 @@
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+import MPTCPKit
+import MPTCPPolicy
+
+/// Takes the kernel to the policy: plans with the engine, applies each change,
+/// records ownership, and logs what it did and why. Owned by the daemon
+/// service's single loop, which serialises every call.
+final class Reconciler: @unchecked Sendable {
+    private(set) var policy: Policy
+    private(set) var owned: Set<OwnedEndpoint>
+    let kernel: KernelHandle
+    let store: OwnershipStore
+    let logger: Logger
+    private var lastWarnings: Set<String> = []
+    private var lastForeign: Set<Endpoint> = []
+
+    init(policy: Policy, kernel: KernelHandle, store: OwnershipStore, logger: Logger) throws {
+        self.policy = policy
+        self.kernel = kernel
+        self.store = store
+        self.logger = logger
+        owned = try store.load()
+        if !owned.isEmpty {
+            logger.info("adopting endpoints recorded by an earlier run", metadata: [
+                "count": "\(owned.count)", "state": "\(store.path)",
+                "endpoints": "\(owned.sorted().map { "\($0.id):\($0.address)" }.joined(separator: ","))",
+            ])
+        }
+    }
+
+    /// Logs the namespace-wide settings as found, then applies the policy's.
+    func applySettings(logFound: Bool) -> Bool {
+        let current: KernelSettingsSnapshot
+        do { current = try kernel.settings() } catch {
+            logger.error("cannot read the kernel's MPTCP settings", metadata: ["error": "\(error)"])
+            return false
+        }
+        if logFound {
+            logger.info("kernel settings found at start-up", metadata: [
+                "path_manager": "\(current.pathManager)", "scheduler": "\(current.scheduler)",
+                "subflows": "\(current.limits.subflows)", "add_addr_accepted": "\(current.limits.addAddrAccepted)",
+            ])
+        }
+        var ok = true
+        for change in Planner.settingsChanges(policy: policy, current: current) {
+            do {
+                try kernel.apply(change)
+                switch change {
+                case .pathManager(let from, let to):
+                    logger.notice("set path manager", metadata: ["from": "\(from)", "to": "\(to)"])
+                case .scheduler(let from, let to):
+                    logger.notice("set scheduler", metadata: ["from": "\(from)", "to": "\(to)"])
+                case .limits(let from, let to):
+                    logger.notice("set limits", metadata: [
+                        "subflows": "\(from.subflows)->\(to.subflows)",
+                        "add_addr_accepted": "\(from.addAddrAccepted)->\(to.addAddrAccepted)",
+                    ])
+                }
+            } catch {
+                ok = false
+                logger.error("cannot apply a kernel setting", metadata: ["change": "\(change)", "error": "\(error)"])
+            }
+        }
+        return ok
+    }
+
+    /// Replaces the policy (after a reload).
+    func replace(policy new: Policy) {
+        policy = new
+        lastWarnings = []
+    }
+
+    /// One pass: observe, plan, apply. Returns false when a change failed (the
+    /// caller retries soon).
+    @discardableResult
+    func reconcile(trigger: String) -> Bool {
+        let plan: EndpointPlan
+        do { plan = try kernel.observe(owned: owned, policy: policy) } catch {
+            logger.error("cannot read the kernel's state", metadata: ["trigger": "\(trigger)", "error": "\(error)"])
+            return false
+        }
+        if !plan.staleOwnership.isEmpty {
+            owned.subtract(plan.staleOwnership)
+            persist()
+            logger.info("forgot endpoints that are gone from the kernel", metadata: [
+                "endpoints": "\(plan.staleOwnership.map { "\($0.id):\($0.address)" }.joined(separator: ","))",
+            ])
+        }
+        report(plan)
+        var ok = true
+        for change in plan.changes {
+            ok = apply(change, trigger: trigger) && ok
+        }
+        return ok
+    }
+
+    private func apply(_ change: EndpointChange, trigger: String) -> Bool {
+        let e = change.endpoint
+        var meta: Logger.Metadata = [
+            "id": "\(e.id)", "address": "\(e.address)", "reason": "\(change.reason)", "trigger": "\(trigger)",
+        ]
+        if e.interfaceIndex != 0 { meta["interface_index"] = "\(e.interfaceIndex)" }
+        do {
+            switch change {
+            case .add(let endpoint, _):
+                // Record first: if we die between the two steps, the next run adopts it.
+                let record = OwnedEndpoint(id: endpoint.id, address: endpoint.address)
+                owned.insert(record)
+                persist()
+                do {
+                    try kernel.pathManager.addEndpoint(endpoint)
+                } catch {
+                    owned.remove(record)
+                    persist()
+                    throw error
+                }
+                meta["flags"] = "\(endpoint.flags.names.joined(separator: ","))"
+                logger.info("added endpoint", metadata: meta)
+            case .delete(let endpoint, _):
+                do {
+                    try kernel.pathManager.deleteEndpoint(id: endpoint.id)
+                } catch {
+                    // Already gone ("address not found"): nothing to undo.
+                    if error.kernelMessage?.contains("not found") != true { throw error }
+                }
+                owned.remove(OwnedEndpoint(id: endpoint.id, address: endpoint.address))
+                persist()
+                logger.info("deleted endpoint", metadata: meta)
+            case .setFlags(let endpoint, let flags, _):
+                try kernel.pathManager.setEndpointFlags(id: endpoint.id, flags: flags)
+                meta["flags"] = "\(flags.names.joined(separator: ","))"
+                meta["was"] = "\(endpoint.flags.names.joined(separator: ","))"
+                logger.info("changed endpoint flags", metadata: meta)
+            }
+            return true
+        } catch {
+            meta["error"] = "\(error)"
+            logger.error("kernel refused an endpoint change", metadata: meta)
+            return false
+        }
+    }
+
+    /// Warnings and foreign endpoints are logged when they change, not on every pass.
+    private func report(_ plan: EndpointPlan) {
+        let warnings = Set(plan.warnings)
+        for w in plan.warnings where !lastWarnings.contains(w) { logger.warning("\(w)") }
+        lastWarnings = warnings
+        let foreign = Set(plan.foreign)
+        if foreign != lastForeign {
+            for e in plan.foreign.sorted(by: { $0.id < $1.id }) where !lastForeign.contains(e) {
+                logger.notice("foreign endpoint left alone", metadata: [
+                    "id": "\(e.id)", "address": "\(e.address)", "flags": "\(e.flags.names.joined(separator: ","))",
+                ])
+            }
+            lastForeign = foreign
+        }
+    }
+
+    private func persist() {
+        do { try store.save(owned) } catch {
+            logger.error("cannot record owned endpoints", metadata: ["state": "\(store.path)", "error": "\(error)"])
+        }
+    }
+
+    /// `on_exit = "remove"`: deletes exactly the endpoints this daemon added.
+    func removeOwned() {
+        let endpoints: [Endpoint]
+        do { endpoints = try kernel.pathManager.endpoints() } catch {
+            logger.error("cannot list endpoints at exit", metadata: ["error": "\(error)"])
+            return
+        }
+        let present = Set(endpoints.map { OwnedEndpoint(id: $0.id, address: $0.address) })
+        owned.formIntersection(present)
+        for e in endpoints where owned.contains(OwnedEndpoint(id: e.id, address: e.address)) {
+            do {
+                try kernel.pathManager.deleteEndpoint(id: e.id)
+                owned.remove(OwnedEndpoint(id: e.id, address: e.address))
+                logger.info("removed endpoint at exit", metadata: ["id": "\(e.id)", "address": "\(e.address)"])
+            } catch {
+                logger.error("cannot remove endpoint at exit", metadata: ["id": "\(e.id)", "error": "\(error)"])
+            }
+        }
+        persist()
+    }
+}
