@@ -124,7 +124,7 @@ public enum Planner {
             }
             let family: AddressFamily = a.address.isIPv4 ? .ipv4 : .ipv6
             if !rule.families.contains(family) {
-                excluded[a.address] = "\(family.rawValue) is not in \(rule.label) families"
+                excluded[a.address] = "\(family.rawValue) is not in the families of \(rule.label)"
                 continue
             }
             if a.isTentative || a.hasFailedDAD || a.isDeprecated {

@@ -50,7 +50,9 @@ final class KernelHandle: @unchecked Sendable {
 
 /// The endpoints this daemon added, kept in `STATE_DIRECTORY/endpoints-NAME.json`
 /// so a restart (even after SIGKILL) adopts them. Written before each add and
-/// after each delete; replaced atomically (write, fsync, rename).
+/// after each delete; replaced atomically (write, rename). No fsync: the file
+/// only has to survive the process, not the machine (endpoints do not survive
+/// a reboot either, and /run is a tmpfs).
 struct OwnershipStore: Sendable {
     let path: String
 
@@ -88,8 +90,6 @@ struct OwnershipStore: Sendable {
         guard FileManager.default.createFile(atPath: temporary, contents: data) else {
             throw StoreError("cannot write \(temporary): \(String(cString: strerror(errno)))")
         }
-        let fd = open(temporary, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
         guard rename(temporary, path) == 0 else {
             throw StoreError("cannot replace \(path): \(String(cString: strerror(errno)))")
         }

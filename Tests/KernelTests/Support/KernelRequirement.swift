@@ -53,6 +53,11 @@ enum Repository {
         ProcessInfo.processInfo.environment["MPTCPCTL_BIN"] ?? root.appendingPathComponent(".build/debug/mptcpctl").path
     }
 
+    /// The daemon under test: `$MPTCPCTLD_BIN`, else the debug build.
+    static var mptcpctld: String {
+        ProcessInfo.processInfo.environment["MPTCPCTLD_BIN"] ?? root.appendingPathComponent(".build/debug/mptcpctld").path
+    }
+
     static let python: String? = {
         let candidates = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map { "\($0)/python3" }
         return (candidates + ["/usr/bin/python3"]).first { FileManager.default.isExecutableFile(atPath: $0) }
