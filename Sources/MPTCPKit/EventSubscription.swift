@@ -43,15 +43,7 @@ public final class EventSubscription {
                 let code = cnl_errno()
                 throw MPTCPError.system("join the \(MPTCPFamily.eventGroup) multicast group", errno: code == 0 ? EPERM : code)
             }
-            var want = Int32(clamping: receiveBuffer)
-            let fd = sock.fileDescriptor
-            if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, socklen_t(MemoryLayout<Int32>.size)) != 0 {
-                _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, socklen_t(MemoryLayout<Int32>.size))
-            }
-            var got: Int32 = 0
-            var len = socklen_t(MemoryLayout<Int32>.size)
-            _ = getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len)
-            return (sock, family, Int(got))
+            return (sock, family, sock.setReceiveBuffer(receiveBuffer))
         }
         socket = sock
         familyID = family
@@ -65,15 +57,9 @@ public final class EventSubscription {
     /// that datagram. With `timeoutMilliseconds`, returns an empty array when
     /// nothing arrived in time.
     public func next(timeoutMilliseconds: Int32? = nil) throws(MPTCPError) -> [EventNotice] {
-        if let timeoutMilliseconds {
-            var pfd = pollfd(fd: socket.fileDescriptor, events: Int16(POLLIN), revents: 0)
-            let rc = poll(&pfd, 1, timeoutMilliseconds)
-            if rc == 0 { return [] }
-            if rc < 0 {
-                let code = cnl_errno()
-                if code == EINTR { return [] }
-                throw MPTCPError.system("wait for MPTCP events", errno: code)
-            }
+        if let timeoutMilliseconds,
+           !(try socket.waitReadable(timeoutMilliseconds: timeoutMilliseconds, operation: "wait for MPTCP events")) {
+            return []
         }
         switch try socket.receive(operation: "read MPTCP events") {
         case .overrun:

@@ -94,6 +94,32 @@ final class NetlinkSocket {
         case overrun
     }
 
+    /// Asks for a `bytes` receive buffer: `SO_RCVBUFFORCE` when privileged (past
+    /// `rmem_max`), else `SO_RCVBUF`. Returns what the kernel granted.
+    @discardableResult
+    func setReceiveBuffer(_ bytes: Int) -> Int {
+        var want = Int32(clamping: bytes)
+        let fd = fileDescriptor
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var got: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        _ = getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len)
+        return Int(got)
+    }
+
+    /// Waits up to `timeoutMilliseconds` for a datagram; false on timeout or EINTR.
+    func waitReadable(timeoutMilliseconds: Int32, operation: String) throws(MPTCPError) -> Bool {
+        var pfd = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
+        let rc = poll(&pfd, 1, timeoutMilliseconds)
+        if rc > 0 { return true }
+        if rc == 0 { return false }
+        let code = cnl_errno()
+        if code == EINTR { return false }
+        throw MPTCPError.system(operation, errno: code)
+    }
+
     /// Blocks in `nl_recv` for one datagram and splits it into messages.
     func receive(operation: String) throws(MPTCPError) -> Received {
         var peer = sockaddr_nl()

@@ -255,11 +255,7 @@ public final class NetworkMonitor {
                     throw MPTCPError.system("join rtnetlink group \(group)", errno: code == 0 ? EPERM : code)
                 }
             }
-            var want = Int32(clamping: receiveBuffer)
-            let fd = sock.fileDescriptor
-            if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, socklen_t(MemoryLayout<Int32>.size)) != 0 {
-                _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, socklen_t(MemoryLayout<Int32>.size))
-            }
+            sock.setReceiveBuffer(receiveBuffer)
             return sock
         }
     }
@@ -267,15 +263,9 @@ public final class NetworkMonitor {
     /// Waits up to `timeoutMilliseconds` (forever when nil) and returns the
     /// notices of one datagram; empty when nothing arrived in time.
     public func next(timeoutMilliseconds: Int32? = nil) throws(MPTCPError) -> [NetworkNotice] {
-        if let timeoutMilliseconds {
-            var pfd = pollfd(fd: socket.fileDescriptor, events: Int16(POLLIN), revents: 0)
-            let rc = poll(&pfd, 1, timeoutMilliseconds)
-            if rc == 0 { return [] }
-            if rc < 0 {
-                let code = cnl_errno()
-                if code == EINTR { return [] }
-                throw MPTCPError.system("wait for interface changes", errno: code)
-            }
+        if let timeoutMilliseconds,
+           !(try socket.waitReadable(timeoutMilliseconds: timeoutMilliseconds, operation: "wait for interface changes")) {
+            return []
         }
         switch try socket.receive(operation: "read interface changes") {
         case .overrun:
