@@ -22,7 +22,17 @@ final class Reconciler: @unchecked Sendable {
         self.kernel = kernel
         self.store = store
         self.logger = logger
-        owned = try store.load()
+        do {
+            owned = try store.load()
+        } catch {
+            // A damaged record must not keep the daemon from starting: set it aside and
+            // start owning nothing (the endpoints it listed are then foreign: left alone).
+            let aside = store.path + ".damaged"
+            _ = rename(store.path, aside)
+            logger.error("the ownership record is unreadable; set aside, endpoints it listed are treated as foreign",
+                         metadata: ["state": "\(store.path)", "moved_to": "\(aside)", "error": "\(error)"])
+            owned = []
+        }
         if !owned.isEmpty {
             logger.info("adopting endpoints recorded by an earlier run", metadata: [
                 "count": "\(owned.count)", "state": "\(store.path)",

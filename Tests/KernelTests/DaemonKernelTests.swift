@@ -161,6 +161,22 @@ final class DaemonKernelTests {
         #expect(try endpoints() == ["50 10.0.60.2 subflow -"])
     }
 
+    @Test func aDamagedOwnershipRecordIsSetAsideNotFatal() throws {
+        let first = try Daemon(namespace: lab.client, policy: Self.policy)
+        try first.waitConverged()
+        first.kill()
+        let record = first.stateDirectory + "/endpoints-\(lab.client).json"
+        try "not json".write(toFile: record, atomically: true, encoding: .utf8)
+        let again = try Daemon(namespace: lab.client, policy: Self.policy, directory: first.directory)
+        try again.waitUntil("the damaged record is set aside") { again.log.contains("ownership record is unreadable") }
+        try again.waitConverged()
+        #expect(FileManager.default.fileExists(atPath: record + ".damaged"))
+        #expect(again.process.isRunning)
+        #expect(again.stop() == 0)
+        #expect(try endpoints() == ["1 10.0.1.1 subflow a1", "2 10.0.2.1 subflow,backup a2"],
+                "endpoints it can no longer prove are its own are left alone")
+    }
+
     @Test func onExitKeepLeavesTheEndpoints() throws {
         let keep = Self.policy.replacingOccurrences(of: "on_exit = \"remove\"", with: "on_exit = \"keep\"")
         let daemon = try Daemon(namespace: lab.client, policy: keep)
