@@ -155,7 +155,8 @@ public enum Planner {
     }
 
     static func priority(_ a: DesiredEndpoint, _ b: DesiredEndpoint) -> Bool {
-        let ra = a.role == .active ? 0 : 1, rb = b.role == .active ? 0 : 1
+        let rank: [Role: Int] = [.active: 0, .backup: 1, .handover: 2]
+        let ra = rank[a.role] ?? 3, rb = rank[b.role] ?? 3
         if ra != rb { return ra < rb }
         if a.rule != b.rule { return a.rule < b.rule }
         if a.interfaceName != b.interfaceName { return a.interfaceName < b.interfaceName }

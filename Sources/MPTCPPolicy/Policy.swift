@@ -6,12 +6,19 @@ public struct Policy: Hashable, Sendable, Codable {
     public var kernel: KernelSettings
     /// `[[interface]]` blocks in file order; the first whose names match wins.
     public var interfaces: [InterfaceRule]
+    /// `[[connection]]` blocks (userspace path manager) in file order; the first that matches wins.
+    public var connections: [ConnectionPolicy]
 
-    public init(daemon: DaemonSettings = .init(), kernel: KernelSettings = .init(), interfaces: [InterfaceRule] = []) {
+    public init(daemon: DaemonSettings = .init(), kernel: KernelSettings = .init(), interfaces: [InterfaceRule] = [],
+                connections: [ConnectionPolicy] = []) {
         self.daemon = daemon
         self.kernel = kernel
         self.interfaces = interfaces
+        self.connections = connections
     }
+
+    /// The `[[interface]]` block that decides for interface `name`, if any.
+    public func rule(for name: String) -> InterfaceRule? { interfaces.first { $0.matches(name) } }
 }
 
 /// `[daemon]`.
@@ -55,6 +62,9 @@ public enum Role: String, Hashable, Sendable, Codable, CaseIterable {
     case active
     /// A `subflow backup` endpoint: used when no active subflow can send.
     case backup
+    /// Userspace PM: a subflow only while a connection has no active path left
+    /// (a metered radio). The in-kernel PM cannot express this: there it is `backup`.
+    case handover
     /// Not used.
     case off
 }
@@ -99,7 +109,7 @@ public struct InterfaceRule: Hashable, Sendable, Codable {
     /// The endpoint flags for addresses this block uses.
     public var endpointFlags: EndpointFlags {
         var flags: EndpointFlags = .subflow
-        if role == .backup { flags.insert(.backup) }
+        if role == .backup || role == .handover { flags.insert(.backup) }
         if announce { flags.insert(.signal) }
         if fullmesh { flags.insert(.fullmesh) }
         return flags

@@ -88,7 +88,7 @@ private struct Reader {
 
     mutating func policy(_ root: TOMLTable, offer: KernelOffer?) -> Policy {
         var policy = Policy()
-        known(root, ["daemon", "kernel", "interface"], at: "")
+        known(root, ["daemon", "kernel", "interface", "connection"], at: "")
         if let daemon = table(root, "daemon", at: "") { policy.daemon = self.daemon(daemon) }
         if let kernel = table(root, "kernel", at: "") { policy.kernel = self.kernel(kernel, offer: offer) }
         if let value = root["interface"] {
@@ -105,7 +105,118 @@ private struct Reader {
                 fail("interface", "expected an array of tables ([[interface]] blocks), found \(kind(value))")
             }
         }
+        if let value = root["connection"] {
+            if let blocks = value.array {
+                var names: Set<String> = []
+                for (i, element) in blocks.enumerated() {
+                    let path = "connection[\(i + 1)]"
+                    guard let block = element.table else {
+                        fail(path, "expected a table ([[connection]]), found \(kind(element))")
+                        continue
+                    }
+                    if let c = connection(block, at: path, position: i + 1) {
+                        if !names.insert(c.name).inserted { fail(path + ".name", "\"\(c.name)\" names an earlier block too") }
+                        policy.connections.append(c)
+                    }
+                }
+            } else {
+                fail("connection", "expected an array of tables ([[connection]] blocks), found \(kind(value))")
+            }
+        }
         return policy
+    }
+
+    mutating func connection(_ t: TOMLTable, at path: String, position: Int) -> ConnectionPolicy? {
+        known(t, ["name", "match", "strategy", "mode", "max_subflows", "ndiffports", "retry", "failback_hold"], at: path)
+        var ok = true
+        guard let name = string(t, "name", at: path) else {
+            if t["name"] == nil { fail(path, "missing key \"name\"") }
+            return nil
+        }
+        var c = ConnectionPolicy(name: name)
+        c.position = position
+        if name.isEmpty { fail(path + ".name", "must not be empty"); ok = false }
+        if let m = table(t, "match", at: path) {
+            let mp = path + ".match"
+            known(m, ["side", "remote", "remote_port", "local_port", "interface"], at: mp)
+            if let side: ConnectionMatch.Side = choice(m, "side", at: mp) { c.match.side = side }
+            for text in strings(m, "remote", at: mp) {
+                if let prefix = IPPrefix(text) { c.match.remote.append(prefix) } else {
+                    fail(mp + ".remote", "\"\(text)\" is not an address or prefix (10.0.0.0/8, 2001:db8::/32)"); ok = false
+                }
+            }
+            c.match.remotePorts = ports(m, "remote_port", at: mp, ok: &ok)
+            c.match.localPorts = ports(m, "local_port", at: mp, ok: &ok)
+            for text in strings(m, "interface", at: mp) {
+                do { c.match.interfaces.append(try Glob(text)) } catch {
+                    fail(mp + ".interface", "bad pattern: \(error.message)"); ok = false
+                }
+            }
+        }
+        if let v: Strategy = choice(t, "strategy", at: path) { c.strategy = v }
+        if let v: SteeringMode = choice(t, "mode", at: path) { c.mode = v }
+        if let v = int(t, "max_subflows", at: path) {
+            if (0...64).contains(v) { c.maxSubflows = v } else { fail(path + ".max_subflows", "must be 0 to 64, not \(v)"); ok = false }
+        }
+        if let v = int(t, "ndiffports", at: path) {
+            if !(1...16).contains(v) { fail(path + ".ndiffports", "must be 1 to 16, not \(v)"); ok = false }
+            else if c.strategy != .ndiffports { fail(path + ".ndiffports", "is only used with strategy = \"ndiffports\""); ok = false }
+            else { c.ndiffports = v }
+        }
+        if let r = table(t, "retry", at: path) {
+            let rp = path + ".retry"
+            known(r, ["initial", "max", "attempts"], at: rp)
+            if let v = duration(r, "initial", at: rp) { c.retry.initialMilliseconds = max(1, v) }
+            if let v = duration(r, "max", at: rp) { c.retry.maximumMilliseconds = v }
+            if let v = int(r, "attempts", at: rp) {
+                if (0...1000).contains(v) { c.retry.attempts = v } else { fail(rp + ".attempts", "must be 0 to 1000, not \(v)"); ok = false }
+            }
+            if c.retry.initialMilliseconds > c.retry.maximumMilliseconds {
+                fail(rp, "initial (\(c.retry.initialMilliseconds) ms) is longer than max (\(c.retry.maximumMilliseconds) ms)"); ok = false
+            }
+        }
+        if let v = duration(t, "failback_hold", at: path) { c.failbackHoldMilliseconds = v }
+        return ok ? c : nil
+    }
+
+    /// A string or an array of strings.
+    mutating func strings(_ t: TOMLTable, _ key: String, at path: String) -> [String] {
+        guard let value = t[key] else { return [] }
+        if let s = value.string { return [s] }
+        if let array = value.array {
+            var out: [String] = []
+            for (i, e) in array.enumerated() {
+                if let s = e.string { out.append(s) } else { fail(join(path, key), "element \(i + 1): expected a string, found \(kind(e))") }
+            }
+            return out
+        }
+        fail(join(path, key), "expected a string or an array of strings, found \(kind(value))")
+        return []
+    }
+
+    /// A port or an array of ports, 1-65535.
+    mutating func ports(_ t: TOMLTable, _ key: String, at path: String, ok: inout Bool) -> [UInt16] {
+        guard let value = t[key] else { return [] }
+        let elements: [TOMLValueConvertible]
+        if value.type == .int { elements = [value] } else if let array = value.array { elements = Array(array) } else {
+            fail(join(path, key), "expected a port or an array of ports, found \(kind(value))"); ok = false
+            return []
+        }
+        var out: [UInt16] = []
+        for e in elements {
+            if e.type == .int, let n = e.int, (1...65535).contains(n) { out.append(UInt16(n)) } else {
+                fail(join(path, key), "\(describe(e)) is not a port (1-65535)"); ok = false
+            }
+        }
+        return out
+    }
+
+    /// `"200ms"`, `"3s"`, `"2m"`.
+    mutating func duration(_ t: TOMLTable, _ key: String, at path: String) -> Int? {
+        guard let s = string(t, key, at: path) else { return nil }
+        if let ms = parseDuration(s) { return ms }
+        fail(join(path, key), "\"\(s)\" is not a duration (\"200ms\", \"3s\", \"1.5s\", \"2m\")")
+        return nil
     }
 
     mutating func daemon(_ t: TOMLTable) -> DaemonSettings {
@@ -291,6 +402,7 @@ private struct Reader {
 
     func describe(_ value: TOMLValueConvertible) -> String {
         if let s = value.string { return "\"\(s)\"" }
+        if value.type == .int, let n = value.int { return String(n) }
         return kind(value)
     }
 }

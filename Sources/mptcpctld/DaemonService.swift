@@ -16,6 +16,8 @@ struct Pending: OptionSet, Sendable {
     static let resync = Pending(rawValue: 4)
     static let lost = Pending(rawValue: 8)
     static let retry = Pending(rawValue: 16)
+    static let mptcp = Pending(rawValue: 32)
+    static let timer = Pending(rawValue: 64)
 }
 
 /// Coalesces triggers: producers set bits and ring; the loop takes all bits at once.
@@ -58,6 +60,22 @@ struct DaemonService: Service, CustomStringConvertible {
 
         _ = reconciler.applySettings(logFound: true)
         if !reconciler.reconcile(trigger: "start") { doorbell.ring(.retry) }
+
+        // The userspace path manager: events on a socket of their own, then adopt
+        // every live connection so none is left unmanaged after a restart.
+        var manager: ConnectionManager?
+        var events: EventWatcher?
+        if reconciler.policy.kernel.pathManager == "userspace" {
+            let m = ConnectionManager(kernel: reconciler.kernel, logger: logger)
+            let w = EventWatcher(subscription: try EventSubscription(namespace: namespace), doorbell: doorbell, logger: logger)
+            w.start()
+            if let network = try? reconciler.kernel.network.read() {
+                m.resync(policy: reconciler.policy, network: network, reason: "start-up adoption")
+            }
+            manager = m
+            events = w
+        }
+        defer { events?.join() }
         SystemdNotify.send("READY=1\nSTATUS=endpoints follow the policy")
         logger.info("running", metadata: ["config": "\(configPath)", "namespace": "\(namespace)",
                                            "owned": "\(reconciler.owned.count)"])
@@ -80,6 +98,7 @@ struct DaemonService: Service, CustomStringConvertible {
             // persistent refusal is neither hammered nor logged every second.
             var retryDelay = 1
             var retryScheduled = false
+            var timerAt: Int?  // the one pending engine wake-up (manager clock, ms)
             for await _ in doorbell.stream.cancelOnGracefulShutdown() {
                 let why = doorbell.take()
                 if why.isEmpty { continue }
@@ -91,6 +110,26 @@ struct DaemonService: Service, CustomStringConvertible {
                 if why.contains(.lost) { logger.warning("interface notifications were lost; re-reading everything") }
                 let trigger = why.contains(.reload) ? "reload" : why.contains(.lost) ? "resync-after-loss"
                     : why.contains(.network) ? "network" : why.contains(.retry) ? "retry" : "resync"
+                if let manager {
+                    if let network = try? reconciler.kernel.network.read() {
+                        if why.contains(.mptcp), let events {
+                            _ = manager.handle(events.take(), policy: reconciler.policy, network: network)
+                        }
+                        if !why.subtracting([.mptcp, .timer]).isEmpty || why.contains(.timer) {
+                            manager.decideAll(policy: reconciler.policy, network: network)
+                        }
+                    }
+                    if why.contains(.timer) { timerAt = nil }
+                    if let wake = manager.nextWake, timerAt.map({ wake < $0 }) ?? true {
+                        timerAt = wake
+                        let delay = max(1, wake - manager.now)
+                        group.addTask {
+                            try? await Task.sleep(for: .milliseconds(delay))
+                            doorbell.ring(.timer)
+                        }
+                    }
+                    if why.isSubset(of: [.mptcp, .timer]) { continue }
+                }
                 if reconciler.reconcile(trigger: trigger) {
                     retryDelay = 1
                 } else if !retryScheduled {
@@ -108,6 +147,7 @@ struct DaemonService: Service, CustomStringConvertible {
             group.cancelAll()
         }
         watcher.join()
+        events?.join()
         SystemdNotify.send("STOPPING=1")
         switch reconciler.policy.kernel.onExit {
         case .remove:

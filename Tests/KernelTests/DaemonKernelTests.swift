@@ -205,7 +205,7 @@ final class DaemonKernelTests {
         daemon.process.waitUntilExit()
         #expect(daemon.process.terminationStatus == 1)
         #expect(daemon.log.contains("policy.toml:6: kernel.limits.subflows: must be 0 to 8"))
-        #expect(daemon.log.contains("policy.toml:18: interface[3].role: \"of\" is not one of: active, backup, off"))
+        #expect(daemon.log.contains("policy.toml:18: interface[3].role: \"of\" is not one of: active, backup, handover, off"))
         #expect(try pm.endpoints().isEmpty, "nothing was changed")
 
         let check = try run(Repository.mptcpctl, ["check", daemon.configPath], check: false)

@@ -135,7 +135,7 @@ import Testing
     }
 
     @Test func unknownChoices() {
-        expectProblem("[[interface]]\nname = \"a\"\nrole = \"primary\"\n", line: 3, key: "interface[1].role", "not one of: active, backup, off")
+        expectProblem("[[interface]]\nname = \"a\"\nrole = \"primary\"\n", line: 3, key: "interface[1].role", "not one of: active, backup, handover, off")
         expectProblem("[[interface]]\nname = \"a\"\nrole = \"off\"\nfamilies = [\"ipv5\"]\n", line: 4, key: "interface[1].families",
                       "expected \"ipv4\" or \"ipv6\", found \"ipv5\"")
         expectProblem("[[interface]]\nname = \"a\"\nrole = \"off\"\nfamilies = []\n", line: 4, key: "interface[1].families", "empty list")
@@ -181,5 +181,57 @@ import Testing
 
     @Test func commentsAndQuotedKeysDoNotConfuseLineNumbers() {
         expectProblem("# role = \"x\"\n[daemon] # comment\n\"log_level\" = \"x\" # = no\n", line: 3, key: "daemon.log_level", "not one of")
+    }
+
+    @Test func connectionBlocksDecode() throws {
+        let policy = try PolicyLoader.load("""
+            [[connection]]
+            name = "bulk"
+            match = { side = "client", remote_port = [5201, 443], remote = ["0.0.0.0/0", "::/0"], local_port = 9, interface = "eth*" }
+            strategy = "ndiffports"
+            mode = "active-backup"
+            max_subflows = 4
+            ndiffports = 3
+            retry = { initial = "100ms", max = "1.5s", attempts = 5 }
+            failback_hold = "2s"
+
+            [[connection]]
+            name = "default"
+            """, file: "p.toml")
+        #expect(policy.connections.count == 2)
+        let bulk = policy.connections[0]
+        #expect(bulk.name == "bulk" && bulk.strategy == .ndiffports && bulk.mode == .activeBackup && bulk.position == 1)
+        #expect(bulk.match.side == .client && bulk.match.remotePorts == [5201, 443] && bulk.match.localPorts == [9])
+        #expect(bulk.match.remote.map(\.description) == ["0.0.0.0/0", "::/0"] && bulk.match.interfaces.map(\.pattern) == ["eth*"])
+        #expect(bulk.maxSubflows == 4 && bulk.ndiffports == 3)
+        #expect(bulk.retry.initialMilliseconds == 100 && bulk.retry.maximumMilliseconds == 1500 && bulk.retry.attempts == 5)
+        #expect(bulk.failbackHoldMilliseconds == 2000)
+        let d = policy.connections[1]
+        #expect(d.strategy == .perInterface && d.mode == .aggregate && d.maxSubflows == 8 && d.failbackHoldMilliseconds == 3000)
+    }
+
+    @Test func connectionBlockErrors() {
+        expectProblem("[[connection]]\nstrategy = \"single\"\n", line: 1, key: "connection[1]", "missing key \"name\"")
+        expectProblem("[[connection]]\nname = \"a\"\nstrategy = \"mesh\"\n", line: 3, key: "connection[1].strategy", "fullmesh, ndiffports, per-interface, single")
+        expectProblem("[[connection]]\nname = \"a\"\nmode = \"fast\"\n", line: 3, key: "connection[1].mode", "aggregate, active-backup, handover")
+        expectProblem("[[connection]]\nname = \"a\"\nmax_subflows = 99\n", line: 3, key: "connection[1].max_subflows", "0 to 64")
+        expectProblem("[[connection]]\nname = \"a\"\nndiffports = 4\n", line: 3, key: "connection[1].ndiffports", "only used with strategy = \"ndiffports\"")
+        expectProblem("[[connection]]\nname = \"a\"\nmatch = { remote = \"10.0.0.0/33\" }\n", line: 3, key: "connection[1].match.remote", "not an address or prefix")
+        expectProblem("[[connection]]\nname = \"a\"\nmatch = { remote_port = 70000 }\n", line: 3, key: "connection[1].match.remote_port", "70000 is not a port")
+        expectProblem("[[connection]]\nname = \"a\"\nmatch = { sides = \"client\" }\n", line: 3, key: "connection[1].match.sides", "did you mean \"side\"")
+        expectProblem("[[connection]]\nname = \"a\"\nfailback_hold = \"soon\"\n", line: 3, key: "connection[1].failback_hold", "not a duration")
+        expectProblem("[[connection]]\nname = \"a\"\nretry = { initial = \"5s\", max = \"1s\" }\n", line: 3, key: "connection[1].retry", "longer than max")
+        expectProblem("[[connection]]\nname = \"a\"\n[[connection]]\nname = \"a\"\n", line: 4, key: "connection[2].name", "names an earlier block")
+    }
+
+    @Test func durationsAndPrefixes() {
+        #expect(parseDuration("200ms") == 200 && parseDuration("3s") == 3000 && parseDuration("1.5s") == 1500 && parseDuration("2m") == 120_000)
+        #expect(parseDuration("3") == nil && parseDuration("-1s") == nil && parseDuration("xs") == nil)
+        #expect(IPPrefix("10.0.0.0/8")?.contains(IPAddress("10.200.1.1")!) == true)
+        #expect(IPPrefix("10.0.0.0/8")?.contains(IPAddress("11.0.0.1")!) == false)
+        #expect(IPPrefix("2001:db8::/33")?.contains(IPAddress("2001:db8:7fff::1")!) == true)
+        #expect(IPPrefix("2001:db8::/33")?.contains(IPAddress("2001:db8:8000::1")!) == false)
+        #expect(IPPrefix("::/0")?.contains(IPAddress("10.0.0.1")!) == false, "families never mix")
+        #expect(IPPrefix("10.0.0.1")?.length == 32 && IPPrefix("10.0.0.0/40") == nil && IPPrefix("x/8") == nil)
     }
 }

@@ -1,0 +1,338 @@
+import MPTCPKit
+
+/// A userspace-PM connection as the engine sees it: the initial path, what the
+/// peer announced, the subflows that exist, and the per-connection address ids.
+public struct ConnectionView: Hashable, Sendable {
+    public var token: UInt32
+    public var side: ConnectionMatch.Side
+    public var local: AddressAndPort
+    public var remote: AddressAndPort
+    /// The interface of the initial subflow (bound device, else the holder of its address).
+    public var initialInterface: Int32?
+    /// The peer refuses joins to its initial address and port (`deny_join_id0`).
+    public var denyJoinID0: Bool = false
+    /// Addresses the peer announced (ADD_ADDR): id, address, port (0: the connection's).
+    public var announced: [AnnouncedAddress] = []
+    public var subflows: [SubflowView] = []
+    /// Local address -> id on this connection (the kernel's per-connection list).
+    public var localIDs: [IPAddress: UInt8] = [:]
+
+    public init(token: UInt32, side: ConnectionMatch.Side, local: AddressAndPort, remote: AddressAndPort, initialInterface: Int32?) {
+        self.token = token
+        self.side = side
+        self.local = local
+        self.remote = remote
+        self.initialInterface = initialInterface
+    }
+}
+
+public struct AnnouncedAddress: Hashable, Sendable {
+    public var id: UInt8
+    public var address: IPAddress
+    public var port: UInt16
+    public init(id: UInt8, address: IPAddress, port: UInt16) {
+        self.id = id
+        self.address = address
+        self.port = port
+    }
+}
+
+public struct SubflowView: Hashable, Sendable {
+    public var local: AddressAndPort
+    public var remote: AddressAndPort
+    public var localID: UInt8
+    /// This host marked it backup.
+    public var backup: Bool
+    public var interfaceIndex: Int32
+
+    public init(local: AddressAndPort, remote: AddressAndPort, localID: UInt8, backup: Bool, interfaceIndex: Int32) {
+        self.local = local
+        self.remote = remote
+        self.localID = localID
+        self.backup = backup
+        self.interfaceIndex = interfaceIndex
+    }
+}
+
+/// A subflow the policy wants: identified by its address pair and, for
+/// ndiffports, an index over the same pair.
+public struct SubflowSlot: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var local: IPAddress
+    public var remote: IPAddress
+    public var remotePort: UInt16
+    public var index: Int
+
+    public init(local: IPAddress, remote: IPAddress, remotePort: UInt16, index: Int) {
+        self.local = local
+        self.remote = remote
+        self.remotePort = remotePort
+        self.index = index
+    }
+
+    public static func < (a: SubflowSlot, b: SubflowSlot) -> Bool {
+        (a.local.description, a.remote.description, a.remotePort, a.index) < (b.local.description, b.remote.description, b.remotePort, b.index)
+    }
+
+    public var description: String { "\(local)->\(AddressAndPort(address: remote, port: remotePort))#\(index)" }
+}
+
+/// What the engine remembers per connection between decisions.
+public struct ConnectionMemory: Hashable, Sendable {
+    /// Creations sent and not yet established, with the time after which they count as failed.
+    public var pending: [SubflowSlot: Int] = [:]
+    /// Failed creations: attempts so far and the earliest time of the next one.
+    public var failures: [SubflowSlot: Failure] = [:]
+    /// Since when a non-backup primary path has been up (for failback_hold).
+    public var primaryUpSince: Int?
+    /// Backup subflows promoted because no primary was left (local address and port).
+    public var promoted: Set<AddressAndPort> = []
+    /// Handover subflows were created because no active path was left.
+    public var handoverActive = false
+    /// When failback is due (primary back for failback_hold): decide again then.
+    public var failbackAt: Int?
+
+    public struct Failure: Hashable, Sendable {
+        public var attempts: Int
+        public var nextAttempt: Int
+    }
+
+    public init() {}
+}
+
+/// One change to a connection.
+public enum ConnectionAction: Hashable, Sendable {
+    case create(slot: SubflowSlot, localID: UInt8, interfaceIndex: Int32, backup: Bool, reason: String)
+    case destroy(SubflowView, reason: String)
+    /// Withdraw a local address id (RM_ADDR over the surviving subflows, and the
+    /// kernel closes this side's subflows on it): how the peer learns at once that
+    /// a path died, which a subflow close sent over the dead link cannot tell it.
+    case removeAddress(id: UInt8, address: IPAddress, subflows: [SubflowView], reason: String)
+    case setBackup(SubflowView, backup: Bool, reason: String)
+}
+
+/// The engine's answer for one connection.
+public struct ConnectionDecision: Hashable, Sendable {
+    public var policy: ConnectionPolicy
+    public var actions: [ConnectionAction] = []
+    public var memory: ConnectionMemory
+    /// Promotions, demotions and handovers, for the log and the counters.
+    public var events: [String] = []
+}
+
+/// The userspace path manager's decisions: pure, from (policy, network,
+/// connection, memory, now) to actions.
+public enum ConnectionEngine {
+    /// Creations not established after this long count as failed.
+    public static let pendingTimeoutMilliseconds = 3000
+
+    /// The first `[[connection]]` block matching the connection, else the built-in default.
+    public static func policy(for c: ConnectionView, policy: Policy, network: NetworkSnapshot) -> ConnectionPolicy {
+        let name = c.initialInterface.flatMap { network.link($0)?.name }
+        return policy.connections.first {
+            $0.match.matches(side: c.side, remote: c.remote.address, remotePort: c.remote.port, localPort: c.local.port, interface: name)
+        } ?? .builtInDefault
+    }
+
+    struct Candidate {
+        var address: IPAddress
+        var interfaceIndex: Int32
+        var interfaceName: String
+        var role: Role
+        var rule: Int
+    }
+
+    public static func decide(policy: Policy, network: NetworkSnapshot, connection c: ConnectionView,
+                              memory: ConnectionMemory, now: Int, jitter: Double = 0.5) -> ConnectionDecision {
+        let p = Self.policy(for: c, policy: policy, network: network)
+        var d = ConnectionDecision(policy: p, memory: memory)
+        var ignored: [IPAddress: String] = [:]
+        let candidates = Planner.desiredEndpoints(policy: policy, network: network, excluded: &ignored).map {
+            Candidate(address: $0.address, interfaceIndex: $0.interfaceIndex, interfaceName: $0.interfaceName, role: $0.role, rule: $0.rule)
+        }
+        let usable = Dictionary(candidates.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
+
+        // 1. Addresses no longer usable (link or address down, role off) are withdrawn
+        //    with their subflows, one REMOVE per local id.
+        var alive: [SubflowView] = []
+        var dead: [UInt8: [SubflowView]] = [:]
+        for s in c.subflows {
+            if usable[s.local.address] == nil && !(isInitial(s, c) && usableInitial(c, network)) {
+                dead[s.localID, default: []].append(s)
+            } else {
+                alive.append(s)
+            }
+        }
+        for (id, subflows) in dead.sorted(by: { $0.key < $1.key }) {
+            let address = subflows[0].local.address
+            let name = network.link(subflows[0].interfaceIndex)?.name
+            d.actions.append(.removeAddress(id: id, address: address, subflows: subflows,
+                                            reason: "\(address)\(name.map { " (" + $0 + ")" } ?? "") is no longer usable"))
+        }
+        func role(of s: SubflowView) -> Role {
+            usable[s.local.address]?.role ?? (isInitial(s, c) ? .active : .off)
+        }
+        // Expire pending creations that never established.
+        for (slot, deadline) in d.memory.pending where deadline <= now {
+            d.memory.pending[slot] = nil
+            recordFailure(slot, policy: p, memory: &d.memory, now: now, jitter: jitter)
+        }
+
+        // 2. Steering state: is a primary (non-backup, active-role) path up?
+        let primaryUp = alive.contains { role(of: $0) == .active && !$0.backup }
+        if primaryUp {
+            if d.memory.primaryUpSince == nil { d.memory.primaryUpSince = now }
+        } else {
+            d.memory.primaryUpSince = nil
+        }
+        let primaryHeld = d.memory.primaryUpSince.map { now - $0 >= p.failbackHoldMilliseconds } ?? false
+        let handoverWanted = p.mode == .handover || candidates.contains { $0.role == .handover }
+        if handoverWanted {
+            if !primaryUp && !d.memory.handoverActive {
+                d.memory.handoverActive = true
+                d.events.append("handover: no active path left, opening handover subflows")
+            } else if d.memory.handoverActive && primaryHeld {
+                d.memory.handoverActive = false
+                d.events.append("handover: active path back for \(p.failbackHoldMilliseconds) ms, closing handover subflows")
+            }
+        }
+
+        // 3. The slots the strategy wants, best first, capped at max_subflows.
+        var allowedRoles: Set<Role> = [.active, .backup]
+        if d.memory.handoverActive { allowedRoles.insert(.handover) }
+        let locals = candidates.filter { allowedRoles.contains($0.role) }
+        var remotes: [AddressAndPort] = c.denyJoinID0 ? [] : [c.remote]
+        for a in c.announced { remotes.append(AddressAndPort(address: a.address, port: a.port == 0 ? c.remote.port : a.port)) }
+        var wanted: [(SubflowSlot, Candidate)] = []
+        switch p.strategy {
+        case .single:
+            break
+        case .fullmesh:
+            for l in locals {
+                for r in remotes where r.address.isIPv4 == l.address.isIPv4 {
+                    if l.address == c.local.address && r == c.remote { continue }  // the initial subflow
+                    wanted.append((SubflowSlot(local: l.address, remote: r.address, remotePort: r.port, index: 0), l))
+                }
+            }
+        case .ndiffports:
+            if let l = usable[c.local.address] ?? locals.first(where: { $0.address == c.local.address }), !c.denyJoinID0 {
+                for i in 1..<max(1, p.ndiffports) {
+                    wanted.append((SubflowSlot(local: c.local.address, remote: c.remote.address, remotePort: c.remote.port, index: i), l))
+                }
+            }
+        case .perInterface:
+            let target = remotes.first { $0.address.isIPv4 == c.remote.address.isIPv4 }
+            if let target {
+                var seen: Set<Int32> = []
+                // The initial interface already has its path, as long as the initial subflow lives.
+                if let i = c.initialInterface, alive.contains(where: { isInitial($0, c) }) { seen.insert(i) }
+                for l in locals where l.address.isIPv4 == target.address.isIPv4 && seen.insert(l.interfaceIndex).inserted {
+                    wanted.append((SubflowSlot(local: l.address, remote: target.address, remotePort: target.port, index: 0), l))
+                }
+            }
+        }
+        let rank: [Role: Int] = [.active: 0, .backup: 1, .handover: 2]
+        wanted.sort { a, b in
+            let ra = rank[a.1.role] ?? 3, rb = rank[b.1.role] ?? 3
+            if ra != rb { return ra < rb }
+            if a.1.rule != b.1.rule { return a.1.rule < b.1.rule }
+            if a.1.interfaceName != b.1.interfaceName { return a.1.interfaceName < b.1.interfaceName }
+            return a.0 < b.0
+        }
+        // max_subflows counts subflows beyond the first: with the initial subflow gone,
+        // one more may take its place (the total never exceeds max_subflows + 1).
+        let initialAlive = alive.contains { isInitial($0, c) }
+        wanted = Array(wanted.prefix(p.maxSubflows + (initialAlive ? 0 : 1)))
+
+        // 4. Match existing subflows (other than the initial one) to slots.
+        var unmatched = alive.filter { !isInitial($0, c) }
+        var missing: [(SubflowSlot, Candidate)] = []
+        var kept: [(SubflowView, Candidate)] = []
+        for (slot, l) in wanted {
+            if let i = unmatched.firstIndex(where: { $0.local.address == slot.local && $0.remote.address == slot.remote && $0.remote.port == slot.remotePort }) {
+                kept.append((unmatched.remove(at: i), l))
+                d.memory.pending[slot] = nil
+                d.memory.failures[slot] = nil
+            } else {
+                missing.append((slot, l))
+            }
+        }
+        for s in unmatched {
+            d.actions.append(.destroy(s, reason: role(of: s) == .handover ? "handover subflow no longer needed" : "not wanted by \(p.name) (\(p.strategy.rawValue), max_subflows \(p.maxSubflows))"))
+        }
+
+        // 5. Backup flags by mode, with promotion when no primary is left.
+        let promoteCandidates = kept.filter { $0.1.role != .active }.map(\.0)
+        for (s, l) in kept {
+            var backup = l.role != .active
+            if p.mode == .aggregate && l.role == .backup { backup = true }
+            if d.memory.promoted.contains(s.local) {
+                if primaryHeld {
+                    d.memory.promoted.remove(s.local)
+                    d.events.append("demoted \(s.local) back to backup: primary up for \(p.failbackHoldMilliseconds) ms")
+                } else {
+                    backup = false
+                }
+            }
+            if backup != s.backup { d.actions.append(.setBackup(s, backup: backup, reason: "\(l.interfaceName) is \(l.role.rawValue)")) }
+        }
+        if p.mode == .activeBackup && !primaryUp && d.memory.promoted.isEmpty, let best = promoteCandidates.first {
+            d.memory.promoted.insert(best.local)
+            d.actions.removeAll { if case .setBackup(let s, _, _) = $0 { return s == best } else { return false } }
+            d.actions.append(.setBackup(best, backup: false, reason: "promoted: no primary subflow left"))
+            d.events.append("promoted \(best.local) to primary: no active subflow left")
+        }
+
+        // Failback needs a decision once the hold has passed, even if nothing else happens.
+        if (!d.memory.promoted.isEmpty || d.memory.handoverActive), let since = d.memory.primaryUpSince, !primaryHeld {
+            d.memory.failbackAt = since + p.failbackHoldMilliseconds
+        } else {
+            d.memory.failbackAt = nil
+        }
+
+        // 6. Create what is missing, unless pending or backing off.
+        var used = Set(c.localIDs.values)
+        for s in c.subflows { used.insert(s.localID) }
+        var assigned = c.localIDs
+        for (slot, l) in missing {
+            if d.memory.pending[slot] != nil { continue }
+            if let f = d.memory.failures[slot] {
+                if f.attempts >= max(1, p.retry.attempts) + 1 || f.nextAttempt > now { continue }
+            }
+            let id: UInt8
+            if slot.local == c.local.address {
+                id = 0
+            } else if let known = assigned[slot.local] {
+                id = known
+            } else if let free = (1...255).lazy.map({ UInt8($0) }).first(where: { !used.contains($0) }) {
+                id = free
+                used.insert(free)
+                assigned[slot.local] = free
+            } else {
+                continue
+            }
+            let backup = l.role != .active
+            d.memory.pending[slot] = now + pendingTimeoutMilliseconds
+            d.actions.append(.create(slot: slot, localID: id, interfaceIndex: l.interfaceIndex, backup: backup,
+                                     reason: "\(p.name): \(p.strategy.rawValue) via \(l.interfaceName) (\(l.role.rawValue))"))
+        }
+        return d
+    }
+
+    /// A creation failed (SUB_CLOSED with an error, or it never established): back off.
+    public static func recordFailure(_ slot: SubflowSlot, policy p: ConnectionPolicy, memory: inout ConnectionMemory, now: Int, jitter: Double) {
+        var f = memory.failures[slot] ?? ConnectionMemory.Failure(attempts: 0, nextAttempt: now)
+        f.attempts += 1
+        f.nextAttempt = now + p.retry.delay(attempt: f.attempts, jitter: jitter)
+        memory.failures[slot] = f
+        memory.pending[slot] = nil
+    }
+
+    static func isInitial(_ s: SubflowView, _ c: ConnectionView) -> Bool {
+        s.local == c.local && s.remote == c.remote
+    }
+
+    static func usableInitial(_ c: ConnectionView, _ network: NetworkSnapshot) -> Bool {
+        guard let i = c.initialInterface, let link = network.link(i) else { return true }
+        return link.isUsable && network.addresses.contains { $0.address == c.local.address }
+    }
+}

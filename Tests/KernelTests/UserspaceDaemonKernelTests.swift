@@ -1,0 +1,206 @@
+import Foundation
+import MPTCPKit
+import Testing
+
+/// `mptcpctld` as the userspace path manager: strategies, steering and
+/// recovery on real connections over three paths. The server keeps the
+/// in-kernel PM (it only has to accept joins); the client is managed by the daemon.
+@Suite(.serialized, .enabled(if: KernelRequirement.enabled, KernelRequirement.comment))
+final class UserspaceDaemonKernelTests {
+    let lab: Lab
+
+    static let base = """
+        [daemon]
+        state_directory = "@STATE@"
+        resync_interval = 0
+        [kernel]
+        path_manager = "userspace"
+        on_exit = "remove"
+        [[interface]]
+        name = ["a1", "a2"]
+        role = "active"
+        families = ["ipv4"]
+        [[interface]]
+        name = "a3"
+        role = "backup"
+        families = ["ipv4"]
+        """
+
+    init() throws {
+        lab = try Lab(paths: 3)
+        try lab.mptcpctl(lab.server, ["limits", "set", "--subflows", "8", "--add-addr-accepted", "8"])
+    }
+
+    deinit { lab.close() }
+
+    func server(_ port: Int) throws -> Peer {
+        let s = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", String(port)])
+        _ = try s.wait(for: "listening")
+        return s
+    }
+
+    func client(_ port: Int, seconds: Double? = nil) throws -> Peer {
+        var args = ["client", "--connect", "10.0.1.2", "--port", String(port)]
+        if let seconds { args += ["--seconds", String(seconds)] }
+        let c = try lab.peer(lab.client, args)
+        _ = try c.wait(for: "connected")
+        if seconds == nil { c.send("send 1000") }  // the client is ESTABLISHED once data flowed
+        return c
+    }
+
+    /// The client's established subflows of the connection to `port`, from sock_diag
+    /// (a subflow closed over a dead link lingers in FIN_WAIT until TCP gives up).
+    func subflows(_ port: Int) throws -> [Subflow] {
+        (try ConnectionTable.read(namespace: lab.clientNamespace).first { $0.remotePort == UInt16(port) }?.subflows ?? [])
+            .filter { $0.state == 1 }
+    }
+
+    /// MPTCP_INFO's extra-subflow count, asked of the client socket itself.
+    func infoSubflows(_ c: Peer) throws -> Int {
+        c.send("info")
+        return try #require(try c.wait(for: "info")["subflows"] as? Int)
+    }
+
+    @Test func strategiesGiveTheirSubflowsPerPort() throws {
+        let policy = Self.base + """
+
+            [[connection]]
+            name = "nd"
+            match = { remote_port = 7301 }
+            strategy = "ndiffports"
+            ndiffports = 4
+            [[connection]]
+            name = "mesh"
+            match = { remote_port = 7303 }
+            strategy = "fullmesh"
+            max_subflows = 1
+            [[connection]]
+            name = "single"
+            match = { remote_port = 7304 }
+            strategy = "single"
+            """
+        let daemon = try Daemon(namespace: lab.client, policy: policy)
+        try daemon.waitUntil("the daemon runs") { daemon.log.contains("running") }
+        let servers = try [7301, 7302, 7303, 7304].map(server)
+        defer { servers.forEach { $0.stop() } }
+        let clients = try [7301, 7302, 7303, 7304].map { try client($0) }
+        defer { clients.forEach { $0.stop() } }
+
+        try daemon.waitUntil("ndiffports = 4: four subflows over the initial pair") { try subflows(7301).count == 4 }
+        #expect(try subflows(7301).allSatisfy { $0.localAddress == IPAddress("10.0.1.1") && $0.remoteAddress == IPAddress("10.0.1.2") })
+        #expect(Set(try subflows(7301).map(\.localPort)).count == 4, "different source ports")
+        try daemon.waitUntil("per-interface (the default): one per interface") { try subflows(7302).count == 3 }
+        #expect(Set(try subflows(7302).map(\.localAddress)) == [IPAddress("10.0.1.1")!, IPAddress("10.0.2.1")!, IPAddress("10.0.3.1")!])
+        #expect(try subflows(7302).first { $0.localAddress == IPAddress("10.0.3.1") }?.backupLocal == true, "a3 is a backup interface")
+        try daemon.waitUntil("max_subflows = 1") { try subflows(7303).count == 2 }
+        #expect(try infoSubflows(clients[0]) == 3, "MPTCP_INFO agrees: 3 extra subflows")
+        #expect(try infoSubflows(clients[1]) == 2)
+        #expect(try infoSubflows(clients[2]) == 1)
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(try subflows(7303).count == 2, "max_subflows holds")
+        #expect(try subflows(7304).count == 1, "single opens nothing")
+        #expect(try infoSubflows(clients[3]) == 0)
+        let json = try lab.mptcpctl(lab.client, ["-j", "connections"]).stdout
+        #expect(json.contains("\"remote_port\":7301"))
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test func connectionsOpenedWhileStoppedAreAdoptedAndRestartsDuplicateNothing() throws {
+        try lab.mptcpctl(lab.client, ["path-manager", "set", "userspace"])
+        let s = try server(7311)
+        defer { s.stop() }
+        let c = try client(7311)
+        defer { c.stop() }
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(try subflows(7311).count == 1, "no daemon: the userspace PM opens nothing")
+
+        let daemon = try Daemon(namespace: lab.client, policy: Self.base)
+        try daemon.waitUntil("the adopted connection gets its subflows") { try subflows(7311).count == 3 }
+        #expect(daemon.log.contains("start-up adoption"))
+        daemon.kill()
+        let again = try Daemon(namespace: lab.client, policy: Self.base, directory: daemon.directory)
+        try again.waitUntil("the restart adopts") { again.log.contains("connections resynchronised") }
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try subflows(7311).count == 3, "nothing duplicated, nothing lost")
+        #expect(try infoSubflows(c) == 2)
+        #expect(again.stop() == 0)
+    }
+
+    @Test func aLinkFlapDestroysAndRecreatesItsSubflows() throws {
+        let daemon = try Daemon(namespace: lab.client, policy: Self.base)
+        try daemon.waitUntil("the daemon runs") { daemon.log.contains("running") }
+        let s = try server(7321)
+        defer { s.stop() }
+        let c = try client(7321)
+        defer { c.stop() }
+        try daemon.waitUntil("three subflows") { try subflows(7321).count == 3 }
+        try lab.exec(lab.client, ["ip", "link", "set", "a2", "down"])
+        try daemon.waitUntil("a2's subflow goes with the link") { try !subflows(7321).contains { $0.localAddress == IPAddress("10.0.2.1") } }
+        #expect(daemon.log.contains("withdrew address"))
+        try lab.exec(lab.client, ["ip", "link", "set", "a2", "up"])
+        try daemon.waitUntil("a2's subflow is re-created", seconds: 15) { try subflows(7321).contains { $0.localAddress == IPAddress("10.0.2.1") } }
+        #expect(try infoSubflows(c) == 2)
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test func activeBackupPromotesOnPrimaryLossAndFailsBackAfterTheHold() throws {
+        let policy = Self.base.replacingOccurrences(of: "name = [\"a1\", \"a2\"]", with: "name = \"a1\"")
+            .replacingOccurrences(of: "name = \"a3\"", with: "name = [\"a2\", \"a3\"]") + """
+
+            [[connection]]
+            name = "ab"
+            strategy = "per-interface"
+            mode = "active-backup"
+            max_subflows = 1
+            failback_hold = "500ms"
+            """
+        let daemon = try Daemon(namespace: lab.client, policy: policy)
+        try daemon.waitUntil("the daemon runs") { daemon.log.contains("running") }
+        let s = try server(7331)
+        defer { s.stop() }
+        let c = try client(7331, seconds: 4)
+        defer { c.stop() }
+        try daemon.waitUntil("a backup subflow on a2") { try subflows(7331).contains { $0.localAddress == IPAddress("10.0.2.1") && $0.backupLocal } }
+        Thread.sleep(forTimeInterval: 1)
+        try lab.exec(lab.client, ["ip", "link", "set", "a1", "down"])
+        try daemon.waitUntil("the backup is promoted") { try subflows(7331).contains { $0.localAddress == IPAddress("10.0.2.1") && !$0.backupLocal } }
+        #expect(daemon.log.contains("promoted"))
+        try lab.exec(lab.client, ["ip", "link", "set", "a1", "up"])
+        try daemon.waitUntil("a primary path on a1 again") {
+            try subflows(7331).contains { $0.localAddress == IPAddress("10.0.1.1") && !$0.backupLocal }
+        }
+        try daemon.waitUntil("after failback_hold the backup is demoted again") {
+            try subflows(7331).contains { $0.localAddress == IPAddress("10.0.2.1") && $0.backupLocal }
+        }
+        #expect(daemon.log.contains("demoted"))
+        let done = try c.wait(for: "done", seconds: 20)
+        #expect((done["bytes"] as? Int ?? 0) > 0, "the transfer completed across the failover and the failback")
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test func handoverInterfacesStayUnusedUntilActivePathsAreGone() throws {
+        let policy = Self.base.replacingOccurrences(of: "role = \"backup\"", with: "role = \"handover\"") + """
+
+            [[connection]]
+            name = "ho"
+            strategy = "per-interface"
+            mode = "handover"
+            """
+        let daemon = try Daemon(namespace: lab.client, policy: policy)
+        try daemon.waitUntil("the daemon runs") { daemon.log.contains("running") }
+        let s = try server(7341)
+        defer { s.stop() }
+        let c = try client(7341)
+        defer { c.stop() }
+        try daemon.waitUntil("a2's subflow") { try subflows(7341).count == 2 }
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(try !subflows(7341).contains { $0.localAddress == IPAddress("10.0.3.1") }, "no subflow on the handover interface")
+        try lab.exec(lab.client, ["ip", "link", "set", "a1", "down"])
+        try lab.exec(lab.client, ["ip", "link", "set", "a2", "down"])
+        try daemon.waitUntil("the handover interface takes over") { try subflows(7341).contains { $0.localAddress == IPAddress("10.0.3.1") } }
+        #expect(daemon.log.contains("handover"))
+        try lab.exec(lab.client, ["ip", "link", "set", "a1", "up"])
+        try lab.exec(lab.client, ["ip", "link", "set", "a2", "up"])
+        #expect(daemon.stop() == 0)
+    }
+}

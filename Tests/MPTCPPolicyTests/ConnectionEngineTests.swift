@@ -1,0 +1,206 @@
+import MPTCPKit
+@testable import MPTCPPolicy
+import PropertyBased
+import Testing
+
+@Suite struct ConnectionEngineTests {
+    /// eth0 (initial, active), eth1 (active), wwan0 (backup), lte0 (handover), docker0 (off).
+    struct Lab {
+        var world = World()
+        var eth0: Int32 = 0, eth1: Int32 = 0, wwan0: Int32 = 0, lte0: Int32 = 0, docker0: Int32 = 0
+        init() {
+            eth0 = world.link("eth0"); eth1 = world.link("eth1"); wwan0 = world.link("wwan0")
+            lte0 = world.link("lte0"); docker0 = world.link("docker0")
+            world.add("10.0.0.1", on: eth0); world.add("10.0.1.1", on: eth1); world.add("10.0.2.1", on: wwan0)
+            world.add("10.0.3.1", on: lte0); world.add("172.17.0.1", on: docker0)
+        }
+    }
+
+    static let rules = [
+        rule(["eth*"], .active, position: 1), rule(["wwan*"], .backup, position: 2),
+        rule(["lte*"], .handover, position: 3), rule(["docker*"], .off, position: 4),
+    ]
+
+    func policy(_ strategy: Strategy, _ mode: SteeringMode = .aggregate, max: Int = 8, ndiffports: Int = 2,
+                match: ConnectionMatch = ConnectionMatch()) -> Policy {
+        var c = ConnectionPolicy(name: "test")
+        c.strategy = strategy
+        c.mode = mode
+        c.maxSubflows = max
+        c.ndiffports = ndiffports
+        c.match = match
+        c.position = 1
+        return Policy(interfaces: Self.rules, connections: [c])
+    }
+
+    func connection(_ lab: Lab) -> ConnectionView {
+        var c = ConnectionView(token: 7, side: .client, local: AddressAndPort(address: IPAddress("10.0.0.1")!, port: 40000),
+                               remote: AddressAndPort(address: IPAddress("10.9.0.2")!, port: 443), initialInterface: lab.eth0)
+        c.subflows = [SubflowView(local: c.local, remote: c.remote, localID: 0, backup: false, interfaceIndex: lab.eth0)]
+        return c
+    }
+
+    func creates(_ d: ConnectionDecision) -> [(SubflowSlot, UInt8, Bool)] {
+        d.actions.compactMap { if case .create(let s, let id, _, let b, _) = $0 { return (s, id, b) } else { return nil } }
+    }
+
+    @Test func perInterfaceOpensOneSubflowPerOtherInterface() {
+        let lab = Lab()
+        let d = ConnectionEngine.decide(policy: policy(.perInterface), network: lab.world.snapshot, connection: connection(lab), memory: .init(), now: 0)
+        #expect(creates(d).map { $0.0.local.description } == ["10.0.1.1", "10.0.2.1"], "eth1 and the backup wwan0; not lte0 (handover), not docker0 (off)")
+        #expect(creates(d).map(\.2) == [false, true], "the backup interface carries a backup subflow")
+        #expect(creates(d).allSatisfy { $0.0.remote == IPAddress("10.9.0.2") && $0.0.remotePort == 443 })
+        #expect(creates(d).map(\.1) == [1, 2], "fresh per-connection ids from 1")
+    }
+
+    @Test func ndiffportsOpensNMinusOneMoreOverTheInitialPair() {
+        let lab = Lab()
+        let d = ConnectionEngine.decide(policy: policy(.ndiffports, ndiffports: 4), network: lab.world.snapshot, connection: connection(lab), memory: .init(), now: 0)
+        #expect(creates(d).count == 3)
+        #expect(creates(d).allSatisfy { $0.0.local == IPAddress("10.0.0.1") && $0.1 == 0 }, "id 0: the initial address")
+        #expect(Set(creates(d).map(\.0.index)) == [1, 2, 3])
+    }
+
+    @Test func fullmeshCoversEveryLocalTimesEveryKnownRemoteUpToMax() {
+        let lab = Lab()
+        var c = connection(lab)
+        c.announced = [AnnouncedAddress(id: 1, address: IPAddress("10.9.1.2")!, port: 0), AnnouncedAddress(id: 2, address: IPAddress("2001:db8::2")!, port: 0)]
+        let d = ConnectionEngine.decide(policy: policy(.fullmesh), network: lab.world.snapshot, connection: c, memory: .init(), now: 0)
+        // 3 locals (eth0, eth1, wwan0) x 2 IPv4 remotes, minus the initial pair; the IPv6 remote has no IPv6 local.
+        #expect(creates(d).count == 5)
+        #expect(creates(d).allSatisfy { $0.0.remotePort == 443 }, "port 0 in ADD_ADDR means the connection's port")
+        let capped = ConnectionEngine.decide(policy: policy(.fullmesh, max: 2), network: lab.world.snapshot, connection: c, memory: .init(), now: 0)
+        #expect(creates(capped).count == 2)
+        #expect(creates(capped).allSatisfy { !$0.2 }, "active paths first")
+        var denied = c
+        denied.denyJoinID0 = true
+        let d2 = ConnectionEngine.decide(policy: policy(.fullmesh), network: lab.world.snapshot, connection: denied, memory: .init(), now: 0)
+        #expect(!creates(d2).contains { $0.0.remote == IPAddress("10.9.0.2") }, "deny_join_id0: never the peer's initial address")
+    }
+
+    @Test func singleOpensNothingAndDestroysExtras() {
+        let lab = Lab()
+        var c = connection(lab)
+        let extra = SubflowView(local: AddressAndPort(address: IPAddress("10.0.1.1")!, port: 5), remote: c.remote, localID: 1, backup: false, interfaceIndex: lab.eth1)
+        c.subflows.append(extra)
+        let d = ConnectionEngine.decide(policy: policy(.single), network: lab.world.snapshot, connection: c, memory: .init(), now: 0)
+        #expect(d.actions.count == 1)
+        #expect(d.actions.first.map { if case .destroy(let s, _) = $0 { s == extra } else { false } } == true)
+    }
+
+    @Test func firstMatchingConnectionBlockWinsElseTheDefault() {
+        let lab = Lab()
+        var bulk = ConnectionPolicy(name: "bulk")
+        bulk.match.remotePorts = [5201]
+        bulk.strategy = .single
+        let p = Policy(interfaces: Self.rules, connections: [bulk])
+        #expect(ConnectionEngine.policy(for: connection(lab), policy: p, network: lab.world.snapshot).name == "built-in default")
+        var c = connection(lab)
+        c.remote.port = 5201
+        #expect(ConnectionEngine.policy(for: c, policy: p, network: lab.world.snapshot).name == "bulk")
+        var m = ConnectionMatch()
+        m.side = .server
+        m.remote = [IPPrefix("10.9.0.0/16")!]
+        m.interfaces = [try! Glob("eth0")]
+        #expect(!m.matches(side: .client, remote: IPAddress("10.9.0.2")!, remotePort: 1, localPort: 2, interface: "eth0"))
+        #expect(m.matches(side: .server, remote: IPAddress("10.9.0.2")!, remotePort: 1, localPort: 2, interface: "eth0"))
+        #expect(!m.matches(side: .server, remote: IPAddress("10.8.0.2")!, remotePort: 1, localPort: 2, interface: "eth0"))
+        #expect(!m.matches(side: .server, remote: IPAddress("10.9.0.2")!, remotePort: 1, localPort: 2, interface: "eth1"))
+    }
+
+    @Test func aDeadLinkIsWithdrawnAndTheBestBackupPromotedThenDemotedAfterTheHold() {
+        var lab = Lab()
+        var c = connection(lab)
+        let backup = SubflowView(local: AddressAndPort(address: IPAddress("10.0.2.1")!, port: 6), remote: c.remote, localID: 2, backup: true, interfaceIndex: lab.wwan0)
+        c.subflows.append(backup)
+        let p = policy(.perInterface, .activeBackup, max: 1)   // only the best extra: none on eth1 for this test
+        var p2 = p
+        p2.interfaces[0] = rule(["eth0"], .active, position: 1)
+        p2.interfaces.append(rule(["eth1"], .off, position: 5))
+        p2.interfaces.sort { $0.position < $1.position }
+        lab.world.links[0].flags = 0   // eth0 down
+        let down = ConnectionEngine.decide(policy: p2, network: lab.world.snapshot, connection: c, memory: .init(), now: 1000)
+        #expect(down.actions.contains { if case .removeAddress(0, _, _, _) = $0 { true } else { false } }, "RM_ADDR id 0 tells the peer")
+        #expect(down.actions.contains { if case .setBackup(let s, false, _) = $0 { s == backup } else { false } })
+        #expect(down.events.contains { $0.hasPrefix("promoted") })
+
+        // eth0 returns with a new primary subflow; the promotion holds until failback_hold passes.
+        lab.world.links[0].flags = 1
+        var back = c
+        var promoted = backup
+        promoted.backup = false
+        back.subflows = [c.subflows[0], promoted]
+        let early = ConnectionEngine.decide(policy: p2, network: lab.world.snapshot, connection: back, memory: down.memory, now: 2000)
+        #expect(!early.actions.contains { if case .setBackup(_, true, _) = $0 { true } else { false } })
+        let late = ConnectionEngine.decide(policy: p2, network: lab.world.snapshot, connection: back, memory: early.memory, now: 2000 + 3000)
+        #expect(late.actions.contains { if case .setBackup(let s, true, _) = $0 { s == promoted } else { false } })
+        #expect(late.events.contains { $0.hasPrefix("demoted") })
+    }
+
+    @Test func handoverInterfacesWaitUntilNoActivePathIsLeft() {
+        var lab = Lab()
+        let p = policy(.perInterface, .handover)
+        let up = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: connection(lab), memory: .init(), now: 0)
+        #expect(!creates(up).contains { $0.0.local == IPAddress("10.0.3.1") })
+        lab.world.links[0].flags = 0   // eth0 (the initial path) down
+        lab.world.links[1].flags = 0   // and eth1
+        let down = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: connection(lab), memory: up.memory, now: 10)
+        #expect(creates(down).contains { $0.0.local == IPAddress("10.0.3.1") }, "the metered radio comes in")
+        #expect(down.events.contains { $0.hasPrefix("handover") })
+    }
+
+    @Test func failuresBackOffWithinTheRetryBounds() {
+        let lab = Lab()
+        let p = policy(.perInterface)
+        let first = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: connection(lab), memory: .init(), now: 0)
+        var memory = first.memory
+        let slot = creates(first)[0].0
+        ConnectionEngine.recordFailure(slot, policy: p.connections[0], memory: &memory, now: 100, jitter: 0)
+        let soon = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: connection(lab), memory: memory, now: 150)
+        #expect(!creates(soon).contains { $0.0 == slot }, "backing off")
+        let later = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: connection(lab), memory: memory, now: 100 + 200)
+        #expect(creates(later).contains { $0.0 == slot }, "retried after initial = 200 ms")
+        var r = RetryPolicy()
+        r.initialMilliseconds = 200
+        r.maximumMilliseconds = 1000
+        #expect(r.delay(attempt: 1, jitter: 0) == 200 && r.delay(attempt: 2, jitter: 0) == 400 && r.delay(attempt: 9, jitter: 0.9) == 1000)
+        #expect(r.delay(attempt: 1, jitter: 0.99) <= 250)
+    }
+
+    @Test func pendingCreationsAreNotRepeatedUntilTheyExpire() {
+        let lab = Lab()
+        let p = policy(.perInterface)
+        let first = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: connection(lab), memory: .init(), now: 0)
+        let again = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: connection(lab), memory: first.memory, now: 10)
+        #expect(creates(again).isEmpty)
+        let t1 = ConnectionEngine.pendingTimeoutMilliseconds + 1
+        let expired = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: connection(lab), memory: first.memory, now: t1)
+        #expect(creates(expired).isEmpty, "expiry counts as a failure and backs off first")
+        let retried = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: connection(lab), memory: expired.memory, now: t1 + 400)
+        #expect(!creates(retried).isEmpty, "a creation that never established is retried after its backoff")
+    }
+
+    @Test func idsAreReusedPerAddressAndNeverCollide() async {
+        await propertyCheck(count: 300, input: Gen.uint8(in: 1...255).array(of: 0...6), Gen.uint8(in: 0...3)) { takenIDs, strategyBits in
+            let lab = Lab()
+            var c = connection(lab)
+            // Ids the kernel already bound: to other (foreign) addresses, plus maybe eth1's.
+            // A valid kernel list: each id names one address.
+            let unique = Array(Set(takenIDs)).sorted()
+            for (i, id) in unique.enumerated() { c.localIDs[IPAddress("192.0.2.\(i + 1)")!] = id }
+            if strategyBits & 1 == 1, let free = (1...255).map({ UInt8($0) }).first(where: { !unique.contains($0) }) {
+                c.localIDs[IPAddress("10.0.1.1")!] = free
+            }
+            let strategy: Strategy = strategyBits & 2 == 0 ? .perInterface : .fullmesh
+            let d = ConnectionEngine.decide(policy: policy(strategy, max: 3), network: lab.world.snapshot, connection: c, memory: .init(), now: 0)
+            #expect(creates(d).count <= 3, "never more than max_subflows")
+            #expect(!creates(d).contains { $0.0.local == IPAddress("172.17.0.1") }, "never an off interface")
+            var byAddress: [IPAddress: UInt8] = c.localIDs
+            for (slot, id, _) in creates(d) where id != 0 {
+                if let bound = byAddress[slot.local] { #expect(bound == id, "the id the kernel bound is reused") }
+                #expect(!byAddress.contains { $0.key != slot.local && $0.value == id }, "an id never names two addresses")
+                byAddress[slot.local] = id
+            }
+        }
+    }
+}
