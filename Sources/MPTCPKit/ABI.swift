@@ -181,6 +181,7 @@ enum RT {
     static let ipprotoMPTCP: UInt32 = 262
     static let inetDiagInfo: UInt16 = 2
     static let inetDiagReqProtocol: UInt16 = 3
+    static let inetDiagSKV6Only: UInt16 = 11
     static let inetDiagULPInfo: UInt16 = 19
     static let inetULPInfoName: UInt16 = 1
     static let inetULPInfoMPTCP: UInt16 = 3

@@ -68,3 +68,39 @@ public struct Connection: Hashable, Sendable {
     public var info: MPTCPInfo
     public var subflows: [Subflow]
 }
+
+/// An MPTCP listening socket, as sock_diag reports it.
+public struct Listener: Hashable, Sendable, CustomStringConvertible {
+    public enum Family: Hashable, Sendable { case ipv4, ipv6 }
+    /// The bound address (unspecified: every address of the family).
+    public var address: IPAddress
+    public var port: UInt16
+    /// The socket's family: an IPv6 wildcard listener without IPV6_V6ONLY also takes IPv4.
+    public var family: Family
+    public var v6only: Bool
+    /// SO_BINDTODEVICE, 0 when unbound.
+    public var boundInterface: Int32
+
+    public init(address: IPAddress, port: UInt16, family: Family, v6only: Bool = false, boundInterface: Int32 = 0) {
+        self.address = address
+        self.port = port
+        self.family = family
+        self.v6only = v6only
+        self.boundInterface = boundInterface
+    }
+
+    /// Whether an MP_JOIN to `address`:`port` arriving on interface `interface` reaches this listener.
+    public func accepts(_ address: IPAddress, port: UInt16, interface: Int32) -> Bool {
+        guard port == self.port, boundInterface == 0 || boundInterface == interface else { return false }
+        if !self.address.isUnspecified { return self.address == address }
+        switch family {
+        case .ipv4: return address.isIPv4
+        case .ipv6: return !address.isIPv4 || !v6only
+        }
+    }
+
+    public var description: String {
+        let a = address.isUnspecified ? (family == .ipv4 ? "0.0.0.0" : "[::]") : (address.isIPv4 ? address.description : "[\(address)]")
+        return "\(a):\(port)"
+    }
+}

@@ -21,6 +21,21 @@ public enum ConnectionTable {
         }
     }
 
+    /// Every MPTCP listener of `namespace` (the sockets an MP_JOIN can reach), ordered by port.
+    public static func listeners(namespace: NetworkNamespace = .current) throws -> [Listener] {
+        try namespace.perform { () throws -> [Listener] in
+            let sock = try NetlinkSocket(protocol: NL.protoSockDiag)
+            var result: [Listener] = []
+            for family in [UInt8(2), UInt8(10)] {
+                for s in try dump(sock, family: family, mptcp: true, states: 1 << UInt32(tcpListen)) where s.state == tcpListen {
+                    result.append(Listener(address: s.localAddress, port: s.localPort, family: s.family == 2 ? .ipv4 : .ipv6,
+                                           v6only: s.v6only, boundInterface: s.boundInterface))
+                }
+            }
+            return result.sorted { ($0.port, $0.address) < ($1.port, $1.address) }
+        }
+    }
+
     /// One socket of a sock_diag reply (`struct inet_diag_msg` + attributes).
     struct DiagSocket {
         var family: UInt8
@@ -35,6 +50,7 @@ public enum ConnectionTable {
         var subflowFlags: UInt32 = 0
         var localID: UInt8 = 0
         var remoteID: UInt8 = 0
+        var v6only = false
 
         /// In an MPTCP-protocol dump INET_DIAG_INFO is `struct mptcp_info`; in a TCP dump, `tcp_info`.
         init(message m: NetlinkMessage, mptcp: Bool) throws(DecodeError) {
@@ -54,6 +70,8 @@ public enum ConnectionTable {
             boundInterface = Int32(bitPattern: readLE32(p, 40))
             for a in try parseAttributes(p[72...]) {
                 switch a.type {
+                case RT.inetDiagSKV6Only:
+                    v6only = try a.u8("v6only") != 0
                 case RT.inetDiagInfo where mptcp:
                     mptcpInfo = try MPTCPInfo(bytes: a.value)
                 case RT.inetDiagULPInfo:
@@ -75,10 +93,10 @@ public enum ConnectionTable {
         }
     }
 
-    static func dump(_ sock: NetlinkSocket, family: UInt8, mptcp: Bool) throws(MPTCPError) -> [DiagSocket] {
+    static func dump(_ sock: NetlinkSocket, family: UInt8, mptcp: Bool, states: UInt32 = 0xffff_ffff) throws(MPTCPError) -> [DiagSocket] {
         // struct inet_diag_req_v2: family, protocol, ext, pad, states, inet_diag_sockid (48 bytes)
         var req: [UInt8] = [family, mptcp ? UInt8(RT.ipprotoMPTCP & 0xff) : RT.ipprotoTCP, 1 << (UInt8(RT.inetDiagInfo) - 1), 0]
-        req += le32(0xffff_ffff)
+        req += le32(states)
         req += [UInt8](repeating: 0, count: 48)
         if mptcp {
             var w = AttributeWriter()

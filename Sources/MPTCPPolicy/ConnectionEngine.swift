@@ -16,6 +16,8 @@ public struct ConnectionView: Hashable, Sendable {
     public var subflows: [SubflowView] = []
     /// Local address -> id on this connection (the kernel's per-connection list).
     public var localIDs: [IPAddress: UInt8] = [:]
+    /// Local addresses this daemon announced to the peer (ADD_ADDR), with their ids.
+    public var announcedLocal: [IPAddress: UInt8] = [:]
 
     public init(token: UInt32, side: ConnectionMatch.Side, local: AddressAndPort, remote: AddressAndPort, initialInterface: Int32?) {
         self.token = token
@@ -90,6 +92,8 @@ public struct ConnectionMemory: Hashable, Sendable {
     public var handoverActive = false
     /// When failback is due (primary back for failback_hold): decide again then.
     public var failbackAt: Int?
+    /// Addresses not announced because no MPTCP listener would accept the join (said once).
+    public var unannounceable: Set<IPAddress> = []
 
     public struct Failure: Hashable, Sendable {
         public var attempts: Int
@@ -108,6 +112,8 @@ public enum ConnectionAction: Hashable, Sendable {
     /// a path died, which a subflow close sent over the dead link cannot tell it.
     case removeAddress(id: UInt8, address: IPAddress, subflows: [SubflowView], reason: String)
     case setBackup(SubflowView, backup: Bool, reason: String)
+    /// Announce a local address to the peer (ADD_ADDR, server side), on the connection's port.
+    case announce(id: UInt8, address: IPAddress, interfaceIndex: Int32, reason: String)
 }
 
 /// The engine's answer for one connection.
@@ -117,6 +123,20 @@ public struct ConnectionDecision: Hashable, Sendable {
     public var memory: ConnectionMemory
     /// Promotions, demotions and handovers, for the log and the counters.
     public var events: [String] = []
+    /// Addresses newly found unannounceable, with why (for the log).
+    public var refusedAnnouncements: [(address: IPAddress, reason: String)] = []
+
+    public static func == (a: ConnectionDecision, b: ConnectionDecision) -> Bool {
+        a.policy == b.policy && a.actions == b.actions && a.memory == b.memory && a.events == b.events
+            && a.refusedAnnouncements.map(\.address) == b.refusedAnnouncements.map(\.address)
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(policy)
+        h.combine(actions)
+        h.combine(memory)
+        h.combine(events)
+    }
 }
 
 /// The userspace path manager's decisions: pure, from (policy, network,
@@ -139,15 +159,21 @@ public enum ConnectionEngine {
         var interfaceName: String
         var role: Role
         var rule: Int
+        var flags: EndpointFlags
     }
 
+    /// - Parameter listeners: the namespace's MPTCP listeners, for server-side
+    ///   announcements (an address is only announced where a join can be accepted);
+    ///   nil when unknown, which announces nothing.
     public static func decide(policy: Policy, network: NetworkSnapshot, connection c: ConnectionView,
-                              memory: ConnectionMemory, now: Int, jitter: Double = 0.5) -> ConnectionDecision {
+                              memory: ConnectionMemory, now: Int, jitter: Double = 0.5,
+                              listeners: [Listener]? = nil) -> ConnectionDecision {
         let p = Self.policy(for: c, policy: policy, network: network)
         var d = ConnectionDecision(policy: p, memory: memory)
         var ignored: [IPAddress: String] = [:]
         let candidates = Planner.desiredEndpoints(policy: policy, network: network, excluded: &ignored).map {
-            Candidate(address: $0.address, interfaceIndex: $0.interfaceIndex, interfaceName: $0.interfaceName, role: $0.role, rule: $0.rule)
+            Candidate(address: $0.address, interfaceIndex: $0.interfaceIndex, interfaceName: $0.interfaceName, role: $0.role,
+                      rule: $0.rule, flags: $0.flags)
         }
         let usable = Dictionary(candidates.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
 
@@ -162,11 +188,18 @@ public enum ConnectionEngine {
                 alive.append(s)
             }
         }
-        for (id, subflows) in dead.sorted(by: { $0.key < $1.key }) {
-            let address = subflows[0].local.address
-            let name = network.link(subflows[0].interfaceIndex)?.name
+        var withdrawn: [UInt8: IPAddress] = [:]
+        for (id, subflows) in dead { withdrawn[id] = subflows[0].local.address }
+        // Announcements of addresses that went (or are no longer to be announced).
+        for (address, id) in c.announcedLocal where !(usable[address]?.flags.contains(.signal) ?? false) {
+            withdrawn[id] = address
+        }
+        for (id, address) in withdrawn.sorted(by: { $0.key < $1.key }) {
+            let subflows = dead[id] ?? []
+            let name = (subflows.first?.interfaceIndex).flatMap { network.link($0)?.name }
+            let why = usable[address] == nil ? "is no longer usable" : "is no longer announced"
             d.actions.append(.removeAddress(id: id, address: address, subflows: subflows,
-                                            reason: "\(address)\(name.map { " (" + $0 + ")" } ?? "") is no longer usable"))
+                                            reason: "\(address)\(name.map { " (" + $0 + ")" } ?? "") \(why)"))
         }
         func role(of s: SubflowView) -> Role {
             usable[s.local.address]?.role ?? (isInitial(s, c) ? .active : .off)
@@ -203,7 +236,9 @@ public enum ConnectionEngine {
         var remotes: [AddressAndPort] = c.denyJoinID0 ? [] : [c.remote]
         for a in c.announced { remotes.append(AddressAndPort(address: a.address, port: a.port == 0 ? c.remote.port : a.port)) }
         var wanted: [(SubflowSlot, Candidate)] = []
-        switch p.strategy {
+        // A server opens no subflows (the client's side would have to accept the
+        // join): it announces its addresses instead, and steers what the client made.
+        switch c.side == .server ? .single : p.strategy {
         case .single:
             break
         case .fullmesh:
@@ -256,6 +291,13 @@ public enum ConnectionEngine {
                 missing.append((slot, l))
             }
         }
+        if c.side == .server {
+            // The client's joins stay; they are steered like our own.
+            for s in unmatched {
+                if let l = usable[s.local.address] { kept.append((s, l)) }
+            }
+            unmatched = []
+        }
         for s in unmatched {
             d.actions.append(.destroy(s, reason: role(of: s) == .handover ? "handover subflow no longer needed" : "not wanted by \(p.name) (\(p.strategy.rawValue), max_subflows \(p.maxSubflows))"))
         }
@@ -290,9 +332,9 @@ public enum ConnectionEngine {
         }
 
         // 6. Create what is missing, unless pending or backing off.
-        var used = Set(c.localIDs.values)
+        var used = Set(c.localIDs.values).union(c.announcedLocal.values)
         for s in c.subflows { used.insert(s.localID) }
-        var assigned = c.localIDs
+        var assigned = c.localIDs.merging(c.announcedLocal) { known, _ in known }
         for (slot, l) in missing {
             if d.memory.pending[slot] != nil { continue }
             if let f = d.memory.failures[slot] {
@@ -314,6 +356,33 @@ public enum ConnectionEngine {
             d.memory.pending[slot] = now + pendingTimeoutMilliseconds
             d.actions.append(.create(slot: slot, localID: id, interfaceIndex: l.interfaceIndex, backup: backup,
                                      reason: "\(p.name): \(p.strategy.rawValue) via \(l.interfaceName) (\(l.role.rawValue))"))
+        }
+
+        // 7. Server side: announce the addresses of `announce = true` interfaces
+        //    where an MPTCP listener accepts the join on the connection's port.
+        if c.side == .server, let listeners {
+            for l in locals where l.flags.contains(.signal) && l.address != c.local.address && c.announcedLocal[l.address] == nil {
+                if withdrawn.values.contains(l.address) { continue }
+                guard listeners.contains(where: { $0.accepts(l.address, port: c.local.port, interface: l.interfaceIndex) }) else {
+                    if d.memory.unannounceable.insert(l.address).inserted {
+                        d.refusedAnnouncements.append((l.address, "no MPTCP listener accepts joins to \(AddressAndPort(address: l.address, port: c.local.port))"))
+                    }
+                    continue
+                }
+                d.memory.unannounceable.remove(l.address)
+                let id: UInt8
+                if let known = assigned[l.address] {
+                    id = known
+                } else if let free = (1...255).lazy.map({ UInt8($0) }).first(where: { !used.contains($0) }) {
+                    id = free
+                    used.insert(free)
+                    assigned[l.address] = free
+                } else {
+                    continue
+                }
+                d.actions.append(.announce(id: id, address: l.address, interfaceIndex: l.interfaceIndex,
+                                           reason: "\(l.interfaceName) is \(l.role.rawValue) and announced"))
+            }
         }
         return d
     }

@@ -30,6 +30,8 @@ public struct DaemonSettings: Hashable, Sendable, Codable {
     public var logLevel: LogLevel = .info
     /// Seconds between full resyncs; 0 turns them off.
     public var resyncInterval: Int = 60
+    /// Receive buffer of the MPTCP event socket, bytes (userspace path manager).
+    public var eventBuffer: Int = 16 << 20
 
     public init() {}
 }

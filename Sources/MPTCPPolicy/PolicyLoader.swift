@@ -221,7 +221,7 @@ private struct Reader {
 
     mutating func daemon(_ t: TOMLTable) -> DaemonSettings {
         var d = DaemonSettings()
-        known(t, ["socket", "state_directory", "log_level", "resync_interval"], at: "daemon")
+        known(t, ["socket", "state_directory", "log_level", "resync_interval", "event_buffer"], at: "daemon")
         if let v = string(t, "socket", at: "daemon") {
             if v.hasPrefix("/") { d.socket = v } else { fail("daemon.socket", "must be an absolute path, not \"\(v)\"") }
         }
@@ -232,6 +232,11 @@ private struct Reader {
         if let v = int(t, "resync_interval", at: "daemon") {
             if v >= 0 && v <= 86_400 { d.resyncInterval = v } else {
                 fail("daemon.resync_interval", "must be 0 (off) to 86400 seconds, not \(v)")
+            }
+        }
+        if let v = int(t, "event_buffer", at: "daemon") {
+            if v >= 4096 && v <= 1 << 30 { d.eventBuffer = v } else {
+                fail("daemon.event_buffer", "must be 4096 to 1073741824 bytes, not \(v)")
             }
         }
         return d

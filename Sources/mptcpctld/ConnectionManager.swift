@@ -25,6 +25,12 @@ final class ConnectionManager: @unchecked Sendable {
     private let start = ContinuousClock.now
     private var jitter = SystemRandomNumberGenerator()
     private(set) var counters: [String: Int] = [:]
+    /// The namespace's MPTCP listeners, read when a server-side connection is decided
+    /// (at most once per batch of events); nil when they could not be read.
+    private var listeners: [Listener]?
+    private var listenersFresh = false
+    /// "address:port" already warned about as unannounceable (cleared on reload).
+    private var refusedWarned: Set<String> = []
 
     init(kernel: KernelHandle, logger: Logger) {
         self.kernel = kernel
@@ -62,7 +68,10 @@ final class ConnectionManager: @unchecked Sendable {
                             localID: $0.localID, backup: $0.backupLocal, interfaceIndex: $0.interfaceIndex)
             }
             if let ids = try? kernel.pathManager.addresses(token: c.token) {
-                for e in ids { entry.view.localIDs[e.address] = e.id }
+                for e in ids {
+                    entry.view.localIDs[e.address] = e.id
+                    if e.flags.contains(.signal) { entry.view.announcedLocal[e.address] = e.id }
+                }
             }
             connections[c.token] = entry
         }
@@ -87,12 +96,28 @@ final class ConnectionManager: @unchecked Sendable {
         }
         if lost {
             count("events_lost")
-            logger.warning("MPTCP events were lost (receive buffer overrun); resynchronising through sock_diag")
+            logger.warning("MPTCP events were lost (receive buffer overrun); resynchronising through sock_diag",
+                           metadata: ["losses": "\(counters["events_lost", default: 0])"])
             resync(policy: policy, network: network, reason: "events lost")
             return true
         }
+        listenersFresh = false
         for token in touched { decide(token, policy: policy, network: network) }
         return false
+    }
+
+    /// A new policy: announcement refusals are worth saying again.
+    func policyChanged() { refusedWarned = [] }
+
+    private func currentListeners() -> [Listener]? {
+        if !listenersFresh {
+            listenersFresh = true
+            do { listeners = try ConnectionTable.listeners(namespace: kernel.namespace) } catch {
+                listeners = nil
+                logger.error("cannot list MPTCP listeners: announcing nothing", metadata: ["error": "\(error)"])
+            }
+        }
+        return listeners
     }
 
     private func apply(_ e: Event, network: NetworkSnapshot) -> UInt32? {
@@ -158,6 +183,7 @@ final class ConnectionManager: @unchecked Sendable {
 
     /// Link or address changes, reloads and timers: re-apply the policy everywhere.
     func decideAll(policy: Policy, network: NetworkSnapshot) {
+        listenersFresh = false
         for token in connections.keys { decide(token, policy: policy, network: network) }
     }
 
@@ -171,9 +197,22 @@ final class ConnectionManager: @unchecked Sendable {
     private func decide(_ token: UInt32, policy: Policy, network: NetworkSnapshot) {
         guard var entry = connections[token], entry.established else { return }
         let decision = ConnectionEngine.decide(policy: policy, network: network, connection: entry.view, memory: entry.memory,
-                                               now: now, jitter: Double.random(in: 0..<1, using: &jitter))
+                                               now: now, jitter: Double.random(in: 0..<1, using: &jitter),
+                                               listeners: entry.view.side == .server ? currentListeners() : nil)
+        for refusal in decision.refusedAnnouncements {
+            let key = "\(AddressAndPort(address: refusal.address, port: entry.view.local.port))"
+            let metadata: Logger.Metadata = ["token": "\(formatToken(token))", "address": "\(key)", "reason": "\(refusal.reason)"]
+            if refusedWarned.insert(key).inserted {
+                logger.warning("not announcing an address", metadata: metadata)
+            } else {
+                logger.debug("not announcing an address", metadata: metadata)
+            }
+            count("announcements_refused")
+        }
         entry.memory = decision.memory
         entry.lastPolicy = decision.policy
+        logger.trace("decided", metadata: ["token": "\(formatToken(token))", "side": "\(entry.view.side)",
+                                           "policy": "\(decision.policy.name)", "actions": "\(decision.actions.count)"])
         for event in decision.events {
             logger.notice("\(event)", metadata: ["token": "\(formatToken(token))", "policy": "\(decision.policy.name)"])
             count(event.hasPrefix("promoted") ? "promotions" : event.hasPrefix("demoted") ? "demotions" : "handovers")
@@ -230,6 +269,22 @@ final class ConnectionManager: @unchecked Sendable {
                     "subflows": "\(subflows.count)", "reason": "\(reason)",
                 ])
                 entry.view.subflows.removeAll { subflows.contains($0) }
+                entry.view.announcedLocal[address] = nil
+            case .announce(let id, let address, let index, let reason):
+                do {
+                    try kernel.pathManager.announce(token: token, address: Endpoint(id: id, address: address, flags: .signal, interfaceIndex: index))
+                    entry.view.announcedLocal[address] = id
+                    count("addresses_announced")
+                    logger.debug("announced address", metadata: [
+                        "token": "\(formatToken(token))", "address": "\(address)", "local_id": "\(id)", "reason": "\(reason)",
+                    ])
+                } catch {
+                    // Not retried until something changes: the memory says it was tried.
+                    entry.view.announcedLocal[address] = id
+                    logger.warning("kernel refused an announcement", metadata: [
+                        "token": "\(formatToken(token))", "address": "\(address)", "local_id": "\(id)", "error": "\(error)",
+                    ])
+                }
             case .setBackup(let s, let backup, let reason):
                 do {
                     try kernel.pathManager.setSubflowBackup(token: token, local: s.local, remote: s.remote, backup: backup)

@@ -67,7 +67,9 @@ struct DaemonService: Service, CustomStringConvertible {
         var events: EventWatcher?
         if reconciler.policy.kernel.pathManager == "userspace" {
             let m = ConnectionManager(kernel: reconciler.kernel, logger: logger)
-            let w = EventWatcher(subscription: try EventSubscription(namespace: namespace), doorbell: doorbell, logger: logger)
+            let subscription = try EventSubscription(namespace: namespace, receiveBuffer: reconciler.policy.daemon.eventBuffer)
+            logger.info("listening to MPTCP events", metadata: ["receive_buffer": "\(subscription.receiveBufferSize)"])
+            let w = EventWatcher(subscription: subscription, doorbell: doorbell, logger: logger)
             w.start()
             if let network = try? reconciler.kernel.network.read() {
                 m.resync(policy: reconciler.policy, network: network, reason: "start-up adoption")
@@ -105,6 +107,7 @@ struct DaemonService: Service, CustomStringConvertible {
                 if why.contains(.retry) { retryScheduled = false }
                 if why.contains(.reload) {
                     reload()
+                    manager?.policyChanged()
                     resyncInterval.value.store(reconciler.policy.daemon.resyncInterval, ordering: .relaxed)
                 }
                 if why.contains(.lost) { logger.warning("interface notifications were lost; re-reading everything") }
@@ -166,6 +169,14 @@ struct DaemonService: Service, CustomStringConvertible {
             let old = reconciler.policy.daemon
             if policy.daemon.stateDirectory != old.stateDirectory || policy.daemon.logLevel != old.logLevel {
                 logger.notice("daemon.state_directory and daemon.log_level take effect at the next start")
+            }
+            if policy.daemon.eventBuffer != old.eventBuffer {
+                logger.notice("daemon.event_buffer takes effect at the next start")
+            }
+            if (policy.kernel.pathManager == "userspace") != (reconciler.policy.kernel.pathManager == "userspace") {
+                // Connection management (the event socket, adoption) is set up at start-up only.
+                logger.warning("a change of kernel.path_manager to or from \"userspace\" takes full effect at the next start: restart mptcpctld",
+                               metadata: ["running": "\(reconciler.policy.kernel.pathManager ?? "keep")", "file": "\(policy.kernel.pathManager ?? "keep")"])
             }
             reconciler.replace(policy: policy)
             logger.notice("reloaded the policy", metadata: ["config": "\(configPath)", "interfaces": "\(policy.interfaces.count)"])

@@ -203,4 +203,113 @@ final class UserspaceDaemonKernelTests {
         try lab.exec(lab.client, ["ip", "link", "set", "a2", "up"])
         #expect(daemon.stop() == 0)
     }
+
+    @Test func theServerAnnouncesWhereAListenerAcceptsAndWithdrawsWhenTheAddressGoes() throws {
+        // The daemon manages the server; the client's in-kernel PM accepts announcements.
+        try lab.mptcpctl(lab.client, ["limits", "set", "--subflows", "8", "--add-addr-accepted", "8"])
+        let policy = Self.base.replacingOccurrences(of: "families = [\"ipv4\"]", with: "families = [\"ipv4\"]\nannounce = true")
+            .replacingOccurrences(of: "[\"a1\", \"a2\"]", with: "[\"b1\", \"b2\"]").replacingOccurrences(of: "\"a3\"", with: "\"b3\"")
+        let daemon = try Daemon(namespace: lab.server, policy: policy)
+        try daemon.waitUntil("the daemon runs") { daemon.log.contains("running") }
+        let events = try EventLog(lab.clientNamespace)
+        let s = try server(7401)
+        defer { s.stop() }
+        let c = try client(7401)
+        defer { c.stop() }
+        let a2 = try events.wait("an announcement of 10.0.2.2") { $0.type == .announced && $0.remoteAddress == IPAddress("10.0.2.2") }
+        let a3 = try events.wait("an announcement of 10.0.3.2") { $0.type == .announced && $0.remoteAddress == IPAddress("10.0.3.2") }
+        #expect(a2.remoteID != a3.remoteID)
+        #expect(a2.remoteID != 0 && a3.remoteID != 0)
+        // The client joined the announced addresses: the server sees subflows on them.
+        try daemon.waitUntil("a join to 10.0.2.2 on the server") {
+            try (ConnectionTable.read(namespace: lab.serverNamespace).first { $0.localPort == 7401 }?.subflows ?? [])
+                .contains { $0.localAddress == IPAddress("10.0.2.2") && $0.state == 1 }
+        }
+        // The server keeps the client's joins (it makes none itself).
+        #expect(!daemon.log.contains("destroyed subflow"))
+        // The address goes: its announcement is withdrawn (RM_ADDR reaches the client).
+        try lab.exec(lab.server, ["ip", "addr", "del", "10.0.3.2/24", "dev", "b3"])
+        let removed = try events.wait("the withdrawal of 10.0.3.2") { $0.type == .removed && $0.remoteID == a3.remoteID }
+        #expect(removed.token == a3.token)
+
+        // A listener bound to one address only: the others cannot take a join, so nothing is announced.
+        let only = try lab.peer(lab.server, ["server", "--bind", "10.0.1.2", "--port", "7402"])
+        defer { only.stop() }
+        _ = try only.wait(for: "listening")
+        let c2 = try client(7402)
+        defer { c2.stop() }
+        try daemon.waitUntil("the refusal is logged") {
+            daemon.lines("not announcing an address").contains { $0.fields["address"] == "10.0.2.2:7402" }
+        }
+        let second = try #require(try ConnectionTable.read(namespace: lab.clientNamespace).first { $0.remotePort == 7402 })
+        #expect(throws: LabError.self, "no announcement reached the second connection") {
+            try events.wait(seconds: 1, "an announcement on the second connection") { $0.type == .announced && $0.token == second.token }
+        }
+        #expect(second.subflows.count == 1)
+        #expect(daemon.stop() == 0)
+    }
+
+    /// Runs scripts/mptcp-burst.py in a namespace and returns its JSON lines.
+    func burst(_ namespace: String, _ arguments: [String]) throws -> [[String: Any]] {
+        let python = try #require(Repository.python)
+        let script = Repository.root.appendingPathComponent("scripts/mptcp-burst.py").path
+        let out = try lab.exec(namespace, [python, script] + arguments).stdout
+        return out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    func burstServer(_ port: Int) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        p.arguments = ["netns", "exec", lab.server, try #require(Repository.python),
+                       Repository.root.appendingPathComponent("scripts/mptcp-burst.py").path, "server", "--port", String(port)]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        Thread.sleep(forTimeInterval: 0.3)
+        return p  // SIGTERM is blocked in children of test threads: callers SIGKILL it
+    }
+
+    func rss(_ daemon: Daemon) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
+        return try #require(Int(line.split(separator: " ").dropFirst().first ?? ""))
+    }
+
+    @Test func aBurstOf5000ConnectionsLeavesNoneWithoutItsSubflowsEvenWithLostEvents() throws {
+        // A small event buffer forces the kernel to drop events: recovery goes through sock_diag.
+        let policy = Self.base.replacingOccurrences(of: "resync_interval = 0", with: "resync_interval = 0\nevent_buffer = 65536")
+        let daemon = try Daemon(namespace: lab.client, policy: policy)
+        try daemon.waitUntil("the daemon runs") { daemon.log.contains("running") }
+        let sink = try burstServer(7351)
+        defer { kill(sink.processIdentifier, SIGKILL); sink.waitUntilExit() }
+        let result = try #require(try burst(lab.client, ["client", "--connect", "10.0.1.2", "--port", "7351", "--count", "5000",
+                                                         "--subflows", "2", "--timeout", "90"]).first { $0["event"] as? String == "round" })
+        #expect(result["connected"] as? Int == 5000)
+        #expect(result["missing"] as? Int == 0, "every connection got its 2 extra subflows: \(result)")
+        #expect(daemon.log.contains("MPTCP events were lost"), "the burst overran the small buffer and was recovered")
+        // And the daemon still manages the next connection.
+        let s = try server(7352)
+        defer { s.stop() }
+        let c = try client(7352)
+        defer { c.stop() }
+        try daemon.waitUntil("the next connection is managed") { try subflows(7352).count == 3 }
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test func memoryDoesNotGrowWithConnectionsEverSeen() throws {
+        let daemon = try Daemon(namespace: lab.client, policy: Self.base)
+        try daemon.waitUntil("the daemon runs") { daemon.log.contains("running") }
+        let sink = try burstServer(7361)
+        defer { kill(sink.processIdentifier, SIGKILL); sink.waitUntilExit() }
+        let args = ["client", "--connect", "10.0.1.2", "--port", "7361", "--count", "1000", "--subflows", "2", "--timeout", "60"]
+        let first = try burst(lab.client, args)
+        #expect(first.allSatisfy { ($0["missing"] as? Int ?? 1) == 0 })
+        Thread.sleep(forTimeInterval: 0.5)
+        let after1000 = try rss(daemon)
+        let rest = try burst(lab.client, args + ["--rounds", "19"])
+        #expect(rest.count == 19 && rest.allSatisfy { ($0["missing"] as? Int ?? 1) == 0 })
+        Thread.sleep(forTimeInterval: 0.5)
+        let after20000 = try rss(daemon)
+        #expect(after20000 - after1000 <= 2048, "RSS after 20 000 connections: \(after20000) kB, after 1000: \(after1000) kB")
+        #expect(daemon.stop() == 0)
+    }
 }

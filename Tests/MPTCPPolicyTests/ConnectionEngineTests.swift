@@ -203,4 +203,91 @@ import Testing
             }
         }
     }
+
+    // MARK: server side
+
+    func serverPolicy() -> Policy {
+        let rules = [rule(["eth*"], .active, position: 1, announce: true), rule(["wwan*"], .backup, position: 2, announce: true),
+                     rule(["lte*"], .handover, position: 3, announce: true), rule(["docker*"], .off, position: 4, announce: true)]
+        var c = ConnectionPolicy(name: "srv")
+        c.strategy = .fullmesh
+        c.position = 1
+        return Policy(interfaces: rules, connections: [c])
+    }
+
+    func serverConnection(_ lab: Lab) -> ConnectionView {
+        var c = connection(lab)
+        c.side = .server
+        c.local = AddressAndPort(address: IPAddress("10.0.0.1")!, port: 443)
+        c.remote = AddressAndPort(address: IPAddress("10.9.0.2")!, port: 40000)
+        c.subflows = [SubflowView(local: c.local, remote: c.remote, localID: 0, backup: false, interfaceIndex: lab.eth0)]
+        return c
+    }
+
+    func announces(_ d: ConnectionDecision) -> [(UInt8, IPAddress)] {
+        d.actions.compactMap { if case .announce(let id, let a, _, _) = $0 { return (id, a) } else { return nil } }
+    }
+
+    @Test func aServerAnnouncesWhereAListenerAcceptsAndOpensNoSubflows() {
+        let lab = Lab()
+        let wildcard = [Listener(address: IPAddress("0.0.0.0")!, port: 443, family: .ipv4)]
+        let d = ConnectionEngine.decide(policy: serverPolicy(), network: lab.world.snapshot, connection: serverConnection(lab),
+                                        memory: .init(), now: 0, listeners: wildcard)
+        #expect(creates(d).isEmpty, "a server makes no subflows, whatever the strategy")
+        #expect(announces(d).map(\.1.description) == ["10.0.1.1", "10.0.2.1"], "eth1 and wwan0; not the initial address, lte0 (handover) or docker0 (off)")
+        #expect(announces(d).map(\.0) == [1, 2])
+        #expect(d.refusedAnnouncements.isEmpty)
+
+        // Without knowing the listeners, nothing is announced.
+        let unknown = ConnectionEngine.decide(policy: serverPolicy(), network: lab.world.snapshot, connection: serverConnection(lab),
+                                              memory: .init(), now: 0, listeners: nil)
+        #expect(announces(unknown).isEmpty)
+    }
+
+    @Test func aServerDoesNotAnnounceWhereNoListenerTakesTheJoinAndSaysSoOnce() {
+        let lab = Lab()
+        let cases: [[Listener]] = [
+            [],
+            [Listener(address: IPAddress("10.0.0.1")!, port: 443, family: .ipv4)],  // bound to the initial address only
+            [Listener(address: IPAddress("0.0.0.0")!, port: 80, family: .ipv4)],    // another port
+            [Listener(address: IPAddress("::")!, port: 443, family: .ipv6, v6only: true)],
+        ]
+        for listeners in cases {
+            let d = ConnectionEngine.decide(policy: serverPolicy(), network: lab.world.snapshot, connection: serverConnection(lab),
+                                            memory: .init(), now: 0, listeners: listeners)
+            #expect(announces(d).isEmpty, "\(listeners)")
+            #expect(d.refusedAnnouncements.map(\.address.description) == ["10.0.1.1", "10.0.2.1"])
+            let again = ConnectionEngine.decide(policy: serverPolicy(), network: lab.world.snapshot, connection: serverConnection(lab),
+                                                memory: d.memory, now: 10, listeners: listeners)
+            #expect(again.refusedAnnouncements.isEmpty, "said once per connection")
+        }
+        // A dual-stack IPv6 wildcard takes IPv4 joins.
+        let dual = [Listener(address: IPAddress("::")!, port: 443, family: .ipv6, v6only: false)]
+        let d = ConnectionEngine.decide(policy: serverPolicy(), network: lab.world.snapshot, connection: serverConnection(lab),
+                                        memory: .init(), now: 0, listeners: dual)
+        #expect(announces(d).count == 2)
+    }
+
+    @Test func aServerWithdrawsAnnouncementsOfAddressesThatGoAndKeepsTheClientsJoins() {
+        var lab = Lab()
+        var c = serverConnection(lab)
+        c.announcedLocal = [IPAddress("10.0.1.1")!: 1, IPAddress("10.0.2.1")!: 2]
+        c.localIDs = c.announcedLocal
+        let join = SubflowView(local: AddressAndPort(address: IPAddress("10.0.1.1")!, port: 443),
+                               remote: AddressAndPort(address: IPAddress("10.9.0.2")!, port: 40001), localID: 1, backup: false, interfaceIndex: lab.eth1)
+        let backupJoin = SubflowView(local: AddressAndPort(address: IPAddress("10.0.2.1")!, port: 443),
+                                     remote: AddressAndPort(address: IPAddress("10.9.0.2")!, port: 40002), localID: 2, backup: false, interfaceIndex: lab.wwan0)
+        c.subflows += [join, backupJoin]
+        let listeners = [Listener(address: IPAddress("0.0.0.0")!, port: 443, family: .ipv4)]
+        let steady = ConnectionEngine.decide(policy: serverPolicy(), network: lab.world.snapshot, connection: c, memory: .init(), now: 0, listeners: listeners)
+        #expect(announces(steady).isEmpty, "already announced")
+        #expect(!steady.actions.contains { if case .destroy = $0 { true } else { false } }, "the client's joins stay")
+        #expect(steady.actions.contains(.setBackup(backupJoin, backup: true, reason: "wwan0 is backup")), "a join on a backup interface is steered to backup")
+
+        lab.world.addresses.removeAll { $0.address == IPAddress("10.0.2.1") }
+        let gone = ConnectionEngine.decide(policy: serverPolicy(), network: lab.world.snapshot, connection: c, memory: .init(), now: 0, listeners: listeners)
+        let removals = gone.actions.compactMap { if case .removeAddress(let id, let a, let s, _) = $0 { return (id, a, s) } else { return nil } }
+        #expect(removals.count == 1)
+        #expect(removals.first?.0 == 2 && removals.first?.1 == IPAddress("10.0.2.1") && removals.first?.2 == [backupJoin])
+    }
 }

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Many MPTCP connections at once, for burst, memory and latency tests.
+
+  mptcp-burst.py server --port P
+      An MPTCP listener on the wildcard address that accepts any number of
+      connections (one thread, selectors), discards what it reads and closes
+      when the peer closes. Prints {"event":"listening","port":P}.
+
+  mptcp-burst.py client --connect A --port P --count N --subflows K
+                        [--timeout S] [--rounds R] [--serial]
+      Opens N connections as fast as it can (non-blocking), sends one byte on
+      each (a client is fully established once data flowed), then polls
+      MPTCP_INFO on every socket until each has K extra subflows or S seconds
+      pass, and closes them all at once. Prints per round
+      {"event":"round","round":i,"count":N,"connected":C,"complete":X,
+       "missing":M,"seconds":T}.
+      With --serial, connections are made one at a time and each is timed from
+      connect() to its first extra subflow: {"event":"latency","ms":[...]}.
+
+Standard library only; raises RLIMIT_NOFILE as far as the hard limit allows.
+"""
+
+import argparse
+import errno
+import json
+import resource
+import selectors
+import socket
+import struct
+import sys
+import time
+
+IPPROTO_MPTCP = 262
+SOL_MPTCP = 284
+MPTCP_INFO = 1
+
+
+def emit(**fields):
+    sys.stdout.write(json.dumps(fields, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+def raise_fd_limit(want):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, max(hard, target)))
+        except (ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(target, hard), hard))
+
+
+def extra_subflows(sock):
+    """mptcpi_subflows (the first byte of struct mptcp_info), or -1."""
+    try:
+        info = sock.getsockopt(SOL_MPTCP, MPTCP_INFO, 64)
+    except OSError:
+        return -1
+    return info[0] if info else -1
+
+
+def run_server(args):
+    raise_fd_limit(200_000)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_MPTCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("0.0.0.0", args.port))
+    listener.listen(65535)
+    listener.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ, None)
+    emit(event="listening", port=args.port)
+    while True:
+        for key, _ in sel.select():
+            if key.data is None:
+                while True:
+                    try:
+                        conn, _ = listener.accept()
+                    except BlockingIOError:
+                        break
+                    conn.setblocking(False)
+                    sel.register(conn, selectors.EVENT_READ, "conn")
+            else:
+                conn = key.fileobj
+                try:
+                    data = conn.recv(65536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(conn)
+                    conn.close()
+
+
+def open_all(args):
+    socks, pending = [], set()
+    for _ in range(args.count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_MPTCP)
+        s.setblocking(False)
+        rc = s.connect_ex((args.connect, args.port))
+        if rc not in (0, errno.EINPROGRESS):
+            s.close()
+            continue
+        socks.append(s)
+        pending.add(s)
+    sel = selectors.DefaultSelector()
+    for s in pending:
+        sel.register(s, selectors.EVENT_WRITE)
+    connected = []
+    deadline = time.monotonic() + args.timeout
+    while pending and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=0.2):
+            s = key.fileobj
+            sel.unregister(s)
+            pending.discard(s)
+            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                try:
+                    s.send(b"x")
+                    connected.append(s)
+                except OSError:
+                    pass
+    sel.close()
+    return socks, connected
+
+
+def run_client(args):
+    raise_fd_limit(args.count * 2 + 1000)
+    if args.serial:
+        samples = []
+        for _ in range(args.count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_MPTCP)
+            t0 = time.monotonic()
+            s.connect((args.connect, args.port))
+            s.send(b"x")
+            deadline = t0 + args.timeout
+            while extra_subflows(s) < 1 and time.monotonic() < deadline:
+                time.sleep(0.00005)
+            if extra_subflows(s) >= 1:
+                samples.append((time.monotonic() - t0) * 1000)
+            s.close()
+        emit(event="latency", ms=samples, missing=args.count - len(samples))
+        return 0
+    for r in range(args.rounds):
+        t0 = time.monotonic()
+        socks, connected = open_all(args)
+        deadline = time.monotonic() + args.timeout
+        remaining = list(connected)
+        while remaining and time.monotonic() < deadline:
+            remaining = [s for s in remaining if extra_subflows(s) < args.subflows]
+            if remaining:
+                time.sleep(0.01)
+        elapsed = time.monotonic() - t0
+        for s in socks:
+            s.close()
+        emit(event="round", round=r + 1, count=args.count, connected=len(connected),
+             complete=len(connected) - len(remaining), missing=len(remaining), seconds=round(elapsed, 3))
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="mptcp-burst.py")
+    sub = parser.add_subparsers(dest="mode", required=True)
+    s = sub.add_parser("server")
+    s.add_argument("--port", type=int, required=True)
+    c = sub.add_parser("client")
+    c.add_argument("--connect", required=True)
+    c.add_argument("--port", type=int, required=True)
+    c.add_argument("--count", type=int, required=True)
+    c.add_argument("--subflows", type=int, default=1)
+    c.add_argument("--timeout", type=float, default=30.0)
+    c.add_argument("--rounds", type=int, default=1)
+    c.add_argument("--serial", action="store_true")
+    args = parser.parse_args()
+    if args.mode == "server":
+        return run_server(args)
+    return run_client(args)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
