@@ -10,19 +10,26 @@
                         [--timeout S] [--rounds R] [--serial]
       Opens N connections as fast as it can (non-blocking), sends one byte on
       each (a client is fully established once data flowed), then polls
-      MPTCP_INFO on every socket until each has K extra subflows or S seconds
+      MPTCP_TCPINFO on every socket until each has K extra established subflows or S seconds
       pass, and closes them all at once. Prints per round
       {"event":"round","round":i,"count":N,"connected":C,"complete":X,
        "missing":M,"seconds":T}.
+      With --hold S, it prints {"event":"held",...} once they are complete and
+      keeps them open S seconds before closing.
       With --serial, connections are made one at a time and each is timed from
-      connect() to its first extra subflow: {"event":"latency","ms":[...]}.
+      connect() to its first extra subflow being established:
+      {"event":"latency","ms":[...],"tried":T,"missing":M,"gave_up":B}
+      (--give-up K stops after K misses in a row).
+      Subflows are counted established, from MPTCP_TCPINFO.
 
 Standard library only; raises RLIMIT_NOFILE as far as the hard limit allows.
 """
 
 import argparse
+import ctypes
 import errno
 import json
+import os
 import resource
 import selectors
 import socket
@@ -33,6 +40,8 @@ import time
 IPPROTO_MPTCP = 262
 SOL_MPTCP = 284
 MPTCP_INFO = 1
+MPTCP_TCPINFO = 2
+LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def emit(**fields):
@@ -50,13 +59,21 @@ def raise_fd_limit(want):
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(target, hard), hard))
 
 
-def extra_subflows(sock):
-    """mptcpi_subflows (the first byte of struct mptcp_info), or -1."""
-    try:
-        info = sock.getsockopt(SOL_MPTCP, MPTCP_INFO, 64)
-    except OSError:
+def extra_subflows(sock, room=16):
+    """Established subflows beyond the first, from MPTCP_TCPINFO (the state of
+    each subflow's tcp_info), or -1. mptcpi_subflows is not used: the kernel
+    counts a subflow there as soon as it starts connecting."""
+    size_user = 8  # tcpi_state is the first byte
+    buf = ctypes.create_string_buffer(16 + room * size_user)
+    # struct mptcp_subflow_data: size_subflow_data, num_subflows, size_kernel, size_user
+    struct.pack_into("IIII", buf, 0, 16, 0, 0, size_user)
+    length = ctypes.c_uint32(len(buf))
+    if LIBC.getsockopt(sock.fileno(), SOL_MPTCP, MPTCP_TCPINFO, buf, ctypes.byref(length)) != 0:
         return -1
-    return info[0] if info else -1
+    _, count, _, size = struct.unpack_from("IIII", buf, 0)
+    raw = buf.raw
+    established = sum(1 for i in range(min(count, room)) if raw[16 + i * size] == 1)
+    return established - 1
 
 
 def run_server(args):
@@ -127,18 +144,28 @@ def run_client(args):
     raise_fd_limit(args.count * 2 + 1000)
     if args.serial:
         samples = []
+        misses = 0
+        tried = 0
         for _ in range(args.count):
+            if args.give_up and misses >= args.give_up:
+                break
+            tried += 1
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_MPTCP)
             t0 = time.monotonic()
             s.connect((args.connect, args.port))
             s.send(b"x")
             deadline = t0 + args.timeout
+            # Spin, yielding the CPU: a sleep would round up to the timer slack (50 us).
             while extra_subflows(s) < 1 and time.monotonic() < deadline:
-                time.sleep(0.00005)
+                os.sched_yield()
             if extra_subflows(s) >= 1:
                 samples.append((time.monotonic() - t0) * 1000)
+                misses = 0
+            else:
+                misses += 1
             s.close()
-        emit(event="latency", ms=samples, missing=args.count - len(samples))
+        emit(event="latency", ms=samples, tried=tried, missing=args.count - len(samples),
+             gave_up=tried < args.count)
         return 0
     for r in range(args.rounds):
         t0 = time.monotonic()
@@ -150,6 +177,9 @@ def run_client(args):
             if remaining:
                 time.sleep(0.01)
         elapsed = time.monotonic() - t0
+        if args.hold > 0:
+            emit(event="held", round=r + 1, connected=len(connected), missing=len(remaining), seconds=round(elapsed, 3))
+            time.sleep(args.hold)
         for s in socks:
             s.close()
         emit(event="round", round=r + 1, count=args.count, connected=len(connected),
@@ -170,6 +200,10 @@ def main():
     c.add_argument("--timeout", type=float, default=30.0)
     c.add_argument("--rounds", type=int, default=1)
     c.add_argument("--serial", action="store_true")
+    c.add_argument("--hold", type=float, default=0.0, metavar="S",
+                   help="keep the connections open S seconds once complete (prints a \"held\" line first)")
+    c.add_argument("--give-up", type=int, default=0, metavar="K",
+                   help="with --serial: stop after K connections in a row got no subflow")
     args = parser.parse_args()
     if args.mode == "server":
         return run_server(args)

@@ -32,8 +32,11 @@ final class NetlinkSocket {
         let fd = nl_socket_get_fd(sock)
         _ = setsockopt(fd, NL.solNetlink, NL.optExtAck, &one, socklen_t(MemoryLayout<Int32>.size))
         _ = setsockopt(fd, NL.solNetlink, NL.optCapAck, &one, socklen_t(MemoryLayout<Int32>.size))
-        // Peek at each datagram's size so large dump replies are never truncated.
-        nl_socket_enable_msg_peek(sock)
+        // One recvmsg per datagram into a 64 KiB buffer, instead of a MSG_PEEK for
+        // its size first: the kernel caps netlink datagrams (dump parts included)
+        // at 32 KiB, and a truncated one is an error (NLE_MSG_TRUNC), never silent.
+        nl_socket_disable_msg_peek(sock)
+        _ = nl_socket_set_msg_buf_size(sock, 65536)
     }
 
     deinit { nl_socket_free(handle) }

@@ -153,7 +153,29 @@ public enum ConnectionEngine {
         } ?? .builtInDefault
     }
 
-    struct Candidate {
+    /// What every decision under one policy and one network snapshot shares: the
+    /// usable local addresses, computed once per change rather than per connection.
+    public struct Context: Sendable {
+        public let policy: Policy
+        public let network: NetworkSnapshot
+        let candidates: [Candidate]
+        let usable: [IPAddress: Candidate]
+        let handoverInterfaces: Bool
+
+        public init(policy: Policy, network: NetworkSnapshot) {
+            self.policy = policy
+            self.network = network
+            var ignored: [IPAddress: String] = [:]
+            candidates = Planner.desiredEndpoints(policy: policy, network: network, excluded: &ignored).map {
+                Candidate(address: $0.address, interfaceIndex: $0.interfaceIndex, interfaceName: $0.interfaceName, role: $0.role,
+                          rule: $0.rule, flags: $0.flags)
+            }
+            usable = Dictionary(candidates.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
+            handoverInterfaces = candidates.contains { $0.role == .handover }
+        }
+    }
+
+    struct Candidate: Sendable {
         var address: IPAddress
         var interfaceIndex: Int32
         var interfaceName: String
@@ -168,14 +190,18 @@ public enum ConnectionEngine {
     public static func decide(policy: Policy, network: NetworkSnapshot, connection c: ConnectionView,
                               memory: ConnectionMemory, now: Int, jitter: Double = 0.5,
                               listeners: [Listener]? = nil) -> ConnectionDecision {
-        let p = Self.policy(for: c, policy: policy, network: network)
+        decide(Context(policy: policy, network: network), connection: c, memory: memory, now: now, jitter: jitter, listeners: listeners)
+    }
+
+    /// The same, with the per-snapshot work done once (`Context`).
+    public static func decide(_ context: Context, connection c: ConnectionView,
+                              memory: ConnectionMemory, now: Int, jitter: Double = 0.5,
+                              listeners: [Listener]? = nil) -> ConnectionDecision {
+        let network = context.network
+        let p = Self.policy(for: c, policy: context.policy, network: network)
         var d = ConnectionDecision(policy: p, memory: memory)
-        var ignored: [IPAddress: String] = [:]
-        let candidates = Planner.desiredEndpoints(policy: policy, network: network, excluded: &ignored).map {
-            Candidate(address: $0.address, interfaceIndex: $0.interfaceIndex, interfaceName: $0.interfaceName, role: $0.role,
-                      rule: $0.rule, flags: $0.flags)
-        }
-        let usable = Dictionary(candidates.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
+        let candidates = context.candidates
+        let usable = context.usable
 
         // 1. Addresses no longer usable (link or address down, role off) are withdrawn
         //    with their subflows, one REMOVE per local id.
@@ -218,7 +244,7 @@ public enum ConnectionEngine {
             d.memory.primaryUpSince = nil
         }
         let primaryHeld = d.memory.primaryUpSince.map { now - $0 >= p.failbackHoldMilliseconds } ?? false
-        let handoverWanted = p.mode == .handover || candidates.contains { $0.role == .handover }
+        let handoverWanted = p.mode == .handover || context.handoverInterfaces
         if handoverWanted {
             if !primaryUp && !d.memory.handoverActive {
                 d.memory.handoverActive = true

@@ -7,8 +7,10 @@ import Glibc
 #endif
 
 /// The userspace path manager: tracks connections from `mptcp_pm` events,
-/// asks the engine what each needs, and sends the commands. Owned by the daemon
-/// service's single loop, which serialises every call.
+/// asks the engine what each needs, and sends the commands.
+/// Called from two threads: the event thread (`handle`, at once, for latency)
+/// and the service's loop (network changes, reloads, timers). `lock` serialises
+/// every entry point; the `locked…` methods assume it is held.
 final class ConnectionManager: @unchecked Sendable {
     private struct Entry {
         var view: ConnectionView
@@ -17,14 +19,43 @@ final class ConnectionManager: @unchecked Sendable {
         /// Our own backup choice per local address (events carry the peer's).
         var wantedBackup: [AddressAndPort: Bool] = [:]
         var lastPolicy: ConnectionPolicy?
+        /// Created under the in-kernel path manager: the kernel refuses userspace commands on it.
+        var foreign = false
+        /// When a pending creation expires, a retry is due or failback is (ms), if ever.
+        var wake: Int?
     }
 
+    /// The kernel's answer to a command on a connection that no longer exists.
+    static func isGone(_ error: any Error) -> Bool {
+        (error as? MPTCPError)?.kernelMessage == "invalid token"
+    }
+
+    /// The kernel's answer to a userspace-PM command on a connection of the in-kernel PM.
+    static func isOtherManager(_ error: any Error) -> Bool {
+        (error as? MPTCPError)?.kernelMessage?.contains("userspace PM not selected") ?? false
+    }
+
+    private let lock = Mutex(())
     private var connections: [UInt32: Entry] = [:]
+    /// The policy and network every decision uses, with their shared work done once.
+    private var context: ConnectionEngine.Context
+    /// Due times (ms) of per-connection wake-ups, lazily invalidated: an item counts
+    /// only while it equals its entry's `wake`.
+    private var timers = TimerHeap()
+    /// The wake-up the loop has a timer for.
+    private var armed: Int?
+    /// Rung when a wake-up earlier than `armed` appears on the event thread.
+    private let wakeLoop: @Sendable () -> Void
     private let kernel: KernelHandle
     private let logger: Logger
     private let start = ContinuousClock.now
-    private var jitter = SystemRandomNumberGenerator()
+    /// Retry jitter: a fast generator seeded once (no getrandom per decision).
+    private var jitter = Jitter()
     private(set) var counters: [String: Int] = [:]
+    /// Thread CPU time spent inside subflow-create requests (ns): the kernel's own
+    /// connect work (SYN out, SYN-ACK in on the same CPU), which the in-kernel PM
+    /// does in a kworker instead.
+    private var createNanoseconds: UInt64 = 0
     /// The namespace's MPTCP listeners, read when a server-side connection is decided
     /// (at most once per batch of events); nil when they could not be read.
     private var listeners: [Listener]?
@@ -32,21 +63,35 @@ final class ConnectionManager: @unchecked Sendable {
     /// "address:port" already warned about as unannounceable (cleared on reload).
     private var refusedWarned: Set<String> = []
 
-    init(kernel: KernelHandle, logger: Logger) {
+    init(kernel: KernelHandle, logger: Logger, policy: Policy, network: NetworkSnapshot, wakeLoop: @escaping @Sendable () -> Void) {
         self.kernel = kernel
         self.logger = logger
+        self.context = ConnectionEngine.Context(policy: policy, network: network)
+        self.wakeLoop = wakeLoop
     }
+
+    /// A new policy or network snapshot (from the loop); the caller decides again.
+    func update(policy: Policy, network: NetworkSnapshot) {
+        lock.withLock { _ in context = ConnectionEngine.Context(policy: policy, network: network) }
+    }
+
+    private var policy: Policy { context.policy }
+    private var network: NetworkSnapshot { context.network }
 
     var now: Int {
         let d = ContinuousClock.now - start
         return Int(d.components.seconds) * 1000 + Int(d.components.attoseconds / 1_000_000_000_000_000)
     }
 
-    var count: Int { connections.count }
+    var count: Int { lock.withLock { _ in connections.count } }
 
     /// Lists every live MPTCP connection through sock_diag and manages it: at
     /// start-up (adoption) and after lost events (resynchronisation).
-    func resync(policy: Policy, network: NetworkSnapshot, reason: String) {
+    func resync(reason: String) {
+        lock.withLock { _ in lockedResync(reason: reason) }
+    }
+
+    private func lockedResync(reason: String) {
         let table: [Connection]
         do { table = try ConnectionTable.read(namespace: kernel.namespace) } catch {
             logger.error("cannot list connections", metadata: ["reason": "\(reason)", "error": "\(error)"])
@@ -67,47 +112,75 @@ final class ConnectionManager: @unchecked Sendable {
                             remote: AddressAndPort(address: $0.remoteAddress, port: $0.remotePort),
                             localID: $0.localID, backup: $0.backupLocal, interfaceIndex: $0.interfaceIndex)
             }
-            if let ids = try? kernel.pathManager.addresses(token: c.token) {
-                for e in ids {
+            do {
+                for e in try kernel.pathManager.addresses(token: c.token) {
                     entry.view.localIDs[e.address] = e.id
                     if e.flags.contains(.signal) { entry.view.announcedLocal[e.address] = e.id }
+                }
+            } catch {
+                if Self.isOtherManager(error) { entry.foreign = true } else {
+                    logger.debug("cannot list a connection's addresses", metadata: ["token": "\(formatToken(c.token))", "error": "\(error)"])
                 }
             }
             connections[c.token] = entry
         }
         let gone = connections.keys.filter { !seen.contains($0) }
         for token in gone { connections[token] = nil }
+        let foreign = connections.values.filter(\.foreign).count
+        if foreign > 0 {
+            logger.warning("connections created under the in-kernel path manager exist; they stay with it until they close",
+                           metadata: ["connections": "\(foreign)"])
+        }
         logger.info("connections resynchronised", metadata: [
             "reason": "\(reason)", "connections": "\(connections.count)", "forgotten": "\(gone.count)",
         ])
-        decideAll(policy: policy, network: network)
+        lockedDecideAll()
     }
 
-    /// Applies a batch of events; decides for the connections they touched.
-    func handle(_ notices: [EventNotice], policy: Policy, network: NetworkSnapshot) -> Bool {
+    /// Applies a batch of events and decides for the connections they touched
+    /// (on the event thread); rings the loop when a timer is needed sooner.
+    func handle(_ notices: [EventNotice]) {
+        let sooner = lock.withLock { _ -> Bool in
+            lockedHandle(notices)
+            guard let next = lockedNextWake() else { return false }
+            return armed.map { next < $0 } ?? true
+        }
+        if sooner { wakeLoop() }
+    }
+
+    private func lockedHandle(_ notices: [EventNotice]) {
         var touched: Set<UInt32> = []
         var lost = false
         for notice in notices {
             switch notice {
             case .eventsLost: lost = true
             case .malformed(let why): logger.warning("malformed MPTCP event", metadata: ["detail": "\(why)"])
-            case .event(let e): if let t = apply(e, network: network) { touched.insert(t) }
+            case .event(let e): if let t = apply(e) { touched.insert(t) }
             }
         }
         if lost {
             count("events_lost")
             logger.warning("MPTCP events were lost (receive buffer overrun); resynchronising through sock_diag",
                            metadata: ["losses": "\(counters["events_lost", default: 0])"])
-            resync(policy: policy, network: network, reason: "events lost")
-            return true
+            lockedResync(reason: "events lost")
+            return
         }
         listenersFresh = false
-        for token in touched { decide(token, policy: policy, network: network) }
-        return false
+        for token in touched { decide(token) }
+    }
+
+    /// The counters, logged at shutdown (and read by scripts/bench-userspace-pm.py).
+    func logStatistics() {
+        lock.withLock { _ in
+            var metadata: Logger.Metadata = ["connections": "\(connections.count)",
+                                             "subflow_create_cpu_us": "\(createNanoseconds / 1000)"]
+            for (key, value) in counters { metadata[key] = "\(value)" }
+            logger.notice("userspace path manager statistics", metadata: metadata)
+        }
     }
 
     /// A new policy: announcement refusals are worth saying again.
-    func policyChanged() { refusedWarned = [] }
+    func policyChanged() { lock.withLock { _ in refusedWarned = [] } }
 
     private func currentListeners() -> [Listener]? {
         if !listenersFresh {
@@ -120,7 +193,7 @@ final class ConnectionManager: @unchecked Sendable {
         return listeners
     }
 
-    private func apply(_ e: Event, network: NetworkSnapshot) -> UInt32? {
+    private func apply(_ e: Event) -> UInt32? {
         guard let token = e.token else { return nil }
         switch e.type {
         case .created, .established:
@@ -171,8 +244,15 @@ final class ConnectionManager: @unchecked Sendable {
             if let slot = entry.memory.pending.keys.first(where: { $0.local == l && $0.remote == r }) ?? (e.error ?? 0 != 0
                 ? SubflowSlot(local: l, remote: r, remotePort: e.remotePort ?? 0, index: 0) : nil) {
                 let policy = entry.lastPolicy ?? .builtInDefault
-                ConnectionEngine.recordFailure(slot, policy: policy, memory: &entry.memory, now: now, jitter: Double.random(in: 0..<1, using: &jitter))
+                let t = now
+                ConnectionEngine.recordFailure(slot, policy: policy, memory: &entry.memory, now: t, jitter: jitter.unit())
                 count("subflows_failed")
+                if let f = entry.memory.failures[slot] {
+                    logger.info("subflow failed", metadata: [
+                        "token": "\(formatToken(token))", "local": "\(local)", "remote": "\(r)", "error": "\(e.error ?? 0)",
+                        "attempt": "\(f.attempts)", "retry_in_ms": "\(f.nextAttempt - t)",
+                    ])
+                }
             }
             connections[token] = entry
             return token
@@ -181,23 +261,66 @@ final class ConnectionManager: @unchecked Sendable {
         }
     }
 
-    /// Link or address changes, reloads and timers: re-apply the policy everywhere.
-    func decideAll(policy: Policy, network: NetworkSnapshot) {
+    /// Link or address changes and reloads: re-apply the policy everywhere.
+    func decideAll() { lock.withLock { _ in lockedDecideAll() } }
+
+    private func lockedDecideAll() {
         listenersFresh = false
-        for token in connections.keys { decide(token, policy: policy, network: network) }
+        for token in connections.keys { decide(token) }
     }
 
-    /// The earliest time (ms, this manager's clock) a pending creation expires or a retry is due.
-    var nextWake: Int? {
-        connections.values.flatMap { e in
-            Array(e.memory.pending.values) + e.memory.failures.values.map(\.nextAttempt) + (e.memory.failbackAt.map { [$0] } ?? [])
-        }.min()
+    /// The loop's timer went off: decide for the connections whose wake-up is due.
+    func timerFired() {
+        lock.withLock { _ in
+            armed = nil
+            let t = now
+            listenersFresh = false
+            while let (due, token) = timers.min, due <= t {
+                timers.pop()
+                if let e = connections[token], e.wake == due { decide(token) }
+            }
+        }
     }
 
-    private func decide(_ token: UInt32, policy: Policy, network: NetworkSnapshot) {
-        guard var entry = connections[token], entry.established else { return }
-        let decision = ConnectionEngine.decide(policy: policy, network: network, connection: entry.view, memory: entry.memory,
-                                               now: now, jitter: Double.random(in: 0..<1, using: &jitter),
+    /// When the loop should call `timerFired` next, in ms from now, if sooner than
+    /// the timer it has; nil when that one will do (or none is needed).
+    func rearm() -> Int? {
+        lock.withLock { _ in
+            guard let next = lockedNextWake(), armed.map({ next < $0 }) ?? true else { return nil }
+            armed = next
+            return max(1, next - now)
+        }
+    }
+
+    private func lockedNextWake() -> Int? {
+        while let (due, token) = timers.min {
+            if let e = connections[token], e.wake == due { return due }
+            timers.pop()
+        }
+        return nil
+    }
+
+    /// An entry's next wake-up, from its memory: exhausted retries never wake.
+    private func schedule(_ token: UInt32, _ entry: inout Entry) {
+        let m = entry.memory
+        let attempts = max(1, (entry.lastPolicy ?? .builtInDefault).retry.attempts) + 1
+        var wake = m.pending.values.min()
+        for f in m.failures.values where f.attempts < attempts { wake = min(wake ?? f.nextAttempt, f.nextAttempt) }
+        if let f = m.failbackAt { wake = min(wake ?? f, f) }
+        if wake != entry.wake, let wake { timers.push(wake, token) }
+        entry.wake = wake
+    }
+
+    private func decide(_ token: UInt32) {
+        guard var entry = connections[token], entry.established, !entry.foreign else { return }
+        defer {
+            if var e = connections[token] {
+                schedule(token, &e)
+                connections[token] = e
+            }
+        }
+        let decision = ConnectionEngine.decide(context, connection: entry.view, memory: entry.memory,
+                                               now: now, jitter: jitter.unit(),
                                                listeners: entry.view.side == .server ? currentListeners() : nil)
         for refusal in decision.refusedAnnouncements {
             let key = "\(AddressAndPort(address: refusal.address, port: entry.view.local.port))"
@@ -217,13 +340,16 @@ final class ConnectionManager: @unchecked Sendable {
             logger.notice("\(event)", metadata: ["token": "\(formatToken(token))", "policy": "\(decision.policy.name)"])
             count(event.hasPrefix("promoted") ? "promotions" : event.hasPrefix("demoted") ? "demotions" : "handovers")
         }
-        for action in decision.actions {
+        var gone = false
+        actions: for action in decision.actions {
             switch action {
             case .create(let slot, let id, let index, let backup, let reason):
                 let local = Endpoint(id: id, address: slot.local, flags: backup ? .backup : [], interfaceIndex: index)
                 let remote = AddressAndPort(address: slot.remote, port: slot.remotePort)
                 entry.wantedBackup[AddressAndPort(address: slot.local, port: 0)] = backup
                 do {
+                    let before = threadCPUNanoseconds()
+                    defer { createNanoseconds &+= threadCPUNanoseconds() &- before }
                     try kernel.pathManager.createSubflow(token: token, local: local, remote: remote)
                     if id != 0 { entry.view.localIDs[slot.local] = id }
                     count("subflows_created")
@@ -231,9 +357,16 @@ final class ConnectionManager: @unchecked Sendable {
                         "token": "\(formatToken(token))", "local": "\(slot.local)", "local_id": "\(id)",
                         "remote": "\(remote)", "backup": "\(backup)", "reason": "\(reason)",
                     ])
+                } catch where Self.isOtherManager(error) {
+                    entry.foreign = true
+                    logger.warning("a connection of the in-kernel path manager: left to it", metadata: [
+                        "token": "\(formatToken(token))", "error": "\(error)",
+                    ])
+                    break
                 } catch {
+                    if Self.isGone(error) { gone = true; break actions }
                     ConnectionEngine.recordFailure(slot, policy: decision.policy, memory: &entry.memory, now: now,
-                                                   jitter: Double.random(in: 0..<1, using: &jitter))
+                                                   jitter: jitter.unit())
                     logger.warning("kernel refused a subflow", metadata: [
                         "token": "\(formatToken(token))", "local": "\(slot.local)", "remote": "\(remote)", "error": "\(error)",
                     ])
@@ -246,6 +379,7 @@ final class ConnectionManager: @unchecked Sendable {
                         "token": "\(formatToken(token))", "local": "\(s.local)", "remote": "\(s.remote)", "reason": "\(reason)",
                     ])
                 } catch {
+                    if Self.isGone(error) { gone = true; break actions }
                     entry.view.subflows.removeAll { $0 == s }
                     logger.debug("subflow already gone", metadata: ["token": "\(formatToken(token))", "error": "\(error)"])
                 }
@@ -257,10 +391,12 @@ final class ConnectionManager: @unchecked Sendable {
                     try kernel.pathManager.remove(token: token, localID: id)
                     count("addresses_withdrawn")
                 } catch {
+                    if Self.isGone(error) { gone = true; break actions }
                     logger.debug("nothing to withdraw", metadata: ["token": "\(formatToken(token))", "local_id": "\(id)", "error": "\(error)"])
                 }
                 for s in subflows {
                     do { try kernel.pathManager.destroySubflow(token: token, local: s.local, remote: s.remote) } catch {
+                    if Self.isGone(error) { gone = true; break actions }
                         logger.debug("subflow already gone", metadata: ["token": "\(formatToken(token))", "local": "\(s.local)", "error": "\(error)"])
                     }
                 }
@@ -279,6 +415,7 @@ final class ConnectionManager: @unchecked Sendable {
                         "token": "\(formatToken(token))", "address": "\(address)", "local_id": "\(id)", "reason": "\(reason)",
                     ])
                 } catch {
+                    if Self.isGone(error) { gone = true; break actions }
                     // Not retried until something changes: the memory says it was tried.
                     entry.view.announcedLocal[address] = id
                     logger.warning("kernel refused an announcement", metadata: [
@@ -294,9 +431,16 @@ final class ConnectionManager: @unchecked Sendable {
                         "token": "\(formatToken(token))", "local": "\(s.local)", "backup": "\(backup)", "reason": "\(reason)",
                     ])
                 } catch {
+                    if Self.isGone(error) { gone = true; break actions }
                     logger.warning("kernel refused a priority change", metadata: ["token": "\(formatToken(token))", "error": "\(error)"])
                 }
             }
+        }
+        if gone {
+            // Closed meanwhile (its CLOSED event is still queued, or was lost).
+            connections[token] = nil
+            logger.debug("connection gone", metadata: ["token": "\(formatToken(token))"])
+            return
         }
         connections[token] = entry
     }
@@ -304,23 +448,22 @@ final class ConnectionManager: @unchecked Sendable {
     private func count(_ key: String) { counters[key, default: 0] += 1 }
 }
 
-/// Reads `mptcp_pm` events on a thread of its own and hands them to the loop.
+/// Reads `mptcp_pm` events on a thread of its own and hands each batch to the
+/// manager at once (no hop through the service's loop: a subflow is asked for
+/// within microseconds of the event).
 final class EventWatcher: @unchecked Sendable {
     private let subscription: EventSubscription
-    private let doorbell: Doorbell
-    private let queue = Mutex<[EventNotice]>([])
+    private let handler: @Sendable ([EventNotice]) -> Void
     private let stop = Atomic<Bool>(false)
     private let logger: Logger
     /// Set by `start`, cleared by `join`; both run on the service's task.
     private var thread: pthread_t?
 
-    init(subscription: EventSubscription, doorbell: Doorbell, logger: Logger) {
+    init(subscription: EventSubscription, logger: Logger, handler: @escaping @Sendable ([EventNotice]) -> Void) {
         self.subscription = subscription
-        self.doorbell = doorbell
+        self.handler = handler
         self.logger = logger
     }
-
-    func take() -> [EventNotice] { queue.withLock { q in defer { q = [] }; return q } }
 
     func start() {
         let box = Unmanaged.passRetained(self)
@@ -346,16 +489,74 @@ final class EventWatcher: @unchecked Sendable {
         while !stop.load(ordering: .relaxed) {
             do {
                 let notices = try subscription.next(timeoutMilliseconds: 200)
-                if !notices.isEmpty {
-                    queue.withLock { $0.append(contentsOf: notices) }
-                    doorbell.ring(.mptcp)
-                }
+                if !notices.isEmpty { handler(notices) }
             } catch {
                 logger.error("reading MPTCP events failed; resynchronising", metadata: ["error": "\(error)"])
-                queue.withLock { $0.append(.eventsLost) }
-                doorbell.ring(.mptcp)
+                handler([.eventsLost])
                 usleep(200_000)
             }
         }
     }
+}
+
+/// A binary min-heap of (due time, token).
+struct TimerHeap {
+    private var items: [(Int, UInt32)] = []
+
+    var min: (Int, UInt32)? { items.first }
+
+    mutating func push(_ due: Int, _ token: UInt32) {
+        items.append((due, token))
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if items[parent].0 <= items[i].0 { break }
+            items.swapAt(parent, i)
+            i = parent
+        }
+    }
+
+    mutating func pop() {
+        guard !items.isEmpty else { return }
+        items.swapAt(0, items.count - 1)
+        items.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < items.count && items[l].0 < items[m].0 { m = l }
+            if r < items.count && items[r].0 < items[m].0 { m = r }
+            if m == i { break }
+            items.swapAt(i, m)
+            i = m
+        }
+        if items.isEmpty { items = [] }  // give the memory back after a burst
+    }
+}
+
+/// SplitMix64, seeded from the system generator: jitter needs spread, not secrecy.
+struct Jitter {
+    private var state: UInt64
+
+    init() {
+        var system = SystemRandomNumberGenerator()
+        state = system.next()
+    }
+
+    /// A number in 0..<1.
+    mutating func unit() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Double(z >> 11) / Double(UInt64(1) << 53)
+    }
+}
+
+/// CPU time of the calling thread, ns.
+func threadCPUNanoseconds() -> UInt64 {
+    var t = timespec()
+    guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) == 0 else { return 0 }
+    return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
 }

@@ -66,14 +66,21 @@ struct DaemonService: Service, CustomStringConvertible {
         var manager: ConnectionManager?
         var events: EventWatcher?
         if reconciler.policy.kernel.pathManager == "userspace" {
-            let m = ConnectionManager(kernel: reconciler.kernel, logger: logger)
+            var initial = NetworkSnapshot(links: [], addresses: [], defaultRoutes: [])
+            var adopt = true
+            do { initial = try reconciler.kernel.network.read() } catch {
+                // The resync the loop runs next adopts them instead.
+                logger.error("cannot read links and addresses: adoption postponed", metadata: ["error": "\(error)"])
+                adopt = false
+                doorbell.ring(.resync)
+            }
+            let m = ConnectionManager(kernel: reconciler.kernel, logger: logger, policy: reconciler.policy, network: initial,
+                                      wakeLoop: { doorbell.ring(.mptcp) })
             let subscription = try EventSubscription(namespace: namespace, receiveBuffer: reconciler.policy.daemon.eventBuffer)
             logger.info("listening to MPTCP events", metadata: ["receive_buffer": "\(subscription.receiveBufferSize)"])
-            let w = EventWatcher(subscription: subscription, doorbell: doorbell, logger: logger)
+            let w = EventWatcher(subscription: subscription, logger: logger) { m.handle($0) }
             w.start()
-            if let network = try? reconciler.kernel.network.read() {
-                m.resync(policy: reconciler.policy, network: network, reason: "start-up adoption")
-            }
+            if adopt { m.resync(reason: "start-up adoption") }
             manager = m
             events = w
         }
@@ -100,7 +107,6 @@ struct DaemonService: Service, CustomStringConvertible {
             // persistent refusal is neither hammered nor logged every second.
             var retryDelay = 1
             var retryScheduled = false
-            var timerAt: Int?  // the one pending engine wake-up (manager clock, ms)
             for await _ in doorbell.stream.cancelOnGracefulShutdown() {
                 let why = doorbell.take()
                 if why.isEmpty { continue }
@@ -114,18 +120,19 @@ struct DaemonService: Service, CustomStringConvertible {
                 let trigger = why.contains(.reload) ? "reload" : why.contains(.lost) ? "resync-after-loss"
                     : why.contains(.network) ? "network" : why.contains(.retry) ? "retry" : "resync"
                 if let manager {
-                    if let network = try? reconciler.kernel.network.read() {
-                        if why.contains(.mptcp), let events {
-                            _ = manager.handle(events.take(), policy: reconciler.policy, network: network)
-                        }
-                        if !why.subtracting([.mptcp, .timer]).isEmpty || why.contains(.timer) {
-                            manager.decideAll(policy: reconciler.policy, network: network)
+                    // MPTCP events are handled on the event thread; here: rtnetlink
+                    // changes, reloads and resyncs re-apply the policy everywhere.
+                    if !why.isSubset(of: [.mptcp, .timer]) {
+                        do {
+                            manager.update(policy: reconciler.policy, network: try reconciler.kernel.network.read())
+                            if why.contains(.resync) { manager.resync(reason: "resync") } else { manager.decideAll() }
+                        } catch {
+                            logger.error("cannot read links and addresses", metadata: ["error": "\(error)"])
                         }
                     }
-                    if why.contains(.timer) { timerAt = nil }
-                    if let wake = manager.nextWake, timerAt.map({ wake < $0 }) ?? true {
-                        timerAt = wake
-                        let delay = max(1, wake - manager.now)
+                    if why.contains(.timer) { manager.timerFired() }
+                    // .mptcp: the event thread needs a wake-up sooner than the armed one.
+                    if let delay = manager.rearm() {
                         group.addTask {
                             try? await Task.sleep(for: .milliseconds(delay))
                             doorbell.ring(.timer)
@@ -151,6 +158,7 @@ struct DaemonService: Service, CustomStringConvertible {
         }
         watcher.join()
         events?.join()
+        manager?.logStatistics()
         SystemdNotify.send("STOPPING=1")
         switch reconciler.policy.kernel.onExit {
         case .remove:
