@@ -167,7 +167,11 @@ public enum Planner {
     static func isLoopback(_ address: IPAddress) -> Bool {
         switch address {
         case .v4: return address.bytes[0] == 127
-        case .v6: return address.bytes == [UInt8](repeating: 0, count: 15) + [1]
+        case .v6:
+            let b = address.bytes
+            // ::1, or an IPv4-mapped loopback (::ffff:127.0.0.0/104).
+            return b == [UInt8](repeating: 0, count: 15) + [1]
+                || (b[0..<10].allSatisfy { $0 == 0 } && b[10] == 0xff && b[11] == 0xff && b[12] == 127)
         }
     }
 

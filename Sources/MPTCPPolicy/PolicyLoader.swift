@@ -20,7 +20,8 @@ public struct PolicyDiagnostic: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `FILE:LINE: KEY: message`.
-    public func formatted(file: String) -> String { file + ":" + description }
+    /// `FILE:LINE: KEY: message`, or `FILE: KEY: message` when the line is unknown.
+    public func formatted(file: String) -> String { file + (line == nil ? ": " : ":") + description }
 }
 
 /// A policy file that failed validation: every problem, in file order.
@@ -448,6 +449,10 @@ struct KeyLines {
                 record(table, number)
             } else if line.hasPrefix("[") {
                 table = Self.bare(line.dropFirst().prefix { $0 != "]" })
+                // `[connection.match]` under `[[connection]]` belongs to the latest element.
+                if let dot = table.firstIndex(of: "."), let n = counts[String(table[..<dot])] {
+                    table = "\(table[..<dot])[\(n)]\(table[dot...])"
+                }
                 record(table, number)
             } else if let eq = line.firstIndex(of: "=") {
                 let key = Self.bare(line[..<eq])
@@ -468,13 +473,19 @@ struct KeyLines {
         if lines[path] == nil { lines[path] = line }
     }
 
-    /// The line of `path`, else of its nearest enclosing key.
+    /// The line of `path`, else of its nearest enclosing key (`a.b[2].c` falls
+    /// back to `a.b[2]`, then `a.b`, then `a`).
     subscript(path: String) -> Int? {
         var p = Substring(path)
         while !p.isEmpty {
             if let line = lines[String(p)] { return line }
-            guard let dot = p.lastIndex(of: ".") else { break }
-            p = p[..<dot]
+            if p.last == "]", let open = p.lastIndex(of: "["), open > p.startIndex {
+                p = p[..<open]
+            } else if let dot = p.lastIndex(of: ".") {
+                p = p[..<dot]
+            } else {
+                break
+            }
         }
         return nil
     }

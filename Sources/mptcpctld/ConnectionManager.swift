@@ -30,6 +30,11 @@ final class ConnectionManager: @unchecked Sendable {
         (error as? MPTCPError)?.kernelMessage == "invalid token"
     }
 
+    /// The kernel's answer to a subflow request before the connection is fully established.
+    static func isNotYetEstablished(_ error: any Error) -> Bool {
+        (error as? MPTCPError)?.errno == ENOTCONN
+    }
+
     /// The kernel's answer to a userspace-PM command on a connection of the in-kernel PM.
     static func isOtherManager(_ error: any Error) -> Bool {
         (error as? MPTCPError)?.kernelMessage?.contains("userspace PM not selected") ?? false
@@ -98,7 +103,9 @@ final class ConnectionManager: @unchecked Sendable {
             return
         }
         var seen: Set<UInt32> = []
-        for c in table {
+        // Only connections in ESTABLISHED: one still connecting announces itself with
+        // its events, and a closing one (its addresses may read as zero) is of no use.
+        for c in table where c.state == 1 && c.remotePort != 0 && !c.remoteAddress.isUnspecified {
             seen.insert(c.token)
             var entry = connections[c.token] ?? Entry(view: ConnectionView(
                 token: c.token, side: c.side == .server ? .server : .client,
@@ -313,6 +320,7 @@ final class ConnectionManager: @unchecked Sendable {
 
     private func decide(_ token: UInt32) {
         guard var entry = connections[token], entry.established, !entry.foreign else { return }
+        let previousMemory = entry.memory
         defer {
             if var e = connections[token] {
                 schedule(token, &e)
@@ -357,6 +365,14 @@ final class ConnectionManager: @unchecked Sendable {
                         "token": "\(formatToken(token))", "local": "\(slot.local)", "local_id": "\(id)",
                         "remote": "\(remote)", "backup": "\(backup)", "reason": "\(reason)",
                     ])
+                } catch where Self.isNotYetEstablished(error) {
+                    // Adopted from sock_diag before MPTCP is fully established (no data
+                    // acked yet): wait for its ESTABLISHED event; nothing failed.
+                    entry.memory = previousMemory
+                    entry.established = false
+                    count("adopted_before_established")
+                    logger.debug("not fully established yet: waiting for its event", metadata: ["token": "\(formatToken(token))"])
+                    break actions
                 } catch where Self.isOtherManager(error) {
                     entry.foreign = true
                     logger.warning("a connection of the in-kernel path manager: left to it", metadata: [

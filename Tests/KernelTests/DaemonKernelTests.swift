@@ -102,6 +102,7 @@ final class DaemonKernelTests {
         }
         #expect(try endpoint("10.0.50.1")?.withoutID == "10.0.50.1 subflow a1")
         #expect(try endpoint("fd00:50::1")?.withoutID == "fd00:50::1 subflow a1")
+        try daemon.waitUntil("the addition is logged") { daemon.lines("added endpoint").contains { $0["address"] == "10.0.50.1" } }
         let logged = daemon.lines("added endpoint").first { $0["address"] == "10.0.50.1" }
         #expect(logged?["flags"] == "subflow" && logged?["trigger"] == "network", "\(daemon.log)")
         #expect(try owned(daemon) == idsAndAddresses(try endpoints()), "the ownership record lists exactly what it added")
@@ -150,6 +151,8 @@ final class DaemonKernelTests {
         try ip("addr", "del", "10.0.50.1/24", "dev", "a1")
         try daemon.waitUntil("10.0.50.1's endpoint goes") { try endpoint("10.0.50.1") == nil }
         #expect(try endpoints() == before.filter { $0.address != "10.0.50.1" }, "the others keep their ids")
+        // The log line follows the kernel change: wait for it too.
+        try daemon.waitUntil("the deletion is logged") { daemon.lines("deleted endpoint").contains { $0["address"] == "10.0.50.1" } }
         let deleted = daemon.lines("deleted endpoint").first { $0["address"] == "10.0.50.1" }
         #expect(deleted?["reason"] == "the address is no longer on any interface", "\(daemon.log)")
 
@@ -260,6 +263,7 @@ final class DaemonKernelTests {
         #expect(try viaA2().count == 1)
         #expect(try infoSubflows() == count)
 
+        try daemon.waitUntil("both changes are logged") { daemon.lines("changed endpoint flags").filter { $0["address"] == "10.0.2.1" }.count >= 2 }
         let changed = daemon.lines("changed endpoint flags").filter { $0["address"] == "10.0.2.1" }
         #expect(changed.map { "\($0["was"] ?? "") -> \($0["flags"] ?? "")" } == ["subflow -> subflow,backup", "subflow,backup -> subflow"],
                 "\(daemon.log)")

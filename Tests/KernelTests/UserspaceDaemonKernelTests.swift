@@ -249,6 +249,80 @@ final class UserspaceDaemonKernelTests {
         #expect(daemon.stop() == 0)
     }
 
+    @Test func fullmeshGivesEachOf200ConnectionsItsSubflowsOnTheSocketAndInMptcpctlConnections() throws {
+        // The server announces its path-2 address: 3 local x 2 remote addresses, less the initial pair.
+        try lab.exec(lab.server, ["ip", "mptcp", "endpoint", "add", "10.0.2.2", "dev", "b2", "signal"])
+        let policy = Self.base + """
+
+            [[connection]]
+            name = "mesh"
+            strategy = "fullmesh"
+            """
+        let daemon = try Daemon(namespace: lab.client, policy: policy)
+        try daemon.waitUntil("the daemon runs") { daemon.log.contains("running") }
+        let sink = try burstServer(7501)
+        defer { kill(sink.processIdentifier, SIGKILL); sink.waitUntilExit() }
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        holder.arguments = ["netns", "exec", lab.client, try #require(Repository.python), "-u",
+                            Repository.root.appendingPathComponent("scripts/mptcp-burst.py").path,
+                            "client", "--connect", "10.0.1.2", "--port", "7501", "--count", "200", "--subflows", "5",
+                            "--timeout", "60", "--hold", "60"]
+        let out = Pipe()
+        holder.standardOutput = out
+        try holder.run()
+        defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
+        // MPTCP_TCPINFO on every socket: 5 established extra subflows each.
+        var line = Data()
+        while !line.contains(0x0a) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        let held = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
+        #expect(held["event"] as? String == "held")
+        #expect(held["connected"] as? Int == 200)
+        #expect(held["missing"] as? Int == 0, "every socket reports its 5 extra subflows: \(held)")
+        // And mptcpctl connections shows the same.
+        let json = try lab.mptcpctl(lab.client, ["connections", "--json"]).stdout
+        let all = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        let mesh = all.filter { $0["remote_port"] as? Int == 7501 }
+        #expect(mesh.count == 200)
+        #expect(mesh.allSatisfy { ($0["subflows"] as? [[String: Any]])?.count == 6 },
+                "1 + 5 subflows: \(mesh.map { ($0["subflows"] as? [Any])?.count ?? -1 })")
+        #expect(!daemon.log.contains("kernel refused"))
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test func aKilledSubflowIsRecreatedWithinTheBackoffBounds() throws {
+        let policy = Self.base + """
+
+            [[connection]]
+            name = "retry"
+            strategy = "per-interface"
+            retry = { initial = "400ms", max = "2s", attempts = 3 }
+            """
+        let daemon = try Daemon(namespace: lab.client, policy: policy)
+        try daemon.waitUntil("the daemon runs") { daemon.log.contains("running") }
+        let s = try server(7511)
+        defer { s.stop() }
+        let c = try client(7511)
+        defer { c.stop() }
+        try daemon.waitUntil("three subflows") { try subflows(7511).count == 3 }
+        let old = try #require(try subflows(7511).first { $0.localAddress == IPAddress("10.0.2.1") })
+        // Kill it from outside (tcp_abort: the subflow closes with ECONNABORTED).
+        try lab.exec(lab.client, ["ss", "-K", "-t", "src", "10.0.2.1", "sport", "=", ":\(old.localPort)"])
+        try daemon.waitUntil("a new subflow from 10.0.2.1") {
+            try subflows(7511).contains { $0.localAddress == IPAddress("10.0.2.1") && $0.localPort != old.localPort }
+        }
+        let failed = try #require(daemon.lines("subflow failed").first)
+        let delay = try #require(failed["retry_in_ms"].flatMap { Int($0) })
+        #expect(failed["attempt"] == "1")
+        #expect(delay >= 400 && delay <= 500, "the first retry comes after initial plus at most 25% jitter")
+        #expect(failed["error"] != "0")
+        #expect(daemon.stop() == 0)
+    }
+
     /// Runs scripts/mptcp-burst.py in a namespace and returns its JSON lines.
     func burst(_ namespace: String, _ arguments: [String]) throws -> [[String: Any]] {
         let python = try #require(Repository.python)

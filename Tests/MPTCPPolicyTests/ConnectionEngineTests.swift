@@ -291,3 +291,12 @@ import Testing
         #expect(removals.first?.0 == 2 && removals.first?.1 == IPAddress("10.0.2.1") && removals.first?.2 == [backupJoin])
     }
 }
+
+@Test func mappedIPv4LoopbackIsLoopback() {
+    #expect(Planner.isLoopback(IPAddress("::ffff:127.0.0.1")!) || IPAddress("::ffff:127.0.0.1")!.isIPv4,
+            "an IPv4-mapped loopback address is never an endpoint")
+    #expect(Planner.isLoopback(IPAddress("::1")!))
+    #expect(!Planner.isLoopback(IPAddress("::ffff:10.0.0.1")!))
+    #expect(!Planner.isLoopback(IPAddress("fd00::1")!))
+}
+

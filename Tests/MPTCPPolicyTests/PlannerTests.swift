@@ -275,3 +275,4 @@ func apply(_ plan: EndpointPlan, to endpoints: [Endpoint], owned: Set<OwnedEndpo
         #expect(Planner.settingsChanges(policy: p, current: current).first == .pathManager(from: "kernel", to: "userspace"))
     }
 }
+

@@ -1,6 +1,6 @@
 import Foundation
 import MPTCPKit
-import MPTCPPolicy
+@testable import MPTCPPolicy
 import Testing
 
 /// `PolicyLoader`: decoding `mptcpctld.toml` and reporting every problem with its line and key.
@@ -466,5 +466,31 @@ import Testing
         #expect(PolicyDiagnostic(line: 7, key: "kernel.scheduler", message: "m").formatted(file: "f") == "f:7: kernel.scheduler: m")
         #expect(PolicyDiagnostic(line: 7, key: "", message: "m").description == "7: m")
         #expect(PolicyDiagnostic(line: nil, key: "k", message: "m").description == "k: m")
+    }
+
+    @Test func aDiagnosticWithoutALineStillSeparatesFileAndKey() {
+        #expect(PolicyDiagnostic(line: nil, key: "k", message: "m").formatted(file: "f") == "f: k: m")
+    }
+
+    @Test func aSubTableOfAnArrayElementIsFoundOnItsOwnLine() {
+        let text = """
+            [[connection]]
+            name = "a"
+            [[connection]]
+            name = "b"
+            [connection.match]
+            remote_port = "https"
+            """
+        let d = diagnostics(text)
+        #expect(d.count == 1)
+        #expect(d.first?.key.hasPrefix("connection[2].match") == true, "\(d)")
+        #expect(d.first?.line == 6, "\(d)")
+    }
+
+    @Test func anIndexedKeyFallsBackToItsArrayLine() {
+        let lines = KeyLines("[kernel]\nlimits = { subflows = 8 }\n[[interface]]\nname = [\"eth*\", 7]\n")
+        #expect(lines["interface[1].name[1]"] == 4)
+        #expect(lines["kernel.limits.subflows[0]"] == 2)
+        #expect(lines["interface[3]"] == nil || lines["interface[3]"] == 3)
     }
 }
