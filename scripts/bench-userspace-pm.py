@@ -84,6 +84,8 @@ class Lab:
         sh("bash", LAB, "up", self.name, str(paths), str(rate))
         for ns in (self.a, self.b):
             nsx(ns, "ip", "mptcp", "limits", "set", "subflows", "8", "add_addr_accepted", "8")
+        # No SYN of a burst dropped (two lost SYN+MP_CAPABLE fall back to plain TCP).
+        nsx(self.b, "sysctl", "-qw", "net.core.somaxconn=65535", "net.ipv4.tcp_max_syn_backlog=65535")
 
     def close(self):
         sh("bash", LAB, "down", self.name, check=False)

@@ -13,7 +13,8 @@
       MPTCP_TCPINFO on every socket until each has K extra established subflows or S seconds
       pass, and closes them all at once. Prints per round
       {"event":"round","round":i,"count":N,"connected":C,"complete":X,
-       "missing":M,"seconds":T}.
+       "missing":M,"fallback":F,"seconds":T}; F counts the missing ones that fell
+      back to plain TCP (MPTCP_INFO_FLAG_FALLBACK), which no path manager can help.
       With --hold S, it prints {"event":"held",...} once they are complete and
       keeps them open S seconds before closing.
       With --serial, connections are made one at a time and each is timed from
@@ -74,6 +75,15 @@ def extra_subflows(sock, room=16):
     raw = buf.raw
     established = sum(1 for i in range(min(count, room)) if raw[16 + i * size] == 1)
     return established - 1
+
+
+def fell_back(sock):
+    """MPTCP_INFO_FLAG_FALLBACK: the connection is plain TCP, no subflow can join it."""
+    try:
+        info = sock.getsockopt(SOL_MPTCP, MPTCP_INFO, 16)
+    except OSError:
+        return True  # a fallback socket may not answer MPTCP_INFO at all
+    return len(info) >= 12 and struct.unpack_from("I", info, 8)[0] & 1 == 1
 
 
 def run_server(args):
@@ -177,13 +187,16 @@ def run_client(args):
             if remaining:
                 time.sleep(0.01)
         elapsed = time.monotonic() - t0
+        fallback = sum(1 for s in remaining if fell_back(s))
         if args.hold > 0:
-            emit(event="held", round=r + 1, connected=len(connected), missing=len(remaining), seconds=round(elapsed, 3))
+            emit(event="held", round=r + 1, connected=len(connected), missing=len(remaining), fallback=fallback,
+                 seconds=round(elapsed, 3))
             time.sleep(args.hold)
         for s in socks:
             s.close()
         emit(event="round", round=r + 1, count=args.count, connected=len(connected),
-             complete=len(connected) - len(remaining), missing=len(remaining), seconds=round(elapsed, 3))
+             complete=len(connected) - len(remaining), missing=len(remaining), fallback=fallback,
+             seconds=round(elapsed, 3))
     return 0
 
 

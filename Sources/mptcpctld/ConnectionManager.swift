@@ -105,7 +105,9 @@ final class ConnectionManager: @unchecked Sendable {
         var seen: Set<UInt32> = []
         // Only connections in ESTABLISHED: one still connecting announces itself with
         // its events, and a closing one (its addresses may read as zero) is of no use.
-        for c in table where c.state == 1 && c.remotePort != 0 && !c.remoteAddress.isUnspecified {
+        // One that fell back to TCP (after SYN+MP_CAPABLE drops, syn_retrans_before_tcp_fallback)
+        // has no token left and can never take a subflow.
+        for c in table where c.state == 1 && c.remotePort != 0 && !c.remoteAddress.isUnspecified && c.info.flags & 1 == 0 {
             seen.insert(c.token)
             var entry = connections[c.token] ?? Entry(view: ConnectionView(
                 token: c.token, side: c.side == .server ? .server : .client,

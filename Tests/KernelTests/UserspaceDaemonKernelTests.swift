@@ -331,6 +331,13 @@ final class UserspaceDaemonKernelTests {
         return out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
+    /// Queues deep enough that no SYN of a burst is dropped: after two lost SYN+MP_CAPABLE
+    /// the kernel falls back to plain TCP (syn_retrans_before_tcp_fallback), which no path
+    /// manager can help and which would make the burst measure the machine's load instead.
+    func deepQueues() throws {
+        try lab.exec(lab.server, ["sysctl", "-qw", "net.core.somaxconn=65535", "net.ipv4.tcp_max_syn_backlog=65535"])
+    }
+
     func burstServer(_ port: Int) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
@@ -353,12 +360,15 @@ final class UserspaceDaemonKernelTests {
         let policy = Self.base.replacingOccurrences(of: "resync_interval = 0", with: "resync_interval = 0\nevent_buffer = 65536")
         let daemon = try Daemon(namespace: lab.client, policy: policy)
         try daemon.waitUntil("the daemon runs") { daemon.log.contains("running") }
+        try deepQueues()
         let sink = try burstServer(7351)
         defer { kill(sink.processIdentifier, SIGKILL); sink.waitUntilExit() }
         let result = try #require(try burst(lab.client, ["client", "--connect", "10.0.1.2", "--port", "7351", "--count", "5000",
                                                          "--subflows", "2", "--timeout", "90"]).first { $0["event"] as? String == "round" })
         #expect(result["connected"] as? Int == 5000)
-        #expect(result["missing"] as? Int == 0, "every connection got its 2 extra subflows: \(result)")
+        let missing = result["missing"] as? Int ?? -1, fallback = result["fallback"] as? Int ?? -1
+        #expect(missing - fallback == 0, "every MPTCP connection got its 2 extra subflows: \(result)")
+        #expect(fallback >= 0 && fallback <= 50, "at most 1% fell back to TCP (then the burst measures the load, not the daemon): \(result)")
         #expect(daemon.log.contains("MPTCP events were lost"), "the burst overran the small buffer and was recovered")
         // And the daemon still manages the next connection.
         let s = try server(7352)
@@ -372,15 +382,17 @@ final class UserspaceDaemonKernelTests {
     @Test func memoryDoesNotGrowWithConnectionsEverSeen() throws {
         let daemon = try Daemon(namespace: lab.client, policy: Self.base)
         try daemon.waitUntil("the daemon runs") { daemon.log.contains("running") }
+        try deepQueues()
         let sink = try burstServer(7361)
         defer { kill(sink.processIdentifier, SIGKILL); sink.waitUntilExit() }
         let args = ["client", "--connect", "10.0.1.2", "--port", "7361", "--count", "1000", "--subflows", "2", "--timeout", "60"]
         let first = try burst(lab.client, args)
-        #expect(first.allSatisfy { ($0["missing"] as? Int ?? 1) == 0 })
+        let complete = { (r: [String: Any]) in (r["missing"] as? Int ?? 1) - (r["fallback"] as? Int ?? 0) == 0 }
+        #expect(first.allSatisfy(complete), "\(first)")
         Thread.sleep(forTimeInterval: 0.5)
         let after1000 = try rss(daemon)
         let rest = try burst(lab.client, args + ["--rounds", "19"])
-        #expect(rest.count == 19 && rest.allSatisfy { ($0["missing"] as? Int ?? 1) == 0 })
+        #expect(rest.count == 19 && rest.allSatisfy(complete), "\(rest)")
         Thread.sleep(forTimeInterval: 0.5)
         let after20000 = try rss(daemon)
         #expect(after20000 - after1000 <= 2048, "RSS after 20 000 connections: \(after20000) kB, after 1000: \(after1000) kB")
