@@ -166,23 +166,14 @@ public enum ConnectionEngine {
             self.policy = policy
             self.network = network
             var ignored: [IPAddress: String] = [:]
-            candidates = Planner.desiredEndpoints(policy: policy, network: network, excluded: &ignored).map {
-                Candidate(address: $0.address, interfaceIndex: $0.interfaceIndex, interfaceName: $0.interfaceName, role: $0.role,
-                          rule: $0.rule, flags: $0.flags)
-            }
+            candidates = Planner.desiredEndpoints(policy: policy, network: network, excluded: &ignored)
             usable = Dictionary(candidates.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
             handoverInterfaces = candidates.contains { $0.role == .handover }
         }
     }
 
-    struct Candidate: Sendable {
-        var address: IPAddress
-        var interfaceIndex: Int32
-        var interfaceName: String
-        var role: Role
-        var rule: Int
-        var flags: EndpointFlags
-    }
+    /// A usable local address: what the planner would make an endpoint of.
+    typealias Candidate = DesiredEndpoint
 
     /// - Parameter listeners: the namespace's MPTCP listeners, for server-side
     ///   announcements (an address is only announced where a join can be accepted);

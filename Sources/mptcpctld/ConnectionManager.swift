@@ -469,50 +469,24 @@ final class ConnectionManager: @unchecked Sendable {
 /// Reads `mptcp_pm` events on a thread of its own and hands each batch to the
 /// manager at once (no hop through the service's loop: a subflow is asked for
 /// within microseconds of the event).
-final class EventWatcher: @unchecked Sendable {
+final class EventWatcher: WatcherThread, @unchecked Sendable {
     private let subscription: EventSubscription
     private let handler: @Sendable ([EventNotice]) -> Void
-    private let stop = Atomic<Bool>(false)
-    private let logger: Logger
-    /// Set by `start`, cleared by `join`; both run on the service's task.
-    private var thread: pthread_t?
 
     init(subscription: EventSubscription, logger: Logger, handler: @escaping @Sendable ([EventNotice]) -> Void) {
         self.subscription = subscription
         self.handler = handler
-        self.logger = logger
+        super.init(what: "the MPTCP event thread", logger: logger)
     }
 
-    func start() {
-        let box = Unmanaged.passRetained(self)
-        var t = pthread_t()
-        let rc = pthread_create(&t, nil, { raw in
-            let watcher = Unmanaged<EventWatcher>.fromOpaque(raw!).takeRetainedValue()
-            watcher.loop()
-            return nil
-        }, box.toOpaque())
-        if rc == 0 { thread = t } else {
-            box.release()
-            logger.critical("cannot start the MPTCP event thread", metadata: ["errno": "\(rc)"])
-        }
-    }
-
-    func join() {
-        stop.store(true, ordering: .relaxed)
-        if let thread { pthread_join(thread, nil) }
-        thread = nil
-    }
-
-    private func loop() {
-        while !stop.load(ordering: .relaxed) {
-            do {
-                let notices = try subscription.next(timeoutMilliseconds: 200)
-                if !notices.isEmpty { handler(notices) }
-            } catch {
-                logger.error("reading MPTCP events failed; resynchronising", metadata: ["error": "\(error)"])
-                handler([.eventsLost])
-                usleep(200_000)
-            }
+    override func step() {
+        do {
+            let notices = try subscription.next(timeoutMilliseconds: 200)
+            if !notices.isEmpty { handler(notices) }
+        } catch {
+            logger.error("reading MPTCP events failed; resynchronising", metadata: ["error": "\(error)"])
+            handler([.eventsLost])
+            usleep(200_000)
         }
     }
 }

@@ -205,50 +205,24 @@ final class SharedInterval: Sendable {
 
 /// Reads rtnetlink notifications on a thread of its own (blocking reads stay off
 /// the concurrency pool) and rings the doorbell for each batch.
-final class NetworkWatcher: @unchecked Sendable {
+final class NetworkWatcher: WatcherThread, @unchecked Sendable {
     private let monitor: NetworkMonitor
     private let doorbell: Doorbell
-    private let stop = Atomic<Bool>(false)
-    private let logger: Logger
-    /// Set by `start`, cleared by `join`; both run on the service's task.
-    private var thread: pthread_t?
 
     init(monitor: NetworkMonitor, doorbell: Doorbell, logger: Logger) {
         self.monitor = monitor
         self.doorbell = doorbell
-        self.logger = logger
+        super.init(what: "the interface watcher thread", logger: logger)
     }
 
-    func start() {
-        let box = Unmanaged.passRetained(self)
-        var t = pthread_t()
-        let rc = pthread_create(&t, nil, { raw in
-            let watcher = Unmanaged<NetworkWatcher>.fromOpaque(raw!).takeRetainedValue()
-            watcher.loop()
-            return nil
-        }, box.toOpaque())
-        if rc == 0 { thread = t } else {
-            box.release()
-            logger.critical("cannot start the interface watcher thread", metadata: ["errno": "\(rc)"])
-        }
-    }
-
-    func join() {
-        stop.store(true, ordering: .relaxed)
-        if let thread { pthread_join(thread, nil) }
-        thread = nil
-    }
-
-    private func loop() {
-        while !stop.load(ordering: .relaxed) {
-            do {
-                let notices = try monitor.next(timeoutMilliseconds: 200)
-                if notices.contains(.lost) { doorbell.ring(.lost) } else if !notices.isEmpty { doorbell.ring(.network) }
-            } catch {
-                logger.error("reading interface changes failed; retrying", metadata: ["error": "\(error)"])
-                doorbell.ring(.lost)
-                usleep(200_000)
-            }
+    override func step() {
+        do {
+            let notices = try monitor.next(timeoutMilliseconds: 200)
+            if notices.contains(.lost) { doorbell.ring(.lost) } else if !notices.isEmpty { doorbell.ring(.network) }
+        } catch {
+            logger.error("reading interface changes failed; retrying", metadata: ["error": "\(error)"])
+            doorbell.ring(.lost)
+            usleep(200_000)
         }
     }
 }

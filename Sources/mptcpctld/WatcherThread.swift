@@ -1,0 +1,45 @@
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A thread of its own for blocking netlink reads (kept off the concurrency
+/// pool): runs `step()` until `join()`. Subclasses own their socket and say what
+/// one step is; `start` and `join` run on the service's task, which serialises them.
+class WatcherThread: @unchecked Sendable {
+    private let what: String
+    private let stop = Atomic<Bool>(false)
+    let logger: Logger
+    /// Set by `start`, cleared by `join`.
+    private var thread: pthread_t?
+
+    init(what: String, logger: Logger) {
+        self.what = what
+        self.logger = logger
+    }
+
+    /// One blocking read (with a timeout, so `join` is noticed) and its hand-off.
+    func step() {}
+
+    func start() {
+        let box = Unmanaged.passRetained(self)
+        var t = pthread_t()
+        let rc = pthread_create(&t, nil, { raw in
+            guard let raw else { return nil }
+            let watcher = Unmanaged<WatcherThread>.fromOpaque(raw).takeRetainedValue()
+            while !watcher.stop.load(ordering: .relaxed) { watcher.step() }
+            return nil
+        }, box.toOpaque())
+        if rc == 0 { thread = t } else {
+            box.release()
+            logger.critical("cannot start \(what)", metadata: ["errno": "\(rc)"])
+        }
+    }
+
+    func join() {
+        stop.store(true, ordering: .relaxed)
+        if let thread { pthread_join(thread, nil) }
+        thread = nil
+    }
+}
