@@ -380,7 +380,7 @@ final class ConnectionManager: @unchecked Sendable {
                     logger.warning("a connection of the in-kernel path manager: left to it", metadata: [
                         "token": "\(formatToken(token))", "error": "\(error)",
                     ])
-                    break
+                    break actions
                 } catch {
                     if Self.isGone(error) { gone = true; break actions }
                     ConnectionEngine.recordFailure(slot, policy: decision.policy, memory: &entry.memory, now: now,
@@ -414,7 +414,7 @@ final class ConnectionManager: @unchecked Sendable {
                 }
                 for s in subflows {
                     do { try kernel.pathManager.destroySubflow(token: token, local: s.local, remote: s.remote) } catch {
-                    if Self.isGone(error) { gone = true; break actions }
+                        if Self.isGone(error) { gone = true; break actions }
                         logger.debug("subflow already gone", metadata: ["token": "\(formatToken(token))", "local": "\(s.local)", "error": "\(error)"])
                     }
                 }
@@ -491,40 +491,6 @@ final class EventWatcher: WatcherThread, @unchecked Sendable {
     }
 }
 
-/// A binary min-heap of (due time, token).
-struct TimerHeap {
-    private var items: [(Int, UInt32)] = []
-
-    var min: (Int, UInt32)? { items.first }
-
-    mutating func push(_ due: Int, _ token: UInt32) {
-        items.append((due, token))
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if items[parent].0 <= items[i].0 { break }
-            items.swapAt(parent, i)
-            i = parent
-        }
-    }
-
-    mutating func pop() {
-        guard !items.isEmpty else { return }
-        items.swapAt(0, items.count - 1)
-        items.removeLast()
-        var i = 0
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < items.count && items[l].0 < items[m].0 { m = l }
-            if r < items.count && items[r].0 < items[m].0 { m = r }
-            if m == i { break }
-            items.swapAt(i, m)
-            i = m
-        }
-        if items.isEmpty { items = [] }  // give the memory back after a burst
-    }
-}
 
 /// SplitMix64, seeded from the system generator: jitter needs spread, not secrecy.
 struct Jitter {

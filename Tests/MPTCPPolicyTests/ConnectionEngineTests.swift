@@ -300,3 +300,16 @@ import Testing
     #expect(!Planner.isLoopback(IPAddress("fd00::1")!))
 }
 
+
+@Test func theTimerHeapPopsInDueOrder() async {
+    await propertyCheck(count: 200, input: Gen.int(in: 0...1000).array(of: 0...64)) { dues in
+        var heap = TimerHeap()
+        for (i, d) in dues.enumerated() { heap.push(d, UInt32(i)) }
+        var popped: [Int] = []
+        while let (due, _) = heap.min {
+            popped.append(due)
+            heap.pop()
+        }
+        #expect(popped == dues.sorted())
+    }
+}
