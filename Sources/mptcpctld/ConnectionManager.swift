@@ -164,6 +164,12 @@ final class ConnectionManager: @unchecked Sendable {
             switch notice {
             case .eventsLost: lost = true
             case .malformed(let why): logger.warning("malformed MPTCP event", metadata: ["detail": "\(why)"])
+            case .event(let e) where e.type == .listenerCreated || e.type == .listenerClosed:
+                // Where a join can land changed: server connections on that port decide again.
+                listenersFresh = false
+                for (token, entry) in connections where entry.view.side == .server && entry.view.local.port == e.localPort {
+                    touched.insert(token)
+                }
             case .event(let e): if let t = apply(e) { touched.insert(t) }
             }
         }
@@ -176,6 +182,7 @@ final class ConnectionManager: @unchecked Sendable {
         }
         listenersFresh = false
         for token in touched { decide(token) }
+        listenersFresh = false
     }
 
     /// The counters, logged at shutdown (and read by scripts/bench-userspace-pm.py).

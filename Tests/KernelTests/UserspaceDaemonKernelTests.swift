@@ -246,6 +246,14 @@ final class UserspaceDaemonKernelTests {
             try events.wait(seconds: 1, "an announcement on the second connection") { $0.type == .announced && $0.token == second.token }
         }
         #expect(second.subflows.count == 1)
+        // A listener that takes joins to 10.0.2.2 appears: the connection is offered that address.
+        let more = try lab.peer(lab.server, ["server", "--bind", "10.0.2.2", "--port", "7402"])
+        defer { more.stop() }
+        _ = try more.wait(for: "listening")
+        let late = try events.wait("an announcement of 10.0.2.2 once a listener takes it") {
+            $0.type == .announced && $0.token == second.token && $0.remoteAddress == IPAddress("10.0.2.2")
+        }
+        #expect(late.remoteID != 0)
         #expect(daemon.stop() == 0)
     }
 
