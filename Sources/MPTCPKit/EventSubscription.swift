@@ -50,6 +50,40 @@ public final class EventSubscription {
         receiveBufferSize = size
     }
 
+    /// Has the kernel drop events of these types before they are queued (a
+    /// classic BPF socket filter on the genl command byte): fewer wake-ups for a
+    /// reader that has no use for them. A filtered event never counts towards
+    /// an overrun. Replaces any earlier filter.
+    public func ignore(_ types: Set<EventType>) throws(MPTCPError) {
+        let commands = types.map(\.rawValue).sorted()
+        guard !commands.isEmpty, commands.count < 200 else { return }
+        // struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }
+        var program: [(UInt16, UInt8, UInt8, UInt32)] = [(0x30, 0, 0, 16)]  // ldb [16]: genlmsghdr.cmd
+        for (i, c) in commands.enumerated() {
+            program.append((0x15, UInt8(commands.count - i), 0, UInt32(c)))  // jeq #c -> drop
+        }
+        program.append((0x06, 0, 0, 0xffff_ffff))  // accept
+        program.append((0x06, 0, 0, 0))            // drop
+        let filter = UnsafeMutableRawPointer.allocate(byteCount: program.count * 8, alignment: 8)
+        defer { filter.deallocate() }
+        for (i, (code, jt, jf, k)) in program.enumerated() {
+            filter.storeBytes(of: code, toByteOffset: i * 8, as: UInt16.self)
+            filter.storeBytes(of: jt, toByteOffset: i * 8 + 2, as: UInt8.self)
+            filter.storeBytes(of: jf, toByteOffset: i * 8 + 3, as: UInt8.self)
+            filter.storeBytes(of: k, toByteOffset: i * 8 + 4, as: UInt32.self)
+        }
+        // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+        let fprog = UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 8)
+        defer { fprog.deallocate() }
+        fprog.initializeMemory(as: UInt8.self, repeating: 0, count: 16)
+        fprog.storeBytes(of: UInt16(program.count), toByteOffset: 0, as: UInt16.self)
+        fprog.storeBytes(of: filter, toByteOffset: 8, as: UnsafeMutableRawPointer.self)
+        let soAttachFilter: Int32 = 26
+        if setsockopt(socket.fileDescriptor, SOL_SOCKET, soAttachFilter, fprog, 16) != 0 {
+            throw MPTCPError.system("attach an event filter", errno: cnl_errno())
+        }
+    }
+
     /// The socket's descriptor, to wait on with poll/epoll.
     public var fileDescriptor: Int32 { socket.fileDescriptor }
 

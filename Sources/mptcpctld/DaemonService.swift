@@ -77,6 +77,9 @@ struct DaemonService: Service, CustomStringConvertible {
             let m = ConnectionManager(kernel: reconciler.kernel, logger: logger, policy: reconciler.policy, network: initial,
                                       wakeLoop: { doorbell.ring(.mptcp) })
             let subscription = try EventSubscription(namespace: namespace, receiveBuffer: reconciler.policy.daemon.eventBuffer)
+            // CREATED repeats in ESTABLISHED (the first event the manager acts on);
+            // priority changes and closed listeners change nothing it decides.
+            try subscription.ignore([.created, .subflowPriority, .listenerClosed])
             logger.info("listening to MPTCP events", metadata: ["receive_buffer": "\(subscription.receiveBufferSize)"])
             let w = EventWatcher(subscription: subscription, logger: logger) { m.handle($0) }
             w.start()

@@ -15,6 +15,25 @@ final class KernelPMKernelTests {
 
     deinit { lab.close() }
 
+    @Test func ignoredEventTypesNeverReachTheSubscription() throws {
+        try PathManager(namespace: lab.serverNamespace).setLimits(subflows: 2, addAddrAccepted: 2)
+        let filtered = try EventLog(lab.clientNamespace)
+        try filtered.subscription.ignore([.created, .subflowPriority])
+        let all = try EventLog(lab.clientNamespace)
+        let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", String(port + 1)])
+        defer { server.stop() }
+        _ = try server.wait(for: "listening")
+        let client = try lab.peer(lab.client, ["client", "--connect", "10.0.1.2", "--port", String(port + 1)])
+        defer { client.stop() }
+        _ = try client.wait(for: "connected")
+        client.send("send 1000")
+        let created = try all.wait("created, unfiltered") { $0.type == .created }
+        let token = try #require(created.token)
+        _ = try filtered.wait("established, through the filter") { $0.type == .established && $0.token == token }
+        #expect(!filtered.seen.contains { if case .event(let e) = $0 { e.type == .created } else { false } },
+                "CREATED was dropped before it was queued")
+    }
+
     @Test func everyEventTypeAndTheConnectionView() throws {
         let clientPM = try PathManager(namespace: lab.clientNamespace)
         let serverPM = try PathManager(namespace: lab.serverNamespace)
