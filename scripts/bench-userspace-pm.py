@@ -380,6 +380,9 @@ def main():
     for v in (args.serial, args.burst, args.failover_runs):
         if v <= 0 or v > 100000:
             raise SystemExit("bench: counts must be 1 to 100000")
+    phases = set(args.phases.split(","))
+    if not phases or not phases <= {"connections", "failover", "goodput"}:
+        raise SystemExit("bench: --phases takes connections, failover and/or goodput")
     tmp = tempfile.mkdtemp(prefix="bench-userspace-pm-")
     kernel = os.uname().release
     print("userspace path manager benchmark: kernel %s, %d CPUs, %s" % (kernel, os.cpu_count() or 0,
@@ -389,9 +392,6 @@ def main():
     if not args.no_mptcpd and ensure_mptcpd():
         managers.append(Mptcpd())
 
-    phases = set(args.phases.split(","))
-    if not phases or not phases <= {"connections", "failover", "goodput"}:
-        raise SystemExit("bench: --phases takes connections, failover and/or goodput")
     if "connections" in phases:
         connections_report(managers, args, tmp)
     if "failover" in phases:
