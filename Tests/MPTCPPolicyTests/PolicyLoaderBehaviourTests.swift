@@ -296,6 +296,13 @@ import Testing
         #expect(try PolicyLoader.load("[daemon]\nresync_interval = 86400\n", file: Self.file).daemon.resyncInterval == 86400)
     }
 
+    @Test func eventBufferBounds() throws {
+        expectOnly("[daemon]\nevent_buffer = 4095\n", line: 2, key: "daemon.event_buffer", "must be 4096 to 1073741824 bytes, not 4095")
+        expectOnly("[daemon]\nevent_buffer = 1073741825\n", line: 2, key: "daemon.event_buffer", "not 1073741825")
+        #expect(try PolicyLoader.load("[daemon]\nevent_buffer = 65536\n", file: Self.file).daemon.eventBuffer == 65536)
+        #expect(try PolicyLoader.load("", file: Self.file).daemon.eventBuffer == 16 << 20)
+    }
+
     @Test func relativeStateDirectory() {
         expectOnly("[daemon]\nstate_directory = \"run/mptcpctl\"\n", line: 2, key: "daemon.state_directory",
                    "must be an absolute path, not \"run/mptcpctl\"")
