@@ -53,10 +53,13 @@ public final class EventSubscription {
     /// Has the kernel drop events of these types before they are queued (a
     /// classic BPF socket filter on the genl command byte): fewer wake-ups for a
     /// reader that has no use for them. A filtered event never counts towards
-    /// an overrun. Replaces any earlier filter.
+    /// an overrun. Replaces any earlier filter; an empty set changes nothing.
     public func ignore(_ types: Set<EventType>) throws(MPTCPError) {
         let commands = types.map(\.rawValue).sorted()
-        guard !commands.isEmpty, commands.count < 200 else { return }
+        guard !commands.isEmpty else { return }
+        guard commands.count < 256 else {  // every jump offset must fit a u8
+            throw MPTCPError(code: .invalidArgument, operation: "attach an event filter", detail: "ignoring every event type leaves nothing to read")
+        }
         // struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }
         var program: [(UInt16, UInt8, UInt8, UInt32)] = [(0x30, 0, 0, 16)]  // ldb [16]: genlmsghdr.cmd
         for (i, c) in commands.enumerated() {
