@@ -352,23 +352,20 @@ public enum ConnectionEngine {
         var used = Set(c.localIDs.values).union(c.announcedLocal.values)
         for s in c.subflows { used.insert(s.localID) }
         var assigned = c.localIDs.merging(c.announcedLocal) { known, _ in known }
+        /// The id this connection already binds `address` to, else the lowest free one (nil: all 255 taken).
+        func localID(for address: IPAddress) -> UInt8? {
+            if let known = assigned[address] { return known }
+            guard let free = (1...255).lazy.map({ UInt8($0) }).first(where: { !used.contains($0) }) else { return nil }
+            used.insert(free)
+            assigned[address] = free
+            return free
+        }
         for (slot, l) in missing {
             if d.memory.pending[slot] != nil { continue }
             if let f = d.memory.failures[slot] {
-                if f.attempts >= max(1, p.retry.attempts) + 1 || f.nextAttempt > now { continue }
+                if !p.retry.allowsRetry(after: f.attempts) || f.nextAttempt > now { continue }
             }
-            let id: UInt8
-            if slot.local == c.local.address {
-                id = 0
-            } else if let known = assigned[slot.local] {
-                id = known
-            } else if let free = (1...255).lazy.map({ UInt8($0) }).first(where: { !used.contains($0) }) {
-                id = free
-                used.insert(free)
-                assigned[slot.local] = free
-            } else {
-                continue
-            }
+            guard let id = slot.local == c.local.address ? 0 : localID(for: slot.local) else { continue }
             let backup = l.role != .active
             d.memory.pending[slot] = now + pendingTimeoutMilliseconds
             d.actions.append(.create(slot: slot, localID: id, interfaceIndex: l.interfaceIndex, backup: backup,
@@ -387,16 +384,7 @@ public enum ConnectionEngine {
                     continue
                 }
                 d.memory.unannounceable.remove(l.address)
-                let id: UInt8
-                if let known = assigned[l.address] {
-                    id = known
-                } else if let free = (1...255).lazy.map({ UInt8($0) }).first(where: { !used.contains($0) }) {
-                    id = free
-                    used.insert(free)
-                    assigned[l.address] = free
-                } else {
-                    continue
-                }
+                guard let id = localID(for: l.address) else { continue }
                 d.actions.append(.announce(id: id, address: l.address, interfaceIndex: l.interfaceIndex,
                                            reason: "\(l.interfaceName) is \(l.role.rawValue) and announced"))
             }

@@ -107,6 +107,12 @@ public struct RetryPolicy: Hashable, Sendable, Codable {
         let base = min(maximumMilliseconds, initialMilliseconds << min(max(n - 1, 0), 20))
         return min(maximumMilliseconds, base + Int(Double(base) * 0.25 * min(max(jitter, 0), 0.999)))
     }
+
+    /// Whether a slot that failed `failures` times may be tried again (the first
+    /// try plus `attempts` retries; `attempts = 0` still allows one retry).
+    public func allowsRetry(after failures: Int) -> Bool {
+        failures < max(1, attempts) + 1
+    }
 }
 
 /// One `[[connection]]` block.

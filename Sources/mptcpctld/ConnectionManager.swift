@@ -182,7 +182,6 @@ final class ConnectionManager: @unchecked Sendable {
         }
         listenersFresh = false
         for token in touched { decide(token) }
-        listenersFresh = false
     }
 
     /// The counters, logged at shutdown (and read by scripts/bench-userspace-pm.py).
@@ -319,9 +318,9 @@ final class ConnectionManager: @unchecked Sendable {
     /// An entry's next wake-up, from its memory: exhausted retries never wake.
     private func schedule(_ token: UInt32, _ entry: inout Entry) {
         let m = entry.memory
-        let attempts = max(1, (entry.lastPolicy ?? .builtInDefault).retry.attempts) + 1
+        let retry = (entry.lastPolicy ?? .builtInDefault).retry
         var wake = m.pending.values.min()
-        for f in m.failures.values where f.attempts < attempts { wake = min(wake ?? f.nextAttempt, f.nextAttempt) }
+        for f in m.failures.values where retry.allowsRetry(after: f.attempts) { wake = min(wake ?? f.nextAttempt, f.nextAttempt) }
         if let f = m.failbackAt { wake = min(wake ?? f, f) }
         if wake != entry.wake, let wake { timers.push(wake, token) }
         entry.wake = wake
