@@ -11,7 +11,7 @@ For each manager, in a fresh two-path lab (scripts/lab, unshaped veth):
   burst     N connections at once (default 1000): wall time until every one
             has its extra subflow, and how many never got it (30 s limit);
   cpu       the manager's CPU time (every thread, /proc/PID/task/*/schedstat)
-            over both phases, per connection;
+            over both phases, per connection, and for each phase alone;
   rss       the manager's resident memory after them.
 The kernel reference: one "subflow" endpoint on a2. mptcpctld: path_manager =
 "userspace", per-interface over a1 and a2. mptcpd 0.12 (Debian package
@@ -238,6 +238,8 @@ def connections_phase(manager, args, tmp):
         lat = next((r for r in json_lines(out) if r.get("event") == "latency"), None)
         if lat is None:
             raise SystemExit("bench: no latency result from %s" % manager.name)
+        time.sleep(0.3)  # the last closes are handled
+        cpu1 = cpu_ns(pid) if pid else 0
         out = nsx(lab.a, PY, BURST, "client", "--connect", "10.0.1.2", "--port", "5201", "--count", str(args.burst),
                   "--subflows", "1", "--timeout", "30", capture=True).stdout
         burst = next((r for r in json_lines(out) if r.get("event") == "round"), None)
@@ -249,7 +251,10 @@ def connections_phase(manager, args, tmp):
                   "burst_connected": burst["connected"]}
         if pid:
             conns = max(1, lat["tried"] + burst["connected"])
-            result["cpu_us_per_conn"] = (cpu_ns(pid) - cpu0) / 1000.0 / conns
+            cpu2 = cpu_ns(pid)
+            result["cpu_us_per_conn"] = (cpu2 - cpu0) / 1000.0 / conns
+            result["cpu_us_serial"] = (cpu1 - cpu0) / 1000.0 / max(1, lat["tried"])
+            result["cpu_us_burst"] = (cpu2 - cpu1) / 1000.0 / max(1, burst["connected"])
             result["rss_mb"] = rss_kb(pid) / 1024.0
             if isinstance(manager, Mptcpctld):
                 manager.stop()
@@ -417,6 +422,9 @@ def connections_report(managers, args, tmp):
     for r in rows:
         if "rss_mb" in r:
             print("%s RSS after the burst: %.1f MB" % (r["name"], r["rss_mb"]))
+        if "cpu_us_serial" in r:
+            print("%s CPU per connection: %.1f us serial, %.1f us in the burst" % (
+                r["name"], r["cpu_us_serial"], r["cpu_us_burst"]))
         if "create_us_per_conn" in r:
             print("%s CPU per connection inside subflow-create requests (the kernel's connect work, which the"
                   " in-kernel PM does in a kworker): %.1f us; the rest: %.1f us" % (

@@ -35,6 +35,9 @@ struct AttributeWriter {
         bytes.append(contentsOf: [UInt8](repeating: 0, count: padding(length)))
     }
 
+    /// Attributes already encoded (by another writer).
+    mutating func append(encoded: [UInt8]) { bytes.append(contentsOf: encoded) }
+
     mutating func putU8(_ type: UInt16, _ value: UInt8) { put(type, [value]) }
     mutating func putU16(_ type: UInt16, _ value: UInt16) { put(type, le16(value)) }
     mutating func putBE16(_ type: UInt16, _ value: UInt16) { put(type, [UInt8(value >> 8), UInt8(value & 0xff)]) }

@@ -91,19 +91,26 @@ public final class EventSubscription {
     public var fileDescriptor: Int32 { socket.fileDescriptor }
 
     /// Blocks until the kernel delivers something, then returns the notices in
-    /// that datagram. With `timeoutMilliseconds`, returns an empty array when
-    /// nothing arrived in time.
+    /// that datagram and in every datagram already queued behind it (up to 64):
+    /// a burst is read with one wake-up and one read per datagram, with no poll.
+    /// With `timeoutMilliseconds`, returns an empty array when nothing arrived
+    /// in time. An overrun ends the batch with `.eventsLost`.
     public func next(timeoutMilliseconds: Int32? = nil) throws(MPTCPError) -> [EventNotice] {
-        if let timeoutMilliseconds,
-           !(try socket.waitReadable(timeoutMilliseconds: timeoutMilliseconds, operation: "wait for MPTCP events")) {
-            return []
+        var notices: [EventNotice] = []
+        var wait = true
+        for _ in 0..<64 {
+            guard let received = try socket.receiveDatagram(wait: wait, timeoutMilliseconds: timeoutMilliseconds,
+                                                            operation: "read MPTCP events") else { break }
+            wait = false
+            switch received {
+            case .overrun:
+                notices.append(.eventsLost)
+                return notices
+            case .messages(let messages):
+                notices.append(contentsOf: messages.compactMap(notice(for:)))
+            }
         }
-        switch try socket.receive(operation: "read MPTCP events") {
-        case .overrun:
-            return [.eventsLost]
-        case .messages(let messages):
-            return messages.compactMap(notice(for:))
-        }
+        return notices
     }
 
     private func notice(for m: NetlinkMessage) -> EventNotice? {

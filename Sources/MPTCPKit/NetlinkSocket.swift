@@ -90,7 +90,7 @@ final class NetlinkSocket {
         return cnl_msg_seq(msg)
     }
 
-    /// Outcome of one `nl_recv`.
+    /// Outcome of one read.
     enum Received {
         case messages([NetlinkMessage])
         /// The receive buffer overran (ENOBUFS): messages were dropped.
@@ -112,39 +112,63 @@ final class NetlinkSocket {
         return Int(got)
     }
 
-    /// Waits up to `timeoutMilliseconds` for a datagram; false on timeout or EINTR.
-    func waitReadable(timeoutMilliseconds: Int32, operation: String) throws(MPTCPError) -> Bool {
-        var pfd = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
-        let rc = poll(&pfd, 1, timeoutMilliseconds)
-        if rc > 0 { return true }
-        if rc == 0 { return false }
-        let code = cnl_errno()
-        if code == EINTR { return false }
-        throw MPTCPError.system(operation, errno: code)
+    /// Blocks for one datagram from the kernel and splits it into messages.
+    func receive(operation: String) throws(MPTCPError) -> Received {
+        while true {
+            if let received = try receiveDatagram(wait: true, timeoutMilliseconds: nil, operation: operation) { return received }
+        }
     }
 
-    /// Blocks in `nl_recv` for one datagram and splits it into messages.
-    func receive(operation: String) throws(MPTCPError) -> Received {
-        var peer = sockaddr_nl()
-        var buffer: UnsafeMutablePointer<UInt8>? = nil
+    /// The `SO_RCVTIMEO` in force, in ms (0: none); nil until first set.
+    private var receiveTimeout: Int32?
+    /// `receiveDatagram`'s buffer: netlink datagrams are at most 32 KiB.
+    private var datagramBuffer = [UInt8](repeating: 0, count: 65536)
+
+    /// One datagram with a plain `recvfrom` (no poll first): waiting up to
+    /// `timeoutMilliseconds` (nil: for ever) when `wait`, else only what is
+    /// already queued. nil when nothing came (timeout, EINTR with a timeout, or
+    /// an empty queue). Datagrams not sent by the kernel are dropped.
+    func receiveDatagram(wait: Bool, timeoutMilliseconds: Int32?, operation: String) throws(MPTCPError) -> Received? {
+        let fd = fileDescriptor
+        if wait {
+            let ms = max(0, timeoutMilliseconds ?? 0)
+            if receiveTimeout != ms {
+                var tv = timeval(tv_sec: Int(ms / 1000), tv_usec: Int(ms % 1000) * 1000)
+                guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+                    throw MPTCPError.system(operation, errno: cnl_errno())
+                }
+                receiveTimeout = ms
+            }
+        }
         while true {
-            let n = nl_recv(handle, &peer, &buffer, nil)
-            let code = cnl_errno()
-            if n > 0, let buffer {
-                let bytes = Array(UnsafeBufferPointer(start: buffer, count: Int(n)))
-                free(buffer)
-                do {
-                    return .messages(try NetlinkMessage.parse(bytes))
-                } catch {
-                    throw MPTCPError(code: .protocolViolation, operation: operation, detail: error.description)
+            var peer = sockaddr_nl()
+            var peerLength = socklen_t(MemoryLayout<sockaddr_nl>.size)
+            let n = datagramBuffer.withUnsafeMutableBytes { buffer in
+                withUnsafeMutablePointer(to: &peer) { p in
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        recvfrom(fd, buffer.baseAddress, buffer.count, (wait ? 0 : Int32(MSG_DONTWAIT)) | Int32(MSG_TRUNC), $0, &peerLength)
+                    }
                 }
             }
-            if let buffer { free(buffer) }
-            buffer = nil
-            if n == 0 { continue }  // EAGAIN or an empty datagram
-            if -n == NLE_NOMEM && code == ENOBUFS { return .overrun }
-            if -n == NLE_INTR || code == EINTR { continue }
-            throw MPTCPError(code: .system, operation: operation, errno: code == 0 ? EIO : code, detail: libnlError(n))
+            if n < 0 {
+                let code = cnl_errno()
+                switch code {
+                case EAGAIN, EWOULDBLOCK: return nil
+                case EINTR: if wait && timeoutMilliseconds == nil { continue } else { return nil }
+                case ENOBUFS: return .overrun
+                default: throw MPTCPError.system(operation, errno: code)
+                }
+            }
+            if peer.nl_pid != 0 { continue }
+            guard n <= datagramBuffer.count else {
+                throw MPTCPError(code: .protocolViolation, operation: operation,
+                                 detail: "a datagram of \(n) bytes exceeds the \(datagramBuffer.count)-byte buffer")
+            }
+            do {
+                return .messages(try NetlinkMessage.parse(Array(datagramBuffer[0..<n])))
+            } catch {
+                throw MPTCPError(code: .protocolViolation, operation: operation, detail: error.description)
+            }
         }
     }
 
@@ -176,6 +200,57 @@ final class NetlinkSocket {
                 }
             }
         }
+    }
+
+    /// Sends `payloads` as generic-netlink requests packed into as few datagrams as
+    /// `maxBatch` allows: the kernel handles the messages of a datagram in order,
+    /// each with its own ack. Returns, per request and in order, nil for success or
+    /// the kernel's refusal. Throws only when a datagram cannot be sent or its acks
+    /// cannot be read (then the outcome of the requests is unknown).
+    func transactBatch(type: Int32, genlCommand: UInt8, payloads: [[UInt8]], maxBatch: Int = 64,
+                       operation: String) throws(MPTCPError) -> [NetlinkStatus?] {
+        var results: [NetlinkStatus?] = []
+        results.reserveCapacity(payloads.count)
+        var start = 0
+        while start < payloads.count {
+            let end = min(payloads.count, start + max(1, maxBatch))
+            var datagram: [UInt8] = []
+            var index: [UInt32: Int] = [:]
+            for i in start..<end {
+                let seq = nl_socket_use_seq(handle)
+                index[seq] = i - start
+                let length = NL.headerLength + 4 + payloads[i].count
+                datagram.append(contentsOf: le32(UInt32(length)))
+                datagram.append(contentsOf: le16(UInt16(truncatingIfNeeded: type)))
+                datagram.append(contentsOf: le16(NL.fRequest | NL.fAck))
+                datagram.append(contentsOf: le32(seq))
+                datagram.append(contentsOf: le32(0))
+                datagram.append(contentsOf: [genlCommand, MPTCPFamily.version, 0, 0])
+                datagram.append(contentsOf: payloads[i])
+                datagram.append(contentsOf: [UInt8](repeating: 0, count: padding(length)))
+            }
+            let sent = datagram.withUnsafeMutableBytes { nl_sendto(handle, $0.baseAddress, $0.count) }
+            guard sent >= 0 else {
+                throw MPTCPError(code: .system, operation: operation, errno: cnl_errno(), detail: libnlError(sent))
+            }
+            var chunk = [NetlinkStatus?](repeating: nil, count: end - start)
+            var waiting = end - start
+            while waiting > 0 {
+                guard case .messages(let batch) = try receive(operation: operation) else {
+                    throw MPTCPError(code: .system, operation: operation, errno: ENOBUFS,
+                                     detail: "the acks overran the socket buffer")
+                }
+                for m in batch where m.type == NL.error {
+                    guard let i = index.removeValue(forKey: m.sequence) else { continue }
+                    let status = try decode(operation) { () throws(DecodeError) in try NetlinkStatus(errorMessage: m) }
+                    chunk[i] = status.error == 0 ? nil : status
+                    waiting -= 1
+                }
+            }
+            results.append(contentsOf: chunk)
+            start = end
+        }
+        return results
     }
 
     private func decode<T>(_ operation: String, _ body: () throws(DecodeError) -> T) throws(MPTCPError) -> T {

@@ -263,11 +263,9 @@ public final class NetworkMonitor {
     /// Waits up to `timeoutMilliseconds` (forever when nil) and returns the
     /// notices of one datagram; empty when nothing arrived in time.
     public func next(timeoutMilliseconds: Int32? = nil) throws(MPTCPError) -> [NetworkNotice] {
-        if let timeoutMilliseconds,
-           !(try socket.waitReadable(timeoutMilliseconds: timeoutMilliseconds, operation: "wait for interface changes")) {
-            return []
-        }
-        switch try socket.receive(operation: "read interface changes") {
+        guard let received = try socket.receiveDatagram(wait: true, timeoutMilliseconds: timeoutMilliseconds,
+                                                        operation: "read interface changes") else { return [] }
+        switch received {
         case .overrun:
             return [.lost]
         case .messages(let messages):

@@ -146,21 +146,79 @@ public final class PathManager: Sendable {
     /// `remote`, which must carry the peer's port. The kernel acks when the SYN
     /// is sent; the outcome arrives as a SUB_ESTABLISHED or SUB_CLOSED event.
     public func createSubflow(token: UInt32, local: Endpoint, remote: AddressAndPort) throws(MPTCPError) {
-        let op = "create subflow \(local.address) -> \(remote) on \(formatToken(token))"
-        guard remote.port != 0 else {
-            throw MPTCPError(code: .invalidArgument, operation: op, detail: "the remote port is required")
+        let r = SubflowRequest(token: token, local: local, remote: remote)
+        if let refusal = Self.subflowCreateRefusal(r) { throw refusal }
+        _ = try request(.subflowCreate, Self.subflowCreateOperation(r)) { w in
+            w.append(encoded: Self.subflowCreatePayload(r))
         }
-        guard local.address.family == remote.address.family else {
-            throw MPTCPError(code: .invalidArgument, operation: op, detail: "local and remote address families differ")
+    }
+
+    /// One subflow-create request of `createSubflows`.
+    public struct SubflowRequest: Sendable, Hashable {
+        public var token: UInt32
+        public var local: Endpoint
+        public var remote: AddressAndPort
+
+        public init(token: UInt32, local: Endpoint, remote: AddressAndPort) {
+            self.token = token
+            self.local = local
+            self.remote = remote
         }
-        _ = try request(.subflowCreate, op) { w in
-            w.putU32(PMAttr.token, token)
-            var nest = local.nest
-            nest.flags = local.flags.intersection(.backup)
-            nest.write(&w, as: PMAttr.addr)
-            AddressNest(family: remote.address.family, address: remote.address, port: remote.port)
-                .write(&w, as: PMAttr.addrRemote)
+    }
+
+    /// `MPTCP_PM_CMD_SUBFLOW_CREATE` for many subflows at once: the requests go
+    /// out packed into datagrams of up to 64 (one send instead of one per
+    /// subflow) and each gets the outcome `createSubflow` would have given it,
+    /// in order. Throws only when the socket itself fails.
+    public func createSubflows(_ requests: [SubflowRequest]) throws(MPTCPError) -> [Result<Void, MPTCPError>] {
+        var results = [Result<Void, MPTCPError>](repeating: .success(()), count: requests.count)
+        var payloads: [[UInt8]] = []
+        var sentIndex: [Int] = []
+        for (i, r) in requests.enumerated() {
+            if let refusal = Self.subflowCreateRefusal(r) {
+                results[i] = .failure(refusal)
+                continue
+            }
+            payloads.append(Self.subflowCreatePayload(r))
+            sentIndex.append(i)
         }
+        let family = familyID
+        let statuses = try socket.withLock { sock throws(MPTCPError) -> [NetlinkStatus?] in
+            try sock.transactBatch(type: family, genlCommand: Command.subflowCreate.rawValue, payloads: payloads,
+                                   operation: "create \(payloads.count) subflows")
+        }
+        for (k, status) in statuses.enumerated() {
+            guard let status else { continue }
+            let r = requests[sentIndex[k]]
+            results[sentIndex[k]] = .failure(.kernel(Self.subflowCreateOperation(r), status))
+        }
+        return results
+    }
+
+    private static func subflowCreateOperation(_ r: SubflowRequest) -> String {
+        "create subflow \(r.local.address) -> \(r.remote) on \(formatToken(r.token))"
+    }
+
+    private static func subflowCreateRefusal(_ r: SubflowRequest) -> MPTCPError? {
+        if r.remote.port == 0 {
+            return MPTCPError(code: .invalidArgument, operation: subflowCreateOperation(r), detail: "the remote port is required")
+        }
+        if r.local.address.family != r.remote.address.family {
+            return MPTCPError(code: .invalidArgument, operation: subflowCreateOperation(r),
+                              detail: "local and remote address families differ")
+        }
+        return nil
+    }
+
+    private static func subflowCreatePayload(_ r: SubflowRequest) -> [UInt8] {
+        var w = AttributeWriter()
+        w.putU32(PMAttr.token, r.token)
+        var nest = r.local.nest
+        nest.flags = r.local.flags.intersection(.backup)
+        nest.write(&w, as: PMAttr.addr)
+        AddressNest(family: r.remote.address.family, address: r.remote.address, port: r.remote.port)
+            .write(&w, as: PMAttr.addrRemote)
+        return w.bytes
     }
 
     /// `MPTCP_PM_CMD_SUBFLOW_DESTROY`: closes the subflow with exactly this 4-tuple.

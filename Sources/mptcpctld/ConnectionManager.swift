@@ -67,6 +67,18 @@ final class ConnectionManager: @unchecked Sendable {
     private var listenersFresh = false
     /// "address:port" already warned about as unannounceable (cleared on reload).
     private var refusedWarned: Set<String> = []
+    /// Creations decided and not yet sent: every entry point that decides sends
+    /// them together before it returns (`flushCreates`).
+    private var queuedCreates: [QueuedCreate] = []
+
+    private struct QueuedCreate {
+        var request: PathManager.SubflowRequest
+        var slot: SubflowSlot
+        var reason: String
+        var policy: ConnectionPolicy
+        /// The connection's memory before the decision, restored if it turns out not established.
+        var previousMemory: ConnectionMemory
+    }
 
     init(kernel: KernelHandle, logger: Logger, policy: Policy, network: NetworkSnapshot, wakeLoop: @escaping @Sendable () -> Void) {
         self.kernel = kernel
@@ -182,6 +194,7 @@ final class ConnectionManager: @unchecked Sendable {
         }
         listenersFresh = false
         for token in touched { decide(token) }
+        flushCreates()
     }
 
     /// The counters, logged at shutdown (and read by scripts/bench-userspace-pm.py).
@@ -282,6 +295,7 @@ final class ConnectionManager: @unchecked Sendable {
     private func lockedDecideAll() {
         listenersFresh = false
         for token in connections.keys { decide(token) }
+        flushCreates()
     }
 
     /// The loop's timer went off: decide for the connections whose wake-up is due.
@@ -294,6 +308,7 @@ final class ConnectionManager: @unchecked Sendable {
                 timers.pop()
                 if let e = connections[token], e.wake == due { decide(token) }
             }
+            flushCreates()
         }
     }
 
@@ -360,41 +375,12 @@ final class ConnectionManager: @unchecked Sendable {
         actions: for action in decision.actions {
             switch action {
             case .create(let slot, let id, let index, let backup, let reason):
-                let local = Endpoint(id: id, address: slot.local, flags: backup ? .backup : [], interfaceIndex: index)
-                let remote = AddressAndPort(address: slot.remote, port: slot.remotePort)
+                // Sent with the other creations of this batch of events, in one datagram.
                 entry.wantedBackup[AddressAndPort(address: slot.local, port: 0)] = backup
-                do {
-                    let before = threadCPUNanoseconds()
-                    defer { createNanoseconds &+= threadCPUNanoseconds() &- before }
-                    try kernel.pathManager.createSubflow(token: token, local: local, remote: remote)
-                    if id != 0 { entry.view.localIDs[slot.local] = id }
-                    count("subflows_created")
-                    logger.debug("creating subflow", metadata: [
-                        "token": "\(formatToken(token))", "local": "\(slot.local)", "local_id": "\(id)",
-                        "remote": "\(remote)", "backup": "\(backup)", "reason": "\(reason)",
-                    ])
-                } catch where Self.isNotYetEstablished(error) {
-                    // Adopted from sock_diag before MPTCP is fully established (no data
-                    // acked yet): wait for its ESTABLISHED event; nothing failed.
-                    entry.memory = previousMemory
-                    entry.established = false
-                    count("adopted_before_established")
-                    logger.debug("not fully established yet: waiting for its event", metadata: ["token": "\(formatToken(token))"])
-                    break actions
-                } catch where Self.isOtherManager(error) {
-                    entry.foreign = true
-                    logger.warning("a connection of the in-kernel path manager: left to it", metadata: [
-                        "token": "\(formatToken(token))", "error": "\(error)",
-                    ])
-                    break actions
-                } catch {
-                    if Self.isGone(error) { gone = true; break actions }
-                    ConnectionEngine.recordFailure(slot, policy: decision.policy, memory: &entry.memory, now: now,
-                                                   jitter: jitter.unit())
-                    logger.warning("kernel refused a subflow", metadata: [
-                        "token": "\(formatToken(token))", "local": "\(slot.local)", "remote": "\(remote)", "error": "\(error)",
-                    ])
-                }
+                let local = Endpoint(id: id, address: slot.local, flags: backup ? .backup : [], interfaceIndex: index)
+                queuedCreates.append(QueuedCreate(
+                    request: .init(token: token, local: local, remote: AddressAndPort(address: slot.remote, port: slot.remotePort)),
+                    slot: slot, reason: reason, policy: decision.policy, previousMemory: previousMemory))
             case .destroy(let s, let reason):
                 do {
                     try kernel.pathManager.destroySubflow(token: token, local: s.local, remote: s.remote)
@@ -467,6 +453,72 @@ final class ConnectionManager: @unchecked Sendable {
             return
         }
         connections[token] = entry
+    }
+
+    /// Sends the creations queued by `decide` (one datagram per 64) and applies
+    /// each outcome as a single request's would have been: a connection not yet
+    /// established waits for its event, one of the in-kernel PM is left alone, a
+    /// gone one is forgotten, any other refusal is retried with backoff.
+    private func flushCreates() {
+        guard !queuedCreates.isEmpty else { return }
+        let queued = queuedCreates
+        queuedCreates = []
+        count("create_batches")
+        let before = threadCPUNanoseconds()
+        let results: [Result<Void, MPTCPError>]
+        do { results = try kernel.pathManager.createSubflows(queued.map(\.request)) } catch {
+            // The socket failed: whether the kernel acted is unknown. Each counts as
+            // refused and is retried; the events say what exists meanwhile.
+            results = Array(repeating: .failure(error), count: queued.count)
+        }
+        createNanoseconds &+= threadCPUNanoseconds() &- before
+        var settled: Set<UInt32> = []
+        var touched: Set<UInt32> = []
+        for (q, result) in zip(queued, results) {
+            let token = q.request.token
+            guard !settled.contains(token), var entry = connections[token] else { continue }
+            touched.insert(token)
+            switch result {
+            case .success:
+                if q.request.local.id != 0 { entry.view.localIDs[q.slot.local] = q.request.local.id }
+                count("subflows_created")
+                logger.debug("creating subflow", metadata: [
+                    "token": "\(formatToken(token))", "local": "\(q.slot.local)", "local_id": "\(q.request.local.id)",
+                    "remote": "\(q.request.remote)", "backup": "\(q.request.local.flags.contains(.backup))", "reason": "\(q.reason)",
+                ])
+            case .failure(let error) where Self.isNotYetEstablished(error):
+                // Adopted from sock_diag before MPTCP is fully established (no data
+                // acked yet): wait for its ESTABLISHED event; nothing failed.
+                settled.insert(token)
+                entry.memory = q.previousMemory
+                entry.established = false
+                count("adopted_before_established")
+                logger.debug("not fully established yet: waiting for its event", metadata: ["token": "\(formatToken(token))"])
+            case .failure(let error) where Self.isOtherManager(error):
+                settled.insert(token)
+                entry.foreign = true
+                logger.warning("a connection of the in-kernel path manager: left to it", metadata: [
+                    "token": "\(formatToken(token))", "error": "\(error)",
+                ])
+            case .failure(let error) where Self.isGone(error):
+                // Closed meanwhile (its CLOSED event is still queued, or was lost).
+                settled.insert(token)
+                connections[token] = nil
+                logger.debug("connection gone", metadata: ["token": "\(formatToken(token))"])
+                continue
+            case .failure(let error):
+                ConnectionEngine.recordFailure(q.slot, policy: q.policy, memory: &entry.memory, now: now, jitter: jitter.unit())
+                logger.warning("kernel refused a subflow", metadata: [
+                    "token": "\(formatToken(token))", "local": "\(q.slot.local)", "remote": "\(q.request.remote)", "error": "\(error)",
+                ])
+            }
+            connections[token] = entry
+        }
+        for token in touched {
+            guard var e = connections[token] else { continue }
+            schedule(token, &e)
+            connections[token] = e
+        }
     }
 
     private func count(_ key: String) { counters[key, default: 0] += 1 }

@@ -37,6 +37,54 @@ struct EventLossKernelTests {
         #expect(after.localAddress == IPAddress("127.0.0.1"))
     }
 
+    /// Events queued while nobody reads come back from one `next`, in order.
+    @Test func queuedEventsComeBackFromOneRead() throws {
+        let lab = try Lab(paths: 1)
+        defer { lab.close() }
+        let events = try EventLog(lab.serverNamespace)
+        try lab.exec(lab.server, [Repository.python ?? "python3", "-c", """
+            import socket
+            for port in range(7001, 7011):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+                s.bind(("127.0.0.1", port)); s.listen(); s.close()
+            """])
+        let batch = try events.subscription.next(timeoutMilliseconds: 1000)
+        let ports = batch.compactMap { notice -> UInt16? in
+            if case .event(let e) = notice, e.type == .listenerCreated { return e.localPort }
+            return nil
+        }
+        #expect(batch.count == 20, "10 listeners created and closed")
+        #expect(ports == Array(7001...7010))
+    }
+
+    /// A datagram sent to the event socket by a process (not the kernel) is dropped.
+    @Test func eventsFromAProcessAreDropped() throws {
+        let lab = try Lab(paths: 1)
+        defer { lab.close() }
+        let events = try EventLog(lab.serverNamespace)
+        let link = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(events.subscription.fileDescriptor)")
+        let inode = try #require(link.split(separator: "[").last?.dropLast())
+        // /proc/net/netlink: sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+        let table = try lab.exec(lab.server, ["cat", "/proc/net/netlink"]).stdout
+        let row = try #require(table.split(separator: "\n").map { $0.split(separator: " ") }.first { $0.last == inode })
+        let port = try #require(UInt32(row[2]))
+        let family = try #require(try lab.exec(lab.server, ["genl", "ctrl", "get", "name", "mptcp_pm"]).stdout
+            .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
+            .drop { $0 != "ID:" }.dropFirst().first.flatMap { UInt16($0.dropFirst(2), radix: 16) })
+        // A well-formed CREATED event (genl cmd 1) with a token attribute, from user space.
+        try lab.exec(lab.server, [Repository.python ?? "python3", "-c", """
+            import socket, struct
+            s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16)
+            attr = struct.pack("=HHI", 8, 1, 0xdeadbeef)
+            msg = struct.pack("=IHHII", 16 + 4 + len(attr), \(family), 0, 1, 0) + bytes([1, 1, 0, 0]) + attr
+            s.sendto(msg, (\(port), 0))
+            """])
+        #expect(try events.subscription.next(timeoutMilliseconds: 300).isEmpty)
+        try lab.exec(lab.server, [Repository.python ?? "python3", "-c",
+                                  "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\ns.bind(('127.0.0.1', 7777)); s.listen(); s.close()"])
+        _ = try events.wait("a real event") { $0.type == .listenerCreated && $0.localPort == 7777 }
+    }
+
     @Test func defaultBufferIsLarge() throws {
         let lab = try Lab(paths: 1)
         defer { lab.close() }

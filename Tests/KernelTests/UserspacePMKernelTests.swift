@@ -90,6 +90,43 @@ final class UserspacePMKernelTests {
         #expect(unknownDump?.kernelMessage == "invalid token")
     }
 
+    /// `createSubflows` packs requests into datagrams of 64 and answers each one
+    /// as `createSubflow` would, in order.
+    @Test func aBatchOfCreationsAnswersEachRequestInOrder() throws {
+        let clientEvents = try EventLog(lab.clientNamespace)
+        let (server, client, token) = try connect(port: 6003, clientEvents: clientEvents)
+        defer { client.stop(); server.stop() }
+        let pm = try PathManager(namespace: lab.clientNamespace)
+        let a2 = Endpoint(id: 1, address: lab.address("a", path: 2))
+        let b1 = AddressAndPort(address: lab.address("b", path: 1), port: 6003)
+        let b2 = AddressAndPort(address: lab.address("b", path: 2), port: 6003)
+        let results = try pm.createSubflows([
+            .init(token: token, local: a2, remote: b1),
+            .init(token: token &+ 1, local: a2, remote: b1),
+            .init(token: token, local: a2, remote: AddressAndPort(address: b1.address, port: 0)),
+            .init(token: token, local: a2, remote: b2),
+        ])
+        #expect(results.count == 4)
+        #expect((try? results[0].get()) != nil)
+        #expect(results[1].failure?.kernelMessage == "invalid token")
+        #expect(results[1].failure?.operation.contains(formatToken(token &+ 1)) == true, "each refusal names its own request")
+        #expect(results[2].failure?.code == .invalidArgument, "refused before anything is sent")
+        #expect((try? results[3].get()) != nil)
+        for remote in [b1, b2] {
+            _ = try clientEvents.wait("sf_established to \(remote)") {
+                $0.type == .subflowEstablished && $0.token == token && $0.remoteAddress == remote.address
+            }
+        }
+        #expect(try extraSubflows(client) == 2)
+
+        // More than one datagram's worth: 70 answers, matched to their requests.
+        let many = try pm.createSubflows((0..<70).map { .init(token: token &+ 2 &+ UInt32($0), local: a2, remote: b1) })
+        #expect(many.count == 70)
+        #expect(many.allSatisfy { $0.failure?.kernelMessage == "invalid token" })
+        #expect(many[69].failure?.operation.contains(formatToken(token &+ 71)) == true)
+        #expect(try pm.createSubflows([]).isEmpty)
+    }
+
     @Test func theCLICreatesFlipsAndDestroysASubflow() throws {
         let clientEvents = try EventLog(lab.clientNamespace)
         let (server, client, token) = try connect(port: 6002, clientEvents: clientEvents)
@@ -124,5 +161,12 @@ final class UserspacePMKernelTests {
         _ = try clientEvents.wait("sf_closed") { $0.type == .subflowClosed && $0.localPort == sport }
         try lab.mptcpctl(lab.client, ["announce", "--token", hex, "--address", "10.0.2.1", "--id", "9"])
         try lab.mptcpctl(lab.client, ["remove", "--token", hex, "--id", "9"])
+    }
+}
+
+extension Result {
+    var failure: Failure? {
+        if case .failure(let e) = self { return e }
+        return nil
     }
 }
