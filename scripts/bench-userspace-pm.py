@@ -3,7 +3,7 @@
 (the reference) and mptcpd, side by side in one run on the same lab.
 
 Usage (root): bench-userspace-pm.py [--mptcpctld PATH] [--serial N] [--burst N]
-                                     [--failover-runs N] [--no-mptcpd] [--quick]
+                                     [--failover-runs N] [--no-mptcpd] [--no-trace] [--quick]
 
 For each manager, in a fresh two-path lab (scripts/lab, unshaped veth):
   latency   N serial connections (default 500): connect() to the first extra
@@ -12,7 +12,10 @@ For each manager, in a fresh two-path lab (scripts/lab, unshaped veth):
             has its extra subflow, and how many never got it (30 s limit);
   cpu       the manager's CPU time (every thread, /proc/PID/task/*/schedstat)
             over both phases, per connection, and for each phase alone;
-  rss       the manager's resident memory after them.
+  rss       the manager's resident memory after them;
+  wake-ups  with tracefs (unless --no-trace), during the serial connections:
+            how long mptcpctld's event thread waits for a CPU once woken, and
+            how long the in-kernel PM's mptcp_worker waits once queued.
 The kernel reference: one "subflow" endpoint on a2. mptcpctld: path_manager =
 "userspace", per-interface over a1 and a2. mptcpd 0.12 (Debian package
 "mptcpd", installed with apt-get when missing): path_manager = "userspace"
@@ -183,6 +186,105 @@ class Mptcpd(Manager):
             raise SystemExit("bench: mptcpd exited: see %s" % self.log.name)
 
 
+TRACEFS = "/sys/kernel/tracing"
+
+
+class WakeTrace:
+    """How long the code that reacts to a new connection waits for a CPU, from
+    tracefs in an instance of its own (the global trace is left alone):
+    "thread" times mptcpctld's event thread from sched_waking to running,
+    "kworker" times the in-kernel PM's mptcp_worker from queued to running.
+    start() returns False when tracefs cannot be used; nothing is timed then."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.dir = None
+        self.mounted = False
+
+    def _write(self, path, text):
+        with open(os.path.join(self.dir, path), "w") as f:
+            f.write(text)
+
+    def start(self):
+        try:
+            if not os.path.isdir(os.path.join(TRACEFS, "instances")):
+                if sh("mount", "-t", "tracefs", "nodev", TRACEFS, check=False).returncode != 0:
+                    return False
+                self.mounted = True
+            self.dir = os.path.join(TRACEFS, "instances", "mptcpctl-bench-%d" % os.getpid())
+            os.mkdir(self.dir)
+            self._write("buffer_size_kb", "8192")
+            if self.kind == "thread":
+                self._write("events/sched/sched_waking/filter", 'comm == "mptcpctld-event"')
+                self._write("events/sched/sched_switch/filter", 'next_comm == "mptcpctld-event"')
+                self._write("events/sched/sched_waking/enable", "1")
+                self._write("events/sched/sched_switch/enable", "1")
+            else:
+                for e in ("workqueue_queue_work", "workqueue_execute_start"):
+                    self._write("events/workqueue/%s/filter" % e, "function.function == mptcp_worker")
+                    self._write("events/workqueue/%s/enable" % e, "1")
+            self._write("tracing_on", "1")
+            return True
+        except OSError:
+            self.stop()
+            return False
+
+    def stop(self):
+        """The delays in microseconds (empty when nothing was traced)."""
+        delays = []
+        if self.dir and os.path.isdir(self.dir):
+            try:
+                self._write("tracing_on", "0")
+                with open(os.path.join(self.dir, "trace")) as f:
+                    text = f.read()
+                delays = self._delays(text)
+            except OSError:
+                pass
+            for e in ("sched/sched_waking", "sched/sched_switch", "workqueue/workqueue_queue_work",
+                      "workqueue/workqueue_execute_start"):
+                try:
+                    self._write("events/%s/enable" % e, "0")
+                except OSError:
+                    pass
+            try:
+                os.rmdir(self.dir)
+            except OSError:
+                pass
+        self.dir = None
+        if self.mounted:
+            sh("umount", TRACEFS, check=False)
+            self.mounted = False
+        return delays
+
+    def _delays(self, text):
+        pending = {}
+        delays = []
+        for line in text.splitlines():
+            if line.startswith("#") or ": " not in line:
+                continue
+            head, _, rest = line.partition(": ")
+            try:
+                ts = float(head.split()[-1].rstrip(":"))
+            except ValueError:
+                continue
+            event, _, fields = rest.partition(": ")
+            if event == "sched_waking":
+                key = next((f[4:] for f in fields.split() if f.startswith("pid=")), None)
+                pending[key] = ts
+            elif event == "sched_switch":
+                key = next((f[9:] for f in fields.split() if f.startswith("next_pid=")), None)
+                if key in pending:
+                    delays.append((ts - pending.pop(key)) * 1e6)
+            elif event == "workqueue_queue_work":
+                key = next((f[7:] for f in fields.split() if f.startswith("struct=")), None)
+                pending.setdefault(key, ts)
+            elif event == "workqueue_execute_start":
+                key = fields.split()[2].rstrip(":") if fields.startswith("work struct") else None
+                if key in pending:
+                    delays.append((ts - pending.pop(key)) * 1e6)
+        return delays
+
+
 def sysctl(ns, key):
     return nsx(ns, "sysctl", "-n", key, capture=True).stdout.strip()
 
@@ -233,8 +335,17 @@ def connections_phase(manager, args, tmp):
         pid = manager.pid
         cpu0 = cpu_ns(pid) if pid else 0
         give_up = ["--give-up", "20"]
-        out = nsx(lab.a, PY, BURST, "client", "--connect", "10.0.1.2", "--port", "5201", "--count", str(args.serial),
-                  "--subflows", "1", "--timeout", "1", "--serial", *give_up, capture=True).stdout
+        trace = None
+        if args.trace_wakeups and isinstance(manager, (KernelPM, Mptcpctld)):
+            trace = WakeTrace("thread" if isinstance(manager, Mptcpctld) else "kworker")
+            if not trace.start():
+                print("bench: tracefs is not usable: no wake-up delays", file=sys.stderr)
+                trace = None
+        try:
+            out = nsx(lab.a, PY, BURST, "client", "--connect", "10.0.1.2", "--port", "5201", "--count", str(args.serial),
+                      "--subflows", "1", "--timeout", "1", "--serial", *give_up, capture=True).stdout
+        finally:
+            wakeups = trace.stop() if trace else None
         lat = next((r for r in json_lines(out) if r.get("event") == "latency"), None)
         if lat is None:
             raise SystemExit("bench: no latency result from %s" % manager.name)
@@ -249,6 +360,8 @@ def connections_phase(manager, args, tmp):
         result = {"name": manager.name, "latency": lat["ms"], "tried": lat["tried"], "serial_missing": lat["missing"],
                   "gave_up": lat["gave_up"], "burst_seconds": burst["seconds"], "burst_missing": burst["missing"],
                   "burst_connected": burst["connected"]}
+        if wakeups:
+            result["wakeups"] = wakeups
         if pid:
             conns = max(1, lat["tried"] + burst["connected"])
             cpu2 = cpu_ns(pid)
@@ -372,6 +485,8 @@ def main():
     p.add_argument("--burst", type=int, default=1000)
     p.add_argument("--failover-runs", type=int, default=5)
     p.add_argument("--no-mptcpd", action="store_true")
+    p.add_argument("--no-trace", dest="trace_wakeups", action="store_false",
+                   help="do not time wake-ups through tracefs during the serial connections")
     p.add_argument("--quick", action="store_true", help="100 serial, 300 burst, 2 failover runs")
     p.add_argument("--phases", default="connections,failover,goodput",
                    help="comma-separated subset of connections,failover,goodput")
@@ -429,6 +544,12 @@ def connections_report(managers, args, tmp):
             print("%s CPU per connection inside subflow-create requests (the kernel's connect work, which the"
                   " in-kernel PM does in a kworker): %.1f us; the rest: %.1f us" % (
                       r["name"], r["create_us_per_conn"], r["cpu_us_per_conn"] - r["create_us_per_conn"]))
+    for r in rows:
+        if "wakeups" in r:
+            w = r["wakeups"]
+            what = "event thread (woken -> running)" if r["name"] == "mptcpctld" else "mptcp_worker (queued -> running)"
+            print("%s %s during the serial connections: median %.0f us, p90 %.0f us over %d wake-ups" % (
+                r["name"], what, statistics.median(w), percentile(w, 90), len(w)))
     ref = statistics.median(rows[0]["latency"]) if rows[0]["latency"] else float("nan")
     ours = statistics.median(rows[1]["latency"]) if rows[1]["latency"] else float("nan")
     print("ratio of medians mptcpctld / in-kernel PM: %.2f (target <= 1.25)" % (ours / ref))

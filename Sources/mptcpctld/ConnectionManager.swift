@@ -534,7 +534,7 @@ final class EventWatcher: WatcherThread, @unchecked Sendable {
     init(subscription: EventSubscription, logger: Logger, handler: @escaping @Sendable ([EventNotice]) -> Void) {
         self.subscription = subscription
         self.handler = handler
-        super.init(what: "the MPTCP event thread", logger: logger)
+        super.init(what: "the MPTCP event thread", name: "mptcpctld-event", logger: logger)
     }
 
     override func step() {

@@ -215,7 +215,7 @@ final class NetworkWatcher: WatcherThread, @unchecked Sendable {
     init(monitor: NetworkMonitor, doorbell: Doorbell, logger: Logger) {
         self.monitor = monitor
         self.doorbell = doorbell
-        super.init(what: "the interface watcher thread", logger: logger)
+        super.init(what: "the interface watcher thread", name: "mptcpctld-link", logger: logger)
     }
 
     override func step() {

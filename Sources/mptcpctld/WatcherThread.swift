@@ -9,13 +9,16 @@ import Glibc
 /// one step is; `start` and `join` run on the service's task, which serialises them.
 class WatcherThread: @unchecked Sendable {
     private let what: String
+    /// The thread's name (15 bytes at most), for `top -H`, `ps -L` and tracing.
+    private let name: String
     private let stop = Atomic<Bool>(false)
     let logger: Logger
     /// Set by `start`, cleared by `join`.
     private var thread: pthread_t?
 
-    init(what: String, logger: Logger) {
+    init(what: String, name: String, logger: Logger) {
         self.what = what
+        self.name = name
         self.logger = logger
     }
 
@@ -28,6 +31,7 @@ class WatcherThread: @unchecked Sendable {
         let rc = pthread_create(&t, nil, { raw in
             guard let raw else { return nil }
             let watcher = Unmanaged<WatcherThread>.fromOpaque(raw).takeRetainedValue()
+            watcher.nameThisThread()
             while !watcher.stop.load(ordering: .relaxed) { watcher.step() }
             return nil
         }, box.toOpaque())
@@ -35,6 +39,15 @@ class WatcherThread: @unchecked Sendable {
             box.release()
             logger.critical("cannot start \(what)", metadata: ["errno": "\(rc)"])
         }
+    }
+
+    /// prctl(PR_SET_NAME) through procfs (Glibc's Swift module hides
+    /// pthread_setname_np); the kernel keeps the first 15 bytes.
+    private func nameThisThread() {
+        let fd = open("/proc/thread-self/comm", O_WRONLY)
+        guard fd >= 0 else { return }
+        _ = name.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
     }
 
     func join() {

@@ -102,6 +102,12 @@ final class UserspaceDaemonKernelTests {
         #expect(try infoSubflows(clients[3]) == 0)
         let json = try lab.mptcpctl(lab.client, ["-j", "connections"]).stdout
         #expect(json.contains("\"remote_port\":7301"))
+        // The reading threads carry names (top -H, ps -L, tracing).
+        let tasks = "/proc/\(daemon.process.processIdentifier)/task"
+        let names = try FileManager.default.contentsOfDirectory(atPath: tasks).compactMap {
+            try? String(contentsOfFile: "\(tasks)/\($0)/comm", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(names.contains("mptcpctld-event") && names.contains("mptcpctld-link"), "threads: \(names)")
         #expect(daemon.stop() == 0)
     }
 
