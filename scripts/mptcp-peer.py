@@ -104,7 +104,7 @@ def serve_connection(conn):
 
 def run_server(args):
     family = family_of(args.bind)
-    listener = mptcp_socket(family)
+    listener = socket.socket(family, socket.SOCK_STREAM) if args.tcp else mptcp_socket(family)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if family == socket.AF_INET6 and ipaddress.ip_address(args.bind) == ipaddress.ip_address("::"):
         listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -194,6 +194,7 @@ def main():
     s.add_argument("--bind", required=True, metavar="ADDR")
     s.add_argument("--port", required=True, type=int, metavar="P")
     s.add_argument("--once", action="store_true", help="exit after the first connection")
+    s.add_argument("--tcp", action="store_true", help="a plain TCP listener: MPTCP clients fall back to TCP")
     c = sub.add_parser("client", help="MPTCP client: bulk sender or held connection")
     c.add_argument("--connect", required=True, metavar="ADDR")
     c.add_argument("--port", required=True, type=int, metavar="P")

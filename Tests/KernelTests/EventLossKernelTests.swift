@@ -85,6 +85,22 @@ struct EventLossKernelTests {
         _ = try events.wait("a real event") { $0.type == .listenerCreated && $0.localPort == 7777 }
     }
 
+    /// A filter that would drop every event type is refused; 255 types leave one.
+    @Test func ignoringEveryEventTypeIsRefused() throws {
+        let lab = try Lab(paths: 1)
+        defer { lab.close() }
+        let events = try EventLog(lab.serverNamespace)
+        let all = Set((0...255).map { EventType(rawValue: UInt8($0)) })
+        let refused = #expect(throws: MPTCPError.self) { try events.subscription.ignore(all) }
+        #expect(refused?.code == .invalidArgument)
+        try events.subscription.ignore(all.subtracting([.listenerCreated]))
+        try lab.exec(lab.server, [Repository.python ?? "python3", "-c",
+                                  "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\ns.bind(('127.0.0.1', 7778)); s.listen(); s.close()"])
+        let only = try events.subscription.next(timeoutMilliseconds: 1000)
+        #expect(only.count == 1, "LISTENER_CLOSED is filtered out: \(only)")
+        #expect(only.first.map { if case .event(let e) = $0 { e.type == .listenerCreated } else { false } } == true)
+    }
+
     @Test func defaultBufferIsLarge() throws {
         let lab = try Lab(paths: 1)
         defer { lab.close() }

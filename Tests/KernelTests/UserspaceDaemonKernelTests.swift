@@ -111,6 +111,49 @@ final class UserspaceDaemonKernelTests {
         #expect(daemon.stop() == 0)
     }
 
+    /// Adopted before MPTCP is fully established (no data acknowledged yet), a
+    /// connection is refused subflows by the kernel (ENOTCONN): the daemon waits
+    /// for its ESTABLISHED event instead of counting a failure.
+    @Test func aConnectionAdoptedBeforeItIsFullyEstablishedGetsItsSubflowsWhenItIs() throws {
+        try lab.mptcpctl(lab.client, ["path-manager", "set", "userspace"])
+        let s = try server(7312)
+        defer { s.stop() }
+        let c = try lab.peer(lab.client, ["client", "--connect", "10.0.1.2", "--port", "7312"])
+        defer { c.stop() }
+        _ = try c.wait(for: "connected")
+        let daemon = try Daemon(namespace: lab.client, policy: Self.base)
+        try daemon.waitUntil("start-up adoption") { daemon.log.contains("start-up adoption") }
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(try subflows(7312).count == 1, "not fully established: no subflow yet")
+        c.send("send 1000")
+        try daemon.waitUntil("its subflows once it is established") { try subflows(7312).count == 3 }
+        #expect(daemon.stop() == 0)
+        #expect(daemon.log.contains("adopted_before_established=1"), "\(daemon.log)")
+        #expect(!daemon.log.contains("kernel refused"))
+    }
+
+    /// A connection that fell back to TCP (its server does not speak MPTCP) can
+    /// never take a subflow: adoption skips it and nothing is asked of the kernel.
+    @Test func aConnectionThatFellBackToTCPIsLeftAlone() throws {
+        try lab.mptcpctl(lab.client, ["path-manager", "set", "userspace"])
+        let s = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7313", "--tcp"])
+        defer { s.stop() }
+        _ = try s.wait(for: "listening")
+        let c = try lab.peer(lab.client, ["client", "--connect", "10.0.1.2", "--port", "7313"])
+        defer { c.stop() }
+        _ = try c.wait(for: "connected")
+        c.send("send 1000")
+        let listed = try #require(try ConnectionTable.read(namespace: lab.clientNamespace).first { $0.remotePort == 7313 },
+                                  "sock_diag lists the fallen-back connection")
+        #expect(listed.info.flags & 1 != 0, "MPTCP_INFO_FLAG_FALLBACK")
+        let daemon = try Daemon(namespace: lab.client, policy: Self.base)
+        try daemon.waitUntil("start-up adoption") { daemon.log.contains("connections resynchronised") }
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(daemon.stop() == 0)
+        #expect(daemon.log.contains("connections=0"), "\(daemon.log)")
+        #expect(!daemon.log.contains("subflows_created") && !daemon.log.contains("kernel refused"))
+    }
+
     @Test func connectionsOpenedWhileStoppedAreAdoptedAndRestartsDuplicateNothing() throws {
         try lab.mptcpctl(lab.client, ["path-manager", "set", "userspace"])
         let s = try server(7311)
