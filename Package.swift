@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
     ],
     targets: [
         // The only target that touches C: libnl plus a few inline shims for macros.
@@ -33,13 +34,18 @@ let package = Package(
             name: "MPTCPPolicy",
             dependencies: ["MPTCPKit", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
+        // The control API's wire format (JSON-RPC 2.0, one object per line), shared by the
+        // daemon and the CLI; FoundationEssentials only, so the CLI stays light.
+        .target(name: "MPTCPAPI"),
         // The daemon: wires the kernel, the engine and the signals together.
         .executableTarget(
             name: "mptcpctld",
             dependencies: [
-                "MPTCPKit", "MPTCPPolicy",
+                "MPTCPKit", "MPTCPPolicy", "MPTCPAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
@@ -48,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "mptcpctl",
             dependencies: [
-                "MPTCPKit",
+                "MPTCPKit", "MPTCPAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,8 +67,12 @@ let package = Package(
             dependencies: ["MPTCPPolicy", "MPTCPKit", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
+            name: "MPTCPAPITests",
+            dependencies: ["MPTCPAPI", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
             name: "KernelTests",
-            dependencies: ["MPTCPKit"]
+            dependencies: ["MPTCPKit", "MPTCPAPI"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,197 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The control API's version, reported by `status`; raised on incompatible changes.
+public let controlAPIVersion = 1
+
+/// Requests longer than this (bytes, without the newline) are refused and the
+/// connection is closed.
+public let controlRequestLimit = 64 * 1024
+
+/// One JSON-RPC 2.0 request: a line holding one object.
+public struct RPCRequest: Hashable, Sendable {
+    /// The request's id; nil for a notification, which gets no response.
+    public var id: JSONValue?
+    public var method: String
+    /// Named parameters (an absent `params` is an empty object).
+    public var params: [String: JSONValue]
+
+    public init(id: JSONValue?, method: String, params: [String: JSONValue] = [:]) {
+        self.id = id
+        self.method = method
+        self.params = params
+    }
+}
+
+/// An API error: a JSON-RPC code, a stable string code for scripts (in
+/// `error.data.code`) and a message for people.
+public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var code: Int
+    public var name: String
+    public var message: String
+
+    public init(code: Int, name: String, message: String) {
+        self.code = code
+        self.name = name
+        self.message = message
+    }
+
+    public var description: String { "\(message) (\(name))" }
+
+    public static func parseError(_ m: String) -> RPCError { RPCError(code: -32700, name: "parse_error", message: m) }
+    public static func invalidRequest(_ m: String) -> RPCError { RPCError(code: -32600, name: "invalid_request", message: m) }
+    public static func unknownMethod(_ method: String) -> RPCError {
+        RPCError(code: -32601, name: "unknown_method", message: "no method \"\(method)\"")
+    }
+    public static func invalidParams(_ m: String) -> RPCError { RPCError(code: -32602, name: "invalid_params", message: m) }
+    public static func internalError(_ m: String) -> RPCError { RPCError(code: -32603, name: "internal_error", message: m) }
+    public static func permissionDenied(_ m: String) -> RPCError { RPCError(code: -32001, name: "permission_denied", message: m) }
+    public static func requestTooLarge() -> RPCError {
+        RPCError(code: -32002, name: "request_too_large", message: "a request is at most \(controlRequestLimit) bytes; closing")
+    }
+    public static func tooManyClients(_ limit: Int) -> RPCError {
+        RPCError(code: -32003, name: "too_many_clients", message: "\(limit) clients are connected already; try again later")
+    }
+    public static func kernel(_ m: String) -> RPCError { RPCError(code: -32004, name: "kernel_error", message: m) }
+    public static func unavailable(_ m: String) -> RPCError { RPCError(code: -32005, name: "unavailable", message: m) }
+}
+
+/// Encoding and decoding of the wire format: one JSON object per line, UTF-8.
+public enum RPCWire {
+    /// Decodes one request line. A failure carries the request's id when it
+    /// could be read (JSON-RPC answers a parse error with a null id).
+    public static func decodeRequest(_ line: some Collection<UInt8>) -> Result<RPCRequest, RequestFailure> {
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(line))
+        } catch {
+            return .failure(RequestFailure(id: .null, error: .parseError("not valid JSON")))
+        }
+        guard case .object(let members) = value else {
+            return .failure(RequestFailure(id: .null, error: .invalidRequest("a request is a JSON object, not \(value.kind)")))
+        }
+        let id = members["id"]
+        let answerID = id ?? .null
+        switch id {
+        case nil, .string?, .integer?, .null?: break
+        case .number(let d)?:
+            return .failure(RequestFailure(id: .null, error: .invalidRequest("id \(d): an id is a string or an integer")))
+        case let other?:
+            return .failure(RequestFailure(id: .null, error: .invalidRequest("id: an id is a string or an integer, not \(other.kind)")))
+        }
+        guard members["jsonrpc"] == .string("2.0") else {
+            return .failure(RequestFailure(id: answerID, error: .invalidRequest("jsonrpc: must be \"2.0\"")))
+        }
+        guard case .string(let method)? = members["method"], !method.isEmpty else {
+            return .failure(RequestFailure(id: answerID, error: .invalidRequest("method: a non-empty string is required")))
+        }
+        for key in members.keys where !["jsonrpc", "id", "method", "params"].contains(key) {
+            return .failure(RequestFailure(id: answerID, error: .invalidRequest("\(key): not a request member")))
+        }
+        var params: [String: JSONValue] = [:]
+        switch members["params"] {
+        case nil: break
+        case .object(let p)?: params = p
+        case .array(let a)? where a.isEmpty: break
+        case let other?:
+            return .failure(RequestFailure(id: answerID, error: .invalidParams("params: named parameters (an object) are required, not \(other.kind)")))
+        }
+        return .success(RPCRequest(id: id, method: method, params: params))
+    }
+
+    /// A request that could not be decoded, and the id to answer it with.
+    public struct RequestFailure: Error, Hashable, Sendable {
+        public var id: JSONValue
+        public var error: RPCError
+    }
+
+    /// One request line, newline included.
+    public static func encode(_ request: RPCRequest) -> [UInt8] {
+        var members: [String: JSONValue] = ["jsonrpc": "2.0", "method": .string(request.method)]
+        if let id = request.id { members["id"] = id }
+        if !request.params.isEmpty { members["params"] = .object(request.params) }
+        return line(.object(members))
+    }
+
+    /// One response line, newline included.
+    public static func encodeResponse(id: JSONValue, _ outcome: Result<JSONValue, RPCError>) -> [UInt8] {
+        var members: [String: JSONValue] = ["jsonrpc": "2.0", "id": id]
+        switch outcome {
+        case .success(let result): members["result"] = result
+        case .failure(let e):
+            members["error"] = ["code": .integer(Int64(e.code)), "message": .string(e.message), "data": ["code": .string(e.name)]]
+        }
+        return line(.object(members))
+    }
+
+    /// Decodes one response line.
+    public static func decodeResponse(_ line: some Collection<UInt8>) throws(RPCError) -> (id: JSONValue, outcome: Result<JSONValue, RPCError>) {
+        let value: JSONValue
+        do { value = try JSONDecoder().decode(JSONValue.self, from: Data(line)) } catch {
+            throw .parseError("the daemon's answer is not valid JSON")
+        }
+        guard case .object(let members) = value, members["jsonrpc"] == .string("2.0") else {
+            throw .invalidRequest("the daemon's answer is not a JSON-RPC 2.0 response")
+        }
+        let id = members["id"] ?? .null
+        if let result = members["result"] { return (id, .success(result)) }
+        guard let error = members["error"], let code = error["code"]?.integerValue,
+              let message = error["message"]?.stringValue else {
+            throw .invalidRequest("the daemon's answer has neither a result nor an error")
+        }
+        let name = error["data"]?["code"]?.stringValue ?? "error"
+        return (id, .failure(RPCError(code: Int(code), name: name, message: message)))
+    }
+
+    private static func line(_ value: JSONValue) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a JSONValue cannot fail: every case maps to a JSON value (non-finite
+        // doubles aside, which the API never produces; they become null).
+        let data = (try? encoder.encode(value)) ?? Data("null".utf8)
+        return Array(data) + [0x0A]
+    }
+}
+
+/// Typed access to a request's named parameters, with errors that name the
+/// parameter; unknown parameters are refused.
+public struct RPCParams: Sendable {
+    public let values: [String: JSONValue]
+
+    public init(_ values: [String: JSONValue], allowed: Set<String>) throws(RPCError) {
+        for key in values.keys.sorted() where !allowed.contains(key) {
+            let known = allowed.isEmpty ? "this method takes none" : "known: " + allowed.sorted().joined(separator: ", ")
+            throw .invalidParams("params.\(key): unknown parameter (\(known))")
+        }
+        self.values = values
+    }
+
+    public func string(_ key: String) throws(RPCError) -> String? {
+        guard let v = values[key], v != .null else { return nil }
+        guard let s = v.stringValue else { throw .invalidParams("params.\(key): expected a string, got \(v.kind)") }
+        return s
+    }
+
+    public func requiredString(_ key: String) throws(RPCError) -> String {
+        guard let s = try string(key) else { throw .invalidParams("params.\(key): required") }
+        return s
+    }
+
+    public func integer(_ key: String, in range: ClosedRange<Int64>) throws(RPCError) -> Int64? {
+        guard let v = values[key], v != .null else { return nil }
+        guard let i = v.integerValue else { throw .invalidParams("params.\(key): expected an integer, got \(v.kind)") }
+        guard range.contains(i) else {
+            throw .invalidParams("params.\(key): \(i) is outside \(range.lowerBound)...\(range.upperBound)")
+        }
+        return i
+    }
+
+    public func bool(_ key: String) throws(RPCError) -> Bool? {
+        guard let v = values[key], v != .null else { return nil }
+        guard let b = v.boolValue else { throw .invalidParams("params.\(key): expected a boolean, got \(v.kind)") }
+        return b
+    }
+}
