@@ -4,6 +4,9 @@ import FoundationEssentials
 import Foundation
 #endif
 
+/// The release of mptcpctl and mptcpctld (both report it with `--version`).
+public let mptcpctlVersion = "0.2.0"
+
 /// The control API's version, reported by `status`; raised on incompatible changes.
 public let controlAPIVersion = 1
 
@@ -57,6 +60,7 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
     }
     public static func kernel(_ m: String) -> RPCError { RPCError(code: -32004, name: "kernel_error", message: m) }
     public static func unavailable(_ m: String) -> RPCError { RPCError(code: -32005, name: "unavailable", message: m) }
+    public static func invalidPolicy(_ m: String) -> RPCError { RPCError(code: -32006, name: "invalid_policy", message: m) }
 }
 
 /// Encoding and decoding of the wire format: one JSON object per line, UTF-8.

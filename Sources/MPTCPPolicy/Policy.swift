@@ -23,8 +23,12 @@ public struct Policy: Hashable, Sendable, Codable {
 
 /// `[daemon]`.
 public struct DaemonSettings: Hashable, Sendable, Codable {
-    /// The control socket's path (reserved for the socket API).
-    public var socket: String = "/run/mptcpctl/mptcpctld.sock"
+    /// The control socket's path; nil: `socketPath(namespace:)`'s default.
+    public var socket: String? = nil
+    /// The group owning the control socket (mode 0660): who may connect besides root.
+    public var socketGroup: String? = nil
+    /// Members of this group may call mutating API methods (root always may).
+    public var adminGroup: String? = nil
     /// Where ownership state lives (`endpoints-NAME.json`).
     public var stateDirectory: String = "/run/mptcpctl"
     public var logLevel: LogLevel = .info
@@ -34,6 +38,19 @@ public struct DaemonSettings: Hashable, Sendable, Codable {
     public var eventBuffer: Int = 16 << 20
 
     public init() {}
+
+    /// The control socket: `socket` when set, else `/run/mptcpctl/mptcpctld.sock`
+    /// for the host namespace and `/run/mptcpctl/mptcpctld-NAME.sock` for a named
+    /// one (`-n NAME`), so daemons in several namespaces never collide.
+    public func socketPath(namespace name: String?) -> String {
+        if let socket { return socket }
+        return Self.defaultSocketPath(namespace: name)
+    }
+
+    /// Where a daemon with no `socket` key listens: what `mptcpctl` connects to.
+    public static func defaultSocketPath(namespace name: String?) -> String {
+        name.map { "/run/mptcpctl/mptcpctld-\($0).sock" } ?? "/run/mptcpctl/mptcpctld.sock"
+    }
 }
 
 /// swift-log's levels, named as in the file.

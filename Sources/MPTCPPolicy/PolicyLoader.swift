@@ -222,9 +222,18 @@ private struct Reader {
 
     mutating func daemon(_ t: TOMLTable) -> DaemonSettings {
         var d = DaemonSettings()
-        known(t, ["socket", "state_directory", "log_level", "resync_interval", "event_buffer"], at: "daemon")
+        known(t, ["socket", "socket_group", "admin_group", "state_directory", "log_level", "resync_interval", "event_buffer"],
+              at: "daemon")
         if let v = string(t, "socket", at: "daemon") {
             if v.hasPrefix("/") { d.socket = v } else { fail("daemon.socket", "must be an absolute path, not \"\(v)\"") }
+        }
+        for key in ["socket_group", "admin_group"] {
+            guard let v = string(t, key, at: "daemon") else { continue }
+            // A group name as useradd accepts it (resolved when the daemon starts).
+            let valid = !v.isEmpty && v.count <= 32 && v.first != "-"
+                && v.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) }
+            if !valid { fail("daemon.\(key)", "\"\(v)\" is not a group name") }
+            else if key == "socket_group" { d.socketGroup = v } else { d.adminGroup = v }
         }
         if let v = string(t, "state_directory", at: "daemon") {
             if v.hasPrefix("/") { d.stateDirectory = v } else { fail("daemon.state_directory", "must be an absolute path, not \"\(v)\"") }

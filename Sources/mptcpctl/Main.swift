@@ -1,4 +1,5 @@
 import ArgumentParser
+import MPTCPAPI
 import MPTCPKit
 #if canImport(Glibc)
 import Glibc
@@ -11,7 +12,7 @@ struct MPTCPCtl: ParsableCommand {
         commandName: "mptcpctl",
         abstract: "Control Linux Multipath TCP: endpoints, limits, path manager, scheduler, subflows and events.",
         discussion: "Run 'mptcpctl help COMMAND' for a command's options. See mptcpctl(8).",
-        version: "0.2.0",
+        version: mptcpctlVersion,
         subcommands: [
             EndpointCommand.self, LimitsCommand.self, PathManagerCommand.self, SchedulerCommand.self,
             MonitorCommand.self, ConnectionsCommand.self, SubflowCommand.self, AnnounceCommand.self,

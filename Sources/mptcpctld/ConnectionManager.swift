@@ -102,6 +102,11 @@ final class ConnectionManager: @unchecked Sendable {
 
     var count: Int { lock.withLock { _ in connections.count } }
 
+    /// The policy each managed connection was last decided under, by token.
+    func policyNames() -> [UInt32: String] {
+        lock.withLock { _ in connections.compactMapValues { $0.lastPolicy?.name } }
+    }
+
     /// Lists every live MPTCP connection through sock_diag and manages it: at
     /// start-up (adoption) and after lost events (resynchronisation).
     func resync(reason: String) {

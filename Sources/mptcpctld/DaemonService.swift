@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import MPTCPKit
 import MPTCPPolicy
@@ -49,9 +50,12 @@ struct DaemonService: Service, CustomStringConvertible {
     let configPath: String
     let namespace: NetworkNamespace
     let logger: Logger
+    /// Rung by the watchers, signals, timers and the control API (`interface.notify`, `policy.reload`).
+    let doorbell: Doorbell
+    /// What the control API reports.
+    let state: DaemonState
 
     func run() async throws {
-        let doorbell = Doorbell()
         // Subscribe before the first pass so no change between them is missed.
         let monitor = try NetworkMonitor(namespace: namespace)
         let watcher = NetworkWatcher(monitor: monitor, doorbell: doorbell, logger: logger)
@@ -60,6 +64,7 @@ struct DaemonService: Service, CustomStringConvertible {
 
         _ = reconciler.applySettings(logFound: true)
         if !reconciler.reconcile(trigger: "start") { doorbell.ring(.retry) }
+        state.update { $0.owned = reconciler.owned }
 
         // The userspace path manager: events on a socket of their own, then adopt
         // every live connection so none is left unmanaged after a restart.
@@ -86,6 +91,7 @@ struct DaemonService: Service, CustomStringConvertible {
             if adopt { m.resync(reason: "start-up adoption") }
             manager = m
             events = w
+            state.update { $0.manager = m }
         }
         defer { events?.join() }
         SystemdNotify.send("READY=1\nSTATUS=endpoints follow the policy")
@@ -143,7 +149,9 @@ struct DaemonService: Service, CustomStringConvertible {
                     }
                     if why.isSubset(of: [.mptcp, .timer]) { continue }
                 }
-                if reconciler.reconcile(trigger: trigger) {
+                let reconciled = reconciler.reconcile(trigger: trigger)
+                state.update { $0.owned = reconciler.owned }
+                if reconciled {
                     retryDelay = 1
                 } else if !retryScheduled {
                     retryScheduled = true
@@ -190,6 +198,11 @@ struct DaemonService: Service, CustomStringConvertible {
                                metadata: ["running": "\(reconciler.policy.kernel.pathManager ?? "keep")", "file": "\(policy.kernel.pathManager ?? "keep")"])
             }
             reconciler.replace(policy: policy)
+            state.update {
+                $0.policy = policy
+                $0.loadedAt = Date().timeIntervalSince1970
+                $0.reloads += 1
+            }
             logger.notice("reloaded the policy", metadata: ["config": "\(configPath)", "interfaces": "\(policy.interfaces.count)"])
             _ = reconciler.applySettings(logFound: false)
         case .failure(let problems):

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import MPTCPAPI
 import MPTCPKit
 import MPTCPPolicy
 import ServiceLifecycle
@@ -15,7 +16,7 @@ struct MPTCPCtlD: AsyncParsableCommand {
         commandName: "mptcpctld",
         abstract: "Keep the kernel's MPTCP endpoints in line with a policy file.",
         discussion: "Runs in the foreground; SIGHUP reloads the file, SIGTERM stops. See mptcpctld(8) and mptcpctld.toml(5).",
-        version: "0.2.0"
+        version: mptcpctlVersion
     )
 
     static let defaultConfig = "/etc/mptcpctl/mptcpctld.toml"
@@ -84,9 +85,25 @@ struct MPTCPCtlD: AsyncParsableCommand {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
-        let service = DaemonService(reconciler: reconciler, configPath: config, namespace: namespace, logger: logger)
+        let doorbell = Doorbell()
+        let state = DaemonState(policy: policy, configPath: config)
+        let control: ControlServer
+        do {
+            let socketGroup = try policy.daemon.socketGroup.map { try groupID("daemon.socket_group", $0) }
+            let adminGroup = try policy.daemon.adminGroup.map { try groupID("daemon.admin_group", $0) }
+            let api = ControlAPI(state: state, kernel: try KernelHandle(namespace: namespace), namespace: namespace,
+                                 adminGroup: adminGroup, notifyNetwork: { doorbell.ring(.network) },
+                                 reload: { doorbell.ring(.reload) })
+            control = ControlServer(path: policy.daemon.socketPath(namespace: namespace.name), socketGroup: socketGroup,
+                                    api: api, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        let service = DaemonService(reconciler: reconciler, configPath: config, namespace: namespace, logger: logger,
+                                    doorbell: doorbell, state: state)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: service)],
+            services: [.init(service: service), .init(service: control)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {
@@ -120,6 +137,16 @@ struct MPTCPCtlD: AsyncParsableCommand {
     }
 }
 
+/// The id of group `name` (`getgrnam_r`), for the `key` that names it.
+func groupID(_ key: String, _ name: String) throws -> UInt32 {
+    var group = Glibc.group()
+    var result: UnsafeMutablePointer<Glibc.group>?
+    var buffer = [CChar](repeating: 0, count: 16384)
+    let rc = getgrnam_r(name, &group, &buffer, buffer.count, &result)
+    guard rc == 0, result != nil else { throw Failure("\(key): no group \"\(name)\" on this system") }
+    return group.gr_gid
+}
+
 /// A start-up failure: one line on stderr, exit 1.
 struct Failure: Error {
     var message: String
@@ -147,4 +174,8 @@ enum PolicyFile {
             return .failure(Problems(lines: error.diagnostics.map { $0.formatted(file: path) }))
         }
     }
+}
+
+extension Failure: CustomStringConvertible {
+    var description: String { message }
 }

@@ -40,6 +40,8 @@ import Testing
         let text = """
             [daemon]
             socket = "/run/test/ctl.sock"
+            socket_group = "mptcp"
+            admin_group = "netadmin"
             state_directory = "/var/lib/mptcpctl"
             log_level = "warning"
             resync_interval = 300
@@ -77,6 +79,8 @@ import Testing
 
         var daemon = DaemonSettings()
         daemon.socket = "/run/test/ctl.sock"
+        daemon.socketGroup = "mptcp"
+        daemon.adminGroup = "netadmin"
         daemon.stateDirectory = "/var/lib/mptcpctl"
         daemon.logLevel = .warning
         daemon.resyncInterval = 300
@@ -127,7 +131,10 @@ import Testing
     @Test func absentKeysTakeTheirDefaults() throws {
         let empty = try PolicyLoader.load("", file: Self.file)
         #expect(empty == Policy())
-        #expect(empty.daemon.socket == "/run/mptcpctl/mptcpctld.sock")
+        #expect(empty.daemon.socket == nil)
+        #expect(empty.daemon.socketPath(namespace: nil) == "/run/mptcpctl/mptcpctld.sock")
+        #expect(empty.daemon.socketPath(namespace: "blue") == "/run/mptcpctl/mptcpctld-blue.sock")
+        #expect(empty.daemon.socketGroup == nil && empty.daemon.adminGroup == nil)
         #expect(empty.daemon.stateDirectory == "/run/mptcpctl")
         #expect(empty.daemon.logLevel == .info)
         #expect(empty.daemon.resyncInterval == 60)
@@ -219,6 +226,8 @@ import Testing
 
     @Test func integerWhereStringExpected() {
         expectOnly("[daemon]\nsocket = 5\n", line: 2, key: "daemon.socket", "expected a string, found an integer")
+        expectOnly("[daemon]\nsocket_group = \"-x\"\n", line: 2, key: "daemon.socket_group", "is not a group name")
+        expectOnly("[daemon]\nadmin_group = \"a b\"\n", line: 2, key: "daemon.admin_group", "is not a group name")
     }
 
     @Test func booleanWhereRoleStringExpected() {

@@ -93,7 +93,7 @@ import Testing
     }
 
     @Test func unknownKeyFarFromAnyListsTheKnownOnes() {
-        expectProblem("[daemon]\nbanana = 1\n", line: 2, key: "daemon.banana", "known keys here: socket, state_directory")
+        expectProblem("[daemon]\nbanana = 1\n", line: 2, key: "daemon.banana", "known keys here: socket, socket_group, admin_group, state_directory")
         expectProblem("[extra]\n", line: 1, key: "extra", "unknown key \"extra\"")
     }
 

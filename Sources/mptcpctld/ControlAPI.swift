@@ -1,0 +1,267 @@
+import Foundation
+import MPTCPAPI
+import MPTCPKit
+import MPTCPPolicy
+import Synchronization
+
+/// What the control API reports about the daemon: written by the service's loop
+/// (start-up, reloads, reconcile passes), read by API requests on their thread.
+final class DaemonState: Sendable {
+    struct Snapshot: Sendable {
+        var policy: Policy
+        var configPath: String
+        /// When the running policy was loaded (seconds since 1970).
+        var loadedAt: Double
+        var reloads = 0
+        var owned: Set<OwnedEndpoint> = []
+        /// The userspace path manager's table, when it runs.
+        var manager: ConnectionManager?
+    }
+
+    private let value: Mutex<Snapshot>
+    let startedAt = Date().timeIntervalSince1970
+    private let started = ContinuousClock.now
+
+    init(policy: Policy, configPath: String) {
+        value = Mutex(Snapshot(policy: policy, configPath: configPath, loadedAt: Date().timeIntervalSince1970))
+    }
+
+    var snapshot: Snapshot { value.withLock { $0 } }
+    var uptimeSeconds: Double {
+        let d = ContinuousClock.now - started
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    func update(_ body: (inout Snapshot) -> Void) { value.withLock { body(&$0) } }
+}
+
+/// Who is on the other end of a control connection (`SO_PEERCRED`).
+struct ControlPeer: Sendable, Hashable {
+    var pid: Int32
+    var uid: UInt32
+    var gid: UInt32
+}
+
+/// The control API's methods. Requests run one at a time on the server's
+/// worker thread (which serialises the use of `kernel`, a handle of the API's
+/// own); read methods are open to every peer, mutating ones need root or
+/// membership of `[daemon] admin_group`.
+final class ControlAPI: Sendable {
+    struct Method: Sendable {
+        var mutates: Bool
+        var params: Set<String>
+        var run: @Sendable (ControlAPI, RPCParams) throws(RPCError) -> JSONValue
+    }
+
+    let state: DaemonState
+    let kernel: KernelHandle
+    let namespace: NetworkNamespace
+    /// Rings the service's loop: re-read interfaces and reconcile now.
+    let notifyNetwork: @Sendable () -> Void
+    /// Rings the service's loop: reload the policy file.
+    let reload: @Sendable () -> Void
+    /// `[daemon] admin_group`, resolved at start-up.
+    let adminGroup: UInt32?
+    let counters = Mutex<[String: Int]>([:])
+
+    init(state: DaemonState, kernel: KernelHandle, namespace: NetworkNamespace, adminGroup: UInt32?,
+         notifyNetwork: @escaping @Sendable () -> Void, reload: @escaping @Sendable () -> Void) {
+        self.state = state
+        self.kernel = kernel
+        self.namespace = namespace
+        self.adminGroup = adminGroup
+        self.notifyNetwork = notifyNetwork
+        self.reload = reload
+    }
+
+    static let methods: [String: Method] = [
+        "status": Method(mutates: false, params: []) { api, _ in api.status() },
+        "connections": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.connections() },
+        "endpoints": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.endpoints() },
+        "interfaces": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.interfaces() },
+        "policy.show": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.policyShow() },
+        "policy.reload": Method(mutates: true, params: []) { api, _ throws(RPCError) in try api.policyReload() },
+        "interface.notify": Method(mutates: true, params: ["interface"]) { api, p throws(RPCError) in
+            try api.interfaceNotify(p)
+        },
+    ]
+
+    /// Runs one request for `peer`; every failure is an `RPCError`, never a crash.
+    func handle(_ request: RPCRequest, from peer: ControlPeer) -> Result<JSONValue, RPCError> {
+        let outcome: Result<JSONValue, RPCError>
+        if let method = Self.methods[request.method] {
+            if method.mutates && !isAdmin(peer) {
+                outcome = .failure(.permissionDenied("\(request.method) changes the daemon's state: it needs root"
+                    + (adminGroup == nil ? "" : " or membership of daemon.admin_group") + " (you are uid \(peer.uid))"))
+            } else {
+                do {
+                    let params = try RPCParams(request.params, allowed: method.params)
+                    outcome = .success(try method.run(self, params))
+                } catch {
+                    outcome = .failure(error)
+                }
+            }
+        } else {
+            outcome = .failure(.unknownMethod(request.method))
+        }
+        let result: String
+        switch outcome {
+        case .success: result = "ok"
+        case .failure(let e): result = e.name
+        }
+        counters.withLock { $0["\(Self.methods[request.method] == nil ? "unknown" : request.method) \(result)", default: 0] += 1 }
+        return outcome
+    }
+
+    func isAdmin(_ peer: ControlPeer) -> Bool {
+        if peer.uid == 0 { return true }
+        guard let adminGroup else { return false }
+        if peer.gid == adminGroup { return true }
+        return supplementaryGroups(uid: peer.uid, gid: peer.gid).contains(adminGroup)
+    }
+
+    // MARK: Methods
+
+    func status() -> JSONValue {
+        let s = state.snapshot
+        let pathManager = try? kernel.sysctl.pathManager()
+        let scheduler = try? kernel.sysctl.scheduler()
+        return [
+            "version": .string(mptcpctlVersion),
+            "api_version": .integer(Int64(controlAPIVersion)),
+            "pid": .integer(Int64(getpid())),
+            "namespace": .string(namespace.name ?? "host"),
+            "uptime_seconds": .number((state.uptimeSeconds * 1000).rounded() / 1000),
+            "path_manager": pathManager.map { .string($0) } ?? .null,
+            "scheduler": scheduler.map { .string($0) } ?? .null,
+            "config": .string(s.configPath),
+            "config_loaded_at": .string(iso8601(s.loadedAt)),
+            "reloads": .integer(Int64(s.reloads)),
+            "owned_endpoints": .integer(Int64(s.owned.count)),
+            "connections": s.manager.map { .integer(Int64($0.count)) } ?? .null,
+            "userspace_path_manager": .bool(s.manager != nil),
+            "api_requests": .integer(Int64(counters.withLock { $0.values.reduce(0, +) })),
+        ]
+    }
+
+    func connections() throws(RPCError) -> JSONValue {
+        let table: [Connection]
+        let interfaces: InterfaceTable
+        do {
+            table = try ConnectionTable.read(namespace: namespace)
+            interfaces = try InterfaceTable.read(namespace: namespace)
+        } catch { throw .kernel("\(error)") }
+        let policies = state.snapshot.manager?.policyNames() ?? [:]
+        return .array(table.map { c in
+            var entry: [String: JSONValue] = [
+                "token": .string(formatToken(c.token)), "side": .string(c.side.rawValue),
+                "local_address": .string(c.localAddress.description), "local_port": .integer(Int64(c.localPort)),
+                "remote_address": .string(c.remoteAddress.description), "remote_port": .integer(Int64(c.remotePort)),
+                "subflows": .array(c.subflows.map { s in
+                    var sub: [String: JSONValue] = [
+                        "local_address": .string(s.localAddress.description), "local_port": .integer(Int64(s.localPort)),
+                        "remote_address": .string(s.remoteAddress.description), "remote_port": .integer(Int64(s.remotePort)),
+                        "local_id": .integer(Int64(s.localID)), "remote_id": .integer(Int64(s.remoteID)), "backup": .bool(s.backup),
+                    ]
+                    if s.interfaceIndex != 0 { sub["interface"] = .string(interfaces.names[s.interfaceIndex] ?? "if\(s.interfaceIndex)") }
+                    return .object(sub)
+                }),
+            ]
+            if let name = policies[c.token] { entry["policy"] = .string(name) }
+            return .object(entry)
+        })
+    }
+
+    func endpoints() throws(RPCError) -> JSONValue {
+        let list: [Endpoint]
+        let interfaces: InterfaceTable
+        do {
+            list = try kernel.pathManager.endpoints()
+            interfaces = try InterfaceTable.read(namespace: namespace)
+        } catch { throw .kernel("\(error)") }
+        let owned = state.snapshot.owned
+        return .array(list.map { e in
+            var entry: [String: JSONValue] = [
+                "id": .integer(Int64(e.id)), "address": .string(e.address.description),
+                "flags": .array(e.flags.names.map { .string($0) }),
+                "owned": .bool(owned.contains(OwnedEndpoint(id: e.id, address: e.address))),
+            ]
+            if e.port != 0 { entry["port"] = .integer(Int64(e.port)) }
+            if e.interfaceIndex != 0 { entry["interface"] = .string(interfaces.names[e.interfaceIndex] ?? "if\(e.interfaceIndex)") }
+            return .object(entry)
+        })
+    }
+
+    func interfaces() throws(RPCError) -> JSONValue {
+        let snapshot: NetworkSnapshot
+        do { snapshot = try kernel.network.read() } catch { throw .kernel("\(error)") }
+        let policy = state.snapshot.policy
+        return .array(snapshot.links.sorted { $0.index < $1.index }.map { link in
+            let rule = policy.rule(for: link.name)
+            return [
+                "name": .string(link.name), "index": .integer(Int64(link.index)),
+                "up": .bool(link.flags & 1 != 0), "oper_state": .string(link.operState.description),
+                "role": rule.map { .string($0.role.rawValue) } ?? .null,
+                "rule": rule.map { .integer(Int64($0.position)) } ?? .null,
+                "addresses": .array(snapshot.addresses.filter { $0.interfaceIndex == link.index }.map {
+                    .string("\($0.address)/\($0.prefixLength)")
+                }),
+            ]
+        })
+    }
+
+    func policyShow() throws(RPCError) -> JSONValue {
+        let s = state.snapshot
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        do {
+            let policy = try JSONDecoder().decode(JSONValue.self, from: try encoder.encode(s.policy))
+            return ["config": .string(s.configPath), "loaded_at": .string(iso8601(s.loadedAt)), "policy": policy]
+        } catch {
+            throw .internalError("cannot show the policy: \(error)")
+        }
+    }
+
+    /// Validates the file first, so the caller gets the problems; a valid one is
+    /// applied by the service's loop, as SIGHUP would.
+    func policyReload() throws(RPCError) -> JSONValue {
+        let path = state.snapshot.configPath
+        switch PolicyFile.load(path: path, namespace: namespace) {
+        case .failure(let problems):
+            throw .invalidPolicy(problems.lines.joined(separator: "\n"))
+        case .success:
+            reload()
+            return ["config": .string(path), "reloading": true]
+        }
+    }
+
+    func interfaceNotify(_ p: RPCParams) throws(RPCError) -> JSONValue {
+        let name = try p.requiredString("interface")
+        let links: [Link]
+        do { links = try kernel.network.read().links } catch { throw .kernel("\(error)") }
+        guard links.contains(where: { $0.name == name }) else {
+            throw .invalidParams("params.interface: no interface \"\(name)\" in \(namespace.name ?? "the host namespace")")
+        }
+        notifyNetwork()
+        return ["interface": .string(name), "queued": true]
+    }
+}
+
+private func iso8601(_ seconds: Double) -> String {
+    Date(timeIntervalSince1970: seconds).formatted(.iso8601)
+}
+
+/// The supplementary groups of `uid` from the user database (`getgrouplist`).
+private func supplementaryGroups(uid: UInt32, gid: UInt32) -> [UInt32] {
+    var pw = passwd()
+    var result: UnsafeMutablePointer<passwd>?
+    var buffer = [CChar](repeating: 0, count: 4096)
+    guard getpwuid_r(uid, &pw, &buffer, buffer.count, &result) == 0, result != nil, let name = pw.pw_name else { return [] }
+    var count: Int32 = 64
+    var groups = [gid_t](repeating: 0, count: 64)
+    if getgrouplist(name, gid, &groups, &count) < 0 {
+        groups = [gid_t](repeating: 0, count: Int(count))
+        guard getgrouplist(name, gid, &groups, &count) >= 0 else { return [] }
+    }
+    return Array(groups.prefix(Int(count)))
+}

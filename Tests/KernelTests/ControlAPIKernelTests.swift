@@ -1,0 +1,318 @@
+import Foundation
+import MPTCPAPI
+import MPTCPKit
+import Testing
+
+/// A client of the control socket for tests: one connection, one line out, one line in.
+final class ControlClient {
+    let fd: Int32
+
+    init(_ path: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw LabError("socket: \(errno)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in path.utf8.enumerated() { raw[i] = b }
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw LabError("connect \(path): errno \(errno)")
+        }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func send(_ bytes: [UInt8]) {
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let n = rest.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return }
+            rest = rest.dropFirst(n)
+        }
+    }
+
+    private var pending: [UInt8] = []
+
+    /// The next line, or nil at EOF (or after 10 s).
+    func readLine() -> [UInt8]? {
+        while true {
+            if let i = pending.firstIndex(of: 0x0A) {
+                let line = Array(pending[..<i])
+                pending.removeFirst(i + 1)
+                return line
+            }
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { return nil }
+            pending += buffer[..<n]
+        }
+    }
+
+    /// Sends a request and returns its outcome.
+    func call(_ method: String, _ params: [String: JSONValue] = [:], id: JSONValue = 1) throws -> Result<JSONValue, RPCError> {
+        send(RPCWire.encode(RPCRequest(id: id, method: method, params: params)))
+        guard let line = readLine() else { throw LabError("no answer to \(method)") }
+        let (answerID, outcome) = try RPCWire.decodeResponse(line)
+        #expect(answerID == id)
+        return outcome
+    }
+
+    func result(_ method: String, _ params: [String: JSONValue] = [:]) throws -> JSONValue {
+        try call(method, params).get()
+    }
+
+    func error(_ method: String, _ params: [String: JSONValue] = [:]) throws -> RPCError? {
+        if case .failure(let e) = try call(method, params) { return e }
+        return nil
+    }
+}
+
+/// The control socket against a daemon in a private namespace: every method
+/// over a real socket, bad requests, limits and who may do what.
+@Suite(.serialized, .enabled(if: KernelRequirement.enabled, KernelRequirement.comment))
+final class ControlAPIKernelTests {
+    let lab: Lab
+
+    static let policy = """
+        [daemon]
+        state_directory = "@STATE@"
+        resync_interval = 0
+        [[interface]]
+        name = "a2"
+        role = "backup"
+        families = ["ipv4"]
+        """
+
+    init() throws {
+        lab = try Lab(paths: 2)
+    }
+
+    deinit { lab.close() }
+
+    var socketPath: String { "/run/mptcpctl/mptcpctld-\(lab.client).sock" }
+
+    func start(_ policy: String = ControlAPIKernelTests.policy) throws -> Daemon {
+        let daemon = try Daemon(namespace: lab.client, policy: policy)
+        try daemon.waitUntil("the control socket") { daemon.log.contains("serving the control API") }
+        return daemon
+    }
+
+    @Test func everyMethodAnswersOverTheSocket() throws {
+        let daemon = try start()
+        try daemon.waitUntil("the backup endpoint") { try PathManager(namespace: lab.clientNamespace).endpoints().count == 1 }
+        var info = stat()
+        #expect(stat(socketPath, &info) == 0 && info.st_mode & 0o777 == 0o660, "mode 0660")
+        let c = try ControlClient(socketPath)
+
+        let status = try c.result("status")
+        #expect(status["api_version"] == 1)
+        #expect(status["version"]?.stringValue == mptcpctlVersion)
+        #expect(status["namespace"]?.stringValue == lab.client)
+        #expect(status["path_manager"] == "kernel")
+        #expect(status["config"]?.stringValue == daemon.configPath)
+        #expect(status["owned_endpoints"] == 1)
+        #expect(status["userspace_path_manager"] == false)
+        #expect((status["uptime_seconds"].flatMap { if case .number(let d) = $0 { d } else { nil } } ?? -1) >= 0)
+
+        let endpoints = try c.result("endpoints")
+        #expect(endpoints.arrayValue?.count == 1)
+        #expect(endpoints.arrayValue?.first?["address"] == "10.0.2.1")
+        #expect(endpoints.arrayValue?.first?["interface"] == "a2")
+        #expect(endpoints.arrayValue?.first?["owned"] == true)
+        #expect(endpoints.arrayValue?.first?["flags"] == ["subflow", "backup"])
+
+        let interfaces = try #require(try c.result("interfaces").arrayValue)
+        let a2 = try #require(interfaces.first { $0["name"] == "a2" })
+        #expect(a2["role"] == "backup" && a2["rule"] == 1 && a2["up"] == true)
+        #expect(a2["addresses"]?.arrayValue?.contains("10.0.2.1/24") == true)
+        #expect(interfaces.first { $0["name"] == "a1" }?["role"] == .null, "no block matches a1")
+
+        let shown = try c.result("policy.show")
+        #expect(shown["config"]?.stringValue == daemon.configPath)
+        #expect(shown["policy"]?["interfaces"]?.arrayValue?.first?["role"] == "backup")
+        #expect(shown["policy"]?["daemon"]?["resync_interval"] == 0)
+
+        // A live connection shows, as sock_diag sees it.
+        let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7401"])
+        defer { server.stop() }
+        _ = try server.wait(for: "listening")
+        let client = try lab.peer(lab.client, ["client", "--connect", "10.0.1.2", "--port", "7401"])
+        defer { client.stop() }
+        _ = try client.wait(for: "connected")
+        let connections = try #require(try c.result("connections").arrayValue)
+        let conn = try #require(connections.first { $0["remote_port"] == 7401 })
+        #expect(conn["side"] == "client" && conn["remote_address"] == "10.0.1.2")
+        #expect(conn["subflows"]?.arrayValue?.isEmpty == false)
+
+        // Mutating methods, as root.
+        #expect(try c.result("interface.notify", ["interface": "a2"]) == ["interface": "a2", "queued": true])
+        #expect(try c.error("interface.notify", ["interface": "nosuch"])?.name == "invalid_params")
+        #expect(try c.error("interface.notify")?.message == "params.interface: required")
+        #expect(try c.result("policy.reload")["reloading"] == true)
+        try daemon.waitUntil("the reload") { daemon.log.contains("reloaded the policy") }
+        #expect(try c.result("status")["reloads"] == 1)
+        try "[[interface]]\nname = \"a2\"\nrole = \"sideways\"\n".write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        let invalid = try #require(try c.error("policy.reload"))
+        #expect(invalid.name == "invalid_policy" && invalid.message.contains("interface[1].role"), "\(invalid.message)")
+        #expect(try c.result("status")["reloads"] == 1, "nothing applied")
+        #expect(daemon.stop() == 0)
+        #expect(!FileManager.default.fileExists(atPath: socketPath), "removed at exit")
+    }
+
+    @Test func badRequestsGetErrorsAndTheNextRequestIsAnswered() throws {
+        let daemon = try start()
+        let c = try ControlClient(socketPath)
+        let cases: [(String, String)] = [
+            ("{not json", "parse_error"),
+            ("[]", "invalid_request"),
+            (#"{"jsonrpc":"2.0","id":1}"#, "invalid_request"),
+            (#"{"jsonrpc":"2.0","id":1,"method":"launch"}"#, "unknown_method"),
+            (#"{"jsonrpc":"2.0","id":1,"method":"status","params":{"x":1}}"#, "invalid_params"),
+            (#"{"jsonrpc":"2.0","id":1,"method":"interface.notify","params":{"interface":5}}"#, "invalid_params"),
+            (#"{"jsonrpc":"2.0","id":1,"method":"status","params":[1]}"#, "invalid_params"),
+        ]
+        for (text, code) in cases {
+            c.send(Array((text + "\n").utf8))
+            let line = try #require(c.readLine(), "an answer to \(text)")
+            guard case .failure(let e) = try RPCWire.decodeResponse(line).outcome else {
+                Issue.record("accepted: \(text)")
+                continue
+            }
+            #expect(e.name == code, "\(text): \(e)")
+        }
+        // A notification runs and gets no answer: the next line is the next request's.
+        c.send(Array(#"{"jsonrpc":"2.0","method":"status"}"#.utf8) + [0x0A])
+        #expect(try c.call("status", id: "after")["api_version"] == 1)
+
+        // Oversized: an error, then the connection is closed; the daemon serves the next one.
+        let big = ControlClient.init
+        let d = try big(socketPath)
+        d.send([UInt8](repeating: 0x20, count: controlRequestLimit + 10) + [0x0A])
+        let refused = try #require(d.readLine())
+        guard case .failure(let e) = try RPCWire.decodeResponse(refused).outcome else {
+            Issue.record("an oversized request was accepted")
+            return
+        }
+        #expect(e.name == "request_too_large")
+        #expect(d.readLine() == nil, "closed")
+        #expect(try ControlClient(socketPath).result("status")["api_version"] == 1)
+        #expect(daemon.isRunning)
+    }
+
+    @Test func the65thClientIsRefusedCleanly() throws {
+        let daemon = try start()
+        var clients: [ControlClient] = []
+        for _ in 0..<64 {
+            let c = try ControlClient(socketPath)
+            #expect(try c.result("status")["api_version"] == 1)
+            clients.append(c)
+        }
+        let extra = try ControlClient(socketPath)
+        let line = try #require(extra.readLine())
+        guard case .failure(let e) = try RPCWire.decodeResponse(line).outcome else {
+            Issue.record("the 65th client was served")
+            return
+        }
+        #expect(e.name == "too_many_clients")
+        #expect(extra.readLine() == nil, "closed")
+        clients.removeLast()
+        try daemon.waitUntil("a slot is free again") {
+            (try? ControlClient(socketPath).result("status")["api_version"]) == 1
+        }
+        #expect(daemon.isRunning)
+    }
+
+    /// A client that sends without ever reading its answers is paused, not
+    /// buffered for; others are still answered.
+    @Test func aClientThatNeverReadsDoesNotStallOthers() throws {
+        let daemon = try start()
+        let greedy = try ControlClient(socketPath)
+        var nonBlocking = fcntl(greedy.fd, F_GETFL)
+        nonBlocking |= O_NONBLOCK
+        _ = fcntl(greedy.fd, F_SETFL, nonBlocking)
+        let request = RPCWire.encode(RPCRequest(id: 1, method: "interfaces"))
+        // Many requests per send: a Unix socket's buffer counts each send's overhead.
+        let chunk = [[UInt8]](repeating: request, count: 1000).flatMap { $0 }
+        var sent = 0
+        for _ in 0..<100 {
+            let n = chunk.withUnsafeBytes { send(greedy.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { break }
+            sent += n
+        }
+        #expect(sent > 0)
+        // Given time, the daemon would answer all of them (~\(sent / request.count)) if it read on.
+        Thread.sleep(forTimeInterval: 2)
+        let other = try ControlClient(socketPath)
+        let answered = try #require(try other.result("status")["api_requests"]?.integerValue)
+        #expect(answered < Int64(sent / request.count) / 2, "answered \(answered) of \(sent / request.count) sent")
+        let rss = try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/status", encoding: .utf8)
+            .split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+            .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
+        #expect(rss < 200_000, "RSS \(rss) kB")
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test func anUnprivilegedUserReadsButChangesNothing() throws {
+        // A python the unprivileged user can run (pyenv's lives under /root).
+        let python = try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : Repository.python)
+        // Whoever connects as uid/gid 65534 ("nobody"/"nogroup"): socket_group lets it connect.
+        let group = try #require(getgrgid(65534)).pointee.gr_name.map { String(cString: $0) } ?? "nogroup"
+        let daemon = try start(Self.policy.replacingOccurrences(of: "[daemon]\n", with: "[daemon]\nsocket_group = \"\(group)\"\n"))
+        let script = """
+            import json, socket, sys
+            s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rwb")
+            for i, m in enumerate(sys.argv[2:]):
+                params = {"interface": "a2"} if m == "interface.notify" else {}
+                f.write((json.dumps({"jsonrpc": "2.0", "id": i, "method": m, "params": params}) + "\\n").encode()); f.flush()
+                r = json.loads(f.readline())
+                print(m, "ok" if "result" in r else r["error"]["data"]["code"])
+            """
+        let methods = ["status", "connections", "endpoints", "interfaces", "policy.show", "policy.reload", "interface.notify"]
+        func asNobody() throws -> [String] {
+            let out = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", python, "-c", script,
+                                                       socketPath] + methods).stdout
+            return out.split(separator: "\n").map(String.init)
+        }
+        #expect(try asNobody() == ["status ok", "connections ok", "endpoints ok", "interfaces ok", "policy.show ok",
+                                   "policy.reload permission_denied", "interface.notify permission_denied"])
+        #expect(!daemon.log.contains("reloaded the policy"))
+        #expect(daemon.stop() == 0)
+
+        // admin_group admits it to the mutating methods.
+        let admin = try start(Self.policy.replacingOccurrences(
+            of: "[daemon]\n", with: "[daemon]\nsocket_group = \"\(group)\"\nadmin_group = \"\(group)\"\n"))
+        #expect(try asNobody().suffix(2) == ["policy.reload ok", "interface.notify ok"])
+        #expect(admin.stop() == 0)
+    }
+
+    @Test func anUnknownGroupStopsTheDaemonAtStartUp() throws {
+        let daemon = try Daemon(namespace: lab.client, policy: Self.policy.replacingOccurrences(
+            of: "[daemon]\n", with: "[daemon]\nadmin_group = \"no-such-group-x\"\n"))
+        try daemon.waitUntil("it exits") { !daemon.isRunning }
+        #expect(daemon.process.terminationStatus == 1)
+        #expect(daemon.log.contains("daemon.admin_group: no group \\\"no-such-group-x\\\""), "\(daemon.log)")
+    }
+
+    @Test func aSecondDaemonOnTheSameSocketIsRefusedAndAKilledOnesSocketIsReplaced() throws {
+        let first = try start()
+        let second = try Daemon(namespace: lab.client, policy: Self.policy)
+        try second.waitUntil("it exits") { !second.isRunning }
+        #expect(second.log.contains("another daemon serves"), "\(second.log)")
+        #expect(try ControlClient(socketPath).result("status")["pid"] == .integer(Int64(first.process.processIdentifier)))
+        first.kill()
+        #expect(FileManager.default.fileExists(atPath: socketPath), "SIGKILL leaves the file")
+        let third = try start()
+        #expect(try ControlClient(socketPath).result("status")["pid"] == .integer(Int64(third.process.processIdentifier)))
+        #expect(third.stop() == 0)
+    }
+}
+
+extension Result where Success == JSONValue {
+    subscript(key: String) -> JSONValue? { (try? get())?[key] }
+}
