@@ -7,6 +7,13 @@ import Foundation
 /// The release of mptcpctl and mptcpctld (both report it with `--version`).
 public let mptcpctlVersion = "0.2.0"
 
+/// Where a daemon with no `[daemon] socket` listens: `/run/mptcpctl/mptcpctld.sock`
+/// in the host namespace, `/run/mptcpctl/mptcpctld-NAME.sock` in namespace NAME
+/// (`-n NAME`), so daemons in several namespaces never collide.
+public func defaultControlSocketPath(namespace name: String?) -> String {
+    name.map { "/run/mptcpctl/mptcpctld-\($0).sock" } ?? "/run/mptcpctl/mptcpctld.sock"
+}
+
 /// The control API's version, reported by `status`; raised on incompatible changes.
 public let controlAPIVersion = 1
 
@@ -150,13 +157,18 @@ public enum RPCWire {
         return (id, .failure(RPCError(code: Int(code), name: name, message: message)))
     }
 
-    private static func line(_ value: JSONValue) -> [UInt8] {
+    /// `value` as compact JSON (keys sorted, slashes unescaped), without a newline.
+    public static func text(_ value: JSONValue) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding a JSONValue cannot fail: every case maps to a JSON value (non-finite
         // doubles aside, which the API never produces; they become null).
         let data = (try? encoder.encode(value)) ?? Data("null".utf8)
-        return Array(data) + [0x0A]
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private static func line(_ value: JSONValue) -> [UInt8] {
+        Array(text(value).utf8) + [0x0A]
     }
 }
 

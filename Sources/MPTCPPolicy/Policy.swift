@@ -1,3 +1,4 @@
+import MPTCPAPI
 import MPTCPKit
 
 /// The daemon's policy file, decoded and validated (`mptcpctld.toml(5)`).
@@ -39,17 +40,9 @@ public struct DaemonSettings: Hashable, Sendable, Codable {
 
     public init() {}
 
-    /// The control socket: `socket` when set, else `/run/mptcpctl/mptcpctld.sock`
-    /// for the host namespace and `/run/mptcpctl/mptcpctld-NAME.sock` for a named
-    /// one (`-n NAME`), so daemons in several namespaces never collide.
+    /// The control socket: `socket` when set, else `defaultControlSocketPath`.
     public func socketPath(namespace name: String?) -> String {
-        if let socket { return socket }
-        return Self.defaultSocketPath(namespace: name)
-    }
-
-    /// Where a daemon with no `socket` key listens: what `mptcpctl` connects to.
-    public static func defaultSocketPath(namespace name: String?) -> String {
-        name.map { "/run/mptcpctl/mptcpctld-\($0).sock" } ?? "/run/mptcpctl/mptcpctld.sock"
+        socket ?? defaultControlSocketPath(namespace: name)
     }
 }
 

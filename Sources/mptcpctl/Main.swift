@@ -16,7 +16,7 @@ struct MPTCPCtl: ParsableCommand {
         subcommands: [
             EndpointCommand.self, LimitsCommand.self, PathManagerCommand.self, SchedulerCommand.self,
             MonitorCommand.self, ConnectionsCommand.self, SubflowCommand.self, AnnounceCommand.self,
-            RemoveCommand.self, CheckCommand.self, PlanCommand.self,
+            RemoveCommand.self, CheckCommand.self, PlanCommand.self, StatusCommand.self, ReloadCommand.self,
         ]
     )
 
@@ -46,6 +46,10 @@ struct MPTCPCtl: ParsableCommand {
             fail(error.description, status: error.code == .invalidArgument ? Status.usage : Status.failure)
         } catch let error as UsageError {
             fail(error.message, status: Status.usage)
+        } catch let error as DaemonUnavailable {
+            fail(error.message, status: Status.failure)
+        } catch let error as CommandFailure {
+            fail(error.message, status: Status.failure)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
@@ -68,10 +72,10 @@ struct MPTCPCtl: ParsableCommand {
             if first == "-j" || first == "--json" {
                 leading.append(first)
                 rest = rest.dropFirst()
-            } else if (first == "-n" || first == "--netns"), rest.count >= 2 {
+            } else if (first == "-n" || first == "--netns" || first == "--socket"), rest.count >= 2 {
                 leading += rest.prefix(2)
                 rest = rest.dropFirst(2)
-            } else if first.hasPrefix("--netns=") || (first.hasPrefix("-n") && first.count > 2 && !first.hasPrefix("--")) {
+            } else if first.hasPrefix("--netns=") || first.hasPrefix("--socket=") || (first.hasPrefix("-n") && first.count > 2 && !first.hasPrefix("--")) {
                 leading.append(first)
                 rest = rest.dropFirst()
             } else {
@@ -115,6 +119,11 @@ struct GlobalOptions: ParsableArguments {
 
     @Flag(name: [.customShort("j"), .long], help: "Print JSON instead of tables.")
     var json = false
+
+    @Option(name: .customLong("socket"), help: ArgumentHelp(
+        "mptcpctld's control socket (default /run/mptcpctl/mptcpctld.sock, mptcpctld-NAME.sock with -n NAME).",
+        valueName: "PATH"))
+    var socket: String?
 
     func namespace() throws -> NetworkNamespace {
         guard let netns else { return .current }

@@ -165,6 +165,34 @@ final class ControlAPIKernelTests {
         #expect(!FileManager.default.fileExists(atPath: socketPath), "removed at exit")
     }
 
+    @Test func theCLIShowsStatusAndReloadsThroughTheDaemon() throws {
+        let none = try lab.mptcpctl(lab.client, ["status"], check: false)
+        #expect(none.status == 1)
+        #expect(none.stderr == "mptcpctl: no mptcpctld answers on \(socketPath): is it running? (--socket sets another path)\n")
+
+        let daemon = try start()
+        let text = try lab.mptcpctl(lab.client, ["status"]).stdout
+        #expect(text.hasPrefix("daemon:           mptcpctld \(mptcpctlVersion) (API 1), pid \(daemon.process.processIdentifier), up "), "\(text)")
+        #expect(text.contains("\nnamespace:        \(lab.client)\n"))
+        #expect(text.contains("\npath manager:     kernel\n"))
+        #expect(text.contains("\npolicy:           \(daemon.configPath), loaded "))
+        let json = try lab.mptcpctl(lab.client, ["-j", "status"]).stdout
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(parsed["owned_endpoints"] as? Int == 1)
+        // --socket instead of -n: the same daemon.
+        #expect(try run(Repository.mptcpctl, ["--socket", socketPath, "status"]).stdout.contains("\nnamespace:        \(lab.client)\n"))
+        #expect(try run(Repository.mptcpctl, ["status", "--socket", socketPath]).status == 0)
+
+        #expect(try lab.mptcpctl(lab.client, ["reload"]).stdout == "reloading \(daemon.configPath)\n")
+        try daemon.waitUntil("the reload") { daemon.log.contains("reloaded the policy") }
+        try "[[interface]]\nname = \"a2\"\nrole = \"sideways\"\n".write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        let refused = try lab.mptcpctl(lab.client, ["reload"], check: false)
+        #expect(refused.status == 1)
+        #expect(refused.stderrLines.first?.contains("interface[1].role: \"sideways\" is not one of") == true, "\(refused.stderr)")
+        #expect(refused.stderrLines.last == "mptcpctl: the policy file is invalid: the daemon keeps the policy it runs")
+        #expect(daemon.stop() == 0)
+    }
+
     @Test func badRequestsGetErrorsAndTheNextRequestIsAnswered() throws {
         let daemon = try start()
         let c = try ControlClient(socketPath)

@@ -1,0 +1,180 @@
+import ArgumentParser
+import MPTCPAPI
+import MPTCPKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A connection to mptcpctld's control socket: one request, one answer, in
+/// order; answers wait at most 10 s.
+final class DaemonConnection {
+    let path: String
+    private let fd: Int32
+    private var pending: [UInt8] = []
+    private var nextID: Int64 = 1
+
+    /// Connects to `path`; a missing or unserved socket says the daemon is not running.
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw UsageError("cannot create a socket: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw UsageError("--socket: \(path) is longer than a Unix socket path may be")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else {
+            let code = errno
+            close(fd)
+            switch code {
+            case ENOENT, ECONNREFUSED:
+                throw DaemonUnavailable(message: "no mptcpctld answers on \(path): is it running? (--socket sets another path)")
+            case EACCES:
+                throw DaemonUnavailable(message: "\(path): permission denied (the socket is for root and [daemon] socket_group)")
+            default:
+                throw DaemonUnavailable(message: "cannot connect to \(path): \(String(cString: strerror(code)))")
+            }
+        }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// Sends `method` and returns the daemon's answer; a transport failure throws.
+    func call(_ method: String, _ params: [String: JSONValue] = [:]) throws -> Result<JSONValue, RPCError> {
+        let id = JSONValue.integer(nextID)
+        nextID += 1
+        var out = RPCWire.encode(RPCRequest(id: id, method: method, params: params))[...]
+        while !out.isEmpty {
+            let n = out.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw DaemonUnavailable(message: "\(path): the daemon closed the connection") }
+            out = out.dropFirst(n)
+        }
+        while true {
+            if let newline = pending.firstIndex(of: 0x0A) {
+                let line = Array(pending[..<newline])
+                pending.removeFirst(newline + 1)
+                let (answerID, outcome) = try RPCWire.decodeResponse(line)
+                if answerID == id { return outcome }
+                continue
+            }
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                throw DaemonUnavailable(message: "\(path): no answer to \(method) within 10 s")
+            }
+            guard n > 0 else { throw DaemonUnavailable(message: "\(path): the daemon closed the connection") }
+            pending += buffer[..<n]
+        }
+    }
+
+    /// `call`, with an API error turned into a one-line failure.
+    func result(_ method: String, _ params: [String: JSONValue] = [:]) throws -> JSONValue {
+        switch try call(method, params) {
+        case .success(let v): return v
+        case .failure(let e): throw CommandFailure("\(method): \(e.message) (\(e.name))")
+        }
+    }
+}
+
+/// The daemon cannot be reached (exit 1).
+struct DaemonUnavailable: Error {
+    var message: String
+}
+
+/// A command that ran and failed (exit 1), as opposed to a usage error (64).
+struct CommandFailure: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+extension GlobalOptions {
+    /// `--socket`, else the daemon's default for the namespace (`-n`).
+    var socketPath: String { socket ?? defaultControlSocketPath(namespace: netns) }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the running mptcpctld: version, uptime, path manager, policy file, counts."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let status = try DaemonConnection(path: global.socketPath).result("status")
+        if global.json {
+            Output.line(RPCWire.text(status))
+            return
+        }
+        func text(_ key: String) -> String {
+            switch status[key] {
+            case .string(let s)?: return s
+            case .integer(let i)?: return String(i)
+            case .number(let d)?: return String(d)
+            case .bool(let b)?: return b ? "yes" : "no"
+            default: return "-"
+            }
+        }
+        let uptime = status["uptime_seconds"].flatMap { v -> Double? in
+            if case .number(let d) = v { return d }
+            return v.integerValue.map(Double.init)
+        } ?? 0
+        let rows = [
+            ("daemon", "mptcpctld \(text("version")) (API \(text("api_version"))), pid \(text("pid")), up \(duration(uptime))"),
+            ("namespace", text("namespace")),
+            ("path manager", text("path_manager")
+                + (status["userspace_path_manager"] == true ? " (managing \(text("connections")) connections)" : "")),
+            ("scheduler", text("scheduler")),
+            ("policy", "\(text("config")), loaded \(text("config_loaded_at")), reloaded \(text("reloads")) time(s)"),
+            ("owned endpoints", text("owned_endpoints")),
+        ]
+        for (label, value) in rows {
+            Output.line(label + ":" + String(repeating: " ", count: 17 - label.count) + value)
+        }
+    }
+
+    private func duration(_ seconds: Double) -> String {
+        let s = Int(seconds)
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m\(s % 60)s" }
+        if s < 86400 { return "\(s / 3600)h\(s % 3600 / 60)m" }
+        return "\(s / 86400)d\(s % 86400 / 3600)h"
+    }
+}
+
+struct ReloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reload",
+        abstract: "Have mptcpctld re-read its policy file: exit 0 when valid (it is applied), 1 with every problem listed."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let daemon = try DaemonConnection(path: global.socketPath)
+        switch try daemon.call("policy.reload") {
+        case .success(let result):
+            if global.json { Output.line(RPCWire.text(result)) } else {
+                Output.line("reloading \(result["config"]?.stringValue ?? "the policy")")
+            }
+        case .failure(let e) where e.name == "invalid_policy":
+            for line in e.message.split(separator: "\n") { Output.error(String(line)) }
+            throw CommandFailure("the policy file is invalid: the daemon keeps the policy it runs")
+        case .failure(let e):
+            throw CommandFailure("reload: \(e.message) (\(e.name))")
+        }
+    }
+}
+
