@@ -51,6 +51,7 @@ demo: release
 bench: release
 	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl bash scripts/bench-endpoint-show
 	MPTCPCTLD=$(CURDIR)/.build/release/mptcpctld bash scripts/bench-daemon-latency
+	python3 scripts/bench-api.py --mptcpctl $(CURDIR)/.build/release/mptcpctl --mptcpctld $(CURDIR)/.build/release/mptcpctld
 	python3 scripts/bench-userspace-pm.py --mptcpctld $(CURDIR)/.build/release/mptcpctld
 
 install: release

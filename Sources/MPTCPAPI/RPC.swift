@@ -159,16 +159,18 @@ public enum RPCWire {
 
     /// `value` as compact JSON (keys sorted, slashes unescaped), without a newline.
     public static func text(_ value: JSONValue) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a JSONValue cannot fail: every case maps to a JSON value (non-finite
-        // doubles aside, which the API never produces; they become null).
-        let data = (try? encoder.encode(value)) ?? Data("null".utf8)
-        return String(decoding: data, as: UTF8.self)
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        JSONWriter.write(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     private static func line(_ value: JSONValue) -> [UInt8] {
-        Array(text(value).utf8) + [0x0A]
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        JSONWriter.write(value, to: &out)
+        out.append(0x0A)
+        return out
     }
 }
 
@@ -209,5 +211,62 @@ public struct RPCParams: Sendable {
         guard let v = values[key], v != .null else { return nil }
         guard let b = v.boolValue else { throw .invalidParams("params.\(key): expected a boolean, got \(v.kind)") }
         return b
+    }
+}
+
+/// Compact JSON, written directly (the API answers tens of thousands of requests
+/// a second; JSONEncoder's generic containers cost more than the request).
+/// Keys are sorted; strings are escaped as RFC 8259 requires (quote, backslash,
+/// control characters), everything else is written as UTF-8.
+enum JSONWriter {
+    static func write(_ value: JSONValue, to out: inout [UInt8]) {
+        switch value {
+        case .null: out += [0x6E, 0x75, 0x6C, 0x6C]
+        case .bool(let b): out += b ? [0x74, 0x72, 0x75, 0x65] : [0x66, 0x61, 0x6C, 0x73, 0x65]
+        case .integer(let i): out += String(i).utf8
+        case .number(let d):
+            if d.isFinite {
+                // Integral doubles print without ".0" as JSONEncoder does.
+                if d == d.rounded(), abs(d) < 1e15 { out += String(Int64(d)).utf8 } else { out += "\(d)".utf8 }
+            } else {
+                out += [0x6E, 0x75, 0x6C, 0x6C]
+            }
+        case .string(let s): string(s, to: &out)
+        case .array(let a):
+            out.append(0x5B)
+            for (i, v) in a.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                write(v, to: &out)
+            }
+            out.append(0x5D)
+        case .object(let o):
+            out.append(0x7B)
+            for (i, key) in o.keys.sorted().enumerated() {
+                if i > 0 { out.append(0x2C) }
+                string(key, to: &out)
+                out.append(0x3A)
+                // The key came from the dictionary: the lookup cannot miss.
+                write(o[key] ?? .null, to: &out)
+            }
+            out.append(0x7D)
+        }
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    static func string(_ s: String, to out: inout [UInt8]) {
+        out.append(0x22)
+        for byte in s.utf8 {
+            switch byte {
+            case 0x22: out += [0x5C, 0x22]
+            case 0x5C: out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, 0x6E]
+            case 0x0D: out += [0x5C, 0x72]
+            case 0x09: out += [0x5C, 0x74]
+            case 0..<0x20: out += [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            default: out.append(byte)
+            }
+        }
+        out.append(0x22)
     }
 }

@@ -36,6 +36,19 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { name ?? "(current)" }
 
+    /// `setns(2)`: moves the calling thread into this namespace for good (nothing
+    /// for the current one). Only for a thread its caller owns and keeps for this
+    /// namespace's work (never a Swift concurrency thread): afterwards
+    /// `NetworkNamespace.current` on that thread means this namespace, and sysctl
+    /// reads there cost no thread of their own.
+    public func enterOnThisThread() throws(MPTCPError) {
+        guard let path else { return }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw MPTCPError.system("enter network namespace \(description)", errno: cnl_errno()) }
+        defer { close(fd) }
+        guard cnl_setns_net(fd) == 0 else { throw MPTCPError.system("enter network namespace \(description)", errno: cnl_errno()) }
+    }
+
     /// Runs `body` inside this namespace and returns its result. For the current
     /// namespace the body runs on the calling thread; for a named one it runs on
     /// a new thread that enters the namespace first and ends afterwards.

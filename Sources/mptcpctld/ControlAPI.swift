@@ -43,13 +43,18 @@ struct ControlPeer: Sendable, Hashable {
 }
 
 /// The control API's methods. Requests run one at a time on the server's
-/// worker thread (which serialises the use of `kernel`, a handle of the API's
-/// own); read methods are open to every peer, mutating ones need root or
-/// membership of `[daemon] admin_group`.
+/// worker thread, which serialises the use of `kernel` (a handle of the API's
+/// own) and has entered the daemon's namespace (so `.current` reads there), or,
+/// for the cheap methods (`onLoop`), on the event loop's thread (also inside);
+/// read methods are open to every peer, mutating ones need root or membership
+/// of `[daemon] admin_group`.
 final class ControlAPI: Sendable {
     struct Method: Sendable {
         var mutates: Bool
         var params: Set<String>
+        /// Cheap and non-blocking (no netlink dump, no file but a sysctl): run on
+        /// the event loop itself, without a hop to the worker thread.
+        var onLoop = false
         var run: @Sendable (ControlAPI, RPCParams) throws(RPCError) -> JSONValue
     }
 
@@ -75,7 +80,7 @@ final class ControlAPI: Sendable {
     }
 
     static let methods: [String: Method] = [
-        "status": Method(mutates: false, params: []) { api, _ in api.status() },
+        "status": Method(mutates: false, params: [], onLoop: true) { api, _ in api.status() },
         "connections": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.connections() },
         "endpoints": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.endpoints() },
         "interfaces": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.interfaces() },
@@ -124,8 +129,10 @@ final class ControlAPI: Sendable {
 
     func status() -> JSONValue {
         let s = state.snapshot
-        let pathManager = try? kernel.sysctl.pathManager()
-        let scheduler = try? kernel.sysctl.scheduler()
+        // The worker thread is inside the namespace (ControlServer): read directly.
+        let sysctl = MPTCPSysctl(namespace: .current)
+        let pathManager = try? sysctl.pathManager()
+        let scheduler = try? sysctl.scheduler()
         return [
             "version": .string(mptcpctlVersion),
             "api_version": .integer(Int64(controlAPIVersion)),
@@ -148,8 +155,8 @@ final class ControlAPI: Sendable {
         let table: [Connection]
         let interfaces: InterfaceTable
         do {
-            table = try ConnectionTable.read(namespace: namespace)
-            interfaces = try InterfaceTable.read(namespace: namespace)
+            table = try ConnectionTable.read(namespace: .current)
+            interfaces = try InterfaceTable.read(namespace: .current)
         } catch { throw .kernel("\(error)") }
         let policies = state.snapshot.manager?.policyNames() ?? [:]
         return .array(table.map { c in
@@ -177,7 +184,7 @@ final class ControlAPI: Sendable {
         let interfaces: InterfaceTable
         do {
             list = try kernel.pathManager.endpoints()
-            interfaces = try InterfaceTable.read(namespace: namespace)
+            interfaces = try InterfaceTable.read(namespace: .current)
         } catch { throw .kernel("\(error)") }
         let owned = state.snapshot.owned
         return .array(list.map { e in
@@ -226,7 +233,7 @@ final class ControlAPI: Sendable {
     /// applied by the service's loop, as SIGHUP would.
     func policyReload() throws(RPCError) -> JSONValue {
         let path = state.snapshot.configPath
-        switch PolicyFile.load(path: path, namespace: namespace) {
+        switch PolicyFile.load(path: path, namespace: .current) {
         case .failure(let problems):
             throw .invalidPolicy(problems.lines.joined(separator: "\n"))
         case .success:

@@ -26,6 +26,18 @@ struct ControlServer: Service, CustomStringConvertible {
         // One worker: requests touch the kernel (blocking netlink) and run in order.
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
+        // The worker enters the daemon's namespace once, so requests read its
+        // sysctls directly instead of through a thread of their own each time.
+        // So does the event loop's thread, which answers the cheap methods itself.
+        let namespace = api.namespace
+        do {
+            try await pool.runIfActive { try namespace.enterOnThisThread() }
+            try await group.next().submit { try namespace.enterOnThisThread() }.get()
+        } catch {
+            try? await pool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw error
+        }
         do {
             try await serve(group: group, pool: pool)
         } catch {
@@ -263,41 +275,54 @@ final class ControlConnectionHandler: ChannelInboundHandler {
     /// Answers the next queued line, or asks for more input when none is left.
     private func pump(_ context: ChannelHandlerContext) {
         guard !busy, !closing, let peer else { return }
-        guard !lines.isEmpty else {
-            // Read on only while our answers drain: a client that does not read them
-            // is paused once 64 KiB wait for it (NIO's default write watermarks).
-            if context.channel.isWritable { context.read() }
-            return
-        }
-        let line = lines.removeFirst()
-        let request: RPCRequest
-        switch RPCWire.decodeRequest(line.readableBytesView) {
-        case .failure(let failure):
-            write(context, RPCWire.encodeResponse(id: failure.id, .failure(failure.error)))
-            pump(context)
-            return
-        case .success(let r):
-            request = r
-        }
-        busy = true
-        let api = self.api
-        pool.runIfActive(eventLoop: context.eventLoop) {
-            api.handle(request, from: peer)
-        }.assumeIsolated().whenComplete { result in
-            self.busy = false
-            let outcome: Result<JSONValue, RPCError>
-            switch result {
-            case .success(let o): outcome = o
-            case .failure: outcome = .failure(.unavailable("the daemon is shutting down"))
+        var answered = false
+        defer { if answered { context.flush() } }
+        while let line = lines.first {
+            lines.removeFirst()
+            let request: RPCRequest
+            switch RPCWire.decodeRequest(line.readableBytesView) {
+            case .failure(let failure):
+                write(context, RPCWire.encodeResponse(id: failure.id, .failure(failure.error)))
+                answered = true
+                continue
+            case .success(let r):
+                request = r
             }
-            // A notification (no id) gets no answer (JSON-RPC 2.0).
-            if let id = request.id { self.write(context, RPCWire.encodeResponse(id: id, outcome)) }
-            self.pump(context)
+            if ControlAPI.methods[request.method]?.onLoop ?? true {
+                // Cheap and non-blocking (or unknown): answered here, in order.
+                answer(context, request, api.handle(request, from: peer))
+                answered = true
+                continue
+            }
+            busy = true
+            let api = self.api
+            pool.runIfActive(eventLoop: context.eventLoop) {
+                api.handle(request, from: peer)
+            }.assumeIsolated().whenComplete { result in
+                self.busy = false
+                switch result {
+                case .success(let outcome): self.answer(context, request, outcome)
+                case .failure: self.answer(context, request, .failure(.unavailable("the daemon is shutting down")))
+                }
+                context.flush()
+                self.pump(context)
+            }
+            return
         }
+        // Read on only while our answers drain: a client that does not read them
+        // is paused once 64 KiB wait for it (NIO's default write watermarks).
+        if context.channel.isWritable { context.read() }
+    }
+
+    /// Queues the answer (a notification, without an id, gets none: JSON-RPC 2.0).
+    private func answer(_ context: ChannelHandlerContext, _ request: RPCRequest, _ outcome: Result<JSONValue, RPCError>) {
+        guard let id = request.id else { return }
+        context.write(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: RPCWire.encodeResponse(id: id, outcome))),
+                      promise: nil)
     }
 
     private func write(_ context: ChannelHandlerContext, _ bytes: [UInt8]) {
-        context.writeAndFlush(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        context.write(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
     }
 
     /// Answers with `error` (id null) and closes.

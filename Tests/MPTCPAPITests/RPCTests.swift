@@ -71,6 +71,14 @@ import Testing
         }
     }
 
+    @Test func everyCharacterSurvivesTheWriter() throws {
+        let all = String(String.UnicodeScalarView((0..<0x80).compactMap(Unicode.Scalar.init))) + "é€😀\u{2028}"
+        let value: JSONValue = ["text": .string(all), "key \"\\\n": [.number(1.5), .number(-0.25), .integer(.min), .integer(.max)]]
+        #expect(try RPCWire.decodeResponse(RPCWire.encodeResponse(id: 1, .success(value))).outcome.get() == value)
+        #expect(RPCWire.text(["b": 1, "a": [true, false, nil]]) == #"{"a":[true,false,null],"b":1}"#)
+        #expect(RPCWire.text(.number(.nan)) == "null", "no non-finite numbers in JSON")
+    }
+
     /// Any value the API can carry survives a response's encoding and decoding.
     @Test func anyValueRoundTrips() async {
         let texts = ["", "a", "ü", "\"", "\\", "\n", "/run/x", "😀", "\u{0}"]
