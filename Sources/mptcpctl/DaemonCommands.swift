@@ -178,3 +178,38 @@ struct ReloadCommand: ParsableCommand {
     }
 }
 
+
+struct DispatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dispatch",
+        abstract: "For dispatcher hooks: tell mptcpctld that IFACE changed (ACTION as NetworkManager names it) so it re-examines it now.",
+        discussion: """
+            Acts on up, down, dhcp4-change, dhcp6-change, connectivity-change and reapply; other actions are ignored \
+            (exit 0). An empty IFACE means every interface. Exit 0 also when no daemon runs (a note on stderr): \
+            there is nothing to re-examine then.
+            """
+    )
+
+    static let actions: Set<String> = ["up", "down", "dhcp4-change", "dhcp6-change", "connectivity-change", "reapply"]
+
+    @Argument(help: ArgumentHelp("The interface (empty: every interface).", valueName: "IFACE"))
+    var interface: String
+
+    @Argument(help: ArgumentHelp("What happened: up, down, dhcp4-change, dhcp6-change, connectivity-change, ...", valueName: "ACTION"))
+    var action: String
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        guard Self.actions.contains(action) else { return }
+        let daemon: DaemonConnection
+        do { daemon = try DaemonConnection(path: global.socketPath) } catch let error as DaemonUnavailable {
+            Output.error("mptcpctl: dispatch \(interface.isEmpty ? "(all)" : interface) \(action): \(error.message); nothing to do")
+            return
+        }
+        var params: [String: JSONValue] = ["action": .string(action)]
+        if !interface.isEmpty { params["interface"] = .string(interface) }
+        let result = try daemon.result("interface.notify", params)
+        if global.json { Output.line(RPCWire.text(result)) }
+    }
+}

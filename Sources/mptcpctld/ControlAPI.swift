@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MPTCPAPI
 import MPTCPKit
 import MPTCPPolicy
@@ -68,9 +69,11 @@ final class ControlAPI: Sendable {
     /// `[daemon] admin_group`, resolved at start-up.
     let adminGroup: UInt32?
     let counters = Mutex<[String: Int]>([:])
+    let logger: Logger
 
-    init(state: DaemonState, kernel: KernelHandle, namespace: NetworkNamespace, adminGroup: UInt32?,
+    init(state: DaemonState, kernel: KernelHandle, namespace: NetworkNamespace, adminGroup: UInt32?, logger: Logger,
          notifyNetwork: @escaping @Sendable () -> Void, reload: @escaping @Sendable () -> Void) {
+        self.logger = logger
         self.state = state
         self.kernel = kernel
         self.namespace = namespace
@@ -86,7 +89,7 @@ final class ControlAPI: Sendable {
         "interfaces": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.interfaces() },
         "policy.show": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.policyShow() },
         "policy.reload": Method(mutates: true, params: []) { api, _ throws(RPCError) in try api.policyReload() },
-        "interface.notify": Method(mutates: true, params: ["interface"]) { api, p throws(RPCError) in
+        "interface.notify": Method(mutates: true, params: ["interface", "action"]) { api, p throws(RPCError) in
             try api.interfaceNotify(p)
         },
     ]
@@ -243,14 +246,23 @@ final class ControlAPI: Sendable {
     }
 
     func interfaceNotify(_ p: RPCParams) throws(RPCError) -> JSONValue {
-        let name = try p.requiredString("interface")
-        let links: [Link]
-        do { links = try kernel.network.read().links } catch { throw .kernel("\(error)") }
-        guard links.contains(where: { $0.name == name }) else {
-            throw .invalidParams("params.interface: no interface \"\(name)\" in \(namespace.name ?? "the host namespace")")
+        let name = try p.string("interface")
+        let action = try p.string("action")
+        if let action, action.isEmpty || action.count > 64 || !action.allSatisfy({ $0.isASCII && !$0.isWhitespace }) {
+            throw .invalidParams("params.action: a word such as \"up\" or \"dhcp4-change\", not \"\(action)\"")
         }
+        if let name {
+            let links: [Link]
+            do { links = try kernel.network.read().links } catch { throw .kernel("\(error)") }
+            guard links.contains(where: { $0.name == name }) else {
+                throw .invalidParams("params.interface: no interface \"\(name)\" in \(namespace.name ?? "the host namespace")")
+            }
+        }
+        logger.info("re-examining interfaces on request", metadata: ["interface": "\(name ?? "all")", "action": "\(action ?? "-")"])
         notifyNetwork()
-        return ["interface": .string(name), "queued": true]
+        var result: [String: JSONValue] = ["interface": name.map { .string($0) } ?? .null, "queued": true]
+        if let action { result["action"] = .string(action) }
+        return .object(result)
     }
 }
 

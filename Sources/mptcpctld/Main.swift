@@ -92,7 +92,7 @@ struct MPTCPCtlD: AsyncParsableCommand {
             let socketGroup = try policy.daemon.socketGroup.map { try groupID("daemon.socket_group", $0) }
             let adminGroup = try policy.daemon.adminGroup.map { try groupID("daemon.admin_group", $0) }
             let api = ControlAPI(state: state, kernel: try KernelHandle(namespace: namespace), namespace: namespace,
-                                 adminGroup: adminGroup, notifyNetwork: { doorbell.ring(.network) },
+                                 adminGroup: adminGroup, logger: logger, notifyNetwork: { doorbell.ring(.network) },
                                  reload: { doorbell.ring(.reload) })
             control = ControlServer(path: policy.daemon.socketPath(namespace: namespace.name), socketGroup: socketGroup,
                                     api: api, logger: logger)

@@ -153,7 +153,8 @@ final class ControlAPIKernelTests {
         // Mutating methods, as root.
         #expect(try c.result("interface.notify", ["interface": "a2"]) == ["interface": "a2", "queued": true])
         #expect(try c.error("interface.notify", ["interface": "nosuch"])?.name == "invalid_params")
-        #expect(try c.error("interface.notify")?.message == "params.interface: required")
+        #expect(try c.result("interface.notify") == ["interface": nil, "queued": true], "without one: every interface")
+        #expect(try c.error("interface.notify", ["interface": "a2", "action": "no spaces"])?.name == "invalid_params")
         #expect(try c.result("policy.reload")["reloading"] == true)
         try daemon.waitUntil("the reload") { daemon.log.contains("reloaded the policy") }
         #expect(try c.result("status")["reloads"] == 1)
@@ -190,6 +191,32 @@ final class ControlAPIKernelTests {
         #expect(refused.status == 1)
         #expect(refused.stderrLines.first?.contains("interface[1].role: \"sideways\" is not one of") == true, "\(refused.stderr)")
         #expect(refused.stderrLines.last == "mptcpctl: the policy file is invalid: the daemon keeps the policy it runs")
+        #expect(daemon.stop() == 0)
+    }
+
+    /// The NetworkManager dispatcher script, invoked as NetworkManager does
+    /// (arguments and environment), makes the daemon re-examine the interface.
+    @Test func theNetworkManagerHookMakesTheDaemonReexamineTheInterface() throws {
+        let daemon = try Daemon(namespace: lab.client, policy: Self.policy.replacingOccurrences(
+            of: "[daemon]\n", with: "[daemon]\nsocket = \"@STATE@/api.sock\"\n"))
+        try daemon.waitUntil("the control socket") { daemon.log.contains("serving the control API") }
+        let hook = Repository.root.appendingPathComponent("config/networkmanager/90-mptcpctl").path
+        func dispatch(_ interface: String, _ action: String) throws -> CommandResult {
+            try run("/usr/bin/env", ["-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MPTCPCTL=\(Repository.mptcpctl)",
+                                     "MPTCPCTL_SOCKET=\(daemon.stateDirectory)/api.sock", "NM_DISPATCHER_ACTION=\(action)",
+                                     "DEVICE_IFACE=\(interface)", "CONNECTION_ID=lab", "CONNECTION_UUID=0b9f8a56-7f8e-4a0e-9d2c-2b6d1c5a7e11",
+                                     hook, interface, action])
+        }
+        #expect(try dispatch("a2", "up").status == 0)
+        try daemon.waitUntil("the request") {
+            daemon.lines("re-examining interfaces on request").contains { $0["interface"] == "a2" && $0["action"] == "up" }
+        }
+        #expect(try dispatch("", "connectivity-change").status == 0)
+        try daemon.waitUntil("every interface") {
+            daemon.lines("re-examining interfaces on request").contains { $0["interface"] == "all" }
+        }
+        #expect(try dispatch("a2", "hostname").status == 0, "other actions are ignored")
+        #expect(daemon.lines("re-examining interfaces on request").count == 2)
         #expect(daemon.stop() == 0)
     }
 
