@@ -19,7 +19,7 @@ client: connects (from --bind ADDR if given) and prints {"event":"connected",
   what the server received. K is mptcpi_subflows (the extra subflows) just
   before the shutdown. Without --seconds it holds the connection and reads
   commands on stdin, one per line:
-    info     -> {"event":"info","subflows":K,"token":"%08x"}
+    info     -> {"event":"info","subflows":K,"token":"%08x","fallback":B}
     send N   -> sends N bytes, then {"event":"sent","bytes":N}
     quit/EOF -> closes and exits 0
 
@@ -70,11 +70,16 @@ def mptcp_socket(family):
 
 
 def mptcp_info(sock):
-    """(subflows, token) from struct mptcp_info; (0, 0) if the kernel gave less."""
-    raw = sock.getsockopt(SOL_MPTCP, MPTCP_INFO, 256)
+    """(subflows, token, fallback) from struct mptcp_info; (0, 0, True) if the
+    kernel gave nothing (a connection that fell back to TCP may not answer)."""
+    try:
+        raw = sock.getsockopt(SOL_MPTCP, MPTCP_INFO, 256)
+    except OSError:
+        return 0, 0, True
     subflows = raw[0] if len(raw) >= 1 else 0
+    fallback = len(raw) >= 12 and struct.unpack_from("=I", raw, 8)[0] & 1 == 1  # MPTCP_INFO_FLAG_FALLBACK
     token = struct.unpack_from("=I", raw, 12)[0] if len(raw) >= 16 else 0
-    return subflows, token
+    return subflows, token, fallback
 
 
 def rate(nbytes, seconds):
@@ -145,7 +150,7 @@ def bulk(sock, seconds):
     deadline = start + seconds
     while time.monotonic() < deadline:
         total += sock.send(payload)
-    subflows, _ = mptcp_info(sock)
+    subflows, _, _ = mptcp_info(sock)
     sock.shutdown(socket.SHUT_WR)
     # The server closes once it has read everything: wait for its FIN.
     while sock.recv(CHUNK):
@@ -164,8 +169,8 @@ def hold(sock):
         if words[0] == "quit" and len(words) == 1:
             break
         if words[0] == "info" and len(words) == 1:
-            subflows, token = mptcp_info(sock)
-            emit(event="info", subflows=subflows, token="%08x" % token)
+            subflows, token, fallback = mptcp_info(sock)
+            emit(event="info", subflows=subflows, token="%08x" % token, fallback=fallback)
         elif words[0] == "send" and len(words) == 2 and words[1].isdigit():
             n = int(words[1])
             left = n

@@ -427,12 +427,26 @@ final class UserspaceDaemonKernelTests {
         #expect(missing - fallback == 0, "every MPTCP connection got its 2 extra subflows: \(result)")
         #expect(fallback >= 0 && fallback <= 50, "at most 1% fell back to TCP (then the burst measures the load, not the daemon): \(result)")
         #expect(daemon.log.contains("MPTCP events were lost"), "the burst overran the small buffer and was recovered")
-        // And the daemon still manages the next connection.
+        // And the daemon still manages the next connection. One that fell back to TCP
+        // (its SYN+MP_CAPABLE lost twice on a machine still busy with the burst) is
+        // no path manager's to manage: then the next one is tried, up to three.
         let s = try server(7352)
         defer { s.stop() }
-        let c = try client(7352)
-        defer { c.stop() }
-        try daemon.waitUntil("the next connection is managed") { try subflows(7352).count == 3 }
+        var managed = false
+        var fellBack = 0
+        for _ in 0..<3 where !managed {
+            let c = try client(7352)
+            defer { c.stop() }
+            do {
+                try daemon.waitUntil("the next connection is managed") { try infoSubflows(c) == 2 }
+                managed = true
+            } catch {
+                c.send("info")
+                guard try c.wait(for: "info")["fallback"] as? Bool == true else { throw error }
+                fellBack += 1
+            }
+        }
+        #expect(managed, "\(fellBack) connections after the burst fell back to TCP")
         #expect(daemon.stop() == 0)
     }
 
