@@ -94,6 +94,20 @@ public struct ConnectionMemory: Hashable, Sendable {
     public var failbackAt: Int?
     /// Addresses not announced because no MPTCP listener would accept the join (said once).
     public var unannounceable: Set<IPAddress> = []
+    /// Subflows an operator created by hand (the control API's `subflow.create`):
+    /// kept as they are, whatever the policy wants, until they close.
+    public var manual: Set<ManualSubflow> = []
+
+    /// A hand-made subflow, by its local address and its peer's address and port.
+    public struct ManualSubflow: Hashable, Sendable {
+        public var local: IPAddress
+        public var remote: AddressAndPort
+
+        public init(local: IPAddress, remote: AddressAndPort) {
+            self.local = local
+            self.remote = remote
+        }
+    }
 
     public struct Failure: Hashable, Sendable {
         public var attempts: Int
@@ -315,6 +329,8 @@ public enum ConnectionEngine {
             }
             unmatched = []
         }
+        // Hand-made subflows stay as the operator made them (not steered either).
+        unmatched.removeAll { d.memory.manual.contains(ConnectionMemory.ManualSubflow(local: $0.local.address, remote: $0.remote)) }
         for s in unmatched {
             d.actions.append(.destroy(s, reason: role(of: s) == .handover ? "handover subflow no longer needed" : "not wanted by \(p.name) (\(p.strategy.rawValue), max_subflows \(p.maxSubflows))"))
         }

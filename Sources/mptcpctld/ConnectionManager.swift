@@ -102,6 +102,19 @@ final class ConnectionManager: @unchecked Sendable {
 
     var count: Int { lock.withLock { _ in connections.count } }
 
+    /// Marks (or, with `pinned` false, unmarks) a hand-made subflow of `token`,
+    /// which the policy then leaves alone until it closes. False when the daemon
+    /// does not manage that connection.
+    @discardableResult
+    func setManual(token: UInt32, local: IPAddress, remote: AddressAndPort, pinned: Bool) -> Bool {
+        lock.withLock { _ in
+            guard connections[token] != nil else { return false }
+            let key = ConnectionMemory.ManualSubflow(local: local, remote: remote)
+            if pinned { connections[token]?.memory.manual.insert(key) } else { connections[token]?.memory.manual.remove(key) }
+            return true
+        }
+    }
+
     /// The policy each managed connection was last decided under, by token.
     func policyNames() -> [UInt32: String] {
         lock.withLock { _ in connections.compactMapValues { $0.lastPolicy?.name } }

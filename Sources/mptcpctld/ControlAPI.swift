@@ -89,6 +89,19 @@ final class ControlAPI: Sendable {
         "interfaces": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.interfaces() },
         "policy.show": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.policyShow() },
         "policy.reload": Method(mutates: true, params: []) { api, _ throws(RPCError) in try api.policyReload() },
+        "subflow.create": Method(mutates: true, params: ["token", "local", "local_id", "interface", "remote", "remote_port", "backup"]) {
+            api, p throws(RPCError) in try api.subflowCreate(p)
+        },
+        "subflow.destroy": Method(mutates: true, params: ["token", "local", "local_port", "remote", "remote_port"]) {
+            api, p throws(RPCError) in try api.subflowDestroy(p)
+        },
+        "subflow.set_backup": Method(mutates: true, params: ["token", "local", "local_port", "remote", "remote_port", "backup"]) {
+            api, p throws(RPCError) in try api.subflowSetBackup(p)
+        },
+        "announce": Method(mutates: true, params: ["token", "address", "id", "port"]) { api, p throws(RPCError) in
+            try api.announce(p)
+        },
+        "remove": Method(mutates: true, params: ["token", "id"]) { api, p throws(RPCError) in try api.remove(p) },
         "interface.notify": Method(mutates: true, params: ["interface", "action"]) { api, p throws(RPCError) in
             try api.interfaceNotify(p)
         },
@@ -245,6 +258,89 @@ final class ControlAPI: Sendable {
         }
     }
 
+    // MARK: Userspace path manager commands. A subflow made here is left alone by
+    // the policy until it closes; one the policy wants and that is destroyed here
+    // comes back, as after any failure.
+
+    func subflowCreate(_ p: RPCParams) throws(RPCError) -> JSONValue {
+        let token = try p.token()
+        let local = try p.address("local")
+        let remote = AddressAndPort(address: try p.address("remote"), port: try p.port("remote_port", required: true))
+        let backup = try p.bool("backup") ?? false
+        var index: Int32 = 0
+        if let name = try p.string("interface") {
+            let table: InterfaceTable
+            do { table = try InterfaceTable.read(namespace: .current) } catch { throw .kernel("\(error)") }
+            guard let i = table.index(of: name) else { throw .invalidParams("params.interface: no interface \"\(name)\"") }
+            index = i
+        }
+        let givenID = try p.integer("local_id", in: 1...255)
+        // On a connection the daemon manages, the policy keeps its hands off it.
+        let manager = state.snapshot.manager
+        manager?.setManual(token: token, local: local, remote: remote, pinned: true)
+        return try kernelCall(undo: { manager?.setManual(token: token, local: local, remote: remote, pinned: false) }) {
+            () throws(MPTCPError) -> JSONValue in
+            // Without one: the id the connection already uses for the address, else the lowest free.
+            let id: UInt8
+            if let givenID { id = UInt8(givenID) } else { id = try kernel.pathManager.localID(token: token, for: local) }
+            try kernel.pathManager.createSubflow(token: token, local: Endpoint(id: id, address: local, flags: backup ? .backup : [],
+                                                                               interfaceIndex: index), remote: remote)
+            return ["token": .string(formatToken(token)), "local": .string(local.description), "local_id": .integer(Int64(id)),
+                    "remote": .string(remote.address.description), "remote_port": .integer(Int64(remote.port)), "backup": .bool(backup)]
+        }
+    }
+
+    func subflowDestroy(_ p: RPCParams) throws(RPCError) -> JSONValue {
+        let token = try p.token()
+        let local = AddressAndPort(address: try p.address("local"), port: try p.port("local_port", required: true))
+        let remote = AddressAndPort(address: try p.address("remote"), port: try p.port("remote_port", required: true))
+        state.snapshot.manager?.setManual(token: token, local: local.address, remote: remote, pinned: false)
+        return try kernelCall { () throws(MPTCPError) -> JSONValue in
+            try kernel.pathManager.destroySubflow(token: token, local: local, remote: remote)
+            return ["destroyed": true]
+        }
+    }
+
+    func subflowSetBackup(_ p: RPCParams) throws(RPCError) -> JSONValue {
+        let token = try p.token()
+        let local = AddressAndPort(address: try p.address("local"), port: try p.port("local_port", required: false))
+        let remote = AddressAndPort(address: try p.address("remote"), port: try p.port("remote_port", required: false))
+        guard let backup = try p.bool("backup") else { throw .invalidParams("params.backup: required") }
+        return try kernelCall { () throws(MPTCPError) -> JSONValue in
+            try kernel.pathManager.setSubflowBackup(token: token, local: local, remote: remote, backup: backup)
+            return ["backup": .bool(backup)]
+        }
+    }
+
+    func announce(_ p: RPCParams) throws(RPCError) -> JSONValue {
+        let token = try p.token()
+        let address = try p.address("address")
+        guard let id = try p.integer("id", in: 1...255) else { throw .invalidParams("params.id: required") }
+        let port = try p.port("port", required: false)
+        return try kernelCall { () throws(MPTCPError) -> JSONValue in
+            try kernel.pathManager.announce(token: token, address: Endpoint(id: UInt8(id), address: address, port: port, flags: .signal))
+            return ["announced": true]
+        }
+    }
+
+    func remove(_ p: RPCParams) throws(RPCError) -> JSONValue {
+        let token = try p.token()
+        guard let id = try p.integer("id", in: 0...255) else { throw .invalidParams("params.id: required") }
+        return try kernelCall { () throws(MPTCPError) -> JSONValue in
+            try kernel.pathManager.remove(token: token, localID: UInt8(id))
+            return ["removed": true]
+        }
+    }
+
+    /// A kernel request: its refusal becomes `kernel_error` with the kernel's words
+    /// (or `invalid_params` for what MPTCPKit refused before asking).
+    private func kernelCall(undo: () -> Void = {}, _ body: () throws(MPTCPError) -> JSONValue) throws(RPCError) -> JSONValue {
+        do { return try body() } catch {
+            undo()
+            throw error.code == .invalidArgument ? .invalidParams(error.description) : .kernel(error.description)
+        }
+    }
+
     func interfaceNotify(_ p: RPCParams) throws(RPCError) -> JSONValue {
         let name = try p.string("interface")
         let action = try p.string("action")
@@ -283,4 +379,28 @@ private func supplementaryGroups(uid: UInt32, gid: UInt32) -> [UInt32] {
         guard getgrouplist(name, gid, &groups, &count) >= 0 else { return [] }
     }
     return Array(groups.prefix(Int(count)))
+}
+
+extension RPCParams {
+    /// `token`: 8 hex digits as `monitor` prints it, or 0x-prefixed.
+    func token() throws(RPCError) -> UInt32 {
+        let text = try requiredString("token")
+        guard let token = parseToken(text) else { throw .invalidParams("params.token: \"\(text)\" is not 8 hex digits") }
+        return token
+    }
+
+    func address(_ key: String) throws(RPCError) -> IPAddress {
+        let text = try requiredString(key)
+        guard let address = IPAddress(text) else { throw .invalidParams("params.\(key): \"\(text)\" is not an IPv4 or IPv6 address") }
+        return address
+    }
+
+    /// A port (1-65535); 0 when absent and not required.
+    func port(_ key: String, required: Bool) throws(RPCError) -> UInt16 {
+        guard let port = try integer(key, in: 1...65535) else {
+            if required { throw .invalidParams("params.\(key): required") }
+            return 0
+        }
+        return UInt16(port)
+    }
 }

@@ -220,6 +220,65 @@ final class ControlAPIKernelTests {
         #expect(daemon.stop() == 0)
     }
 
+    /// The userspace path manager's commands through the API, on a connection whose
+    /// policy opens nothing itself, cross-checked with sock_diag and the peer's events.
+    @Test func subflowsAndAnnouncementsThroughTheAPI() throws {
+        let policy = Self.policy.replacingOccurrences(of: "resync_interval = 0\n", with: "resync_interval = 0\n[kernel]\npath_manager = \"userspace\"\n")
+            + "\n[[connection]]\nname = \"manual\"\nstrategy = \"single\"\n"
+        let daemon = try start(policy)
+        try MPTCPSysctl(namespace: lab.serverNamespace).setPathManager("userspace")
+        let serverEvents = try EventLog(lab.serverNamespace)
+        let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7402"])
+        defer { server.stop() }
+        _ = try server.wait(for: "listening")
+        let client = try lab.peer(lab.client, ["client", "--connect", "10.0.1.2", "--port", "7402"])
+        defer { client.stop() }
+        _ = try client.wait(for: "connected")
+        client.send("send 1000")
+        let c = try ControlClient(socketPath)
+        var token = ""
+        try daemon.waitUntil("the connection under its policy") {
+            let list = try c.result("connections").arrayValue ?? []
+            guard let conn = list.first(where: { $0["remote_port"] == 7402 }), conn["policy"] == "manual" else { return false }
+            token = conn["token"]?.stringValue ?? ""
+            return true
+        }
+
+        let made = try c.result("subflow.create", ["token": .string(token), "local": "10.0.2.1", "interface": "a2",
+                                                   "remote": "10.0.1.2", "remote_port": 7402, "backup": true])
+        #expect(made["local_id"] == 1 && made["backup"] == true)
+        var port: Int64 = 0
+        try daemon.waitUntil("the subflow") {
+            let conn = try c.result("connections").arrayValue?.first { $0["remote_port"] == 7402 }
+            let sub = conn?["subflows"]?.arrayValue?.first { $0["local_address"] == "10.0.2.1" }
+            port = sub?["local_port"]?.integerValue ?? 0
+            return sub?["interface"] == "a2" && sub?["backup"] == true
+        }
+        #expect(try c.result("subflow.set_backup", ["token": .string(token), "local": "10.0.2.1", "local_port": .integer(port),
+                                                    "remote": "10.0.1.2", "remote_port": 7402, "backup": false]) == ["backup": false])
+        _ = try serverEvents.wait("MP_PRIO") { $0.type == .subflowPriority && $0.backup == false }
+        #expect(!daemon.log.contains("not wanted by manual"), "the policy leaves a hand-made subflow alone")
+        #expect(try c.result("subflow.destroy", ["token": .string(token), "local": "10.0.2.1", "local_port": .integer(port),
+                                                 "remote": "10.0.1.2", "remote_port": 7402]) == ["destroyed": true])
+        #expect(try c.result("announce", ["token": .string(token), "address": "10.0.2.1", "id": 5]) == ["announced": true])
+        _ = try serverEvents.wait("ANNOUNCED") { $0.type == .announced && $0.remoteID == 5 }
+        #expect(try c.result("remove", ["token": .string(token), "id": 5]) == ["removed": true])
+        _ = try serverEvents.wait("REMOVED") { $0.type == .removed && $0.remoteID == 5 }
+
+        // Refusals: the kernel's words, or the parameter that is wrong.
+        let unknown = try #require(try c.error("remove", ["token": "deadbeef", "id": 5]))
+        #expect(unknown.name == "kernel_error" && unknown.message.contains("invalid token"), "\(unknown)")
+        #expect(try c.error("subflow.create", ["token": .string(token), "local": "10.0.2.1", "remote": "10.0.1.2"])?.message
+            == "params.remote_port: required")
+        #expect(try c.error("announce", ["token": "xyz", "address": "10.0.2.1", "id": 5])?.message
+            == "params.token: \"xyz\" is not 8 hex digits")
+        #expect(try c.error("announce", ["token": .string(token), "address": "10.0.2.1", "id": 0])?.message
+            == "params.id: 0 is outside 1...255")
+        #expect(try c.error("subflow.create", ["token": .string(token), "local": "10.0.2.1", "interface": "nosuch",
+                                               "remote": "10.0.1.2", "remote_port": 7402])?.name == "invalid_params")
+        #expect(daemon.stop() == 0)
+    }
+
     @Test func badRequestsGetErrorsAndTheNextRequestIsAnswered() throws {
         let daemon = try start()
         let c = try ControlClient(socketPath)
@@ -328,21 +387,24 @@ final class ControlAPIKernelTests {
                 r = json.loads(f.readline())
                 print(m, "ok" if "result" in r else r["error"]["data"]["code"])
             """
-        let methods = ["status", "connections", "endpoints", "interfaces", "policy.show", "policy.reload", "interface.notify"]
+        let methods = ["status", "connections", "endpoints", "interfaces", "policy.show", "policy.reload", "interface.notify",
+                       "subflow.create", "subflow.destroy", "subflow.set_backup", "announce", "remove"]
         func asNobody() throws -> [String] {
             let out = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", python, "-c", script,
                                                        socketPath] + methods).stdout
             return out.split(separator: "\n").map(String.init)
         }
         #expect(try asNobody() == ["status ok", "connections ok", "endpoints ok", "interfaces ok", "policy.show ok",
-                                   "policy.reload permission_denied", "interface.notify permission_denied"])
+                                   "policy.reload permission_denied", "interface.notify permission_denied",
+                                   "subflow.create permission_denied", "subflow.destroy permission_denied",
+                                   "subflow.set_backup permission_denied", "announce permission_denied", "remove permission_denied"])
         #expect(!daemon.log.contains("reloaded the policy"))
         #expect(daemon.stop() == 0)
 
         // admin_group admits it to the mutating methods.
         let admin = try start(Self.policy.replacingOccurrences(
             of: "[daemon]\n", with: "[daemon]\nsocket_group = \"\(group)\"\nadmin_group = \"\(group)\"\n"))
-        #expect(try asNobody().suffix(2) == ["policy.reload ok", "interface.notify ok"])
+        #expect(try asNobody()[5...6] == ["policy.reload ok", "interface.notify ok"])
         #expect(admin.stop() == 0)
     }
 

@@ -53,6 +53,21 @@ import Testing
         #expect(creates(d).map(\.1) == [1, 2], "fresh per-connection ids from 1")
     }
 
+    @Test func aHandMadeSubflowIsLeftAloneUntilItCloses() {
+        let lab = Lab()
+        var c = connection(lab)
+        let extra = SubflowView(local: AddressAndPort(address: IPAddress("10.0.1.1")!, port: 50000), remote: c.remote,
+                                localID: 1, backup: true, interfaceIndex: lab.eth1)
+        c.subflows.append(extra)
+        let single = policy(.single)
+        let unpinned = ConnectionEngine.decide(policy: single, network: lab.world.snapshot, connection: c, memory: .init(), now: 0)
+        #expect(unpinned.actions.contains { if case .destroy(let s, _) = $0 { s == extra } else { false } }, "single wants no extra subflow")
+        var memory = ConnectionMemory()
+        memory.manual = [ConnectionMemory.ManualSubflow(local: extra.local.address, remote: extra.remote)]
+        let pinned = ConnectionEngine.decide(policy: single, network: lab.world.snapshot, connection: c, memory: memory, now: 0)
+        #expect(pinned.actions.isEmpty, "neither destroyed nor steered: \(pinned.actions)")
+    }
+
     @Test func ndiffportsOpensNMinusOneMoreOverTheInitialPair() {
         let lab = Lab()
         let d = ConnectionEngine.decide(policy: policy(.ndiffports, ndiffports: 4), network: lab.world.snapshot, connection: connection(lab), memory: .init(), now: 0)
