@@ -225,7 +225,13 @@ private struct Reader {
         known(t, ["socket", "socket_group", "admin_group", "state_directory", "log_level", "resync_interval", "event_buffer"],
               at: "daemon")
         if let v = string(t, "socket", at: "daemon") {
-            if v.hasPrefix("/") { d.socket = v } else { fail("daemon.socket", "must be an absolute path, not \"\(v)\"") }
+            if !v.hasPrefix("/") {
+                fail("daemon.socket", "must be an absolute path, not \"\(v)\"")
+            } else if v.utf8.count > 107 {
+                fail("daemon.socket", "is \(v.utf8.count) bytes long; a Unix socket path is at most 107")
+            } else {
+                d.socket = v
+            }
         }
         for key in ["socket_group", "admin_group"] {
             guard let v = string(t, key, at: "daemon") else { continue }

@@ -177,8 +177,7 @@ struct LineDecoder: ByteToMessageDecoder {
     mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         // A last request without its newline is still a request.
         while try decode(context: context, buffer: &buffer) == .continue {}
-        if buffer.readableBytes > 0, seenEOF {
-            let line = buffer.readSlice(length: buffer.readableBytes)!
+        if seenEOF, buffer.readableBytes > 0, let line = buffer.readSlice(length: buffer.readableBytes) {
             context.fireChannelRead(Self.wrapInboundOut(line))
         }
         return .needMoreData

@@ -300,6 +300,10 @@ final class ControlAPIKernelTests {
             }
             #expect(e.name == code, "\(text): \(e)")
         }
+        // Nesting deep enough to exhaust a recursive parser's stack: an error, not a crash.
+        c.send([UInt8](repeating: 0x5B, count: 30_000) + [0x0A])
+        let deep = try #require(c.readLine())
+        #expect(try RPCWire.decodeResponse(deep).outcome.failure?.name == "parse_error")
         // A notification runs and gets no answer: the next line is the next request's.
         c.send(Array(#"{"jsonrpc":"2.0","method":"status"}"#.utf8) + [0x0A])
         #expect(try c.call("status", id: "after")["api_version"] == 1)

@@ -227,6 +227,7 @@ import Testing
     @Test func integerWhereStringExpected() {
         expectOnly("[daemon]\nsocket = 5\n", line: 2, key: "daemon.socket", "expected a string, found an integer")
         expectOnly("[daemon]\nsocket_group = \"-x\"\n", line: 2, key: "daemon.socket_group", "is not a group name")
+        expectOnly("[daemon]\nsocket = \"/\(String(repeating: "s", count: 120))\"\n", line: 2, key: "daemon.socket", "at most 107")
         expectOnly("[daemon]\nadmin_group = \"a b\"\n", line: 2, key: "daemon.admin_group", "is not a group name")
     }
 
