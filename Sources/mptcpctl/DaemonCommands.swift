@@ -13,6 +13,14 @@ final class DaemonConnection {
     private var pending: [UInt8] = []
     private var nextID: Int64 = 1
 
+    /// The daemon on `path` when one answers; nil when none runs (no socket file,
+    /// or nobody accepting on it). Other failures (permission) throw.
+    static func ifRunning(_ path: String) throws -> DaemonConnection? {
+        do { return try DaemonConnection(path: path) } catch let error as DaemonUnavailable where !error.denied {
+            return nil
+        }
+    }
+
     /// Connects to `path`; a missing or unserved socket says the daemon is not running.
     init(path: String) throws {
         self.path = path
@@ -38,7 +46,8 @@ final class DaemonConnection {
             case ENOENT, ECONNREFUSED:
                 throw DaemonUnavailable(message: "no mptcpctld answers on \(path): is it running? (--socket sets another path)")
             case EACCES:
-                throw DaemonUnavailable(message: "\(path): permission denied (the socket is for root and [daemon] socket_group)")
+                throw DaemonUnavailable(message: "\(path): permission denied (the socket is for root and [daemon] socket_group)",
+                                        denied: true)
             default:
                 throw DaemonUnavailable(message: "cannot connect to \(path): \(String(cString: strerror(code)))")
             }
@@ -79,11 +88,26 @@ final class DaemonConnection {
         }
     }
 
-    /// `call`, with an API error turned into a one-line failure.
+    /// `call`, with an API error turned into a one-line failure (a bad parameter
+    /// is a usage error, as the same mistake made directly would be).
     func result(_ method: String, _ params: [String: JSONValue] = [:]) throws -> JSONValue {
         switch try call(method, params) {
         case .success(let v): return v
+        case .failure(let e) where e.name == "invalid_params": throw UsageError("\(method): \(e.message)")
         case .failure(let e): throw CommandFailure("\(method): \(e.message) (\(e.name))")
+        }
+    }
+
+    /// Runs `method` through the daemon when one answers (its table and policy
+    /// stay authoritative: a subflow made this way is left alone by its policy);
+    /// else `direct`, against the kernel, saying so on standard error.
+    static func route(_ global: GlobalOptions, _ method: String, _ params: () throws -> [String: JSONValue],
+                      direct: () throws -> Void) throws {
+        if let daemon = try ifRunning(global.socketPath) {
+            _ = try daemon.result(method, try params())
+        } else {
+            Output.error("mptcpctl: note: no mptcpctld answers on \(global.socketPath); asking the kernel directly")
+            try direct()
         }
     }
 }
@@ -91,6 +115,8 @@ final class DaemonConnection {
 /// The daemon cannot be reached (exit 1).
 struct DaemonUnavailable: Error {
     var message: String
+    /// It may run, but this user may not connect.
+    var denied = false
 }
 
 /// A command that ran and failed (exit 1), as opposed to a usage error (64).

@@ -67,16 +67,31 @@ struct ConnectionsCommand: ParsableCommand {
         let ns = try global.namespace()
         let connections = try ConnectionTable.read(namespace: ns)
         let interfaces = try InterfaceTable.read(namespace: ns)
+        // The kernel's view, with the policy each connection is managed under when
+        // the daemon answers.
+        var policies: [String: String] = [:]
+        if let daemon = try DaemonConnection.ifRunning(global.socketPath) {
+            for entry in try daemon.result("connections").arrayValue ?? [] {
+                if let token = entry["token"]?.stringValue, let policy = entry["policy"]?.stringValue { policies[token] = policy }
+            }
+        } else {
+            Output.error("mptcpctl: note: no mptcpctld answers on \(global.socketPath); the kernel's view, without policies")
+        }
         if global.json {
-            try Output.json(connections.map { ConnectionJSON($0, interfaces: interfaces) })
+            try Output.json(connections.map { c in
+                var json = ConnectionJSON(c, interfaces: interfaces)
+                json.policy = policies[json.token]
+                return json
+            })
             return
         }
         var rows: [[String]] = []
         for c in connections {
+            let policy = policies[formatToken(c.token)].map { ", policy " + $0 } ?? ""
             rows.append([formatToken(c.token), c.side.rawValue,
                          AddressAndPort(address: c.localAddress, port: c.localPort).description,
                          AddressAndPort(address: c.remoteAddress, port: c.remotePort).description,
-                         "", "", String(c.subflows.count) + " subflow" + (c.subflows.count == 1 ? "" : "s")])
+                         "", "", String(c.subflows.count) + " subflow" + (c.subflows.count == 1 ? "" : "s") + policy])
             for s in c.subflows {
                 rows.append(["", "",
                              AddressAndPort(address: s.localAddress, port: s.localPort).description,

@@ -107,6 +107,8 @@ struct ConnectionJSON: Encodable {
     var remote_address: String
     var remote_port: UInt16
     var subflows: [SubflowJSON]
+    /// The `[[connection]]` block mptcpctld manages it under, when the daemon answers.
+    var policy: String?
 
     init(_ c: Connection, interfaces: InterfaceTable) {
         token = formatToken(c.token)

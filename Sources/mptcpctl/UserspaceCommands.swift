@@ -1,4 +1,5 @@
 import ArgumentParser
+import MPTCPAPI
 import MPTCPKit
 
 /// Options naming a userspace-PM connection.
@@ -34,13 +35,23 @@ struct SubflowCommand: ParsableCommand {
         }
 
         func run() throws {
-            let ns = try global.namespace()
-            let pm = try PathManager(namespace: ns)
             let token = connection.token.value
-            let id = try checkID(localID, option: "--local-id") ?? pm.localID(token: token, for: local.value)
-            let endpoint = Endpoint(id: id, address: local.value, flags: backup ? .backup : [],
-                                    interfaceIndex: try interfaceIndex(dev, namespace: ns))
-            try pm.createSubflow(token: token, local: endpoint, remote: remote.value)
+            let givenID = try checkID(localID, option: "--local-id")
+            try DaemonConnection.route(global, "subflow.create", {
+                var p: [String: JSONValue] = ["token": .string(formatToken(token)), "local": .string(local.value.description),
+                                             "remote": .string(remote.value.address.description),
+                                             "remote_port": .integer(Int64(remote.value.port)), "backup": .bool(backup)]
+                if let givenID { p["local_id"] = .integer(Int64(givenID)) }
+                if let dev { p["interface"] = .string(dev) }
+                return p
+            }) {
+                let ns = try global.namespace()
+                let pm = try PathManager(namespace: ns)
+                let id = try givenID ?? pm.localID(token: token, for: local.value)
+                let endpoint = Endpoint(id: id, address: local.value, flags: backup ? .backup : [],
+                                        interfaceIndex: try interfaceIndex(dev, namespace: ns))
+                try pm.createSubflow(token: token, local: endpoint, remote: remote.value)
+            }
         }
     }
 
@@ -58,8 +69,14 @@ struct SubflowCommand: ParsableCommand {
         }
 
         func run() throws {
-            try PathManager(namespace: try global.namespace())
-                .destroySubflow(token: connection.token.value, local: local.value, remote: remote.value)
+            try DaemonConnection.route(global, "subflow.destroy", {
+                ["token": .string(formatToken(connection.token.value)),
+                 "local": .string(local.value.address.description), "local_port": .integer(Int64(local.value.port)),
+                 "remote": .string(remote.value.address.description), "remote_port": .integer(Int64(remote.value.port))]
+            }) {
+                try PathManager(namespace: try global.namespace())
+                    .destroySubflow(token: connection.token.value, local: local.value, remote: remote.value)
+            }
         }
     }
 
@@ -72,8 +89,17 @@ struct SubflowCommand: ParsableCommand {
         @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Backup or not.") var backup: Bool
 
         func run() throws {
-            try PathManager(namespace: try global.namespace())
-                .setSubflowBackup(token: connection.token.value, local: local.value, remote: remote.value, backup: backup)
+            try DaemonConnection.route(global, "subflow.set_backup", {
+                var p: [String: JSONValue] = ["token": .string(formatToken(connection.token.value)),
+                                             "local": .string(local.value.address.description),
+                                             "remote": .string(remote.value.address.description), "backup": .bool(backup)]
+                if local.value.port != 0 { p["local_port"] = .integer(Int64(local.value.port)) }
+                if remote.value.port != 0 { p["remote_port"] = .integer(Int64(remote.value.port)) }
+                return p
+            }) {
+                try PathManager(namespace: try global.namespace())
+                    .setSubflowBackup(token: connection.token.value, local: local.value, remote: remote.value, backup: backup)
+            }
         }
     }
 }
@@ -91,7 +117,14 @@ struct AnnounceCommand: ParsableCommand {
 
     func run() throws {
         let endpoint = Endpoint(id: try checkID(id, option: "--id") ?? 0, address: address.value, port: try checkPort(port), flags: .signal)
-        try PathManager(namespace: try global.namespace()).announce(token: connection.token.value, address: endpoint)
+        try DaemonConnection.route(global, "announce", {
+            var p: [String: JSONValue] = ["token": .string(formatToken(connection.token.value)),
+                                         "address": .string(address.value.description), "id": .integer(Int64(endpoint.id))]
+            if endpoint.port != 0 { p["port"] = .integer(Int64(endpoint.port)) }
+            return p
+        }) {
+            try PathManager(namespace: try global.namespace()).announce(token: connection.token.value, address: endpoint)
+        }
     }
 }
 
@@ -105,7 +138,11 @@ struct RemoveCommand: ParsableCommand {
     @Option(help: "The local address id, 0-255 (0 is the initial address).") var id: Int
 
     func run() throws {
-        try PathManager(namespace: try global.namespace())
-            .remove(token: connection.token.value, localID: try checkID(id, option: "--id", allowZero: true) ?? 0)
+        let localID = try checkID(id, option: "--id", allowZero: true) ?? 0
+        try DaemonConnection.route(global, "remove", {
+            ["token": .string(formatToken(connection.token.value)), "id": .integer(Int64(localID))]
+        }) {
+            try PathManager(namespace: try global.namespace()).remove(token: connection.token.value, localID: localID)
+        }
     }
 }

@@ -276,7 +276,25 @@ final class ControlAPIKernelTests {
             == "params.id: 0 is outside 1...255")
         #expect(try c.error("subflow.create", ["token": .string(token), "local": "10.0.2.1", "interface": "nosuch",
                                                "remote": "10.0.1.2", "remote_port": 7402])?.name == "invalid_params")
+
+        // The CLI goes through the daemon when it answers: no note, the policy name in
+        // `connections`, and a subflow it makes is left alone by the policy too.
+        let listed = try lab.mptcpctl(lab.client, ["-j", "connections"])
+        #expect(listed.stderr.isEmpty)
+        #expect(listed.stdout.contains("\"policy\":\"manual\""))
+        let made2 = try lab.mptcpctl(lab.client, ["subflow", "create", "--token", token, "--local", "10.0.2.1", "--dev", "a2",
+                                                  "--remote", "10.0.1.2:7402"])
+        #expect(made2.stderr.isEmpty, "\(made2.stderr)")
+        try daemon.waitUntil("the CLI's subflow") {
+            (try c.result("connections").arrayValue?.first { $0["remote_port"] == 7402 }?["subflows"]?.arrayValue?.count) == 2
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(!daemon.log.contains("not wanted by manual"))
+        let refused = try lab.mptcpctl(lab.client, ["remove", "--token", "deadbeef", "--id", "3"], check: false)
+        #expect(refused.status == 1 && refused.stderr.contains("invalid token"), "\(refused.stderr)")
         #expect(daemon.stop() == 0)
+        let direct = try lab.mptcpctl(lab.client, ["connections"])
+        #expect(direct.stderr == "mptcpctl: note: no mptcpctld answers on \(socketPath); the kernel's view, without policies\n")
     }
 
     @Test func badRequestsGetErrorsAndTheNextRequestIsAnswered() throws {
