@@ -95,7 +95,14 @@ public final class EventSubscription {
     /// a burst is read with one wake-up and one read per datagram, with no poll.
     /// With `timeoutMilliseconds`, returns an empty array when nothing arrived
     /// in time. An overrun ends the batch with `.eventsLost`.
-    public func next(timeoutMilliseconds: Int32? = nil) throws(MPTCPError) -> [EventNotice] {
+    ///
+    /// With `drainAfterLoss`, an overrun is followed by reading and discarding
+    /// everything queued, until the queue is empty: only a read that finds it
+    /// empty lifts the kernel's congestion state, and until then every new event
+    /// is dropped *without* another error. A reader that re-reads the state
+    /// (sock_diag) after `.eventsLost` must do so after that point, or events of
+    /// connections made meanwhile are lost unnoticed.
+    public func next(timeoutMilliseconds: Int32? = nil, drainAfterLoss: Bool = false) throws(MPTCPError) -> [EventNotice] {
         var notices: [EventNotice] = []
         var wait = true
         for _ in 0..<64 {
@@ -105,6 +112,9 @@ public final class EventSubscription {
             switch received {
             case .overrun:
                 notices.append(.eventsLost)
+                if drainAfterLoss {
+                    while try socket.receiveDatagram(wait: false, timeoutMilliseconds: nil, operation: "read MPTCP events") != nil {}
+                }
                 return notices
             case .messages(let messages):
                 notices.append(contentsOf: messages.compactMap(notice(for:)))

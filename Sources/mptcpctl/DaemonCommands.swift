@@ -239,3 +239,24 @@ struct DispatchCommand: ParsableCommand {
         if global.json { Output.line(RPCWire.text(result)) }
     }
 }
+
+struct MetricsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "metrics",
+        abstract: "Print mptcpctld's metrics in the Prometheus text format (for node_exporter's textfile collector)."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let result = try DaemonConnection(path: global.socketPath).result("metrics")
+        guard let text = result["text"]?.stringValue else { throw CommandFailure("metrics: the daemon's answer has no text") }
+        if global.json {
+            Output.line(RPCWire.text(result))
+        } else {
+            var body = text
+            if body.hasSuffix("\n") { body.removeLast() }
+            if !body.isEmpty { Output.line(body) }
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import MPTCPKit
 import MPTCPPolicy
 import Synchronization
@@ -127,6 +128,7 @@ final class ConnectionManager: @unchecked Sendable {
     }
 
     private func lockedResync(reason: String) {
+        count("resyncs")
         let table: [Connection]
         do { table = try ConnectionTable.read(namespace: kernel.namespace) } catch {
             logger.error("cannot list connections", metadata: ["reason": "\(reason)", "error": "\(error)"])
@@ -195,12 +197,15 @@ final class ConnectionManager: @unchecked Sendable {
             case .eventsLost: lost = true
             case .malformed(let why): logger.warning("malformed MPTCP event", metadata: ["detail": "\(why)"])
             case .event(let e) where e.type == .listenerCreated || e.type == .listenerClosed:
+                metric("mptcpctld_kernel_events_total", [("type", e.type.name)]).increment()
                 // Where a join can land changed: server connections on that port decide again.
                 listenersFresh = false
                 for (token, entry) in connections where entry.view.side == .server && entry.view.local.port == e.localPort {
                     touched.insert(token)
                 }
-            case .event(let e): if let t = apply(e) { touched.insert(t) }
+            case .event(let e):
+                metric("mptcpctld_kernel_events_total", [("type", e.type.name)]).increment()
+                if let t = apply(e) { touched.insert(t) }
             }
         }
         if lost {
@@ -539,7 +544,23 @@ final class ConnectionManager: @unchecked Sendable {
         }
     }
 
-    private func count(_ key: String) { counters[key, default: 0] += 1 }
+    /// Counts `key` in the statistics and in the metrics (`mptcpctld_pm_KEY_total`).
+    private func count(_ key: String) {
+        counters[key, default: 0] += 1
+        metric("mptcpctld_pm_\(key)_total", []).increment()
+    }
+
+    /// swift-metrics counters, made once per label set (a registry lookup per
+    /// event would cost more than the event).
+    private var metricCounters: [String: Counter] = [:]
+
+    private func metric(_ label: String, _ dimensions: [(String, String)]) -> Counter {
+        let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+        if let c = metricCounters[key] { return c }
+        let c = Counter(label: label, dimensions: dimensions)
+        metricCounters[key] = c
+        return c
+    }
 }
 
 /// Reads `mptcp_pm` events on a thread of its own and hands each batch to the
@@ -557,7 +578,9 @@ final class EventWatcher: WatcherThread, @unchecked Sendable {
 
     override func step() {
         do {
-            let notices = try subscription.next(timeoutMilliseconds: 200)
+            // After a loss, the queue is drained first: the resync that follows then
+            // sees every connection whose events the kernel dropped.
+            let notices = try subscription.next(timeoutMilliseconds: 200, drainAfterLoss: true)
             if !notices.isEmpty { handler(notices) }
         } catch {
             logger.error("reading MPTCP events failed; resynchronising", metadata: ["error": "\(error)"])

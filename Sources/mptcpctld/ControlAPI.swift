@@ -1,8 +1,10 @@
 import Foundation
 import Logging
+import Metrics
 import MPTCPAPI
 import MPTCPKit
 import MPTCPPolicy
+import Prometheus
 import Synchronization
 
 /// What the control API reports about the daemon: written by the service's loop
@@ -67,15 +69,19 @@ final class ControlAPI: Sendable {
     let reload: @Sendable () -> Void
     /// `[daemon] admin_group`, resolved at start-up.
     let adminGroup: UInt32?
-    /// Requests handled, by "METHOD RESULT" (for the metrics to come).
-    let counters = Mutex<[String: Int]>([:])
+    /// `mptcpctld_api_requests_total` by method and result, made once each.
+    private let requestCounters = Mutex<[String: Metrics.Counter]>([:])
+    /// The metrics registry `metrics` renders (nil: no metrics system).
+    let registry: PrometheusCollectorRegistry?
     /// Requests handled in all, counted as they start.
     let requests = Atomic<Int>(0)
     let logger: Logger
 
     init(state: DaemonState, kernel: KernelHandle, namespace: NetworkNamespace, adminGroup: UInt32?, logger: Logger,
+         registry: PrometheusCollectorRegistry? = nil,
          notifyNetwork: @escaping @Sendable () -> Void, reload: @escaping @Sendable () -> Void) {
         self.logger = logger
+        self.registry = registry
         self.state = state
         self.kernel = kernel
         self.namespace = namespace
@@ -90,6 +96,7 @@ final class ControlAPI: Sendable {
         "endpoints": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.endpoints() },
         "interfaces": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.interfaces() },
         "policy.show": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.policyShow() },
+        "metrics": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.metrics() },
         "policy.reload": Method(mutates: true, params: []) { api, _ throws(RPCError) in try api.policyReload() },
         "subflow.create": Method(mutates: true, params: ["token", "local", "local_id", "interface", "remote", "remote_port", "backup"]) {
             api, p throws(RPCError) in try api.subflowCreate(p)
@@ -133,7 +140,13 @@ final class ControlAPI: Sendable {
         case .success: result = "ok"
         case .failure(let e): result = e.name
         }
-        counters.withLock { $0["\(Self.methods[request.method] == nil ? "unknown" : request.method) \(result)", default: 0] += 1 }
+        let method = Self.methods[request.method] == nil ? "unknown" : request.method
+        requestCounters.withLock { counters in
+            let key = method + " " + result
+            let counter = counters[key] ?? Metrics.Counter(label: "mptcpctld_api_requests_total", dimensions: [("method", method), ("result", result)])
+            counters[key] = counter
+            counter.increment()
+        }
         return outcome
     }
 
@@ -246,6 +259,18 @@ final class ControlAPI: Sendable {
         } catch {
             throw .internalError("cannot show the policy: \(error)")
         }
+    }
+
+    /// The metrics in the Prometheus text format (for node_exporter's textfile
+    /// collector, or `[metrics] listen`); gauges are read at this moment.
+    func metrics() throws(RPCError) -> JSONValue {
+        guard let registry else { throw .unavailable("metrics are not collected by this daemon") }
+        let s = state.snapshot
+        Metrics.Gauge(label: "mptcpctld_managed_connections").record(s.manager?.count ?? 0)
+        Metrics.Gauge(label: "mptcpctld_owned_endpoints").record(s.owned.count)
+        Metrics.Gauge(label: "mptcpctld_uptime_seconds").record(state.uptimeSeconds)
+        Metrics.Gauge(label: "mptcpctld_policy_reloads").record(s.reloads)
+        return ["text": .string(registry.emitToString())]
     }
 
     /// Validates the file first, so the caller gets the problems; a valid one is

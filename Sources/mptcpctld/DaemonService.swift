@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import MPTCPKit
 import MPTCPPolicy
 import ServiceLifecycle
@@ -125,7 +126,10 @@ struct DaemonService: Service, CustomStringConvertible {
                     manager?.policyChanged()
                     resyncInterval.value.store(reconciler.policy.daemon.resyncInterval, ordering: .relaxed)
                 }
-                if why.contains(.lost) { logger.warning("interface notifications were lost; re-reading everything") }
+                if why.contains(.lost) {
+                    Counter(label: "mptcpctld_interface_notifications_lost_total").increment()
+                    logger.warning("interface notifications were lost; re-reading everything")
+                }
                 let trigger = why.contains(.reload) ? "reload" : why.contains(.lost) ? "resync-after-loss"
                     : why.contains(.network) ? "network" : why.contains(.retry) ? "retry" : "resync"
                 if let manager {

@@ -3,7 +3,9 @@ import Foundation
 import Logging
 import MPTCPAPI
 import MPTCPKit
+import Metrics
 import MPTCPPolicy
+import Prometheus
 import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
@@ -87,12 +89,15 @@ struct MPTCPCtlD: AsyncParsableCommand {
         }
         let doorbell = Doorbell()
         let state = DaemonState(policy: policy, configPath: config)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let control: ControlServer
         do {
             let socketGroup = try policy.daemon.socketGroup.map { try groupID("daemon.socket_group", $0) }
             let adminGroup = try policy.daemon.adminGroup.map { try groupID("daemon.admin_group", $0) }
             let api = ControlAPI(state: state, kernel: try KernelHandle(namespace: namespace), namespace: namespace,
-                                 adminGroup: adminGroup, logger: logger, notifyNetwork: { doorbell.ring(.network) },
+                                 adminGroup: adminGroup, logger: logger, registry: registry,
+                                 notifyNetwork: { doorbell.ring(.network) },
                                  reload: { doorbell.ring(.reload) })
             control = ControlServer(path: policy.daemon.socketPath(namespace: namespace.name), socketGroup: socketGroup,
                                     api: api, logger: logger)

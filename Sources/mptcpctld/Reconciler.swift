@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -108,6 +109,19 @@ final class Reconciler: @unchecked Sendable {
     }
 
     private func apply(_ change: EndpointChange, trigger: String) -> Bool {
+        let action: String
+        switch change {
+        case .add: action = "add"
+        case .delete: action = "delete"
+        case .setFlags: action = "set_flags"
+        }
+        let applied = applyLogged(change, trigger: trigger)
+        Counter(label: "mptcpctld_endpoint_changes_total", dimensions: [("action", action), ("result", applied ? "ok" : "refused")])
+            .increment()
+        return applied
+    }
+
+    private func applyLogged(_ change: EndpointChange, trigger: String) -> Bool {
         let e = change.endpoint
         var meta: Logger.Metadata = [
             "id": "\(e.id)", "address": "\(e.address)", "reason": "\(change.reason)", "trigger": "\(trigger)",

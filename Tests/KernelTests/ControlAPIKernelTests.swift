@@ -297,6 +297,48 @@ final class ControlAPIKernelTests {
         #expect(direct.stderr == "mptcpctl: note: no mptcpctld answers on \(socketPath); the kernel's view, without policies\n")
     }
 
+    /// `mptcpctl metrics`: Prometheus text whose counters move with what happens.
+    @Test func metricsParseAsPrometheusTextAndMove() throws {
+        let policy = Self.policy.replacingOccurrences(of: "resync_interval = 0\n", with: "resync_interval = 0\n[kernel]\npath_manager = \"userspace\"\n")
+            .replacingOccurrences(of: "name = \"a2\"", with: "name = [\"a1\", \"a2\"]")
+        let daemon = try start(policy)
+        func scrape() throws -> [String: Double] {
+            let text = try lab.mptcpctl(lab.client, ["metrics"]).stdout
+            var samples: [String: Double] = [:]
+            for line in text.split(separator: "\n") {
+                if line.hasPrefix("# TYPE ") || line.hasPrefix("# HELP ") { continue }
+                // name{label="value",...} number
+                let parts = line.split(separator: " ")
+                #expect(parts.count == 2, "a sample line: \(line)")
+                let name = String(parts[0])
+                #expect(name.range(of: #"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})?$"#, options: .regularExpression) != nil,
+                        "a Prometheus sample name: \(name)")
+                samples[name] = Double(parts[1])
+                #expect(samples[name] != nil, "a number: \(line)")
+            }
+            return samples
+        }
+        let before = try scrape()
+        #expect(before["mptcpctld_endpoint_changes_total{action=\"add\",result=\"ok\"}"] == 2)
+        let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7403"])
+        defer { server.stop() }
+        _ = try server.wait(for: "listening")
+        let client = try lab.peer(lab.client, ["client", "--connect", "10.0.1.2", "--port", "7403"])
+        defer { client.stop() }
+        _ = try client.wait(for: "connected")
+        client.send("send 1000")
+        try daemon.waitUntil("a subflow created and counted") {
+            (try scrape()["mptcpctld_pm_subflows_established_total"] ?? 0) >= 1
+        }
+        let after = try scrape()
+        #expect((after["mptcpctld_kernel_events_total{type=\"established\"}"] ?? 0) >= 1)
+        #expect((after["mptcpctld_pm_subflows_created_total"] ?? 0) >= 1)
+        #expect(after["mptcpctld_managed_connections"] == 1)
+        let metricsCalls = "mptcpctld_api_requests_total{method=\"metrics\",result=\"ok\"}"
+        #expect((after[metricsCalls] ?? 0) > (before[metricsCalls] ?? 0))
+        #expect(daemon.stop() == 0)
+    }
+
     @Test func badRequestsGetErrorsAndTheNextRequestIsAnswered() throws {
         let daemon = try start()
         let c = try ControlClient(socketPath)

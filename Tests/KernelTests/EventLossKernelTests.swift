@@ -101,6 +101,31 @@ struct EventLossKernelTests {
         #expect(only.first.map { if case .event(let e) = $0 { e.type == .listenerCreated } else { false } } == true)
     }
 
+    /// After an overrun the kernel keeps the socket "congested" until a read finds
+    /// the queue empty (net/netlink/af_netlink.c: netlink_rcv_wake), and drops every
+    /// event meanwhile with no further error, even once the queue has room again.
+    /// `drainAfterLoss` empties the queue before reporting the loss, so a resync done
+    /// next misses nothing and every later event arrives, burst after burst.
+    @Test func afterADrainedLossEveryLaterEventArrives() throws {
+        let lab = try Lab(paths: 1)
+        defer { lab.close() }
+        let events = try EventLog(lab.serverNamespace, receiveBuffer: 1)
+        let python = Repository.python ?? "python3"
+        for round in 0..<3 {
+            try lab.exec(lab.server, [python, "-c", """
+                import socket
+                for i in range(400):
+                    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+                    s.bind(("127.0.0.1", 0)); s.listen(); s.close()
+                """])
+            #expect(try events.subscription.next(timeoutMilliseconds: 300, drainAfterLoss: true) == [.eventsLost])
+            let port = 7780 + round
+            try lab.exec(lab.server, [python, "-c", "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\n"
+                                      + "s.bind(('127.0.0.1', \(port))); s.listen(); s.close()"])
+            _ = try events.wait("the listener after drained loss \(round)") { $0.type == .listenerCreated && $0.localPort == UInt16(port) }
+        }
+    }
+
     @Test func defaultBufferIsLarge() throws {
         let lab = try Lab(paths: 1)
         defer { lab.close() }
