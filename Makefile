@@ -64,6 +64,8 @@ install: release install-files
 
 install-files:
 	install -d $(BINDIR) $(MANDIR)/man8 $(MANDIR)/man5 $(CONFDIR)
+	@# Hooks (mptcpctld(8), HOOKS): an empty directory, root's only.
+	install -d -m 0755 $(CONFDIR)/hooks.d
 	install -s -m 0755 $(BINARIES)/mptcpctl $(BINDIR)/mptcpctl
 	install -s -m 0755 $(BINARIES)/mptcpctld $(BINDIR)/mptcpctld
 	install -m 0644 man/mptcpctl.8 man/mptcpctld.8 $(MANDIR)/man8/
@@ -94,7 +96,7 @@ uninstall:
 	  $(MANDIR)/man5/mptcpctld.toml.5 $(UNITDIR)/mptcpctld.service $(DESTDIR)$(NMDISPATCHDIR)/90-mptcpctl \
 	  $(COMPLETIONS)/bash-completion/completions/mptcpctl $(COMPLETIONS)/zsh/vendor-completions/_mptcpctl \
 	  $(COMPLETIONS)/fish/vendor_completions.d/mptcpctl.fish
-	@echo "left $(CONFDIR)/mptcpctld.toml in place"
+	@echo "left $(CONFDIR) (mptcpctld.toml, hooks.d) in place"
 
 clean:
 	rm -rf .build

@@ -128,6 +128,11 @@ public enum RPCWire {
     }
 
     /// One response line, newline included.
+    /// A notification from the daemon (a subscription's `event`): no id, one line.
+    public static func encodeNotification(method: String, params: JSONValue) -> [UInt8] {
+        line(.object(["jsonrpc": "2.0", "method": .string(method), "params": params]))
+    }
+
     public static func encodeResponse(id: JSONValue, _ outcome: Result<JSONValue, RPCError>) -> [UInt8] {
         var members: [String: JSONValue] = ["jsonrpc": "2.0", "id": id]
         switch outcome {
@@ -136,6 +141,26 @@ public enum RPCWire {
             members["error"] = ["code": .integer(Int64(e.code)), "message": .string(e.message), "data": ["code": .string(e.name)]]
         }
         return line(.object(members))
+    }
+
+    /// A line from the daemon: an answer, or a notification (`event`, `events_missed`).
+    public enum Message: Sendable {
+        case response(id: JSONValue, outcome: Result<JSONValue, RPCError>)
+        case notification(method: String, params: JSONValue)
+    }
+
+    /// Decodes one line from the daemon, answer or notification.
+    public static func decodeMessage(_ line: some Collection<UInt8>) throws(RPCError) -> Message {
+        let value: JSONValue
+        do { value = try JSONDecoder().decode(JSONValue.self, from: Data(line)) } catch {
+            throw .parseError("the daemon's answer is not valid JSON")
+        }
+        if case .object(let members) = value, members["id"] == nil, members["jsonrpc"] == .string("2.0"),
+           case .string(let method)? = members["method"] {
+            return .notification(method: method, params: members["params"] ?? .null)
+        }
+        let (id, outcome) = try decodeResponse(line)
+        return .response(id: id, outcome: outcome)
     }
 
     /// Decodes one response line.

@@ -1,3 +1,4 @@
+import Foundation
 import MPTCPAPI
 import MPTCPKit
 
@@ -9,6 +10,8 @@ public struct Policy: Hashable, Sendable, Codable {
     public var interfaces: [InterfaceRule]
     /// `[[connection]]` blocks (userspace path manager) in file order; the first that matches wins.
     public var connections: [ConnectionPolicy]
+    public var hooks: HookSettings = .init()
+    public var metrics: MetricsSettings = .init()
 
     public init(daemon: DaemonSettings = .init(), kernel: KernelSettings = .init(), interfaces: [InterfaceRule] = [],
                 connections: [ConnectionPolicy] = []) {
@@ -44,6 +47,26 @@ public struct DaemonSettings: Hashable, Sendable, Codable {
     public func socketPath(namespace name: String?) -> String {
         socket ?? defaultControlSocketPath(namespace: name)
     }
+}
+
+/// `[hooks]`: executables started on events (`mptcpctld(8)`, HOOKS).
+public struct HookSettings: Hashable, Sendable, Codable {
+    /// Run in name order; a missing directory means no hooks.
+    public var directory: String = "/etc/mptcpctl/hooks.d"
+    /// Seconds a hook may run before its process group gets SIGTERM (SIGKILL 1 s later).
+    public var timeout: Int = 10
+    /// Events whose hooks run at the same time, at most.
+    public var maxConcurrent: Int = 4
+
+    public init() {}
+}
+
+/// `[metrics]`.
+public struct MetricsSettings: Hashable, Sendable, Codable {
+    /// `HOST:PORT` (IPv6 as `[::1]:9464`) to serve `/metrics` over HTTP; nil: off.
+    public var listen: String? = nil
+
+    public init() {}
 }
 
 /// swift-log's levels, named as in the file.
@@ -132,3 +155,84 @@ public struct InterfaceRule: Hashable, Sendable, Codable {
         "interface[\(position)] " + names.map { "\"\($0.pattern)\"" }.joined(separator: ",")
     }
 }
+
+/// `[metrics] listen`, parsed: an IP address (no host names: the daemon must not
+/// depend on name resolution) and a port.
+public struct MetricsListen: Hashable, Sendable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init?(_ text: String) {
+        var hostPart: Substring
+        let portPart: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            hostPart = text[text.index(after: text.startIndex)..<close]
+            portPart = text[text.index(close, offsetBy: 2)...]
+            guard hostPart.contains(":") else { return nil }
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            hostPart = text[..<colon]
+            portPart = text[text.index(after: colon)...]
+            guard !hostPart.contains(":") else { return nil }
+        }
+        guard let address = IPAddress(String(hostPart)), let port = Int(portPart), (1...65535).contains(port),
+              portPart.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        host = address.description
+        self.port = port
+    }
+}
+
+/// One difference between two policies: a key as `policy.show` names it
+/// (`interface[2].role`, `kernel.scheduler`), with its old and new values
+/// (nil: absent on that side).
+public struct PolicyChange: Hashable, Sendable {
+    public var key: String
+    public var old: JSONValue?
+    public var new: JSONValue?
+}
+
+/// What `new` changes from `old`, key by key, in a stable order.
+public func policyDifferences(from old: Policy, to new: Policy) -> [PolicyChange] {
+    guard let a = policyJSON(old), let b = policyJSON(new) else { return [] }
+    var changes: [PolicyChange] = []
+    diff(a, b, key: "", into: &changes)
+    return changes
+}
+
+/// The policy as JSON, keys in snake case (as `policy.show` returns it).
+public func policyJSON(_ policy: Policy) -> JSONValue? {
+    let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    guard let data = try? encoder.encode(policy) else { return nil }
+    return try? JSONDecoder().decode(JSONValue.self, from: data)
+}
+
+private func diff(_ a: JSONValue?, _ b: JSONValue?, key: String, into changes: inout [PolicyChange]) {
+    if a == b { return }
+    switch (a, b) {
+    case (.object(let x)?, .object(let y)?):
+        for k in Set(x.keys).union(y.keys).sorted() {
+            // The file's block names: [[interface]] and [[connection]], counted from 1.
+            let name = key.isEmpty ? (k == "interfaces" ? "interface" : k == "connections" ? "connection" : k) : key + "." + k
+            diff(x[k], y[k], key: name, into: &changes)
+        }
+    case (.array(let x)?, .array(let y)?) where key == "interface" || key == "connection":
+        for i in 0..<max(x.count, y.count) {
+            diff(i < x.count ? Optional(x[i]) : nil, i < y.count ? Optional(y[i]) : nil, key: "\(key)[\(i + 1)]", into: &changes)
+        }
+    case (.array(let x)?, .array(let y)?) where x.count == y.count && unordered(x) == unordered(y):
+        // A list of names, families or ports means the same in any order (and a
+        // Set's encoding has none).
+        return
+    default:
+        changes.append(PolicyChange(key: key, old: a, new: b))
+    }
+}
+
+private func unordered(_ values: [JSONValue]) -> [String] { values.map { RPCWire.text($0) }.sorted() }

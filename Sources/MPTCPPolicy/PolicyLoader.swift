@@ -89,8 +89,10 @@ private struct Reader {
 
     mutating func policy(_ root: TOMLTable, offer: KernelOffer?) -> Policy {
         var policy = Policy()
-        known(root, ["daemon", "kernel", "interface", "connection"], at: "")
+        known(root, ["daemon", "kernel", "interface", "connection", "hooks", "metrics"], at: "")
         if let daemon = table(root, "daemon", at: "") { policy.daemon = self.daemon(daemon) }
+        if let hooks = table(root, "hooks", at: "") { policy.hooks = self.hooks(hooks) }
+        if let metrics = table(root, "metrics", at: "") { policy.metrics = self.metrics(metrics) }
         if let kernel = table(root, "kernel", at: "") { policy.kernel = self.kernel(kernel, offer: offer) }
         if let value = root["interface"] {
             if let blocks = value.array {
@@ -256,6 +258,32 @@ private struct Reader {
             }
         }
         return d
+    }
+
+    mutating func hooks(_ t: TOMLTable) -> HookSettings {
+        var h = HookSettings()
+        known(t, ["directory", "timeout", "max_concurrent"], at: "hooks")
+        if let v = string(t, "directory", at: "hooks") {
+            if v.hasPrefix("/") { h.directory = v } else { fail("hooks.directory", "must be an absolute path, not \"\(v)\"") }
+        }
+        if let v = int(t, "timeout", at: "hooks") {
+            if (1...3600).contains(v) { h.timeout = v } else { fail("hooks.timeout", "must be 1 to 3600 seconds, not \(v)") }
+        }
+        if let v = int(t, "max_concurrent", at: "hooks") {
+            if (1...64).contains(v) { h.maxConcurrent = v } else { fail("hooks.max_concurrent", "must be 1 to 64, not \(v)") }
+        }
+        return h
+    }
+
+    mutating func metrics(_ t: TOMLTable) -> MetricsSettings {
+        var m = MetricsSettings()
+        known(t, ["listen"], at: "metrics")
+        if let v = string(t, "listen", at: "metrics") {
+            if MetricsListen(v) != nil { m.listen = v } else {
+                fail("metrics.listen", "\"\(v)\" is not HOST:PORT with an IP address and a port 1-65535 (IPv6 as [::1]:9464)")
+            }
+        }
+        return m
     }
 
     mutating func kernel(_ t: TOMLTable, offer: KernelOffer?) -> KernelSettings {

@@ -12,6 +12,8 @@ final class DaemonConnection {
     private let fd: Int32
     private var pending: [UInt8] = []
     private var nextID: Int64 = 1
+    /// Notifications (a subscription's events) read while waiting for an answer.
+    private var notifications: [(method: String, params: JSONValue)] = []
 
     /// The daemon on `path` when one answers; nil when none runs (no socket file,
     /// or nobody accepting on it). Other failures (permission) throw.
@@ -70,18 +72,36 @@ final class DaemonConnection {
             out = out.dropFirst(n)
         }
         while true {
+            switch try RPCWire.decodeMessage(readLine(waiting: "an answer to \(method)")) {
+            case .response(let answerID, let outcome) where answerID == id: return outcome
+            case .response: continue
+            case .notification(let m, let params): notifications.append((m, params))
+            }
+        }
+    }
+
+    /// The next notification of a subscription, waiting as long as it takes.
+    func nextNotification() throws -> (method: String, params: JSONValue) {
+        if !notifications.isEmpty { return notifications.removeFirst() }
+        var none = timeval(tv_sec: 0, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, socklen_t(MemoryLayout<timeval>.size))
+        while true {
+            if case .notification(let m, let params) = try RPCWire.decodeMessage(readLine(waiting: "events")) { return (m, params) }
+        }
+    }
+
+    private func readLine(waiting what: String) throws -> [UInt8] {
+        while true {
             if let newline = pending.firstIndex(of: 0x0A) {
                 let line = Array(pending[..<newline])
                 pending.removeFirst(newline + 1)
-                let (answerID, outcome) = try RPCWire.decodeResponse(line)
-                if answerID == id { return outcome }
-                continue
+                return line
             }
             var buffer = [UInt8](repeating: 0, count: 65536)
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                throw DaemonUnavailable(message: "\(path): no answer to \(method) within 10 s")
+                throw DaemonUnavailable(message: "\(path): no \(what) within 10 s")
             }
             guard n > 0 else { throw DaemonUnavailable(message: "\(path): the daemon closed the connection") }
             pending += buffer[..<n]
@@ -193,7 +213,14 @@ struct ReloadCommand: ParsableCommand {
         switch try daemon.call("policy.reload") {
         case .success(let result):
             if global.json { Output.line(RPCWire.text(result)) } else {
-                Output.line("reloading \(result["config"]?.stringValue ?? "the policy")")
+                let changes = result["changes"]?.arrayValue ?? []
+                Output.line("reloading \(result["config"]?.stringValue ?? "the policy"): "
+                            + (changes.isEmpty ? "no changes" : "\(changes.count) change\(changes.count == 1 ? "" : "s")"))
+                for c in changes {
+                    let key = c["key"]?.stringValue ?? "?"
+                    func show(_ v: JSONValue?) -> String { v == nil || v == .null ? "(none)" : RPCWire.text(v ?? .null) }
+                    Output.line("  \(key): \(show(c["old"])) -> \(show(c["new"]))")
+                }
             }
         case .failure(let e) where e.name == "invalid_policy":
             for line in e.message.split(separator: "\n") { Output.error(String(line)) }

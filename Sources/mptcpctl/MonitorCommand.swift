@@ -1,4 +1,5 @@
 import ArgumentParser
+import MPTCPAPI
 import MPTCPKit
 #if canImport(Glibc)
 import Glibc
@@ -7,18 +8,43 @@ import Glibc
 struct MonitorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "monitor",
-        abstract: "Print path-manager events as they happen, one line each, until interrupted."
+        abstract: "Print path-manager events as they happen, one line each, until interrupted.",
+        discussion: """
+            With mptcpctld running, the events come through it: the kernel's, and also interface changes, \
+            what the daemon did and why, resyncs and reloads (--kind chooses). Without it, or with --kernel, \
+            they are read from the kernel directly.
+            """
     )
+
+    static let kinds = ["kernel", "interface", "action", "resync", "policy", "lost"]
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Exit after N events.") var count: Int?
+    @Option(name: .customLong("kind"), parsing: .upToNextOption,
+            help: ArgumentHelp("Through the daemon: only these kinds (kernel, interface, action, resync, policy, lost; default all).",
+                               valueName: "KIND"))
+    var kinds: [String] = []
+    @Flag(help: "Read the kernel's events directly, even when mptcpctld runs.") var kernel = false
 
     func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        for k in kinds.flatMap({ $0.split(separator: ",").map(String.init) }) where !Self.kinds.contains(k) {
+            throw ValidationError("--kind: \"\(k)\" is not one of \(Self.kinds.joined(separator: ", "))")
+        }
+        if kernel && !kinds.isEmpty { throw ValidationError("--kind chooses among the daemon's events: not with --kernel") }
     }
 
     func run() throws {
         let ns = try global.namespace()
+        if !kernel {
+            if let daemon = try DaemonConnection.ifRunning(global.socketPath) {
+                return try throughDaemon(daemon)
+            }
+            if !kinds.isEmpty {
+                throw CommandFailure("--kind needs mptcpctld: no daemon answers on \(global.socketPath)")
+            }
+            Output.error("mptcpctl: note: no mptcpctld answers on \(global.socketPath); the kernel's events only")
+        }
         let subscription = try EventSubscription(namespace: ns)
         // Every line is flushed as it is written, so an interrupt loses nothing.
         // A parent (a hook runner, a test harness) may have started us with these
@@ -52,6 +78,79 @@ struct MonitorCommand: ParsableCommand {
                 if let count, printed >= count { return }
             }
         }
+    }
+}
+
+extension MonitorCommand {
+    private func unblockStopSignals() {
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        for sig in [SIGINT, SIGTERM] {
+            sigaddset(&stopSignals, sig)
+            signal(sig) { _ in _exit(0) }
+        }
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+    }
+
+    /// `subscribe`, then one line (or JSON object) per event.
+    private func throughDaemon(_ daemon: DaemonConnection) throws {
+        unblockStopSignals()
+        var params: [String: JSONValue] = [:]
+        let chosen = kinds.flatMap { $0.split(separator: ",").map(String.init) }
+        if !chosen.isEmpty { params["kinds"] = .array(chosen.map { .string($0) }) }
+        _ = try daemon.result("subscribe", params)
+        var printed = 0
+        while count.map({ printed < $0 }) ?? true {
+            let (method, event) = try daemon.nextNotification()
+            switch method {
+            case "event":
+                if global.json { Output.line(RPCWire.text(event)) } else { Output.line(Self.text(event)) }
+            case "events_missed":
+                let missed = event["missed"]?.integerValue ?? 0
+                if global.json {
+                    Output.line(RPCWire.text(["kind": "lost", "type": "events_missed", "missed": .integer(missed)]))
+                } else {
+                    Output.line("[EVENTS_MISSED] missed=\(missed) (this monitor did not keep up; 'mptcpctl connections' shows the state)")
+                }
+            default:
+                continue
+            }
+            printed += 1
+        }
+    }
+
+    /// `[TYPE] key=value…`: a kernel event exactly as read directly, others with their kind.
+    static func text(_ event: JSONValue) -> String {
+        let fields = event.objectValue ?? [:]
+        let kind = fields["kind"]?.stringValue ?? "?"
+        let type = fields["type"]?.stringValue ?? "?"
+        var parts = [kind == "kernel" ? "[\(type.uppercased())]" : "[\(kind.uppercased()) \(type)]"]
+        let order = ["token", "family", "local_address", "local_port", "remote_address", "remote_port", "local_id", "remote_id",
+                     "backup", "interface", "interface_index", "error", "reset_reason", "server_side", "address", "prefix_length",
+                     "id", "flags", "policy", "result", "trigger", "reason"]
+        let short = ["local_address": "saddr", "local_port": "sport", "remote_address": "daddr", "remote_port": "dport",
+                     "local_id": "loc_id", "remote_id": "rem_id", "interface_index": "ifindex"]
+        func value(_ v: JSONValue) -> String {
+            switch v {
+            case .string(let s): return s.contains(" ") || s.isEmpty ? "\"\(s)\"" : s
+            default: return RPCWire.text(v)
+            }
+        }
+        var done: Set<String> = ["kind", "type", "time"]
+        for key in order {
+            guard let v = fields[key] else { continue }
+            done.insert(key)
+            if kind == "kernel" {
+                // As `monitor --kernel` prints it: backup=1/0, the interface by name, server_side bare.
+                if key == "interface_index" && fields["interface"] != nil { continue }
+                if key == "server_side" { parts.append("server_side"); continue }
+                if key == "backup", let b = v.boolValue { parts.append("backup=\(b ? 1 : 0)"); continue }
+                if key == "interface_index" { parts.append("interface=\(value(v))"); continue }
+            }
+            parts.append("\(kind == "kernel" ? short[key] ?? key : key)=\(value(v))")
+        }
+        for (key, v) in fields.sorted(by: { $0.key < $1.key }) where !done.contains(key) { parts.append("\(key)=\(value(v))") }
+        return parts.joined(separator: " ")
     }
 }
 

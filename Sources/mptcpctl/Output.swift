@@ -13,6 +13,8 @@ enum Output {
     /// Writes a line to standard output at once (no stdio buffer, so an
     /// interrupted `monitor` loses nothing).
     static func line(_ text: String) { write(text + "\n", to: 1) }
+    /// `text` as it is (lines already ended).
+    static func text(_ text: String) { write(text, to: 1) }
 
     static func error(_ text: String) { write(text + "\n", to: 2) }
 

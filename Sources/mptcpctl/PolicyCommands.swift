@@ -1,4 +1,5 @@
 import ArgumentParser
+import MPTCPAPI
 import MPTCPKit
 #if canImport(Glibc)
 import Glibc
@@ -55,7 +56,11 @@ struct CheckCommand: ParsableCommand {
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
-        abstract: "Show what mptcpctld would change now, changing nothing: exit 0 nothing to do, 2 changes, 1 error."
+        abstract: "Show what mptcpctld would change now, changing nothing: exit 0 nothing to do, 2 changes, 1 error.",
+        discussion: """
+            Without --config and with mptcpctld running, the daemon answers under the policy it runs and the \
+            endpoints it owns; otherwise the file is read and planned here.
+            """
     )
 
     @OptionGroup var global: GlobalOptions
@@ -64,6 +69,22 @@ struct PlanCommand: ParsableCommand {
     var config: String?
 
     func run() throws {
+        if config == nil, let daemon = try DaemonConnection.ifRunning(global.socketPath) {
+            var result = try daemon.result("policy.plan")
+            let pending = result["pending"]?.integerValue ?? 0
+            if global.json {
+                if case .object(var members) = result {
+                    members["text"] = nil
+                    members["pending"] = nil
+                    result = .object(members)
+                }
+                Output.line(RPCWire.text(result))
+            } else {
+                Output.text(result["text"]?.stringValue ?? "")
+            }
+            if pending > 0 { Glibc.exit(2) }
+            return
+        }
         var args = ["--plan"]
         if let config { args += ["--config", config] }
         if let netns = global.netns { args += ["--netns", netns] }

@@ -1,5 +1,6 @@
 import Logging
 import Metrics
+import MPTCPAPI
 import MPTCPKit
 import MPTCPPolicy
 import Synchronization
@@ -81,7 +82,12 @@ final class ConnectionManager: @unchecked Sendable {
         var previousMemory: ConnectionMemory
     }
 
-    init(kernel: KernelHandle, logger: Logger, policy: Policy, network: NetworkSnapshot, wakeLoop: @escaping @Sendable () -> Void) {
+    /// Where the engine's decisions and the actions taken are published (`subscribe`, hooks).
+    let hub: EventHub
+
+    init(kernel: KernelHandle, logger: Logger, policy: Policy, network: NetworkSnapshot, hub: EventHub,
+         wakeLoop: @escaping @Sendable () -> Void) {
+        self.hub = hub
         self.kernel = kernel
         self.logger = logger
         self.context = ConnectionEngine.Context(policy: policy, network: network)
@@ -175,6 +181,9 @@ final class ConnectionManager: @unchecked Sendable {
         logger.info("connections resynchronised", metadata: [
             "reason": "\(reason)", "connections": "\(connections.count)", "forgotten": "\(gone.count)",
         ])
+        hub.publish(DaemonEvent(.resync, "connections", [
+            "reason": .string(reason), "connections": .integer(Int64(connections.count)), "forgotten": .integer(Int64(gone.count)),
+        ]))
         lockedDecideAll()
     }
 
@@ -392,7 +401,10 @@ final class ConnectionManager: @unchecked Sendable {
                                            "policy": "\(decision.policy.name)", "actions": "\(decision.actions.count)"])
         for event in decision.events {
             logger.notice("\(event)", metadata: ["token": "\(formatToken(token))", "policy": "\(decision.policy.name)"])
-            count(event.hasPrefix("promoted") ? "promotions" : event.hasPrefix("demoted") ? "demotions" : "handovers")
+            let type = event.hasPrefix("promoted") ? "promoted" : event.hasPrefix("demoted") ? "demoted" : "handover"
+            count(type == "promoted" ? "promotions" : type == "demoted" ? "demotions" : "handovers")
+            hub.publish(DaemonEvent(.action, type, ["token": .string(formatToken(token)), "policy": .string(decision.policy.name),
+                                                    "reason": .string(event)]))
         }
         var gone = false
         actions: for action in decision.actions {
@@ -410,6 +422,10 @@ final class ConnectionManager: @unchecked Sendable {
                     entry.view.subflows.removeAll { $0 == s }
                     logger.info("destroyed subflow", metadata: [
                         "token": "\(formatToken(token))", "local": "\(s.local)", "remote": "\(s.remote)", "reason": "\(reason)",
+                    ])
+                    publishAction("subflow_destroyed", token, decision.policy, reason, [
+                        "local_address": .string(s.local.address.description), "local_port": .integer(Int64(s.local.port)),
+                        "remote_address": .string(s.remote.address.description), "remote_port": .integer(Int64(s.remote.port)),
                     ])
                 } catch {
                     if Self.isGone(error) { gone = true; break actions }
@@ -437,6 +453,9 @@ final class ConnectionManager: @unchecked Sendable {
                     "token": "\(formatToken(token))", "address": "\(address)", "local_id": "\(id)",
                     "subflows": "\(subflows.count)", "reason": "\(reason)",
                 ])
+                publishAction("address_withdrawn", token, decision.policy, reason, [
+                    "local_address": .string(address.description), "local_id": .integer(Int64(id)),
+                ])
                 entry.view.subflows.removeAll { subflows.contains($0) }
                 entry.view.announcedLocal[address] = nil
             case .announce(let id, let address, let index, let reason):
@@ -446,6 +465,9 @@ final class ConnectionManager: @unchecked Sendable {
                     count("addresses_announced")
                     logger.debug("announced address", metadata: [
                         "token": "\(formatToken(token))", "address": "\(address)", "local_id": "\(id)", "reason": "\(reason)",
+                    ])
+                    publishAction("address_announced", token, decision.policy, reason, [
+                        "local_address": .string(address.description), "local_id": .integer(Int64(id)),
                     ])
                 } catch {
                     if Self.isGone(error) { gone = true; break actions }
@@ -462,6 +484,11 @@ final class ConnectionManager: @unchecked Sendable {
                     entry.wantedBackup[AddressAndPort(address: s.local.address, port: 0)] = backup
                     logger.info("set subflow priority", metadata: [
                         "token": "\(formatToken(token))", "local": "\(s.local)", "backup": "\(backup)", "reason": "\(reason)",
+                    ])
+                    publishAction("subflow_priority_set", token, decision.policy, reason, [
+                        "local_address": .string(s.local.address.description), "local_port": .integer(Int64(s.local.port)),
+                        "remote_address": .string(s.remote.address.description), "remote_port": .integer(Int64(s.remote.port)),
+                        "backup": .bool(backup),
                     ])
                 } catch {
                     if Self.isGone(error) { gone = true; break actions }
@@ -505,9 +532,16 @@ final class ConnectionManager: @unchecked Sendable {
             case .success:
                 if q.request.local.id != 0 { entry.view.localIDs[q.slot.local] = q.request.local.id }
                 count("subflows_created")
+                // One that failed or was closed before and is opened again.
+                if q.previousMemory.failures[q.slot] != nil { count("subflows_recreated") }
                 logger.debug("creating subflow", metadata: [
                     "token": "\(formatToken(token))", "local": "\(q.slot.local)", "local_id": "\(q.request.local.id)",
                     "remote": "\(q.request.remote)", "backup": "\(q.request.local.flags.contains(.backup))", "reason": "\(q.reason)",
+                ])
+                publishAction("subflow_requested", token, q.policy, q.reason, [
+                    "local_address": .string(q.slot.local.description), "local_id": .integer(Int64(q.request.local.id)),
+                    "remote_address": .string(q.request.remote.address.description), "remote_port": .integer(Int64(q.request.remote.port)),
+                    "backup": .bool(q.request.local.flags.contains(.backup)),
                 ])
             case .failure(let error) where Self.isNotYetEstablished(error):
                 // Adopted from sock_diag before MPTCP is fully established (no data
@@ -534,6 +568,10 @@ final class ConnectionManager: @unchecked Sendable {
                 logger.warning("kernel refused a subflow", metadata: [
                     "token": "\(formatToken(token))", "local": "\(q.slot.local)", "remote": "\(q.request.remote)", "error": "\(error)",
                 ])
+                publishAction("subflow_refused", token, q.policy, q.reason, [
+                    "local_address": .string(q.slot.local.description), "remote_address": .string(q.request.remote.address.description),
+                    "remote_port": .integer(Int64(q.request.remote.port)), "error": .string(error.description),
+                ])
             }
             connections[token] = entry
         }
@@ -542,6 +580,17 @@ final class ConnectionManager: @unchecked Sendable {
             schedule(token, &e)
             connections[token] = e
         }
+    }
+
+    /// Publishes what was done to `token` and why (nothing to build without subscribers).
+    private func publishAction(_ type: String, _ token: UInt32, _ policy: ConnectionPolicy, _ reason: String,
+                               _ fields: @autoclosure () -> [String: JSONValue]) {
+        guard hub.isObserved else { return }
+        var f = fields()
+        f["token"] = .string(formatToken(token))
+        f["policy"] = .string(policy.name)
+        f["reason"] = .string(reason)
+        hub.publish(DaemonEvent(.action, type, f))
     }
 
     /// Counts `key` in the statistics and in the metrics (`mptcpctld_pm_KEY_total`).

@@ -77,10 +77,14 @@ final class ControlAPI: Sendable {
     let requests = Atomic<Int>(0)
     let logger: Logger
 
+    /// Events for `subscribe`.
+    let hub: EventHub
+
     init(state: DaemonState, kernel: KernelHandle, namespace: NetworkNamespace, adminGroup: UInt32?, logger: Logger,
-         registry: PrometheusCollectorRegistry? = nil,
+         registry: PrometheusCollectorRegistry? = nil, hub: EventHub,
          notifyNetwork: @escaping @Sendable () -> Void, reload: @escaping @Sendable () -> Void) {
         self.logger = logger
+        self.hub = hub
         self.registry = registry
         self.state = state
         self.kernel = kernel
@@ -96,7 +100,9 @@ final class ControlAPI: Sendable {
         "endpoints": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.endpoints() },
         "interfaces": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.interfaces() },
         "policy.show": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.policyShow() },
-        "metrics": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.metrics() },
+        "subscribe": Method(mutates: false, params: ["kinds"], onLoop: true) { api, p throws(RPCError) in try api.subscribe(p) },
+        "metrics": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.metrics().get() },
+        "policy.plan": Method(mutates: false, params: []) { api, _ throws(RPCError) in try api.policyPlan() },
         "policy.reload": Method(mutates: true, params: []) { api, _ throws(RPCError) in try api.policyReload() },
         "subflow.create": Method(mutates: true, params: ["token", "local", "local_id", "interface", "remote", "remote_port", "backup"]) {
             api, p throws(RPCError) in try api.subflowCreate(p)
@@ -263,14 +269,33 @@ final class ControlAPI: Sendable {
 
     /// The metrics in the Prometheus text format (for node_exporter's textfile
     /// collector, or `[metrics] listen`); gauges are read at this moment.
-    func metrics() throws(RPCError) -> JSONValue {
-        guard let registry else { throw .unavailable("metrics are not collected by this daemon") }
+    func metrics() -> Result<JSONValue, RPCError> {
+        guard let registry else { return .failure(.unavailable("metrics are not collected by this daemon")) }
         let s = state.snapshot
         Metrics.Gauge(label: "mptcpctld_managed_connections").record(s.manager?.count ?? 0)
         Metrics.Gauge(label: "mptcpctld_owned_endpoints").record(s.owned.count)
         Metrics.Gauge(label: "mptcpctld_uptime_seconds").record(state.uptimeSeconds)
         Metrics.Gauge(label: "mptcpctld_policy_reloads").record(s.reloads)
-        return ["text": .string(registry.emitToString())]
+        return .success(["text": .string(registry.emitToString())])
+    }
+
+    /// Checks the parameters; the connection's handler then starts the stream
+    /// (`event` notifications, `events_missed` when its queue overflowed).
+    func subscribe(_ p: RPCParams) throws(RPCError) -> JSONValue {
+        var kinds = DaemonEvent.Kind.allCases
+        if let v = p.values["kinds"], v != .null {
+            guard let list = v.arrayValue, !list.isEmpty else { throw .invalidParams("params.kinds: expected a non-empty array of strings") }
+            kinds = []
+            for item in list {
+                guard let name = item.stringValue, let kind = DaemonEvent.Kind(rawValue: name) else {
+                    throw .invalidParams("params.kinds: \(item) is not one of "
+                        + DaemonEvent.Kind.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                if !kinds.contains(kind) { kinds.append(kind) }
+            }
+        }
+        return ["subscribed": true, "kinds": .array(kinds.map { .string($0.rawValue) }),
+                "queue": .integer(Int64(ControlServer.subscriberQueue))]
     }
 
     /// Validates the file first, so the caller gets the problems; a valid one is
@@ -280,10 +305,30 @@ final class ControlAPI: Sendable {
         switch PolicyFile.load(path: path, namespace: .current) {
         case .failure(let problems):
             throw .invalidPolicy(problems.lines.joined(separator: "\n"))
-        case .success:
+        case .success(let new):
             reload()
-            return ["config": .string(path), "reloading": true]
+            let changes = policyDifferences(from: state.snapshot.policy, to: new)
+            return ["config": .string(path), "reloading": true, "changes": .array(changes.map { c in
+                ["key": .string(c.key), "old": c.old ?? .null, "new": c.new ?? .null]
+            })]
         }
+    }
+
+    /// What the daemon would change now under the policy it runs (`mptcpctld --plan`'s content).
+    func policyPlan() throws(RPCError) -> JSONValue {
+        let s = state.snapshot
+        let result: PlanResult
+        let plan: JSONValue
+        do {
+            result = try PlanResult(kernel: kernel, owned: s.owned, policy: s.policy)
+        } catch { throw .kernel("\(error)") }
+        do { plan = try JSONDecoder().decode(JSONValue.self, from: try result.json()) } catch {
+            throw .internalError("cannot encode the plan: \(error)")
+        }
+        guard case .object(var members) = plan else { throw .internalError("cannot encode the plan") }
+        members["text"] = .string(result.text)
+        members["pending"] = .integer(Int64(result.plan.changes.count + result.settings.count))
+        return .object(members)
     }
 
     // MARK: Userspace path manager commands. A subflow made here is left alone by

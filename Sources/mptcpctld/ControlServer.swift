@@ -15,6 +15,8 @@ struct ControlServer: Service, CustomStringConvertible {
     var description: String { "control socket \(path)" }
     static let maxClients = 64
     static let idleTimeout = TimeAmount.seconds(300)
+    /// Events queued for a subscriber that is not reading, at most; beyond, they are counted as missed.
+    static let subscriberQueue = 1024
 
     let path: String
     let socketGroup: UInt32?
@@ -202,6 +204,8 @@ final class ControlConnectionHandler: ChannelInboundHandler {
     private var lines: [ByteBuffer] = []
     private var busy = false
     private var closing = false
+    /// Set by `subscribe`: this connection also streams events.
+    private var subscriber: EventHub.Subscriber?
 
     init(api: ControlAPI, pool: NIOThreadPool, clients: ClientCount, logger: Logger) {
         self.api = api
@@ -235,6 +239,10 @@ final class ControlConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if let subscriber {
+            api.hub.remove(subscriber)
+            self.subscriber = nil
+        }
         if admitted {
             admitted = false
             clients.leave()
@@ -251,7 +259,10 @@ final class ControlConnectionHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { pump(context) }
+        if context.channel.isWritable {
+            sendEvents(context)
+            pump(context)
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -265,6 +276,9 @@ final class ControlConnectionHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
+            // A subscriber may be quiet as long as it reads what it is sent; one
+            // whose stream has been stuck for the whole idle time is closed.
+            if subscriber != nil && context.channel.isWritable { return }
             context.close(promise: nil)
         } else {
             context.fireUserInboundEventTriggered(event)
@@ -289,8 +303,10 @@ final class ControlConnectionHandler: ChannelInboundHandler {
             }
             if ControlAPI.methods[request.method]?.onLoop ?? true {
                 // Cheap and non-blocking (or unknown): answered here, in order.
-                answer(context, request, api.handle(request, from: peer))
+                let outcome = api.handle(request, from: peer)
+                answer(context, request, outcome)
                 answered = true
+                if request.method == "subscribe", case .success(let result) = outcome { subscribe(context, result) }
                 continue
             }
             busy = true
@@ -311,6 +327,43 @@ final class ControlConnectionHandler: ChannelInboundHandler {
         // Read on only while our answers drain: a client that does not read them
         // is paused once 64 KiB wait for it (NIO's default write watermarks).
         if context.channel.isWritable { context.read() }
+    }
+
+    /// Starts (or, subscribed again, replaces) this connection's event stream.
+    private func subscribe(_ context: ChannelHandlerContext, _ result: JSONValue) {
+        let kinds = Set((result["kinds"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(DaemonEvent.Kind.init) })
+        if let old = subscriber { api.hub.remove(old) }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        let s = EventHub.Subscriber(kinds: kinds, capacity: ControlServer.subscriberQueue) {
+            loop.execute { bound.value.0.sendEvents(bound.value.1) }
+        }
+        subscriber = s
+        api.hub.add(s)
+    }
+
+    /// Writes queued events while the client keeps up; what it does not read
+    /// stays in the bounded queue (and overflows into the missed count).
+    private func sendEvents(_ context: ChannelHandlerContext) {
+        guard let subscriber, !closing else { return }
+        var wrote = false
+        while context.channel.isWritable {
+            let entries = subscriber.take(limit: 64)
+            if entries.isEmpty { break }
+            for entry in entries {
+                switch entry {
+                case .event(let e):
+                    write(context, RPCWire.encodeNotification(method: "event", params: e.json))
+                case .missed(let n):
+                    write(context, RPCWire.encodeNotification(method: "events_missed", params: [
+                        "missed": .integer(Int64(n)),
+                        "message": .string("\(n) events were dropped here: this client did not read fast enough (queue of \(ControlServer.subscriberQueue))"),
+                    ]))
+                }
+            }
+            wrote = true
+        }
+        if wrote { context.flush() }
     }
 
     /// Queues the answer (a notification, without an id, gets none: JSON-RPC 2.0).

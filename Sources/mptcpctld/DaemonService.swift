@@ -55,6 +55,10 @@ struct DaemonService: Service, CustomStringConvertible {
     let doorbell: Doorbell
     /// What the control API reports.
     let state: DaemonState
+    /// Where events go for `subscribe` and hooks.
+    let hub: EventHub
+    /// Hooks, unless the runner could not be set up.
+    let hooks: HookRunner?
 
     func run() async throws {
         // Subscribe before the first pass so no change between them is missed.
@@ -62,6 +66,16 @@ struct DaemonService: Service, CustomStringConvertible {
         let watcher = NetworkWatcher(monitor: monitor, doorbell: doorbell, logger: logger)
         watcher.start()
         defer { watcher.join() }
+
+        hooks?.start()
+        defer { hooks?.join() }
+        // Links and addresses as last seen, for interface events (nil: not read yet).
+        var lastNetwork = try? reconciler.kernel.network.read()
+        let hub = self.hub
+        func observe(_ network: NetworkSnapshot) {
+            if let lastNetwork, hub.isObserved { hub.publish(interfaceEvents(from: lastNetwork, to: network)) }
+            lastNetwork = network
+        }
 
         _ = reconciler.applySettings(logFound: true)
         if !reconciler.reconcile(trigger: "start") { doorbell.ring(.retry) }
@@ -81,18 +95,34 @@ struct DaemonService: Service, CustomStringConvertible {
                 doorbell.ring(.resync)
             }
             let m = ConnectionManager(kernel: reconciler.kernel, logger: logger, policy: reconciler.policy, network: initial,
-                                      wakeLoop: { doorbell.ring(.mptcp) })
+                                      hub: hub, wakeLoop: { doorbell.ring(.mptcp) })
             let subscription = try EventSubscription(namespace: namespace, receiveBuffer: reconciler.policy.daemon.eventBuffer)
             // CREATED repeats in ESTABLISHED (the first event the manager acts on);
             // priority changes and closed listeners change nothing it decides.
             try subscription.ignore([.created, .subflowPriority, .listenerClosed])
             logger.info("listening to MPTCP events", metadata: ["receive_buffer": "\(subscription.receiveBufferSize)"])
-            let w = EventWatcher(subscription: subscription, logger: logger) { m.handle($0) }
+            let names = InterfaceNames(namespace: namespace)
+            let w = EventWatcher(subscription: subscription, logger: logger) { notices in
+                m.handle(notices)
+                names.publish(notices, to: hub)
+            }
             w.start()
             if adopt { m.resync(reason: "start-up adoption") }
             manager = m
             events = w
             state.update { $0.manager = m }
+        } else {
+            // The in-kernel path manager decides; the events are read only for
+            // `subscribe` and hooks (and cost nothing more while nobody listens).
+            do {
+                let subscription = try EventSubscription(namespace: namespace, receiveBuffer: reconciler.policy.daemon.eventBuffer)
+                let names = InterfaceNames(namespace: namespace, countEvents: true)
+                let w = EventWatcher(subscription: subscription, logger: logger) { names.publish($0, to: hub) }
+                w.start()
+                events = w
+            } catch {
+                logger.error("cannot listen to MPTCP events: subscribers and hooks will not see them", metadata: ["error": "\(error)"])
+            }
         }
         defer { events?.join() }
         SystemdNotify.send("READY=1\nSTATUS=endpoints follow the policy")
@@ -127,17 +157,23 @@ struct DaemonService: Service, CustomStringConvertible {
                     resyncInterval.value.store(reconciler.policy.daemon.resyncInterval, ordering: .relaxed)
                 }
                 if why.contains(.lost) {
+                    hub.publish(DaemonEvent(.lost, "interface_notifications_lost"))
                     Counter(label: "mptcpctld_interface_notifications_lost_total").increment()
                     logger.warning("interface notifications were lost; re-reading everything")
                 }
                 let trigger = why.contains(.reload) ? "reload" : why.contains(.lost) ? "resync-after-loss"
                     : why.contains(.network) ? "network" : why.contains(.retry) ? "retry" : "resync"
+                if manager == nil, hub.isObserved, !why.isSubset(of: [.mptcp, .timer]) {
+                    if let network = try? reconciler.kernel.network.read() { observe(network) }
+                }
                 if let manager {
                     // MPTCP events are handled on the event thread; here: rtnetlink
                     // changes, reloads and resyncs re-apply the policy everywhere.
                     if !why.isSubset(of: [.mptcp, .timer]) {
                         do {
-                            manager.update(policy: reconciler.policy, network: try reconciler.kernel.network.read())
+                            let network = try reconciler.kernel.network.read()
+                            observe(network)
+                            manager.update(policy: reconciler.policy, network: network)
                             if why.contains(.resync) { manager.resync(reason: "resync") } else { manager.decideAll() }
                         } catch {
                             logger.error("cannot read links and addresses", metadata: ["error": "\(error)"])
@@ -201,19 +237,82 @@ struct DaemonService: Service, CustomStringConvertible {
                 logger.warning("a change of kernel.path_manager to or from \"userspace\" takes full effect at the next start: restart mptcpctld",
                                metadata: ["running": "\(reconciler.policy.kernel.pathManager ?? "keep")", "file": "\(policy.kernel.pathManager ?? "keep")"])
             }
-            reconciler.replace(policy: policy)
             state.update {
                 $0.policy = policy
                 $0.loadedAt = Date().timeIntervalSince1970
                 $0.reloads += 1
             }
-            logger.notice("reloaded the policy", metadata: ["config": "\(configPath)", "interfaces": "\(policy.interfaces.count)"])
+            let changes = policyDifferences(from: reconciler.policy, to: policy)
+            if policy.metrics != reconciler.policy.metrics {
+                logger.notice("metrics.listen takes effect at the next start")
+            }
+            reconciler.replace(policy: policy)
+            hooks?.configure(policy.hooks)
+            logger.notice("reloaded the policy", metadata: ["config": "\(configPath)", "interfaces": "\(policy.interfaces.count)",
+                                                            "changes": "\(changes.count)"])
+            hub.publish(DaemonEvent(.policy, "reloaded", [
+                "config": .string(configPath), "changes": .integer(Int64(changes.count)),
+                "changed_keys": .string(changes.map(\.key).joined(separator: " ")),
+            ]))
             _ = reconciler.applySettings(logFound: false)
         case .failure(let problems):
             for line in problems.lines {
                 logger.error("reload refused, keeping the running policy", metadata: ["problem": "\(line)"])
             }
+            hub.publish(DaemonEvent(.policy, "reload_refused", [
+                "config": .string(configPath), "problems": .string(problems.lines.joined(separator: "\n")),
+            ]))
         }
+    }
+}
+
+/// Names interface indexes in kernel events for subscribers and hooks; used only
+/// on the event thread (which serialises it), and only while someone listens.
+final class InterfaceNames: @unchecked Sendable {
+    private let namespace: NetworkNamespace
+    private var names: [Int32: String] = [:]
+    /// Count `mptcpctld_kernel_events_total` here (the in-kernel path manager's
+    /// daemon; under the userspace one the connection manager counts them).
+    private let countEvents: Bool
+    private var counters: [EventType: Counter] = [:]
+
+    init(namespace: NetworkNamespace, countEvents: Bool = false) {
+        self.namespace = namespace
+        self.countEvents = countEvents
+    }
+
+    func publish(_ notices: [EventNotice], to hub: EventHub) {
+        if countEvents {
+            for notice in notices {
+                switch notice {
+                case .event(let e):
+                    let c = counters[e.type] ?? Counter(label: "mptcpctld_kernel_events_total", dimensions: [("type", e.type.name)])
+                    counters[e.type] = c
+                    c.increment()
+                case .eventsLost:
+                    // The same name as the userspace path manager's statistics counter.
+                    Counter(label: "mptcpctld_pm_events_lost_total").increment()
+                case .malformed: break
+                }
+            }
+        }
+        guard hub.isObserved else { return }
+        var events: [DaemonEvent] = []
+        for notice in notices {
+            switch notice {
+            case .event(let e):
+                events.append(DaemonEvent(e) { index in
+                    if names[index] == nil, let table = try? InterfaceTable.read(namespace: namespace) { names = table.names }
+                    return names[index]
+                })
+            case .eventsLost:
+                events.append(DaemonEvent(.lost, "kernel_events_lost", [
+                    "message": "the kernel dropped MPTCP events (receive buffer overrun); the daemon resynchronises",
+                ]))
+            case .malformed: break
+            }
+        }
+        hub.publish(events)
     }
 }
 

@@ -74,11 +74,12 @@ struct MPTCPCtlD: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level, journal: journal) }
         let logger = Logger(label: "mptcpctld")
 
+        let hub = EventHub()
         let reconciler: Reconciler
         do {
             let kernel = try KernelHandle(namespace: namespace)
             let store = OwnershipStore(directory: policy.daemon.stateDirectory, namespace: namespace)
-            reconciler = try Reconciler(policy: policy, kernel: kernel, store: store, logger: logger)
+            reconciler = try Reconciler(policy: policy, kernel: kernel, store: store, logger: logger, hub: hub)
             // Fail now, not by retrying forever, when we may not change anything:
             // rewriting the current limits is a no-op that needs CAP_NET_ADMIN.
             let limits = try kernel.pathManager.limits()
@@ -96,7 +97,7 @@ struct MPTCPCtlD: AsyncParsableCommand {
             let socketGroup = try policy.daemon.socketGroup.map { try groupID("daemon.socket_group", $0) }
             let adminGroup = try policy.daemon.adminGroup.map { try groupID("daemon.admin_group", $0) }
             let api = ControlAPI(state: state, kernel: try KernelHandle(namespace: namespace), namespace: namespace,
-                                 adminGroup: adminGroup, logger: logger, registry: registry,
+                                 adminGroup: adminGroup, logger: logger, registry: registry, hub: hub,
                                  notifyNetwork: { doorbell.ring(.network) },
                                  reload: { doorbell.ring(.reload) })
             control = ControlServer(path: policy.daemon.socketPath(namespace: namespace.name), socketGroup: socketGroup,
@@ -105,10 +106,16 @@ struct MPTCPCtlD: AsyncParsableCommand {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
+        let hooks = HookRunner(settings: policy.hooks, hub: hub, namespace: namespace,
+                               socketPath: policy.daemon.socketPath(namespace: namespace.name), logger: logger)
         let service = DaemonService(reconciler: reconciler, configPath: config, namespace: namespace, logger: logger,
-                                    doorbell: doorbell, state: state)
+                                    doorbell: doorbell, state: state, hub: hub, hooks: hooks)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service), .init(service: control)]
+        if let listen = policy.metrics.listen.flatMap(MetricsListen.init) {
+            services.append(.init(service: MetricsServer(listen: listen, api: control.api, logger: logger)))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: service), .init(service: control)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {

@@ -10,30 +10,38 @@ struct PlanCommand {
     let json: Bool
 
     func run() throws -> Int32 {
-        let kernel: KernelHandle
-        let plan: EndpointPlan
-        let settings: [SettingChange]
-        let network: NetworkSnapshot
+        let result: PlanResult
         do {
-            kernel = try KernelHandle(namespace: namespace)
+            let kernel = try KernelHandle(namespace: namespace)
             let store = OwnershipStore(directory: policy.daemon.stateDirectory, namespace: namespace)
-            let owned = try store.load()
-            network = try kernel.network.read()
-            plan = try kernel.observe(owned: owned, policy: policy)
-            settings = Planner.settingsChanges(policy: policy, current: try kernel.settings())
+            result = try PlanResult(kernel: kernel, owned: try store.load(), policy: policy)
         } catch {
             throw Failure("plan: \(error)")
         }
-        let names = Dictionary(network.links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
-        if json {
-            try printJSON(plan: plan, settings: settings, names: names)
-        } else {
-            printText(plan: plan, settings: settings, names: names)
-        }
-        return plan.changes.isEmpty && settings.isEmpty ? 0 : 2
+        print(json ? String(decoding: try result.json(), as: UTF8.self) : result.text, terminator: json ? "\n" : "")
+        return result.isEmpty ? 0 : 2
+    }
+}
+
+/// What the daemon would change now: its endpoint plan and the kernel settings
+/// to set, with interface names; rendered for `--plan` and `policy.plan`.
+struct PlanResult {
+    let plan: EndpointPlan
+    let settings: [SettingChange]
+    let names: [Int32: String]
+
+    init(kernel: KernelHandle, owned: Set<OwnedEndpoint>, policy: Policy) throws {
+        let network = try kernel.network.read()
+        plan = try kernel.observe(owned: owned, policy: policy)
+        settings = Planner.settingsChanges(policy: policy, current: try kernel.settings())
+        names = Dictionary(network.links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
     }
 
-    private func printText(plan: EndpointPlan, settings: [SettingChange], names: [Int32: String]) {
+    var isEmpty: Bool { plan.changes.isEmpty && settings.isEmpty }
+
+    var text: String {
+        var out = ""
+        func print(_ line: String, terminator: String = "\n") { out += line + terminator }
         var rows: [[String]] = []
         func describe(_ e: Endpoint) -> [String] {
             ["id \(e.id)", e.address.description, e.interfaceIndex == 0 ? "-" : "dev " + (names[e.interfaceIndex] ?? "if\(e.interfaceIndex)")]
@@ -64,6 +72,7 @@ struct PlanCommand {
         for w in plan.warnings { print("warning: " + w) }
         let count = plan.changes.count + settings.count
         print(count == 0 ? "no changes: the kernel matches the policy" : "\(count) change\(count == 1 ? "" : "s") pending")
+        return out
     }
 
     private func table(_ rows: [[String]]) -> String {
@@ -105,7 +114,7 @@ struct PlanCommand {
         var warnings: [String]
     }
 
-    private func printJSON(plan: EndpointPlan, settings: [SettingChange], names: [Int32: String]) throws {
+    func json() throws -> Data {
         func ep(_ e: Endpoint) -> EndpointJSON {
             EndpointJSON(id: e.id, address: e.address.description, flags: e.flags.names,
                          interface: e.interfaceIndex == 0 ? nil : names[e.interfaceIndex] ?? "if\(e.interfaceIndex)")
@@ -133,6 +142,6 @@ struct PlanCommand {
             changes: changes, foreign: plan.foreign.map(ep),
             skipped: plan.skipped.map { SkippedJSON(address: $0.address.description, interface: names[$0.interfaceIndex] ?? "if\($0.interfaceIndex)", reason: $0.reason) },
             warnings: plan.warnings))
-        print(String(decoding: data, as: UTF8.self))
+        return data
     }
 }

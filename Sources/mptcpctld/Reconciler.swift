@@ -3,6 +3,7 @@ import Metrics
 #if canImport(Glibc)
 import Glibc
 #endif
+import MPTCPAPI
 import MPTCPKit
 import MPTCPPolicy
 
@@ -18,7 +19,11 @@ final class Reconciler: @unchecked Sendable {
     private var lastWarnings: Set<String> = []
     private var lastForeign: Set<Endpoint> = []
 
-    init(policy: Policy, kernel: KernelHandle, store: OwnershipStore, logger: Logger) throws {
+    /// Where endpoint changes are published (`subscribe`).
+    let hub: EventHub
+
+    init(policy: Policy, kernel: KernelHandle, store: OwnershipStore, logger: Logger, hub: EventHub) throws {
+        self.hub = hub
         self.policy = policy
         self.kernel = kernel
         self.store = store
@@ -118,6 +123,17 @@ final class Reconciler: @unchecked Sendable {
         let applied = applyLogged(change, trigger: trigger)
         Counter(label: "mptcpctld_endpoint_changes_total", dimensions: [("action", action), ("result", applied ? "ok" : "refused")])
             .increment()
+        if hub.isObserved {
+            let e = change.endpoint
+            var fields: [String: JSONValue] = [
+                "id": .integer(Int64(e.id)), "address": .string(e.address.description), "reason": .string(change.reason),
+                "trigger": .string(trigger), "result": .string(applied ? "ok" : "refused"),
+            ]
+            if case .setFlags(_, let flags, _) = change { fields["flags"] = .string(flags.names.joined(separator: ",")) } else {
+                fields["flags"] = .string(e.flags.names.joined(separator: ","))
+            }
+            hub.publish(DaemonEvent(.action, "endpoint_" + action, fields))
+        }
         return applied
     }
 

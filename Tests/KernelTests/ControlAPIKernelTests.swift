@@ -54,13 +54,16 @@ final class ControlClient {
         }
     }
 
-    /// Sends a request and returns its outcome.
+    /// Sends a request and returns its outcome (a subscription's notifications
+    /// read meanwhile are skipped).
     func call(_ method: String, _ params: [String: JSONValue] = [:], id: JSONValue = 1) throws -> Result<JSONValue, RPCError> {
         send(RPCWire.encode(RPCRequest(id: id, method: method, params: params)))
-        guard let line = readLine() else { throw LabError("no answer to \(method)") }
-        let (answerID, outcome) = try RPCWire.decodeResponse(line)
-        #expect(answerID == id)
-        return outcome
+        while true {
+            guard let line = readLine() else { throw LabError("no answer to \(method)") }
+            guard case .response(let answerID, let outcome) = try RPCWire.decodeMessage(line) else { continue }
+            #expect(answerID == id)
+            return outcome
+        }
     }
 
     func result(_ method: String, _ params: [String: JSONValue] = [:]) throws -> JSONValue {
@@ -137,6 +140,11 @@ final class ControlAPIKernelTests {
         #expect(shown["config"]?.stringValue == daemon.configPath)
         #expect(shown["policy"]?["interfaces"]?.arrayValue?.first?["role"] == "backup")
         #expect(shown["policy"]?["daemon"]?["resync_interval"] == 0)
+        #expect(shown["policy"]?["hooks"]?["directory"] == "/etc/mptcpctl/hooks.d")
+
+        let plan = try c.result("policy.plan")
+        #expect(plan["pending"] == 0 && plan["changes"] == [])
+        #expect(plan["text"]?.stringValue?.hasSuffix("no changes: the kernel matches the policy\n") == true)
 
         // A live connection shows, as sock_diag sees it.
         let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7401"])
@@ -184,7 +192,7 @@ final class ControlAPIKernelTests {
         #expect(try run(Repository.mptcpctl, ["--socket", socketPath, "status"]).stdout.contains("\nnamespace:        \(lab.client)\n"))
         #expect(try run(Repository.mptcpctl, ["status", "--socket", socketPath]).status == 0)
 
-        #expect(try lab.mptcpctl(lab.client, ["reload"]).stdout == "reloading \(daemon.configPath)\n")
+        #expect(try lab.mptcpctl(lab.client, ["reload"]).stdout == "reloading \(daemon.configPath): no changes\n")
         try daemon.waitUntil("the reload") { daemon.log.contains("reloaded the policy") }
         try "[[interface]]\nname = \"a2\"\nrole = \"sideways\"\n".write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         let refused = try lab.mptcpctl(lab.client, ["reload"], check: false)
@@ -451,24 +459,25 @@ final class ControlAPIKernelTests {
                 r = json.loads(f.readline())
                 print(m, "ok" if "result" in r else r["error"]["data"]["code"])
             """
-        let methods = ["status", "connections", "endpoints", "interfaces", "policy.show", "policy.reload", "interface.notify",
-                       "subflow.create", "subflow.destroy", "subflow.set_backup", "announce", "remove"]
+        let methods = ["status", "connections", "endpoints", "interfaces", "policy.show", "policy.plan", "metrics", "policy.reload", "interface.notify",
+                       "subflow.create", "subflow.destroy", "subflow.set_backup", "announce", "remove", "subscribe"]
         func asNobody() throws -> [String] {
             let out = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", python, "-c", script,
                                                        socketPath] + methods).stdout
             return out.split(separator: "\n").map(String.init)
         }
-        #expect(try asNobody() == ["status ok", "connections ok", "endpoints ok", "interfaces ok", "policy.show ok",
+        #expect(try asNobody() == ["status ok", "connections ok", "endpoints ok", "interfaces ok", "policy.show ok", "policy.plan ok", "metrics ok",
                                    "policy.reload permission_denied", "interface.notify permission_denied",
                                    "subflow.create permission_denied", "subflow.destroy permission_denied",
-                                   "subflow.set_backup permission_denied", "announce permission_denied", "remove permission_denied"])
+                                   "subflow.set_backup permission_denied", "announce permission_denied", "remove permission_denied",
+                                   "subscribe ok"])
         #expect(!daemon.log.contains("reloaded the policy"))
         #expect(daemon.stop() == 0)
 
         // admin_group admits it to the mutating methods.
         let admin = try start(Self.policy.replacingOccurrences(
             of: "[daemon]\n", with: "[daemon]\nsocket_group = \"\(group)\"\nadmin_group = \"\(group)\"\n"))
-        #expect(try asNobody()[5...6] == ["policy.reload ok", "interface.notify ok"])
+        #expect(try asNobody()[7...8] == ["policy.reload ok", "interface.notify ok"])
         #expect(admin.stop() == 0)
     }
 

@@ -30,6 +30,9 @@ import Testing
             "usr/local/share/zsh/vendor-completions/_mptcpctl",
         ])
         #expect(FileManager.default.isExecutableFile(atPath: root + "/etc/NetworkManager/dispatcher.d/90-mptcpctl"))
+        var isDirectory: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: root + "/etc/mptcpctl/hooks.d", isDirectory: &isDirectory) && isDirectory.boolValue,
+                "the hooks directory, empty")
         let hook = try String(contentsOfFile: root + "/etc/NetworkManager/dispatcher.d/90-mptcpctl", encoding: .utf8)
         #expect(hook.contains("MPTCPCTL=${MPTCPCTL:-/usr/local/bin/mptcpctl}"))
         let bash = try String(contentsOfFile: root + "/usr/local/share/bash-completion/completions/mptcpctl", encoding: .utf8)

@@ -78,6 +78,9 @@ final class Daemon: @unchecked Sendable {
             .write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
+    /// The policy file as written (the state directory filled in).
+    var policyText: String { (try? String(contentsOfFile: configPath, encoding: .utf8)) ?? "" }
+
     /// Everything the daemon wrote on stderr so far.
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 

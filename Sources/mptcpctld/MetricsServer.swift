@@ -1,0 +1,99 @@
+import Logging
+import MPTCPAPI
+import MPTCPPolicy
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+
+/// `[metrics] listen`: `GET /metrics` over HTTP, the Prometheus text format (the
+/// same text as the `metrics` API method). Anything else gets 404 or 405.
+struct MetricsServer: Service, CustomStringConvertible {
+    var description: String { "metrics endpoint \(listen.host):\(listen.port)" }
+    let listen: MetricsListen
+    let api: ControlAPI
+    let logger: Logger
+
+    func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let api = self.api
+        do {
+            let bootstrap = ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 64)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandlers([
+                            IdleStateHandler(allTimeout: .seconds(30)), MetricsHTTPHandler(api: api),
+                        ])
+                    }
+                }
+            // The socket is made by the thread that calls bind: one inside the
+            // daemon's namespace, so the address is the namespace's.
+            let listen = self.listen
+            let channel = try api.namespace.perform { try bootstrap.bind(host: listen.host, port: listen.port).wait() }
+            logger.info("serving metrics over HTTP", metadata: ["listen": "\(listen.host):\(listen.port)", "path": "/metrics"])
+            try? await gracefulShutdown()
+            try? await channel.close()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw ControlSocketError("cannot serve metrics on \(listen.host):\(listen.port): \(error)")
+        }
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// Answers each request as it completes (keep-alive as the client asks).
+final class MetricsHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let api: ControlAPI
+    private var head: HTTPRequestHead?
+
+    init(api: ControlAPI) { self.api = api }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .head(let h): head = h
+        case .body: break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+            let status: HTTPResponseStatus
+            var body: String
+            var headers: HTTPHeaders = ["Content-Type": "text/plain; charset=utf-8"]
+            if path != "/metrics" {
+                (status, body) = (.notFound, "mptcpctld serves /metrics only\n")
+            } else if head.method != .GET && head.method != .HEAD {
+                (status, body) = (.methodNotAllowed, "GET /metrics\n")
+                headers.add(name: "Allow", value: "GET, HEAD")
+            } else {
+                switch api.metrics() {
+                case .success(let v):
+                    status = .ok
+                    body = v["text"]?.stringValue ?? ""
+                    headers.replaceOrAdd(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+                case .failure(let e):
+                    (status, body) = (.serviceUnavailable, e.message + "\n")
+                }
+            }
+            let bytes = context.channel.allocator.buffer(string: body)
+            headers.add(name: "Content-Length", value: "\(bytes.readableBytes)")
+            let keepAlive = head.isKeepAlive
+            if !keepAlive { headers.add(name: "Connection", value: "close") }
+            context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+                          promise: nil)
+            if head.method != .HEAD { context.write(Self.wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil) }
+            context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                if !keepAlive { context.close(promise: nil) }
+            }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
+    }
+}

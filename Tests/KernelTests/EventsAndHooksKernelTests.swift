@@ -1,0 +1,330 @@
+import Foundation
+import MPTCPAPI
+import MPTCPKit
+import Testing
+
+extension ControlClient {
+    /// The next `event` notification that `match`es (others are skipped); nil
+    /// when none came within 10 s of the last line. `missed` collects any
+    /// `events_missed` counts seen on the way.
+    func event(missed: inout Int, _ match: (JSONValue) -> Bool) throws -> JSONValue? {
+        while let line = readLine() {
+            guard case .notification(let method, let params) = try RPCWire.decodeMessage(line) else { continue }
+            if method == "events_missed" { missed += Int(params["missed"]?.integerValue ?? 0) }
+            if method == "event" && match(params) { return params }
+        }
+        return nil
+    }
+
+    func event(_ match: (JSONValue) -> Bool) throws -> JSONValue? {
+        var missed = 0
+        return try event(missed: &missed, match)
+    }
+}
+
+/// `subscribe`, `mptcpctl monitor` through the daemon, hooks, `policy.plan`,
+/// the reload diff and `[metrics] listen`, against a daemon in a private namespace.
+@Suite(.serialized, .enabled(if: KernelRequirement.enabled, KernelRequirement.comment))
+final class EventsAndHooksKernelTests {
+    let lab: Lab
+
+    init() throws {
+        lab = try Lab(paths: 2)
+    }
+
+    deinit { lab.close() }
+
+    var socketPath: String { "/run/mptcpctl/mptcpctld-\(lab.client).sock" }
+
+    func start(_ extra: String = "", role: String = "backup") throws -> Daemon {
+        let daemon = try Daemon(namespace: lab.client, policy: """
+            [daemon]
+            state_directory = "@STATE@"
+            resync_interval = 0
+            \(extra)
+            [[interface]]
+            name = "a2"
+            role = "\(role)"
+            families = ["ipv4"]
+            """)
+        try daemon.waitUntil("the control socket") { daemon.log.contains("serving the control API") }
+        try daemon.waitUntil("the backup endpoint") { try PathManager(namespace: lab.clientNamespace).endpoints().count == 1 }
+        return daemon
+    }
+
+    func link(_ name: String, _ state: String) throws {
+        try lab.exec(lab.client, ["ip", "link", "set", name, state])
+    }
+
+    @Test func subscribersGetKernelEventsInterfaceChangesActionsAndReloads() throws {
+        let daemon = try start()
+        let all = try ControlClient(socketPath)
+        let subscribed = try all.result("subscribe")
+        #expect(subscribed["subscribed"] == true && subscribed["queue"] == 1024)
+        #expect(subscribed["kinds"] == ["kernel", "interface", "action", "resync", "policy", "lost"])
+        let policyOnly = try ControlClient(socketPath)
+        #expect(try policyOnly.result("subscribe", ["kinds": ["policy"]])["kinds"] == ["policy"])
+        #expect(try ControlClient(socketPath).error("subscribe", ["kinds": ["nonsense"]])?.name == "invalid_params")
+        #expect(try ControlClient(socketPath).error("subscribe", ["kinds": "policy"])?.name == "invalid_params")
+
+        // Kernel events of a real connection, named as `monitor --json` names them.
+        let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7501"])
+        defer { server.stop() }
+        _ = try server.wait(for: "listening")
+        let client = try lab.peer(lab.client, ["client", "--connect", "10.0.1.2", "--port", "7501"])
+        defer { client.stop() }
+        _ = try client.wait(for: "connected")
+        client.send("send 1000")  // a client's MPTCP is fully established by data
+        let established = try #require(try all.event { $0["kind"] == "kernel" && $0["type"] == "established" })
+        #expect(established["remote_address"] == "10.0.1.2" && established["remote_port"] == 7501)
+        #expect(established["token"]?.stringValue?.count == 8)
+        #expect(established["time"] != nil)
+
+        // A link going down: the interface event, then the daemon's action with its reason.
+        try link("a2", "down")
+        let down = try #require(try all.event { $0["kind"] == "interface" && $0["type"] == "link_down" })
+        #expect(down["interface"] == "a2")
+        let deleted = try #require(try all.event { $0["kind"] == "action" && $0["type"] == "endpoint_delete" })
+        #expect(deleted["address"] == "10.0.2.1" && deleted["result"] == "ok")
+        #expect(deleted["reason"]?.stringValue?.contains("a2 is down") == true, "\(deleted)")
+        try link("a2", "up")
+        #expect(try all.event { $0["kind"] == "action" && $0["type"] == "endpoint_add" } != nil)
+
+        // A reload, seen by both; the policy-only subscriber saw nothing else.
+        try daemon.reload(policy: daemon.policyText.replacingOccurrences(of: "role = \"backup\"", with: "role = \"active\""))
+        let reloaded = try #require(try policyOnly.readLine().map { try RPCWire.decodeMessage($0) })
+        guard case .notification("event", let params) = reloaded else { Issue.record("not an event: \(reloaded)"); return }
+        #expect(params["kind"] == "policy" && params["type"] == "reloaded" && params["changes"] == 1)
+        #expect(params["changed_keys"] == "interface[1].role")
+        #expect(try all.event { $0["kind"] == "policy" } != nil)
+        // A subscriber still gets answers to requests.
+        #expect(try all.result("status")["reloads"] == 1)
+        #expect(daemon.stop() == 0)
+    }
+
+    /// A subscriber that never reads: path management goes on, others are
+    /// answered, its queue stays bounded, and it is told how many it missed.
+    @Test func aSubscriberThatNeverReadsMissesEventsButStallsNothing() throws {
+        let daemon = try start()
+        let stuck = try ControlClient(socketPath)
+        #expect(try stuck.result("subscribe", ["kinds": ["kernel"]])["subscribed"] == true)
+        let python = try #require(Repository.python)
+        // 8000 listener events, far more than the socket buffer and the queue hold.
+        try lab.exec(lab.client, [python, "-c", """
+            import socket
+            for i in range(4000):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+                s.bind(("127.0.0.1", 0)); s.listen(); s.close()
+            """])
+        try link("a2", "down")
+        try daemon.waitUntil("the endpoint withdrawn meanwhile") { try PathManager(namespace: lab.clientNamespace).endpoints().isEmpty }
+        #expect(try ControlClient(socketPath).result("status")["owned_endpoints"] == 0)
+        let rss = try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/status", encoding: .utf8)
+            .split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+            .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
+        #expect(rss < 200_000, "RSS \(rss) kB")
+        // Reading now: what was buffered, the count of what was not where the gap
+        // is, and the later events; until 2 s pass without one.
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(stuck.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var missed = 0
+        var received = 0
+        var gaps = 0
+        while let line = stuck.readLine() {
+            if case .notification(let method, let params) = try RPCWire.decodeMessage(line) {
+                if method == "event" { received += 1 }
+                if method == "events_missed" {
+                    gaps += 1
+                    missed += Int(params["missed"]?.integerValue ?? 0)
+                    #expect(params["message"]?.stringValue?.contains("did not read fast enough") == true)
+                }
+            }
+        }
+        #expect(missed > 0 && gaps >= 1, "received \(received)")
+        #expect(received + missed == 8000, "every event either received or counted: received \(received), missed \(missed) in \(gaps) gaps")
+        #expect(try stuck.result("status")["owned_endpoints"] == 0, "and the stream goes on answering")
+        #expect(daemon.stop() == 0)
+    }
+
+    /// Hooks: name order, the event in the environment (no shell, no inherited
+    /// sockets), a failing hook logged and the next run, a hanging one (and its
+    /// children) killed at the timeout without delaying path management.
+    @Test func hooksRunWithTheEventAndAreContained() throws {
+        let hooks = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-hooks-\(getpid())-\(UUID().uuidString.prefix(6))")
+        let records = hooks.appendingPathComponent("records")
+        try FileManager.default.createDirectory(at: records, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: hooks) }
+        let directory = hooks.appendingPathComponent("hooks.d")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        func hook(_ name: String, _ body: String, executable: Bool = true) throws {
+            let path = directory.appendingPathComponent(name).path
+            try ("#!/bin/sh\nR=\(records.path)\n" + body + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, executable ? 0o755 : 0o644)
+        }
+        try hook("10-record", """
+            { env | grep '^MPTCPCTL_' | sort; echo "ARGV1=$1"; echo "LEAKED=$(ls -l /proc/$$/fd | grep -c 'socket:\\|anon_inode')"; } > "$R/$MPTCPCTL_EVENT.$$"
+            echo "10 $MPTCPCTL_EVENT" >> "$R/order"
+            """)
+        try hook("20-fail", "echo \"20 $MPTCPCTL_EVENT\" >> \"$R/order\"; echo twenty failed; exit 3")
+        try hook("30-hang", """
+            echo "30 $MPTCPCTL_EVENT" >> "$R/order"
+            [ "$MPTCPCTL_EVENT" = interface_down ] || exit 0
+            sleep 1000 & echo $! > "$R/child.pid"
+            sleep 1000
+            """)
+        try hook("40-after", "echo \"40 $MPTCPCTL_EVENT\" >> \"$R/order\"")
+        try hook(".hidden", "echo hidden >> \"$R/order\"")
+        try hook("50-not-executable", "echo 50 >> \"$R/order\"", executable: false)
+        let daemon = try start("[hooks]\ndirectory = \"\(directory.path)\"\ntimeout = 2\n")
+        #expect(daemon.log.contains("running hooks"))
+
+        func order() -> [String] {
+            ((try? String(contentsOf: records.appendingPathComponent("order"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        func record(_ event: String) throws -> [String: String] {
+            let name = try #require(try FileManager.default.contentsOfDirectory(atPath: records.path).first { $0.hasPrefix(event + ".") })
+            let text = try String(contentsOf: records.appendingPathComponent(name), encoding: .utf8)
+            return Dictionary(text.split(separator: "\n").compactMap { line in
+                line.firstIndex(of: "=").map { (String(line[..<$0]), String(line[line.index(after: $0)...])) }
+            }, uniquingKeysWith: { a, _ in a })
+        }
+
+        // interface_down: 30-hang hangs (with a child) until killed at 2 s.
+        try link("a2", "down")
+        try daemon.waitUntil("the first hooks") { order().count >= 3 }
+        let down = try record("interface_down")
+        #expect(down["ARGV1"] == "interface_down" && down["MPTCPCTL_EVENT"] == "interface_down")
+        #expect(down["MPTCPCTL_INTERFACE"] == "a2" && down["MPTCPCTL_KIND"] == "interface" && down["MPTCPCTL_TYPE"] == "link_down")
+        #expect(down["MPTCPCTL_NAMESPACE"] == lab.client && down["MPTCPCTL_SOCKET"] == socketPath)
+        #expect(down["LEAKED"] == "0", "no socket of the daemon's reaches a hook")
+        #expect(down["PATH"] == nil && down["HOME"] == nil, "only MPTCPCTL_ variables were recorded")
+        // Path management does not wait for the hanging hook: the link comes back
+        // and its endpoint with it while the hook still runs.
+        try link("a2", "up")
+        try daemon.waitUntil("the endpoint back") { try PathManager(namespace: lab.clientNamespace).endpoints().count == 1 }
+        #expect(!daemon.log.contains("hook killed at its timeout"), "re-added before the hook's timeout")
+        try daemon.waitUntil("the hang killed", seconds: 10) { daemon.log.contains("hook killed at its timeout") }
+        let killed = try #require(daemon.lines("hook killed at its timeout").first)
+        #expect(killed["hook"]?.hasSuffix("30-hang") == true && killed["event"] == "interface_down")
+        let child = try #require(Int32(try String(contentsOf: records.appendingPathComponent("child.pid"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        try daemon.waitUntil("its child gone too") { kill(child, 0) != 0 }
+        try daemon.waitUntil("the rest of the hooks") { order().filter { $0 == "40 interface_down" || $0 == "40 interface_up" }.count == 2 }
+        let failed = daemon.lines("hook failed").filter { $0["hook"]?.hasSuffix("20-fail") == true }
+        #expect(failed.first?["exit_code"] == "3" && failed.first?["output"] == "twenty failed")
+        // Name order within each event; the hidden and the non-executable never run.
+        for event in ["interface_down", "interface_up"] {
+            #expect(order().filter { $0.hasSuffix(" " + event) } == ["10 \(event)", "20 \(event)", "30 \(event)", "40 \(event)"])
+        }
+        #expect(!order().contains("hidden") && !order().contains("50"))
+
+        // Connection events carry the connection.
+        let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7502"])
+        defer { server.stop() }
+        _ = try server.wait(for: "listening")
+        let client = try lab.peer(lab.client, ["client", "--connect", "10.0.1.2", "--port", "7502"])
+        _ = try client.wait(for: "connected")
+        client.send("send 1000")
+        try daemon.waitUntil("connection_established hooks") { order().contains("40 connection_established") }
+        let established = try record("connection_established")
+        #expect(established["MPTCPCTL_TOKEN"]?.count == 8)
+        #expect(established["MPTCPCTL_LOCAL_ADDRESS"] == "10.0.1.1" && established["MPTCPCTL_REMOTE_PORT"] == "7502")
+        client.stop()
+        try daemon.waitUntil("connection_closed hooks") { order().contains("40 connection_closed") }
+        #expect(try record("connection_closed")["MPTCPCTL_TOKEN"] == established["MPTCPCTL_TOKEN"])
+
+        try daemon.reload(policy: daemon.policyText)
+        try daemon.waitUntil("policy_reloaded hooks") { order().contains("40 policy_reloaded") }
+        #expect(daemon.stop() == 0)
+    }
+
+    /// `monitor`, `plan` and `reload` through the daemon.
+    @Test func theCLIMonitorsPlansAndReloadsThroughTheDaemon() throws {
+        let daemon = try start()
+        func monitor(_ arguments: [String]) throws -> (Process, Pipe) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Repository.mptcpctl)
+            process.arguments = ["-n", lab.client] + arguments
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return (process, out)
+        }
+        func output(_ m: (Process, Pipe)) -> String {
+            m.0.waitUntilExit()
+            return String(decoding: m.1.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
+        let c = try ControlClient(socketPath)
+        func subscribers() throws -> Int { Int(try c.result("status")["api_requests"]?.integerValue ?? 0) }
+        let text = try monitor(["monitor", "--count", "1", "--kind", "interface"])
+        let json = try monitor(["-j", "monitor", "--count", "2", "--kind", "action,policy"])
+        // Both have subscribed once two more requests were counted.
+        let base = try subscribers()
+        try daemon.waitUntil("both subscribed") { try subscribers() >= base + 3 }
+        try link("a2", "down")
+        let line = output(text)
+        #expect(line.hasPrefix("[INTERFACE link_down] interface=a2 interface_index="), "\(line)")
+        try daemon.reload(policy: daemon.policyText)
+        let objects = output(json).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(objects.count == 2)
+        #expect(objects.first?["kind"] as? String == "action" && objects.first?["type"] as? String == "endpoint_delete")
+        #expect(objects.last?["kind"] as? String == "policy" && objects.last?["type"] as? String == "reloaded")
+
+        #expect(try lab.mptcpctl(lab.client, ["monitor", "--kernel", "--kind", "policy"], check: false).status == 64)
+        #expect(try lab.mptcpctl(lab.client, ["monitor", "--kind", "sideways"], check: false).status == 64)
+
+        // plan: the daemon's view (its policy, the endpoints it owns).
+        try link("a2", "up")
+        try daemon.waitUntil("the endpoint back") { try PathManager(namespace: lab.clientNamespace).endpoints().count == 1 }
+        let plan = try lab.mptcpctl(lab.client, ["plan"], check: false)
+        #expect(plan.status == 0 && plan.stdout.hasSuffix("no changes: the kernel matches the policy\n"), "\(plan.stdout)\(plan.stderr)")
+        let planJSON = try lab.mptcpctl(lab.client, ["-j", "plan"]).stdout
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(planJSON.utf8)) as? [String: Any])
+        #expect((parsed["changes"] as? [Any])?.isEmpty == true && parsed["text"] == nil)
+        try PathManager(namespace: lab.clientNamespace).deleteEndpoint(id: 1)
+        let pending = try lab.mptcpctl(lab.client, ["plan"], check: false)
+        #expect(pending.status == 2 && pending.stdout.contains("add") && pending.stdout.contains("10.0.2.1"), "\(pending.stdout)")
+
+        // reload prints what changes.
+        try daemon.write(policy: daemon.policyText.replacingOccurrences(of: "role = \"backup\"", with: "role = \"active\""))
+        let reload = try lab.mptcpctl(lab.client, ["reload"]).stdout
+        #expect(reload == "reloading \(daemon.configPath): 1 change\n  interface[1].role: \"backup\" -> \"active\"\n", "\(reload)")
+        #expect(daemon.stop() == 0)
+    }
+
+    /// `[metrics] listen`: /metrics over HTTP inside the daemon's namespace.
+    @Test func metricsAreServedOverHTTPWhenAsked() throws {
+        let daemon = try start("[metrics]\nlisten = \"127.0.0.1:19464\"\n")
+        try daemon.waitUntil("the metrics endpoint") { daemon.log.contains("serving metrics over HTTP") }
+        let python = try #require(Repository.python)
+        func get(_ path: String, in namespace: String) throws -> String {
+            try lab.exec(namespace, [python, "-c", """
+                import sys, urllib.request, urllib.error
+                try:
+                    r = urllib.request.urlopen("http://127.0.0.1:19464" + sys.argv[1], timeout=5)
+                    print(r.status, r.headers["Content-Type"]); print(r.read().decode())
+                except urllib.error.HTTPError as e:
+                    print(e.code)
+                except OSError as e:
+                    print("refused")
+                """, path]).stdout
+        }
+        // Under the in-kernel path manager too, kernel events are counted by type.
+        try lab.exec(lab.client, [python, "-c", """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262); s.bind(("127.0.0.1", 7503)); s.listen(); s.close()
+            """])
+        try daemon.waitUntil("the listener counted") {
+            try get("/metrics", in: lab.client).contains("mptcpctld_kernel_events_total{type=\"listener_closed\"} 1")
+        }
+        let body = try get("/metrics", in: lab.client)
+        #expect(body.hasPrefix("200 text/plain; version=0.0.4"), "\(body.prefix(200))")
+        #expect(body.contains("mptcpctld_endpoint_changes_total{action=\"add\",result=\"ok\"} 1"))
+        #expect(try get("/", in: lab.client).hasPrefix("404"))
+        #expect(try get("/metrics", in: lab.server) == "refused\n", "only in the daemon's namespace")
+        #expect(daemon.stop() == 0)
+    }
+}
