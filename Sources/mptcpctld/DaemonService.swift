@@ -63,7 +63,11 @@ struct DaemonService: Service, CustomStringConvertible {
     func run() async throws {
         // Subscribe before the first pass so no change between them is missed.
         let monitor = try NetworkMonitor(namespace: namespace)
-        let watcher = NetworkWatcher(monitor: monitor, doorbell: doorbell, logger: logger)
+        // For tests of `interface.notify` (mptcpctld(8), ENVIRONMENT): read link and
+        // address notifications but act on none, as if they were never sent.
+        let deaf = ProcessInfo.processInfo.environment["MPTCPCTLD_DEBUG_IGNORE_LINK_EVENTS"] == "1"
+        if deaf { logger.warning("MPTCPCTLD_DEBUG_IGNORE_LINK_EVENTS=1: link and address changes are seen only on request") }
+        let watcher = NetworkWatcher(monitor: monitor, doorbell: doorbell, logger: logger, deaf: deaf)
         watcher.start()
         defer { watcher.join() }
 
@@ -327,16 +331,19 @@ final class SharedInterval: Sendable {
 final class NetworkWatcher: WatcherThread, @unchecked Sendable {
     private let monitor: NetworkMonitor
     private let doorbell: Doorbell
+    private let deaf: Bool
 
-    init(monitor: NetworkMonitor, doorbell: Doorbell, logger: Logger) {
+    init(monitor: NetworkMonitor, doorbell: Doorbell, logger: Logger, deaf: Bool = false) {
         self.monitor = monitor
         self.doorbell = doorbell
+        self.deaf = deaf
         super.init(what: "the interface watcher thread", name: "mptcpctld-link", logger: logger)
     }
 
     override func step() {
         do {
             let notices = try monitor.next(timeoutMilliseconds: 200)
+            if deaf { return }
             if notices.contains(.lost) { doorbell.ring(.lost) } else if !notices.isEmpty { doorbell.ring(.network) }
         } catch {
             logger.error("reading interface changes failed; retrying", metadata: ["error": "\(error)"])

@@ -205,8 +205,10 @@ final class ControlAPIKernelTests {
     /// The NetworkManager dispatcher script, invoked as NetworkManager does
     /// (arguments and environment), makes the daemon re-examine the interface.
     @Test func theNetworkManagerHookMakesTheDaemonReexamineTheInterface() throws {
+        // A daemon that acts on no rtnetlink notification: only the hook can tell it.
         let daemon = try Daemon(namespace: lab.client, policy: Self.policy.replacingOccurrences(
-            of: "[daemon]\n", with: "[daemon]\nsocket = \"@STATE@/api.sock\"\n"))
+            of: "[daemon]\n", with: "[daemon]\nsocket = \"@STATE@/api.sock\"\n"),
+            environment: ["MPTCPCTLD_DEBUG_IGNORE_LINK_EVENTS": "1"])
         try daemon.waitUntil("the control socket") { daemon.log.contains("serving the control API") }
         let hook = Repository.root.appendingPathComponent("config/networkmanager/90-mptcpctl").path
         func dispatch(_ interface: String, _ action: String) throws -> CommandResult {
@@ -215,16 +217,26 @@ final class ControlAPIKernelTests {
                                      "DEVICE_IFACE=\(interface)", "CONNECTION_ID=lab", "CONNECTION_UUID=0b9f8a56-7f8e-4a0e-9d2c-2b6d1c5a7e11",
                                      hook, interface, action])
         }
-        #expect(try dispatch("a2", "up").status == 0)
+        try daemon.waitUntil("the first endpoint") { try PathManager(namespace: lab.clientNamespace).endpoints().count == 1 }
+        // An address the daemon was not told about stays unused...
+        try lab.exec(lab.client, ["ip", "address", "add", "10.0.2.77/24", "dev", "a2"])
+        Thread.sleep(forTimeInterval: 1)
+        #expect(try PathManager(namespace: lab.clientNamespace).endpoints().map(\.address.description) == ["10.0.2.1"])
+        // ...until NetworkManager's dispatcher runs the hook.
+        #expect(try dispatch("a2", "dhcp4-change").status == 0)
         try daemon.waitUntil("the request") {
-            daemon.lines("re-examining interfaces on request").contains { $0["interface"] == "a2" && $0["action"] == "up" }
+            daemon.lines("re-examining interfaces on request").contains { $0["interface"] == "a2" && $0["action"] == "dhcp4-change" }
         }
+        try daemon.waitUntil("the new address's endpoint") {
+            try PathManager(namespace: lab.clientNamespace).endpoints().map(\.address.description).sorted() == ["10.0.2.1", "10.0.2.77"]
+        }
+        #expect(try dispatch("a2", "up").status == 0)
         #expect(try dispatch("", "connectivity-change").status == 0)
         try daemon.waitUntil("every interface") {
             daemon.lines("re-examining interfaces on request").contains { $0["interface"] == "all" }
         }
         #expect(try dispatch("a2", "hostname").status == 0, "other actions are ignored")
-        #expect(daemon.lines("re-examining interfaces on request").count == 2)
+        #expect(daemon.lines("re-examining interfaces on request").count == 3)
         #expect(daemon.stop() == 0)
     }
 

@@ -32,7 +32,7 @@ final class Daemon: @unchecked Sendable {
 
     /// Writes `policy` (`@STATE@` becomes the state directory) and starts the daemon.
     init(namespace: String, policy: String, directory: URL? = nil, signals: SignalMask = .inherited,
-         logLevel: String = "debug") throws {
+         logLevel: String = "debug", environment: [String: String] = [:]) throws {
         self.namespace = namespace
         ownsDirectory = directory == nil
         self.directory = directory ?? FileManager.default.temporaryDirectory
@@ -58,6 +58,9 @@ final class Daemon: @unchecked Sendable {
             process.executableURL = URL(fileURLWithPath: python)
             process.arguments = ["-c", "import os, signal, sys; \(how); os.execv(sys.argv[1], sys.argv[1:])",
                                  Repository.mptcpctld] + arguments
+        }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         }
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
