@@ -14,7 +14,7 @@ MANPAGES = man/mptcpctl.8 man/mptcpctld.8 man/mptcpctld.toml.5
 # Debian packages the build, the tests and the demo use.
 DEBIAN_PACKAGES = libnl-genl-3-dev libnl-route-3-dev pkg-config iproute2 python3 groff-base man-db util-linux procps systemd
 
-.PHONY: all deps build release test demo bench bench-daemon install install-files uninstall lint-man clean
+.PHONY: all deps build release test demo bench bench-daemon install install-files uninstall lint-man clean fuzz fuzz-corpus test-sanitize soak
 
 all: build
 
@@ -44,6 +44,33 @@ lint-man:
 # The full suite: unit tests and real-kernel tests in throw-away namespaces.
 test: build lint-man
 	MPTCPCTL_BIN=$(CURDIR)/.build/debug/mptcpctl MPTCPCTLD_BIN=$(CURDIR)/.build/debug/mptcpctld $(SWIFT) test
+
+# The whole suite, kernel tests included, under AddressSanitizer and then
+# ThreadSanitizer (each in a build folder of its own, .build-SANITIZER).
+SANITIZERS ?= address thread
+test-sanitize: deps lint-man
+	@for s in $(SANITIZERS); do \
+	  echo "== make test-sanitize: $$s"; \
+	  $(SWIFT) build --build-tests --sanitize=$$s --scratch-path .build-$$s || exit 1; \
+	  MPTCPCTL_BIN=$(CURDIR)/.build-$$s/debug/mptcpctl MPTCPCTLD_BIN=$(CURDIR)/.build-$$s/debug/mptcpctld \
+	    $(SWIFT) test --skip-build --sanitize=$$s --scratch-path .build-$$s || exit 1; \
+	done
+
+# A long lab scenario (scripts/soak.py): churn, flaps, reloads, API polling;
+# fails on unmanaged connections, RSS or descriptor growth, a dead daemon.
+DURATION ?= 120
+soak: build
+	python3 scripts/soak.py --duration $(DURATION) --mptcpctld $(CURDIR)/.build/debug/mptcpctld --mptcpctl $(CURDIR)/.build/debug/mptcpctl
+
+# libFuzzer targets (Tests/Fuzz) for the netlink, sock_diag, policy and
+# control-request decoders, FUZZ_SECONDS each (default 60).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) bash scripts/fuzz
+
+# Re-captures the netlink seeds (Tests/Fuzz/Seeds) from the running kernel.
+fuzz-corpus: deps
+	python3 scripts/fuzz-corpus.py --out Tests/Fuzz/Seeds
 
 demo: release
 	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl MPTCPCTLD=$(CURDIR)/.build/release/mptcpctld bash scripts/demo

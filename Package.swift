@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "MPTCPKit", targets: ["MPTCPKit"]),
         .library(name: "MPTCPPolicy", targets: ["MPTCPPolicy"]),
+        .library(name: "MPTCPAPI", targets: ["MPTCPAPI"]),
         .executable(name: "mptcpctl", targets: ["mptcpctl"]),
         .executable(name: "mptcpctld", targets: ["mptcpctld"]),
     ],

@@ -51,6 +51,15 @@ public enum PolicyLoader {
     /// Decodes `text`; `offer`, when given, also checks the scheduler and the
     /// path manager against what the kernel offers.
     public static func load(_ text: String, file: String, offer: KernelOffer? = nil) throws(PolicyError) -> Policy {
+        // TOML allows no control character but tab and the line ends, and no
+        // non-ASCII character outside strings and comments; toml++ asserts on
+        // some of them (found by fuzzing: a table name starting with U+0001, or
+        // with U+FFFD, aborted the process), so they are refused before it sees them.
+        if let bad = forbiddenCharacter(in: text) {
+            throw PolicyError(file: file, diagnostics: [
+                PolicyDiagnostic(line: bad.line, key: "", message: "TOML syntax: \(bad.message) (column \(bad.column))"),
+            ])
+        }
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -72,6 +81,82 @@ public enum PolicyLoader {
         }
         return policy
     }
+}
+
+/// The first character that toml++ must not see, with its line and column
+/// (from 1): a control character TOML forbids anywhere (U+0000-U+0008, U+000B,
+/// U+000C, U+000E-U+001F, U+007F), or a non-ASCII one outside strings and
+/// comments (TOML 1.0's bare keys are ASCII; toml++ asserts on some), or a
+/// table header whose name starts with anything but a key.
+func forbiddenCharacter(in text: String) -> (line: Int, column: Int, message: String)? {
+    func hex(_ v: UInt32) -> String {
+        let digits = String(v, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+    enum State { case code, comment, basic, literal, multilineBasic, multilineLiteral }
+    var state = State.code
+    var line = 1
+    var column = 0
+    let scalars = Array(text.unicodeScalars)
+    var i = 0
+    func starts(_ s: String) -> Bool {
+        let u = Array(s.unicodeScalars)
+        return i + u.count <= scalars.count && Array(scalars[i..<(i + u.count)]) == u
+    }
+    // Nothing but blanks on this line so far.
+    var lineStart = true
+    func isKeyStart(_ v: UInt32) -> Bool {
+        (0x41...0x5A).contains(v) || (0x61...0x7A).contains(v) || (0x30...0x39).contains(v)
+            || v == 0x5F || v == 0x2D || v == 0x22 || v == 0x27 || v == 0x5D
+    }
+    while i < scalars.count {
+        let v = scalars[i].value
+        column += 1
+        if v == 0x0A {
+            line += 1
+            column = 0
+            lineStart = true
+            if state == .comment || state == .basic || state == .literal { state = .code }
+            i += 1
+            continue
+        }
+        if state == .code && lineStart && v == 0x5B {
+            // A table header: toml++ asserts unless its first key starts like a
+            // key (found by fuzzing: "[#x]" and "[.]" aborted the process).
+            var j = i + 1
+            if j < scalars.count && scalars[j].value == 0x5B { j += 1 }
+            while j < scalars.count && (scalars[j].value == 0x20 || scalars[j].value == 0x09) { j += 1 }
+            if j >= scalars.count || !isKeyStart(scalars[j].value) {
+                let what = j >= scalars.count || scalars[j].value == 0x0A || scalars[j].value == 0x0D
+                    ? "a table header without a name" : "a table name starting with \(hex(scalars[j].value))"
+                return (line, column + (j - i), what + " is not allowed")
+            }
+        }
+        if v != 0x20 && v != 0x09 { lineStart = false }
+        if (v < 0x20 && v != 0x09 && v != 0x0D) || v == 0x7F {
+            return (line, column, "control character \(hex(v)) is not allowed")
+        }
+        switch state {
+        case .code:
+            if v > 0x7F { return (line, column, "non-ASCII character \(hex(v)) is not allowed outside a string or comment") }
+            if v == 0x23 { state = .comment } else if starts("\"\"\"") {
+                state = .multilineBasic; i += 3; column += 2; continue
+            } else if starts("'''") {
+                state = .multilineLiteral; i += 3; column += 2; continue
+            } else if v == 0x22 { state = .basic } else if v == 0x27 { state = .literal }
+        case .comment: break
+        case .basic, .multilineBasic:
+            if v == 0x5C { i += 2; column += 1; continue }  // an escape: skip what it escapes
+            if state == .basic && v == 0x22 { state = .code }
+            if state == .multilineBasic && starts("\"\"\"") { state = .code; i += 3; column += 2; continue }
+        case .literal:
+            if v == 0x27 { state = .code }
+        case .multilineLiteral:
+            if starts("'''") { state = .code; i += 3; column += 2; continue }
+        }
+        i += 1
+    }
+    return nil
 }
 
 /// Walks the TOML tree, building the policy and collecting problems with

@@ -172,13 +172,21 @@ enum PolicyFile {
         var lines: [String]
     }
 
+    /// How long the file must have been left alone before it is read, and how
+    /// long to wait for that at most.
+    static let settle = Duration.milliseconds(200)
+    static let patience = Duration.seconds(3)
+
+    /// Reads `path` once it has stopped changing: a file replaced atomically
+    /// (rename) is read whole at once; one being rewritten in place is read only
+    /// when no write has touched it for `settle` and two reads agree, so a
+    /// half-written file is never applied. One that keeps changing for
+    /// `patience` is refused (the running policy stays).
     static func load(path: String, namespace: NetworkNamespace) -> Result<Policy, Problems> {
         let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read as UTF-8 text" : "does not exist"
-            return .failure(Problems(lines: ["\(path): \(reason)"]))
+        switch settledText(path) {
+        case .success(let t): text = t
+        case .failure(let problem): return .failure(problem)
         }
         do {
             return .success(try PolicyLoader.load(text, file: path, offer: KernelHandle.offer(namespace: namespace)))
@@ -186,6 +194,57 @@ enum PolicyFile {
             return .failure(Problems(lines: error.diagnostics.map { $0.formatted(file: path) }))
         }
     }
+}
+
+extension PolicyFile {
+    private static func read(_ path: String) -> Result<(text: String, stamp: [Int]), Problems> {
+        var before = stat()
+        guard stat(path, &before) == 0 else {
+            return .failure(Problems(lines: ["\(path): does not exist"]))
+        }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            return .failure(Problems(lines: ["\(path): cannot be read as UTF-8 text"]))
+        }
+        var after = stat()
+        guard stat(path, &after) == 0 else { return .failure(Problems(lines: ["\(path): does not exist"])) }
+        let stamp = [Int(after.st_ino), Int(after.st_size), after.st_mtim.tv_sec, after.st_mtim.tv_nsec]
+        let same = stamp == [Int(before.st_ino), Int(before.st_size), before.st_mtim.tv_sec, before.st_mtim.tv_nsec]
+        return .success((text, same ? stamp : []))
+    }
+
+    private static func settledText(_ path: String) -> Result<String, Problems> {
+        let clock = ContinuousClock()
+        let deadline = clock.now + patience
+        var previous: (text: String, stamp: [Int])?
+        while true {
+            let current: (text: String, stamp: [Int])
+            switch read(path) {
+            case .success(let c): current = c
+            case .failure(let p): return .failure(p)
+            }
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let age = current.stamp.count == 4
+                ? Duration.seconds(now.tv_sec - current.stamp[2]) + .nanoseconds(now.tv_nsec - current.stamp[3]) : .zero
+            if let previous, !current.stamp.isEmpty, previous.stamp == current.stamp, previous.text == current.text, age >= settle {
+                return .success(current.text)
+            }
+            // Written long ago (the usual case): one read is enough.
+            if previous == nil, !current.stamp.isEmpty, age >= settle * 5 { return .success(current.text) }
+            if clock.now >= deadline {
+                return .failure(Problems(lines: ["\(path): kept changing for \(patience); not read (is something still writing it?)"]))
+            }
+            previous = current
+            pause(settle)
+        }
+    }
+}
+
+/// A blocking sleep (the loader runs on the service's loop, the API's worker
+/// thread or `--check`, never on an event loop).
+private func pause(_ d: Duration) {
+    let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+    usleep(UInt32(clamping: ms * 1000))
 }
 
 extension Failure: CustomStringConvertible {

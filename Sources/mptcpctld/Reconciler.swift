@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Metrics
 #if canImport(Glibc)
@@ -113,7 +114,12 @@ final class Reconciler: @unchecked Sendable {
         return ok
     }
 
+    /// Fault injection for tests (`mptcpctld(8)`, ENVIRONMENT): a pause before
+    /// each endpoint change, so a test can kill the daemon halfway through a pass.
+    private let changeDelay = ProcessInfo.processInfo.environment["MPTCPCTLD_DEBUG_CHANGE_DELAY_MS"].flatMap(UInt32.init).map { min($0, 10_000) }
+
     private func apply(_ change: EndpointChange, trigger: String) -> Bool {
+        if let changeDelay { usleep(changeDelay * 1000) }
         let action: String
         switch change {
         case .add: action = "add"

@@ -1,5 +1,6 @@
 import Foundation
 import MPTCPKit
+import Synchronization
 import Testing
 
 /// `mptcpctld` with the in-kernel path manager, against the real kernel: its
@@ -382,6 +383,85 @@ final class DaemonKernelTests {
         #expect(again.lines("deleted endpoint").isEmpty)
         #expect(again.stop() == 0)
         #expect(try endpoints().map(\.description) == ["50 10.0.60.2 subflow -"], "SIGTERM: only the foreign endpoint remains")
+    }
+
+    /// SIGKILL halfway through adding endpoints, then halfway through deleting
+    /// them (a reload turned the interfaces off): each restart converges, with
+    /// no address twice and nothing the daemon added left behind.
+    @Test func sigkillInTheMiddleOfAReconciliationConverges() throws {
+        for i in 1...6 { try ip("addr", "add", "10.0.7\(i).1/24", "dev", "a1") }
+        let slow = ["MPTCPCTLD_DEBUG_CHANGE_DELAY_MS": "150"]
+        let first = try Daemon(namespace: lab.client, policy: Self.policy(), environment: slow)
+        try first.waitUntil("three endpoints added") { first.lines("added endpoint").count >= 3 }
+        first.kill()
+        let partial = try endpoints()
+        #expect(partial.count >= 3 && partial.count < 8, "killed halfway: \(partial)")
+        let second = try Daemon(namespace: lab.client, policy: Self.policy(), directory: first.directory)
+        try second.waitConverged()
+        let converged = try endpoints()
+        #expect(converged.count == 8, "the cap: \(converged)")
+        #expect(Set(converged.map(\.address)).count == converged.count, "no address twice")
+        #expect(second.lines("added endpoint").count == 8 - partial.count, "only what was missing was added")
+        #expect(try owned(second) == idsAndAddresses(converged), "every one recorded as the daemon's")
+        second.kill()
+
+        // Halfway through deleting: a1 and a2 turned off.
+        let off = Self.policy(a1: "off", a2: "off")
+        let third = try Daemon(namespace: lab.client, policy: off, directory: first.directory, environment: slow)
+        try third.waitUntil("three endpoints deleted") { third.lines("deleted endpoint").count >= 3 }
+        third.kill()
+        #expect(try endpoints().count > 0, "killed before the end")
+        let fourth = try Daemon(namespace: lab.client, policy: off, directory: first.directory)
+        try fourth.waitConverged()
+        let left = try endpoints()
+        #expect(left.isEmpty, "no orphan left: \(left)")
+        #expect(try owned(fourth).isEmpty)
+        #expect(fourth.stop() == 0)
+    }
+
+    /// The policy file rewritten in place (truncate, half, pause, the rest) while
+    /// SIGHUPs arrive: a half-written file is never applied; a file replaced
+    /// atomically, or left alone, is applied whole.
+    @Test func aPolicyRewrittenDuringReloadsIsNeverAppliedHalfWritten() throws {
+        let daemon = try start()
+        let three = Self.policy().replacingOccurrences(of: "@STATE@", with: daemon.stateDirectory)
+        let four = Self.policy(extra: "[[interface]]\nname = \"a4\"\nrole = \"active\"\n")
+            .replacingOccurrences(of: "@STATE@", with: daemon.stateDirectory)
+        let writing = Mutex(true)
+        let path = daemon.configPath
+        let writer = Thread {
+            var i = 0
+            while writing.withLock({ $0 }) {
+                let bytes = Array((i % 2 == 0 ? four : three).utf8)
+                let fd = open(path, O_WRONLY | O_TRUNC)
+                if fd >= 0 {
+                    let cut = bytes.count / 2 + (i % 7) * 3
+                    _ = bytes[..<cut].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                    usleep(40_000)
+                    _ = bytes[cut...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                    close(fd)
+                }
+                usleep(20_000)
+                i += 1
+            }
+        }
+        writer.start()
+        for _ in 0..<12 {
+            daemon.signal(SIGHUP)
+            usleep(250_000)
+        }
+        writing.withLock { $0 = false }
+        Thread.sleep(forTimeInterval: 0.2)
+        // Atomically replaced, then reloaded: applied whole.
+        try daemon.reload(policy: four)
+        try daemon.waitUntil("the last version applied", seconds: 15) {
+            daemon.lines("reloaded the policy").last?["interfaces"] == "4" && daemon.log.hasSuffix("\n")
+                && (try? endpoints().count) != nil
+        }
+        let applied = daemon.lines("reloaded the policy").compactMap { $0["interfaces"] }
+        #expect(!applied.isEmpty && applied.allSatisfy { $0 == "3" || $0 == "4" }, "only whole files: \(applied)")
+        #expect(daemon.isRunning)
+        #expect(daemon.stop() == 0)
     }
 
     @Test func damagedOwnershipRecordIsSetAsideNotFatal() throws {
