@@ -30,7 +30,9 @@ let package = Package(
         ),
         .target(
             name: "MPTCPKit",
-            dependencies: ["CNetlink"]
+            // NIOLockedValueBox: a pthread mutex, which ThreadSanitizer follows
+            // (Synchronization.Mutex's contended path is not instrumented).
+            dependencies: ["CNetlink", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         // The policy engine: pure decisions from (policy, network, kernel state) to changes.
         .target(
@@ -50,6 +52,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -8,7 +8,7 @@ import Musl
 /// A libnl socket (`struct nl_sock`) with request/reply and receive helpers.
 ///
 /// Not thread-safe: each owner serialises its use. `PathManager` keeps its
-/// socket inside a `Mutex`; `EventSubscription` is used by one reader at a time.
+/// socket inside a lock (`NIOLockedValueBox`); `EventSubscription` is used by one reader at a time.
 /// The socket belongs to the network namespace of the thread that created it.
 final class NetlinkSocket {
     let handle: OpaquePointer

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -12,8 +13,11 @@ import Musl
 /// Requests go over a socket of their own (events use `EventSubscription`). The
 /// socket is guarded by a mutex, so one `PathManager` may be shared by tasks;
 /// requests are serialised.
-public final class PathManager: Sendable {
-    private let socket: Mutex<NetlinkSocket>
+public final class PathManager: @unchecked Sendable {
+    /// Every use of `socket` holds `lock` (a pthread mutex: ThreadSanitizer
+    /// follows it, where Synchronization.Mutex's contended path is invisible to it).
+    private let lock = NIOLock()
+    private let socket: NetlinkSocket
     private let familyID: Int32
     /// The namespace the socket was opened in.
     public let namespace: NetworkNamespace
@@ -24,7 +28,7 @@ public final class PathManager: Sendable {
             let sock = try NetlinkSocket(protocol: NL.protoGeneric)
             return (sock, try sock.resolveFamily(MPTCPFamily.name))
         }
-        self.socket = Mutex(sock)
+        self.socket = sock
         self.familyID = family
         self.namespace = namespace
     }
@@ -182,10 +186,12 @@ public final class PathManager: Sendable {
             payloads.append(Self.subflowCreatePayload(r))
             sentIndex.append(i)
         }
-        let family = familyID
-        let statuses = try socket.withLock { sock throws(MPTCPError) -> [NetlinkStatus?] in
-            try sock.transactBatch(type: family, genlCommand: Command.subflowCreate.rawValue, payloads: payloads,
-                                   operation: "create \(payloads.count) subflows")
+        lock.lock()
+        let statuses: [NetlinkStatus?]
+        do {
+            defer { lock.unlock() }
+            statuses = try socket.transactBatch(type: familyID, genlCommand: Command.subflowCreate.rawValue, payloads: payloads,
+                                                operation: "create \(payloads.count) subflows")
         }
         for (k, status) in statuses.enumerated() {
             guard let status else { continue }
@@ -267,10 +273,12 @@ public final class PathManager: Sendable {
         var writer = AttributeWriter()
         build(&writer)
         let payload = writer.bytes
-        let family = familyID
-        let messages = try socket.withLock { sock throws(MPTCPError) -> [NetlinkMessage] in
-            try sock.transact(type: family, flags: dump ? NL.fDump : 0, genlCommand: command.rawValue,
-                              payload: payload, operation: operation)
+        lock.lock()
+        let messages: [NetlinkMessage]
+        do {
+            defer { lock.unlock() }
+            messages = try socket.transact(type: familyID, flags: dump ? NL.fDump : 0, genlCommand: command.rawValue,
+                                           payload: payload, operation: operation)
         }
         return try messages.map { m throws(MPTCPError) in
             guard m.payload.count >= 4 else {

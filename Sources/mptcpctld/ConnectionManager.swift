@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Logging
 import Metrics
 import MPTCPAPI
@@ -42,7 +43,7 @@ final class ConnectionManager: @unchecked Sendable {
         (error as? MPTCPError)?.kernelMessage?.contains("userspace PM not selected") ?? false
     }
 
-    private let lock = Mutex(())
+    private let lock = NIOLock()
     private var connections: [UInt32: Entry] = [:]
     /// The policy and network every decision uses, with their shared work done once.
     private var context: ConnectionEngine.Context
@@ -96,7 +97,7 @@ final class ConnectionManager: @unchecked Sendable {
 
     /// A new policy or network snapshot (from the loop); the caller decides again.
     func update(policy: Policy, network: NetworkSnapshot) {
-        lock.withLock { _ in context = ConnectionEngine.Context(policy: policy, network: network) }
+        lock.withLock { context = ConnectionEngine.Context(policy: policy, network: network) }
     }
 
     private var policy: Policy { context.policy }
@@ -107,14 +108,14 @@ final class ConnectionManager: @unchecked Sendable {
         return Int(d.components.seconds) * 1000 + Int(d.components.attoseconds / 1_000_000_000_000_000)
     }
 
-    var count: Int { lock.withLock { _ in connections.count } }
+    var count: Int { lock.withLock { connections.count } }
 
     /// Marks (or, with `pinned` false, unmarks) a hand-made subflow of `token`,
     /// which the policy then leaves alone until it closes. False when the daemon
     /// does not manage that connection.
     @discardableResult
     func setManual(token: UInt32, local: IPAddress, remote: AddressAndPort, pinned: Bool) -> Bool {
-        lock.withLock { _ in
+        lock.withLock {
             guard connections[token] != nil else { return false }
             let key = ConnectionMemory.ManualSubflow(local: local, remote: remote)
             if pinned { connections[token]?.memory.manual.insert(key) } else { connections[token]?.memory.manual.remove(key) }
@@ -124,13 +125,13 @@ final class ConnectionManager: @unchecked Sendable {
 
     /// The policy each managed connection was last decided under, by token.
     func policyNames() -> [UInt32: String] {
-        lock.withLock { _ in connections.compactMapValues { $0.lastPolicy?.name } }
+        lock.withLock { connections.compactMapValues { $0.lastPolicy?.name } }
     }
 
     /// Lists every live MPTCP connection through sock_diag and manages it: at
     /// start-up (adoption) and after lost events (resynchronisation).
     func resync(reason: String) {
-        lock.withLock { _ in lockedResync(reason: reason) }
+        lock.withLock { lockedResync(reason: reason) }
     }
 
     private func lockedResync(reason: String) {
@@ -190,7 +191,7 @@ final class ConnectionManager: @unchecked Sendable {
     /// Applies a batch of events and decides for the connections they touched
     /// (on the event thread); rings the loop when a timer is needed sooner.
     func handle(_ notices: [EventNotice]) {
-        let sooner = lock.withLock { _ -> Bool in
+        let sooner = lock.withLock { () -> Bool in
             lockedHandle(notices)
             guard let next = lockedNextWake() else { return false }
             return armed.map { next < $0 } ?? true
@@ -231,7 +232,7 @@ final class ConnectionManager: @unchecked Sendable {
 
     /// The counters, logged at shutdown (and read by scripts/bench-userspace-pm.py).
     func logStatistics() {
-        lock.withLock { _ in
+        lock.withLock {
             var metadata: Logger.Metadata = ["connections": "\(connections.count)",
                                              "subflow_create_cpu_us": "\(createNanoseconds / 1000)"]
             for (key, value) in counters { metadata[key] = "\(value)" }
@@ -240,7 +241,7 @@ final class ConnectionManager: @unchecked Sendable {
     }
 
     /// A new policy: announcement refusals are worth saying again.
-    func policyChanged() { lock.withLock { _ in refusedWarned = [] } }
+    func policyChanged() { lock.withLock { refusedWarned = [] } }
 
     private func currentListeners() -> [Listener]? {
         if !listenersFresh {
@@ -322,7 +323,7 @@ final class ConnectionManager: @unchecked Sendable {
     }
 
     /// Link or address changes and reloads: re-apply the policy everywhere.
-    func decideAll() { lock.withLock { _ in lockedDecideAll() } }
+    func decideAll() { lock.withLock { lockedDecideAll() } }
 
     private func lockedDecideAll() {
         listenersFresh = false
@@ -332,7 +333,7 @@ final class ConnectionManager: @unchecked Sendable {
 
     /// The loop's timer went off: decide for the connections whose wake-up is due.
     func timerFired() {
-        lock.withLock { _ in
+        lock.withLock {
             armed = nil
             let t = now
             listenersFresh = false
@@ -347,7 +348,7 @@ final class ConnectionManager: @unchecked Sendable {
     /// When the loop should call `timerFired` next, in ms from now, if sooner than
     /// the timer it has; nil when that one will do (or none is needed).
     func rearm() -> Int? {
-        lock.withLock { _ in
+        lock.withLock {
             guard let next = lockedNextWake(), armed.map({ next < $0 }) ?? true else { return nil }
             armed = next
             return max(1, next - now)

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Foundation
 import Logging
 import Metrics
@@ -21,20 +22,20 @@ final class DaemonState: Sendable {
         var manager: ConnectionManager?
     }
 
-    private let value: Mutex<Snapshot>
+    private let value: NIOLockedValueBox<Snapshot>
     private let started = ContinuousClock.now
 
     init(policy: Policy, configPath: String) {
-        value = Mutex(Snapshot(policy: policy, configPath: configPath, loadedAt: Date().timeIntervalSince1970))
+        value = NIOLockedValueBox(Snapshot(policy: policy, configPath: configPath, loadedAt: Date().timeIntervalSince1970))
     }
 
-    var snapshot: Snapshot { value.withLock { $0 } }
+    var snapshot: Snapshot { value.withLockedValue { $0 } }
     var uptimeSeconds: Double {
         let d = ContinuousClock.now - started
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
-    func update(_ body: (inout Snapshot) -> Void) { value.withLock { body(&$0) } }
+    func update(_ body: (inout Snapshot) -> Void) { value.withLockedValue { body(&$0) } }
 }
 
 /// Who is on the other end of a control connection (`SO_PEERCRED`).
@@ -70,11 +71,11 @@ final class ControlAPI: Sendable {
     /// `[daemon] admin_group`, resolved at start-up.
     let adminGroup: UInt32?
     /// `mptcpctld_api_requests_total` by method and result, made once each.
-    private let requestCounters = Mutex<[String: Metrics.Counter]>([:])
+    private let requestCounters = NIOLockedValueBox<[String: Metrics.Counter]>([:])
     /// The metrics registry `metrics` renders (nil: no metrics system).
     let registry: PrometheusCollectorRegistry?
     /// Requests handled in all, counted as they start.
-    let requests = Atomic<Int>(0)
+    let requests = Synchronization.Atomic<Int>(0)
     let logger: Logger
 
     /// Events for `subscribe`.
@@ -147,7 +148,7 @@ final class ControlAPI: Sendable {
         case .failure(let e): result = e.name
         }
         let method = Self.methods[request.method] == nil ? "unknown" : request.method
-        requestCounters.withLock { counters in
+        requestCounters.withLockedValue { counters in
             let key = method + " " + result
             let counter = counters[key] ?? Metrics.Counter(label: "mptcpctld_api_requests_total", dimensions: [("method", method), ("result", result)])
             counters[key] = counter

@@ -131,7 +131,7 @@ struct ControlSocketError: Error, CustomStringConvertible {
 
 /// The number of connected clients, shared by every connection's handler.
 final class ClientCount: Sendable {
-    private let count = Atomic<Int>(0)
+    private let count = Synchronization.Atomic<Int>(0)
 
     /// Counts a client in; false (and not counted) when `ControlServer.maxClients` are connected.
     func admit() -> Bool {

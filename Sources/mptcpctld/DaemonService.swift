@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Foundation
 import Logging
 import Metrics
@@ -24,7 +25,7 @@ struct Pending: OptionSet, Sendable {
 
 /// Coalesces triggers: producers set bits and ring; the loop takes all bits at once.
 final class Doorbell: Sendable {
-    private let pending = Mutex<Pending>([])
+    private let pending = NIOLockedValueBox<Pending>([])
     let stream: AsyncStream<Void>
     private let continuation: AsyncStream<Void>.Continuation
 
@@ -33,11 +34,11 @@ final class Doorbell: Sendable {
     }
 
     func ring(_ why: Pending) {
-        pending.withLock { $0.formUnion(why) }
+        pending.withLockedValue { $0.formUnion(why) }
         continuation.yield()
     }
 
-    func take() -> Pending { pending.withLock { p in defer { p = [] }; return p } }
+    func take() -> Pending { pending.withLockedValue { p in defer { p = [] }; return p } }
 
     func close() { continuation.finish() }
 }
@@ -322,8 +323,8 @@ final class InterfaceNames: @unchecked Sendable {
 
 /// The resync interval, shared between the loop (which writes it on reload) and the timer task.
 final class SharedInterval: Sendable {
-    let value: Atomic<Int>
-    init(_ seconds: Int) { value = Atomic(seconds) }
+    let value: Synchronization.Atomic<Int>
+    init(_ seconds: Int) { value = Synchronization.Atomic(seconds) }
 }
 
 /// Reads rtnetlink notifications on a thread of its own (blocking reads stay off

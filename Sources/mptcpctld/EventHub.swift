@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Foundation
 import MPTCPAPI
 import MPTCPKit
@@ -105,7 +106,7 @@ final class EventHub: Sendable {
         let wake: @Sendable () -> Void
         /// At most `capacity` events; a `missed` entry (merged while the queue
         /// stays full) marks the gap in its place.
-        fileprivate let state = Mutex<(queue: [Entry], events: Int, closed: Bool)>(([], 0, false))
+        fileprivate let state = NIOLockedValueBox<(queue: [Entry], events: Int, closed: Bool)>(([], 0, false))
 
         init(kinds: Set<DaemonEvent.Kind>, capacity: Int, filter: (@Sendable (DaemonEvent) -> Bool)? = nil,
              wake: @escaping @Sendable () -> Void) {
@@ -117,7 +118,7 @@ final class EventHub: Sendable {
 
         /// Takes up to `limit` entries, in order.
         func take(limit: Int = .max) -> [Entry] {
-            state.withLock { s in
+            state.withLockedValue { s in
                 let n = min(limit, s.queue.count)
                 let entries = Array(s.queue.prefix(n))
                 s.queue.removeFirst(n)
@@ -128,7 +129,7 @@ final class EventHub: Sendable {
 
         /// Returns true when the queue was empty (the consumer needs a wake-up).
         fileprivate func offer(_ event: DaemonEvent) -> Bool {
-            state.withLock { s in
+            state.withLockedValue { s in
                 if s.closed { return false }
                 if s.events >= capacity {
                     if case .missed(let n)? = s.queue.last { s.queue[s.queue.count - 1] = .missed(n + 1) } else { s.queue.append(.missed(1)) }
@@ -141,20 +142,20 @@ final class EventHub: Sendable {
         }
     }
 
-    private let subscribers = Mutex<[ObjectIdentifier: Subscriber]>([:])
+    private let subscribers = NIOLockedValueBox<[ObjectIdentifier: Subscriber]>([:])
     /// Read without the lock on every publish: nothing to do without subscribers.
-    private let count = Atomic<Int>(0)
+    private let count = Synchronization.Atomic<Int>(0)
 
     var isObserved: Bool { count.load(ordering: .relaxed) > 0 }
 
     func add(_ s: Subscriber) {
-        subscribers.withLock { $0[ObjectIdentifier(s)] = s }
+        subscribers.withLockedValue { $0[ObjectIdentifier(s)] = s }
         count.add(1, ordering: .relaxed)
     }
 
     func remove(_ s: Subscriber) {
-        s.state.withLock { $0.closed = true }
-        if subscribers.withLock({ $0.removeValue(forKey: ObjectIdentifier(s)) }) != nil {
+        s.state.withLockedValue { $0.closed = true }
+        if subscribers.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(s)) }) != nil {
             count.subtract(1, ordering: .relaxed)
         }
     }
@@ -166,7 +167,7 @@ final class EventHub: Sendable {
 
     func publish(_ events: [DaemonEvent]) {
         guard isObserved, !events.isEmpty else { return }
-        let current = subscribers.withLock { Array($0.values) }
+        let current = subscribers.withLockedValue { Array($0.values) }
         for s in current {
             var wake = false
             for e in events where s.kinds.contains(e.kind) && s.filter?(e) ?? true {

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Foundation
 import Logging
 import Metrics
@@ -28,11 +29,11 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
     private let hub: EventHub
     private let namespace: NetworkNamespace
     private let socketPath: String
-    private let settings: Mutex<HookSettings>
+    private let settings: NIOLockedValueBox<HookSettings>
     /// A self-pipe: `wake` writes a byte, the thread polls the read end.
     private let wakeRead: Int32
     private let wakeWrite: Int32
-    private let subscriber = Mutex<EventHub.Subscriber?>(nil)
+    private let subscriber = NIOLockedValueBox<EventHub.Subscriber?>(nil)
 
     // The runner thread's own state.
     private var entered = false
@@ -73,7 +74,7 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
         self.hub = hub
         self.namespace = namespace
         self.socketPath = socketPath
-        self.settings = Mutex(settings)
+        self.settings = NIOLockedValueBox(settings)
         super.init(what: "the hook runner thread", name: "mptcpctld-hooks", logger: logger)
         configure(settings)
     }
@@ -86,10 +87,10 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
     /// Takes new settings (start-up, reload): hooks run only while the directory
     /// exists when this is called; hooks added to it later run without a reload.
     func configure(_ new: HookSettings) {
-        settings.withLock { $0 = new }
+        settings.withLockedValue { $0 = new }
         var isDirectory: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: new.directory, isDirectory: &isDirectory) && isDirectory.boolValue
-        subscriber.withLock { current in
+        subscriber.withLockedValue { current in
             if exists, current == nil {
                 let wakeWrite = self.wakeWrite
                 let s = EventHub.Subscriber(kinds: [.kernel, .action, .interface, .policy], capacity: Self.queueLimit,
@@ -127,7 +128,7 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
 
     /// Stops the thread, then ends every hook still running (SIGKILL to its group).
     override func join() {
-        subscriber.withLock { s in
+        subscriber.withLockedValue { s in
             if let s { hub.remove(s) }
             s = nil
         }
@@ -143,7 +144,7 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
     }
 
     private func collect() {
-        guard let s = subscriber.withLock({ $0 }) else { return }
+        guard let s = subscriber.withLockedValue({ $0 }) else { return }
         var lost = 0
         for entry in s.take() {
             switch entry {
@@ -163,7 +164,7 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
     }
 
     private func startJobs() {
-        let current = settings.withLock { $0 }
+        let current = settings.withLockedValue { $0 }
         while jobs.count < current.maxConcurrent, !queue.isEmpty {
             let event = queue.removeFirst()
             guard let name = event.hookEvent else { continue }
@@ -309,7 +310,7 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
 
     private func reap() {
         let now = ContinuousClock.now
-        let timeout = settings.withLock { $0.timeout }
+        let timeout = settings.withLockedValue { $0.timeout }
         for i in jobs.indices {
             guard var c = jobs[i].child else { continue }
             var status: Int32 = 0

@@ -179,14 +179,20 @@ enum PolicyFile {
 
     /// Reads `path` once it has stopped changing: a file replaced atomically
     /// (rename) is read whole at once; one being rewritten in place is read only
-    /// when no write has touched it for `settle` and two reads agree, so a
-    /// half-written file is never applied. One that keeps changing for
-    /// `patience` is refused (the running policy stays).
+    /// once no process has it open for writing (a read lease tells) and no
+    /// write has touched it for `settle`, so a half-written file is never
+    /// applied. One that keeps changing for `patience` is refused (the running
+    /// policy stays), and so is an empty one.
     static func load(path: String, namespace: NetworkNamespace) -> Result<Policy, Problems> {
         let text: String
         switch settledText(path) {
         case .success(let t): text = t
         case .failure(let problem): return .failure(problem)
+        }
+        // An empty file is valid TOML (every default: no interface used), but
+        // never what an admin meant: most likely one caught being rewritten.
+        if text.allSatisfy(\.isWhitespace) {
+            return .failure(Problems(lines: ["\(path): is empty; an empty policy would use no interface (write at least one [[interface]] block)"]))
         }
         do {
             return .success(try PolicyLoader.load(text, file: path, offer: KernelHandle.offer(namespace: namespace)))
@@ -212,27 +218,56 @@ extension PolicyFile {
         return .success((text, same ? stamp : []))
     }
 
+    /// Whether some process has `path` open for writing: a read lease
+    /// (fcntl F_SETLEASE, F_RDLCK) is refused exactly then. Nil when the lease
+    /// cannot be asked for here (not the file's owner, a file system without
+    /// leases): the caller then goes by time alone.
+    private static func beingWritten(_ path: String) -> Bool? {
+        let setLease: Int32 = 1024  // F_SETLEASE (F_LINUX_SPECIFIC_BASE), hidden from Swift's Glibc
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        if fcntl(fd, setLease, Int32(F_RDLCK)) == 0 {
+            _ = fcntl(fd, setLease, Int32(F_UNLCK))
+            return false
+        }
+        return errno == EAGAIN ? true : nil
+    }
+
     private static func settledText(_ path: String) -> Result<String, Problems> {
         let clock = ContinuousClock()
         let deadline = clock.now + patience
         var previous: (text: String, stamp: [Int])?
         while true {
+            if clock.now >= deadline {
+                return .failure(Problems(lines: ["\(path): still being written after \(patience) (open for writing, or changing); not read"]))
+            }
+            // Someone has it open for writing: wait until they close it.
+            let writing = beingWritten(path)
+            if writing == true {
+                pause(.milliseconds(50))
+                continue
+            }
             let current: (text: String, stamp: [Int])
             switch read(path) {
             case .success(let c): current = c
             case .failure(let p): return .failure(p)
             }
+            if current.stamp.isEmpty {
+                // Changed while it was read.
+                pause(.milliseconds(50))
+                continue
+            }
             var now = timespec()
             clock_gettime(CLOCK_REALTIME, &now)
-            let age = current.stamp.count == 4
-                ? Duration.seconds(now.tv_sec - current.stamp[2]) + .nanoseconds(now.tv_nsec - current.stamp[3]) : .zero
-            if let previous, !current.stamp.isEmpty, previous.stamp == current.stamp, previous.text == current.text, age >= settle {
+            let age = Duration.seconds(now.tv_sec - current.stamp[2]) + .nanoseconds(now.tv_nsec - current.stamp[3])
+            // Nobody writing it and nothing changed while it was read, or written
+            // long ago (the usual case): one read is enough. Otherwise (a writer
+            // that reopens it between parts, or no lease to tell) two reads
+            // `settle` apart must agree.
+            if (writing == false && age >= settle) || age >= settle * 5 { return .success(current.text) }
+            if let previous, previous.stamp == current.stamp, previous.text == current.text, age >= settle {
                 return .success(current.text)
-            }
-            // Written long ago (the usual case): one read is enough.
-            if previous == nil, !current.stamp.isEmpty, age >= settle * 5 { return .success(current.text) }
-            if clock.now >= deadline {
-                return .failure(Problems(lines: ["\(path): kept changing for \(patience); not read (is something still writing it?)"]))
             }
             previous = current
             pause(settle)

@@ -11,7 +11,7 @@ class WatcherThread: @unchecked Sendable {
     private let what: String
     /// The thread's name (15 bytes at most), for `top -H`, `ps -L` and tracing.
     private let name: String
-    private let stop = Atomic<Bool>(false)
+    private let stop = Synchronization.Atomic<Bool>(false)
     let logger: Logger
     /// Set by `start`, cleared by `join`.
     private var thread: pthread_t?
