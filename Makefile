@@ -46,13 +46,16 @@ test: build lint-man
 	MPTCPCTL_BIN=$(CURDIR)/.build/debug/mptcpctl MPTCPCTLD_BIN=$(CURDIR)/.build/debug/mptcpctld $(SWIFT) test
 
 # The whole suite, kernel tests included, under AddressSanitizer and then
-# ThreadSanitizer (each in a build folder of its own, .build-SANITIZER).
+# ThreadSanitizer (each in a build folder of its own, .build-SANITIZER). Swift's
+# crash backtracer is off: under ASan it can hang a crashed process instead of
+# letting it end with the sanitizer's report.
 SANITIZERS ?= address thread
 test-sanitize: deps lint-man
 	@for s in $(SANITIZERS); do \
 	  echo "== make test-sanitize: $$s"; \
 	  $(SWIFT) build --build-tests --sanitize=$$s --scratch-path .build-$$s || exit 1; \
-	  MPTCPCTL_BIN=$(CURDIR)/.build-$$s/debug/mptcpctl MPTCPCTLD_BIN=$(CURDIR)/.build-$$s/debug/mptcpctld \
+	  SWIFT_BACKTRACE=enable=no MPTCPCTL_SANITIZER=$$s \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/sanitizers/lsan.supp:print_suppressions=0 MPTCPCTL_BIN=$(CURDIR)/.build-$$s/debug/mptcpctl MPTCPCTLD_BIN=$(CURDIR)/.build-$$s/debug/mptcpctld \
 	    $(SWIFT) test --skip-build --sanitize=$$s --scratch-path .build-$$s || exit 1; \
 	done
 

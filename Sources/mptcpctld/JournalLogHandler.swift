@@ -54,16 +54,26 @@ struct JournalLogHandler: LogHandler {
         }
     }
 
-    /// Values with spaces, quotes or `=` are double-quoted, so lines stay parseable.
+    /// Values with spaces, quotes, `=` or control characters are double-quoted,
+    /// and control characters escaped (`\n`, `\r`, `\t`, `\xNN`), so lines stay
+    /// parseable and nothing a hook prints or an interface is named can end a
+    /// log line early or reach a terminal as an escape sequence.
     static func quoted(_ value: String) -> String {
-        guard value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\n" }) else { return value }
+        func isControl(_ s: Unicode.Scalar) -> Bool { s.value < 0x20 || s.value == 0x7F }
+        guard value.isEmpty || value.unicodeScalars.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || isControl($0) })
+        else { return value }
         var out = "\""
-        for c in value {
-            switch c {
+        for s in value.unicodeScalars {
+            switch s {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
-            default: out.append(c)
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where isControl(s):
+                let hex = String(s.value, radix: 16)
+                out += "\\x" + (hex.count < 2 ? "0" : "") + hex
+            default: out.unicodeScalars.append(s)
             }
         }
         return out + "\""

@@ -63,3 +63,11 @@ enum Repository {
         return (candidates + ["/usr/bin/python3"]).first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
 }
+
+/// `make test-sanitize` sets MPTCPCTL_SANITIZER: under AddressSanitizer the
+/// daemon's RSS is the allocator's quarantine and shadow memory, not its own,
+/// so memory bounds are checked only in plain builds.
+enum Sanitizer {
+    static let name = ProcessInfo.processInfo.environment["MPTCPCTL_SANITIZER"]
+    static var checksMemory: Bool { name == nil }
+}
