@@ -46,16 +46,7 @@ struct MonitorCommand: ParsableCommand {
             Output.error("mptcpctl: note: no mptcpctld answers on \(global.socketPath); the kernel's events only")
         }
         let subscription = try EventSubscription(namespace: ns)
-        // Every line is flushed as it is written, so an interrupt loses nothing.
-        // A parent (a hook runner, a test harness) may have started us with these
-        // signals blocked; unblock them so an interrupt always ends the monitor.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        for sig in [SIGINT, SIGTERM] {
-            sigaddset(&stopSignals, sig)
-            signal(sig) { _ in _exit(0) }
-        }
-        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+        unblockStopSignals()
         var interfaces = try? InterfaceTable.read(namespace: ns)
         var printed = 0
         while count.map({ printed < $0 }) ?? true {
@@ -82,6 +73,9 @@ struct MonitorCommand: ParsableCommand {
 }
 
 extension MonitorCommand {
+    /// Every line is flushed as it is written, so an interrupt loses nothing.
+    /// A parent (a hook runner, a test harness) may have started us with these
+    /// signals blocked; they are unblocked so an interrupt always ends the monitor.
     private func unblockStopSignals() {
         var stopSignals = sigset_t()
         sigemptyset(&stopSignals)
