@@ -307,8 +307,9 @@ final class ControlAPI: Sendable {
         case .failure(let problems):
             throw .invalidPolicy(problems.lines.joined(separator: "\n"))
         case .success(let new):
-            reload()
+            // The difference from the running policy, taken before the loop can replace it.
             let changes = policyDifferences(from: state.snapshot.policy, to: new)
+            reload()
             return ["config": .string(path), "reloading": true, "changes": .array(changes.map { c in
                 ["key": .string(c.key), "old": c.old ?? .null, "new": c.new ?? .null]
             })]
