@@ -168,7 +168,9 @@ struct DaemonService: Service, CustomStringConvertible {
                 }
                 let trigger = why.contains(.reload) ? "reload" : why.contains(.lost) ? "resync-after-loss"
                     : why.contains(.network) ? "network" : why.contains(.retry) ? "retry" : "resync"
-                if manager == nil, hub.isObserved, !why.isSubset(of: [.mptcp, .timer]) {
+                if manager == nil, !why.isSubset(of: [.mptcp, .timer]) {
+                    // Read on every such pass (links and addresses change rarely), so
+                    // a subscriber arriving later is compared with a fresh snapshot.
                     if let network = try? reconciler.kernel.network.read() { observe(network) }
                 }
                 if let manager {
