@@ -74,8 +74,10 @@ struct DaemonService: Service, CustomStringConvertible {
 
         hooks?.start()
         defer { hooks?.join() }
-        // Links and addresses as last seen, for interface events (nil: not read yet).
-        var lastNetwork = try? reconciler.kernel.network.read()
+        // Links and addresses, read once for start-up's reconciliation, the
+        // connection manager and, as last seen, for interface events (nil: not read yet).
+        let startNetwork = Result { try reconciler.kernel.network.read() }
+        var lastNetwork = try? startNetwork.get()
         let hub = self.hub
         func observe(_ network: NetworkSnapshot) {
             if let lastNetwork, hub.isObserved { hub.publish(interfaceEvents(from: lastNetwork, to: network)) }
@@ -83,7 +85,7 @@ struct DaemonService: Service, CustomStringConvertible {
         }
 
         _ = reconciler.applySettings(logFound: true)
-        if !reconciler.reconcile(trigger: "start") { doorbell.ring(.retry) }
+        if !reconciler.reconcile(trigger: "start", network: lastNetwork) { doorbell.ring(.retry) }
         state.update { $0.owned = reconciler.owned }
 
         // The userspace path manager: events on a socket of their own, then adopt
@@ -93,7 +95,9 @@ struct DaemonService: Service, CustomStringConvertible {
         if reconciler.policy.kernel.pathManager == "userspace" {
             var initial = NetworkSnapshot(links: [], addresses: [], defaultRoutes: [])
             var adopt = true
-            do { initial = try reconciler.kernel.network.read() } catch {
+            switch startNetwork {
+            case .success(let network): initial = network
+            case .failure(let error):
                 // The resync the loop runs next adopts them instead.
                 logger.error("cannot read links and addresses: adoption postponed", metadata: ["error": "\(error)"])
                 adopt = false
@@ -168,23 +172,25 @@ struct DaemonService: Service, CustomStringConvertible {
                 }
                 let trigger = why.contains(.reload) ? "reload" : why.contains(.lost) ? "resync-after-loss"
                     : why.contains(.network) ? "network" : why.contains(.retry) ? "retry" : "resync"
-                if manager == nil, !why.isSubset(of: [.mptcp, .timer]) {
-                    // Read on every such pass (links and addresses change rarely), so
-                    // a subscriber arriving later is compared with a fresh snapshot.
-                    if let network = try? reconciler.kernel.network.read() { observe(network) }
+                // Links and addresses, read once per pass for the interface events, the
+                // connection manager and the reconciler (which reads them itself
+                // when this read failed, and reports that).
+                var network: NetworkSnapshot?
+                if !why.isSubset(of: [.mptcp, .timer]) {
+                    do {
+                        let n = try reconciler.kernel.network.read()
+                        observe(n)
+                        network = n
+                    } catch {
+                        if manager != nil { logger.error("cannot read links and addresses", metadata: ["error": "\(error)"]) }
+                    }
                 }
                 if let manager {
                     // MPTCP events are handled on the event thread; here: rtnetlink
                     // changes, reloads and resyncs re-apply the policy everywhere.
-                    if !why.isSubset(of: [.mptcp, .timer]) {
-                        do {
-                            let network = try reconciler.kernel.network.read()
-                            observe(network)
-                            manager.update(policy: reconciler.policy, network: network)
-                            if why.contains(.resync) { manager.resync(reason: "resync") } else { manager.decideAll() }
-                        } catch {
-                            logger.error("cannot read links and addresses", metadata: ["error": "\(error)"])
-                        }
+                    if let network {
+                        manager.update(policy: reconciler.policy, network: network)
+                        if why.contains(.resync) { manager.resync(reason: "resync") } else { manager.decideAll() }
                     }
                     if why.contains(.timer) { manager.timerFired() }
                     // .mptcp: the event thread needs a wake-up sooner than the armed one.
@@ -196,7 +202,7 @@ struct DaemonService: Service, CustomStringConvertible {
                     }
                     if why.isSubset(of: [.mptcp, .timer]) { continue }
                 }
-                let reconciled = reconciler.reconcile(trigger: trigger)
+                let reconciled = reconciler.reconcile(trigger: trigger, network: network)
                 state.update { $0.owned = reconciler.owned }
                 if reconciled {
                     retryDelay = 1

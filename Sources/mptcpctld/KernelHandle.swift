@@ -32,8 +32,9 @@ final class KernelHandle: @unchecked Sendable {
     }
 
     /// Everything the planner needs, read now.
-    func observe(owned: Set<OwnedEndpoint>, policy: Policy) throws -> EndpointPlan {
-        let snapshot = try network.read()
+    /// `snapshot`: links and addresses the caller has just read (else read here).
+    func observe(owned: Set<OwnedEndpoint>, policy: Policy, network snapshot: NetworkSnapshot? = nil) throws -> EndpointPlan {
+        let snapshot = try snapshot ?? network.read()
         let endpoints = try pathManager.endpoints()
         return Planner.plan(policy: policy, network: snapshot, endpoints: endpoints, owned: owned)
     }

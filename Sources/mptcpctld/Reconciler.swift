@@ -91,11 +91,12 @@ final class Reconciler: @unchecked Sendable {
     }
 
     /// One pass: observe, plan, apply. Returns false when a change failed (the
-    /// caller retries soon).
+    /// caller retries soon). `network`: links and addresses the caller has just
+    /// read for this pass (else they are read here).
     @discardableResult
-    func reconcile(trigger: String) -> Bool {
+    func reconcile(trigger: String, network: NetworkSnapshot? = nil) -> Bool {
         let plan: EndpointPlan
-        do { plan = try kernel.observe(owned: owned, policy: policy) } catch {
+        do { plan = try kernel.observe(owned: owned, policy: policy, network: network) } catch {
             logger.error("cannot read the kernel's state", metadata: ["trigger": "\(trigger)", "error": "\(error)"])
             return false
         }
