@@ -21,6 +21,8 @@ client: connects (from --bind ADDR if given) and prints {"event":"connected",
   commands on stdin, one per line:
     info     -> {"event":"info","subflows":K,"token":"%08x","fallback":B}
     send N   -> sends N bytes, then {"event":"sent","bytes":N}
+    reset    -> an abortive close (SO_LINGER 0: MP_FASTCLOSE, the connection is
+                gone at once), then {"event":"reset"}, and exits 0
     quit/EOF -> closes and exits 0
 
 Any socket error (MPTCP unavailable, connection refused, ...) prints one line
@@ -168,6 +170,11 @@ def hold(sock):
             continue
         if words[0] == "quit" and len(words) == 1:
             break
+        if words[0] == "reset" and len(words) == 1:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+            emit(event="reset")
+            return 0
         if words[0] == "info" and len(words) == 1:
             subflows, token, fallback = mptcp_info(sock)
             emit(event="info", subflows=subflows, token="%08x" % token, fallback=fallback)

@@ -101,6 +101,12 @@ public struct RetryPolicy: Hashable, Sendable, Codable {
 
     public init() {}
 
+    public init(initialMilliseconds: Int, maximumMilliseconds: Int, attempts: Int) {
+        self.initialMilliseconds = initialMilliseconds
+        self.maximumMilliseconds = maximumMilliseconds
+        self.attempts = attempts
+    }
+
     /// The delay before attempt `n` (1-based): doubling from `initial`, capped at
     /// `max`, with up to 25 % jitter drawn from `jitter` (0..<1).
     public func delay(attempt n: Int, jitter: Double) -> Int {

@@ -87,7 +87,8 @@ public enum PolicyLoader {
 /// (from 1): a control character TOML forbids anywhere (U+0000-U+0008, U+000B,
 /// U+000C, U+000E-U+001F, U+007F), or a non-ASCII one outside strings and
 /// comments (TOML 1.0's bare keys are ASCII; toml++ asserts on some), or a
-/// table header whose name starts with anything but a key.
+/// table header whose name starts with anything but a key, or a `}` right
+/// after `[` or `,` (toml++ asserts on it inside an array; TOML allows it nowhere).
 func forbiddenCharacter(in text: String) -> (line: Int, column: Int, message: String)? {
     func hex(_ v: UInt32) -> String {
         let digits = String(v, radix: 16, uppercase: true)
@@ -105,6 +106,8 @@ func forbiddenCharacter(in text: String) -> (line: Int, column: Int, message: St
     }
     // Nothing but blanks on this line so far.
     var lineStart = true
+    // The last character of code, outside blanks, line breaks, comments and strings.
+    var lastCode: UInt32 = 0
     func isKeyStart(_ v: UInt32) -> Bool {
         (0x41...0x5A).contains(v) || (0x61...0x7A).contains(v) || (0x30...0x39).contains(v)
             || v == 0x5F || v == 0x2D || v == 0x22 || v == 0x27 || v == 0x5D
@@ -139,6 +142,11 @@ func forbiddenCharacter(in text: String) -> (line: Int, column: Int, message: St
         switch state {
         case .code:
             if v > 0x7F { return (line, column, "non-ASCII character \(hex(v)) is not allowed outside a string or comment") }
+            if v == 0x7D && (lastCode == 0x5B || lastCode == 0x2C) {
+                // Found by fuzzing: `name = ["a", }` aborted the process.
+                return (line, column, "'}' cannot follow '\(lastCode == 0x5B ? "[" : ",")'")
+            }
+            if v != 0x20 && v != 0x09 && v != 0x0D && v != 0x23 { lastCode = v }
             if v == 0x23 { state = .comment } else if starts("\"\"\"") {
                 state = .multilineBasic; i += 3; column += 2; continue
             } else if starts("'''") {

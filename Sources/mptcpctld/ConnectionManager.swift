@@ -493,18 +493,32 @@ final class ConnectionManager: @unchecked Sendable {
                     ])
                 } catch {
                     if Self.isGone(error) { gone = true; break actions }
-                    logger.warning("kernel refused a priority change", metadata: ["token": "\(formatToken(token))", "error": "\(error)"])
+                    // Not asked again on every event of this connection: the view takes
+                    // the wanted priority, and the subflow's next change is decided afresh.
+                    if let i = entry.view.subflows.firstIndex(of: s) { entry.view.subflows[i].backup = backup }
+                    entry.wantedBackup[AddressAndPort(address: s.local.address, port: 0)] = backup
+                    count("priority_changes_refused")
+                    logger.warning("kernel refused a priority change", metadata: [
+                        "token": "\(formatToken(token))", "local": "\(s.local)", "backup": "\(backup)", "error": "\(error)",
+                    ])
                 }
             }
         }
         if gone {
             // Closed meanwhile (its CLOSED event is still queued, or was lost).
             connections[token] = nil
-            logger.debug("connection gone", metadata: ["token": "\(formatToken(token))"])
+            count("connections_gone")
+            logger.debug("connection gone", metadata: ["token": "\(formatToken(token))", "while": "acting on it"])
             return
         }
         connections[token] = entry
     }
+
+    /// Fault injection for tests (`mptcpctld(8)`, ENVIRONMENT): a pause before
+    /// each batch of subflow creations, so a test can close a connection between
+    /// the decision and the command.
+    private static let changeDelay = getenv("MPTCPCTLD_DEBUG_CHANGE_DELAY_MS")
+        .flatMap { UInt32(String(cString: $0)) }.map { min($0, 10_000) }
 
     /// Sends the creations queued by `decide` (one datagram per 64) and applies
     /// each outcome as a single request's would have been: a connection not yet
@@ -514,6 +528,13 @@ final class ConnectionManager: @unchecked Sendable {
         guard !queuedCreates.isEmpty else { return }
         let queued = queuedCreates
         queuedCreates = []
+        if let changeDelay = Self.changeDelay {
+            logger.info("debug: pausing before creating subflows", metadata: [
+                "tokens": "\(Set(queued.map { formatToken($0.request.token) }).sorted().joined(separator: ","))",
+                "subflows": "\(queued.count)", "milliseconds": "\(changeDelay)",
+            ])
+            usleep(changeDelay * 1000)
+        }
         count("create_batches")
         let before = threadCPUNanoseconds()
         let results: [Result<Void, MPTCPError>]
@@ -562,7 +583,8 @@ final class ConnectionManager: @unchecked Sendable {
                 // Closed meanwhile (its CLOSED event is still queued, or was lost).
                 settled.insert(token)
                 connections[token] = nil
-                logger.debug("connection gone", metadata: ["token": "\(formatToken(token))"])
+                count("connections_gone")
+                logger.debug("connection gone", metadata: ["token": "\(formatToken(token))", "while": "creating subflows"])
                 continue
             case .failure(let error):
                 ConnectionEngine.recordFailure(q.slot, policy: q.policy, memory: &entry.memory, now: now, jitter: jitter.unit())

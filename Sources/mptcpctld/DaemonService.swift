@@ -152,14 +152,19 @@ struct DaemonService: Service, CustomStringConvertible {
                     if interval > 0 && resyncInterval.value.load(ordering: .relaxed) > 0 { doorbell.ring(.resync) }
                 }
             }
-            // Failed changes are retried with backoff (1 s doubling to 60 s), so a
-            // persistent refusal is neither hammered nor logged every second.
-            var retryDelay = 1
+            // Refused endpoint changes are retried with backoff (1 s doubling to
+            // 60 s, 8 retries, about 3 minutes), then left until the network or the
+            // policy changes or the next resync: a lasting refusal is neither
+            // hammered nor retried forever (the reconciler logs each one once).
+            let endpointRetry = RetryPolicy(initialMilliseconds: 1000, maximumMilliseconds: 60_000, attempts: 8)
+            var failedPasses = 0
             var retryScheduled = false
             for await _ in doorbell.stream.cancelOnGracefulShutdown() {
                 let why = doorbell.take()
                 if why.isEmpty { continue }
                 if why.contains(.retry) { retryScheduled = false }
+                // Something changed: a refused change deserves a fresh series of retries.
+                if !why.isDisjoint(with: [.network, .reload, .lost]) { failedPasses = 0 }
                 if why.contains(.reload) {
                     reload()
                     manager?.policyChanged()
@@ -205,15 +210,24 @@ struct DaemonService: Service, CustomStringConvertible {
                 let reconciled = reconciler.reconcile(trigger: trigger, network: network)
                 state.update { $0.owned = reconciler.owned }
                 if reconciled {
-                    retryDelay = 1
-                } else if !retryScheduled {
-                    retryScheduled = true
-                    let delay = retryDelay
-                    retryDelay = min(retryDelay * 2, 60)
-                    logger.notice("will retry", metadata: ["in_seconds": "\(delay)"])
-                    group.addTask {
-                        try? await Task.sleep(for: .seconds(delay))
-                        doorbell.ring(.retry)
+                    failedPasses = 0
+                } else {
+                    failedPasses += 1
+                    if retryScheduled {
+                        // A retry is on its way already.
+                    } else if endpointRetry.allowsRetry(after: failedPasses) {
+                        retryScheduled = true
+                        let delay = endpointRetry.delay(attempt: failedPasses, jitter: 0)
+                        logger.notice("will retry", metadata: ["in_ms": "\(delay)", "attempt": "\(failedPasses)"])
+                        group.addTask {
+                            try? await Task.sleep(for: .milliseconds(delay))
+                            doorbell.ring(.retry)
+                        }
+                    } else if endpointRetry.allowsRetry(after: failedPasses - 1) {
+                        // The first pass past the last retry (said once per series).
+                        Counter(label: "mptcpctld_endpoint_retries_exhausted_total").increment()
+                        logger.warning("giving up retrying refused endpoint changes until the network or the policy changes, or the next resync",
+                                       metadata: ["failed_passes": "\(failedPasses)"])
                     }
                 }
                 if why.contains(.reload) { SystemdNotify.send("READY=1") }

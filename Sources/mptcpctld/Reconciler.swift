@@ -19,6 +19,11 @@ final class Reconciler: @unchecked Sendable {
     let logger: Logger
     private var lastWarnings: Set<String> = []
     private var lastForeign: Set<Endpoint> = []
+    /// Changes the kernel refused, by what they would do (action, address and
+    /// flags; not the id, which the next plan may choose anew), with how many
+    /// times in a row: the first refusal is logged as an error, repeats at debug
+    /// level, so a lasting cause neither floods the journal nor goes unseen.
+    private var refusals: [String: Int] = [:]
 
     /// Where endpoint changes are published (`subscribe`).
     let hub: EventHub
@@ -112,7 +117,22 @@ final class Reconciler: @unchecked Sendable {
         for change in plan.changes {
             ok = apply(change, trigger: trigger) && ok
         }
+        // A refused change that is no longer planned (its address went, the
+        // policy changed, someone else made it): nothing is left to retry.
+        let planned = Set(plan.changes.map(Self.refusalKey))
+        for key in refusals.keys where !planned.contains(key) {
+            logger.info("a refused endpoint change is no longer needed", metadata: ["change": "\(key)", "refusals": "\(refusals[key] ?? 0)"])
+            refusals[key] = nil
+        }
         return ok
+    }
+
+    private static func refusalKey(_ change: EndpointChange) -> String {
+        switch change {
+        case .add(let e, _): "add \(e.address) \(e.flags.names.joined(separator: ","))"
+        case .delete(let e, _): "delete \(e.address)"
+        case .setFlags(let e, let flags, _): "set_flags \(e.address) \(flags.names.joined(separator: ","))"
+        }
     }
 
     /// Fault injection for tests (`mptcpctld(8)`, ENVIRONMENT): a pause before
@@ -120,7 +140,12 @@ final class Reconciler: @unchecked Sendable {
     private let changeDelay = ProcessInfo.processInfo.environment["MPTCPCTLD_DEBUG_CHANGE_DELAY_MS"].flatMap(UInt32.init).map { min($0, 10_000) }
 
     private func apply(_ change: EndpointChange, trigger: String) -> Bool {
-        if let changeDelay { usleep(changeDelay * 1000) }
+        if let changeDelay {
+            logger.info("debug: pausing before an endpoint change", metadata: [
+                "change": "\(Self.refusalKey(change))", "milliseconds": "\(changeDelay)",
+            ])
+            usleep(changeDelay * 1000)
+        }
         let action: String
         switch change {
         case .add: action = "add"
@@ -182,10 +207,21 @@ final class Reconciler: @unchecked Sendable {
                 meta["was"] = "\(endpoint.flags.names.joined(separator: ","))"
                 logger.info("changed endpoint flags", metadata: meta)
             }
+            if let n = refusals.removeValue(forKey: Self.refusalKey(change)) {
+                logger.notice("an endpoint change refused before went through", metadata: meta.merging(["refusals": "\(n)"]) { a, _ in a })
+            }
             return true
         } catch {
             meta["error"] = "\(error)"
-            logger.error("kernel refused an endpoint change", metadata: meta)
+            let key = Self.refusalKey(change)
+            let n = refusals[key, default: 0] + 1
+            refusals[key] = n
+            if n == 1 {
+                logger.error("kernel refused an endpoint change", metadata: meta)
+            } else {
+                meta["refusals"] = "\(n)"
+                logger.debug("kernel refused an endpoint change again", metadata: meta)
+            }
             return false
         }
     }

@@ -419,6 +419,53 @@ final class DaemonKernelTests {
         #expect(fourth.stop() == 0)
     }
 
+    /// Kernel commands that fail between the decision and the command: an
+    /// address taken by someone else's endpoint (the kernel refuses the add) and
+    /// an address that vanishes (the endpoint made for it is deleted again). Each
+    /// refusal is logged once and counted; the retry finds nothing left to do, and
+    /// nothing is retried again.
+    @Test func aChangeRefusedOrOvertakenIsLoggedOnceCountedAndNotRetriedForever() throws {
+        let daemon = try Daemon(namespace: lab.client, policy: Self.policy(), environment: ["MPTCPCTLD_DEBUG_CHANGE_DELAY_MS": "1000"])
+        try daemon.waitConverged(seconds: 20)
+        func pausedBefore(_ change: String) throws {
+            try daemon.waitUntil("the pause before \(change)") {
+                daemon.lines("debug: pausing before an endpoint change").contains { $0["change"] == change }
+            }
+        }
+        // Someone else takes the address while the daemon is about to add it.
+        try ip("addr", "add", "10.0.81.1/24", "dev", "a1")
+        try pausedBefore("add 10.0.81.1 subflow")
+        try ip("mptcp", "endpoint", "add", "10.0.81.1", "id", "60", "signal")
+        try daemon.waitUntil("the refusal") { !daemon.lines("kernel refused an endpoint change").isEmpty }
+        try daemon.waitUntil("the retry finds nothing to do", seconds: 15) {
+            !daemon.lines("a refused endpoint change is no longer needed").isEmpty
+        }
+        #expect(try endpoint("10.0.81.1")?.description == "60 10.0.81.1 signal -", "the other endpoint is left alone")
+
+        // The address vanishes while the daemon is about to add its endpoint.
+        try ip("addr", "add", "10.0.82.1/24", "dev", "a1")
+        try pausedBefore("add 10.0.82.1 subflow")
+        try ip("addr", "del", "10.0.82.1/24", "dev", "a1")
+        try daemon.waitUntil("the endpoint made for the vanished address is deleted") {
+            try daemon.lines("deleted endpoint").contains { $0["address"] == "10.0.82.1" } && endpoint("10.0.82.1") == nil
+        }
+        try daemon.waitConverged(seconds: 15)
+        #expect(!(try owned(daemon).contains { $0.hasSuffix(" 10.0.82.1") }), "not recorded as owned")
+
+        // Quiet afterwards: no retry is pending, nothing is logged again.
+        let settled = daemon.log
+        Thread.sleep(forTimeInterval: 2.5)
+        #expect(daemon.log == settled, "nothing after convergence:\n\(daemon.log.dropFirst(settled.count))")
+        let refused = daemon.lines("kernel refused an endpoint change")
+        #expect(refused.count == 1 && refused.first?["address"] == "10.0.81.1", "logged once: \(daemon.log)")
+        #expect(refused.first?["error"]?.contains("duplicate") == true, "the kernel's reason: \(refused)")
+        #expect(daemon.lines("will retry").count == 1, "one retry, which found nothing to do")
+        let metrics = try lab.mptcpctl(lab.client, ["metrics"]).stdout
+        #expect(metrics.contains("mptcpctld_endpoint_changes_total{action=\"add\",result=\"refused\"} 1"), "\(metrics)")
+        #expect(daemon.stop() == 0)
+        #expect(try endpoints().map(\.description) == ["60 10.0.81.1 signal -"], "the daemon removed exactly its own")
+    }
+
     /// The policy file rewritten in place (truncate, half, pause, the rest) while
     /// SIGHUPs arrive: a half-written file is never applied; a file replaced
     /// atomically, or left alone, is applied whole.

@@ -380,6 +380,40 @@ final class UserspaceDaemonKernelTests {
         #expect(daemon.stop() == 0)
     }
 
+    /// A connection that closes between the decision and the command: the
+    /// kernel answers "invalid token"; the connection is forgotten, logged once,
+    /// counted, and nothing is retried or reported as a refusal.
+    @Test func aConnectionClosedBeforeItsSubflowsAreCreatedIsForgottenAndCounted() throws {
+        let daemon = try Daemon(namespace: lab.client, policy: Self.base, environment: ["MPTCPCTLD_DEBUG_CHANGE_DELAY_MS": "1000"])
+        try daemon.waitUntil("the daemon runs") { daemon.log.contains("running") }
+        let s = try server(7531)
+        defer { s.stop() }
+        let c = try client(7531)
+        defer { c.stop() }
+        c.send("info")
+        let token = try #require(try c.wait(for: "info")["token"] as? String)
+        try daemon.waitUntil("the pause before its subflows") {
+            daemon.lines("debug: pausing before creating subflows").contains { $0["tokens"]?.contains(token) == true }
+        }
+        c.send("reset")
+        _ = try c.wait(for: "reset")
+        try daemon.waitUntil("the connection forgotten") {
+            daemon.lines("connection gone").contains { $0["token"] == token }
+        }
+        let gone = daemon.lines("connection gone").filter { $0["token"] == token }
+        #expect(gone.count == 1 && gone.first?["while"] == "creating subflows", "\(gone)")
+        Thread.sleep(forTimeInterval: 1.5)
+        let listed = try lab.mptcpctl(lab.client, ["-j", "connections"]).stdout
+        #expect(!listed.contains(token), "not in the daemon's table: \(listed)")
+        #expect(daemon.lines("debug: pausing before creating subflows").filter { $0["tokens"]?.contains(token) == true }.count == 1,
+                "nothing retried")
+        #expect(!daemon.log.contains("kernel refused a subflow"), "not a refusal: \(daemon.log)")
+        let metrics = try lab.mptcpctl(lab.client, ["metrics"]).stdout
+        #expect(metrics.contains("mptcpctld_pm_connections_gone_total 1"), "\(metrics)")
+        #expect(daemon.stop() == 0)
+        #expect(daemon.log.contains("connections_gone=1"))
+    }
+
     /// Runs scripts/mptcp-burst.py in a namespace and returns its JSON lines.
     func burst(_ namespace: String, _ arguments: [String]) throws -> [[String: Any]] {
         let python = try #require(Repository.python)

@@ -182,6 +182,15 @@ import Testing
         #expect(r.delay(attempt: 1, jitter: 0.99) <= 250)
     }
 
+    /// The daemon's series for refused endpoint changes: 1 s doubling to 60 s,
+    /// eight retries (about three minutes), then none.
+    @Test func endpointRetriesEndAfterEightAttempts() {
+        let r = RetryPolicy(initialMilliseconds: 1000, maximumMilliseconds: 60_000, attempts: 8)
+        let series = (1...20).prefix { r.allowsRetry(after: $0) }.map { r.delay(attempt: $0, jitter: 0) }
+        #expect(series == [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000])
+        #expect(series.reduce(0, +) == 183_000)
+    }
+
     @Test func pendingCreationsAreNotRepeatedUntilTheyExpire() {
         let lab = Lab()
         let p = policy(.perInterface)
