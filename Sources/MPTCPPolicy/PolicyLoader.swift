@@ -83,37 +83,54 @@ public enum PolicyLoader {
     }
 }
 
-/// The first character that toml++ must not see, with its line and column
-/// (from 1): a control character TOML forbids anywhere (U+0000-U+0008, U+000B,
-/// U+000C, U+000E-U+001F, U+007F), or a non-ASCII one outside strings and
-/// comments (TOML 1.0's bare keys are ASCII; toml++ asserts on some), or a
-/// table header whose name starts with anything but a key, or a `}` right
-/// after `[` or `,` (toml++ asserts on it inside an array; TOML allows it nowhere).
+/// The first thing in `text` that toml++ (inside TOMLKit) must not see, with
+/// its line and column (from 1). toml++'s debug builds `assert()` on some
+/// malformed input, aborting the process (its release builds assume instead:
+/// undefined behaviour), so these are refused before it parses:
+/// - a control character TOML forbids anywhere (U+0000-U+0008, U+000B, U+000C,
+///   U+000E-U+001F, U+007F);
+/// - a non-ASCII character outside strings and comments (TOML 1.0's bare keys
+///   are ASCII; toml++ also takes U+2028, U+2029 and U+0085 for separators);
+/// - a table header whose name starts with anything but a key (`[#x]`, `[.]`);
+/// - a `}` right after `[` or `,` (`x = ["a", }`);
+/// - in a value, a date followed by `T` and no hour (`1979-05-27T:`), or a
+///   token followed by a space and a digit that is not a date and a time
+///   (`1979-05-27 1`).
+/// Each was found by fuzzing or by reading toml++'s parser; valid TOML 1.0 has
+/// none of them. Strings are followed the way toml++ reads them: a multi-line
+/// string ends at a run of three to five quotes, the extra ones its content.
 func forbiddenCharacter(in text: String) -> (line: Int, column: Int, message: String)? {
     func hex(_ v: UInt32) -> String {
         let digits = String(v, radix: 16, uppercase: true)
         return "U+" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
+    func isDigit(_ v: UInt32) -> Bool { (0x30...0x39).contains(v) }
+    /// What ends a value token for toml++: blanks, line breaks, `,`, `]`, `}`, `#`.
+    func endsValue(_ v: UInt32) -> Bool {
+        v == 0x20 || v == 0x09 || v == 0x0D || v == 0x0A || v == 0x2C || v == 0x5D || v == 0x7D || v == 0x23
+    }
+    func isKeyStart(_ v: UInt32) -> Bool {
+        (0x41...0x5A).contains(v) || (0x61...0x7A).contains(v) || isDigit(v)
+            || v == 0x5F || v == 0x2D || v == 0x22 || v == 0x27 || v == 0x5D
+    }
     enum State { case code, comment, basic, literal, multilineBasic, multilineLiteral }
     var state = State.code
     var line = 1
     var column = 0
-    let scalars = Array(text.unicodeScalars)
+    let scalars = text.unicodeScalars.map(\.value)
     var i = 0
-    func starts(_ s: String) -> Bool {
-        let u = Array(s.unicodeScalars)
-        return i + u.count <= scalars.count && Array(scalars[i..<(i + u.count)]) == u
-    }
+    func at(_ k: Int) -> UInt32 { k < scalars.count ? scalars[k] : 0 }
+    func starts(_ quotes: UInt32) -> Bool { at(i) == quotes && at(i + 1) == quotes && at(i + 2) == quotes }
     // Nothing but blanks on this line so far.
     var lineStart = true
     // The last character of code, outside blanks, line breaks, comments and strings.
     var lastCode: UInt32 = 0
-    func isKeyStart(_ v: UInt32) -> Bool {
-        (0x41...0x5A).contains(v) || (0x61...0x7A).contains(v) || (0x30...0x39).contains(v)
-            || v == 0x5F || v == 0x2D || v == 0x22 || v == 0x27 || v == 0x5D
-    }
+    // The arrays (`[`) and inline tables (`{`) open here, innermost last.
+    var open: [UInt32] = []
+    // Opening brackets of a table header still to pass (they open no array).
+    var headerBrackets = 0
     while i < scalars.count {
-        let v = scalars[i].value
+        let v = scalars[i]
         column += 1
         if v == 0x0A {
             line += 1
@@ -123,15 +140,15 @@ func forbiddenCharacter(in text: String) -> (line: Int, column: Int, message: St
             i += 1
             continue
         }
-        if state == .code && lineStart && v == 0x5B {
-            // A table header: toml++ asserts unless its first key starts like a
-            // key (found by fuzzing: "[#x]" and "[.]" aborted the process).
+        if state == .code && lineStart && v == 0x5B && open.isEmpty {
+            // A table header: toml++ asserts unless its first key starts like a key.
             var j = i + 1
-            if j < scalars.count && scalars[j].value == 0x5B { j += 1 }
-            while j < scalars.count && (scalars[j].value == 0x20 || scalars[j].value == 0x09) { j += 1 }
-            if j >= scalars.count || !isKeyStart(scalars[j].value) {
-                let what = j >= scalars.count || scalars[j].value == 0x0A || scalars[j].value == 0x0D
-                    ? "a table header without a name" : "a table name starting with \(hex(scalars[j].value))"
+            if at(j) == 0x5B { j += 1 }
+            headerBrackets = j - i
+            while at(j) == 0x20 || at(j) == 0x09 { j += 1 }
+            if j >= scalars.count || !isKeyStart(scalars[j]) {
+                let what = j >= scalars.count || scalars[j] == 0x0A || scalars[j] == 0x0D
+                    ? "a table header without a name" : "a table name starting with \(hex(scalars[j]))"
                 return (line, column + (j - i), what + " is not allowed")
             }
         }
@@ -142,25 +159,58 @@ func forbiddenCharacter(in text: String) -> (line: Int, column: Int, message: St
         switch state {
         case .code:
             if v > 0x7F { return (line, column, "non-ASCII character \(hex(v)) is not allowed outside a string or comment") }
+            let inValue = lastCode == 0x3D || (open.last == 0x5B && (lastCode == 0x5B || lastCode == 0x2C))
+            if inValue && isDigit(v) {
+                var j = i
+                while j < scalars.count && !endsValue(scalars[j]) { j += 1 }
+                let token = scalars[i..<j]
+                let date = token.count >= 10 && (0..<10).allSatisfy { k in
+                    k == 4 || k == 7 ? token[i + k] == 0x2D : isDigit(token[i + k])
+                }
+                if date && token.count >= 11 && (at(i + 10) == 0x54 || at(i + 10) == 0x74) && (token.count == 11 || !isDigit(at(i + 11))) {
+                    return (line, column, "a date and 'T' must be followed by the hour")
+                }
+                if at(j) == 0x20 && isDigit(at(j + 1)) && !(date && token.count == 10 && isDigit(at(j + 2)) && at(j + 3) == 0x3A) {
+                    return (line, column, "a value followed by a space and a digit must be a date and a time")
+                }
+            }
             if v == 0x7D && (lastCode == 0x5B || lastCode == 0x2C) {
-                // Found by fuzzing: `name = ["a", }` aborted the process.
                 return (line, column, "'}' cannot follow '\(lastCode == 0x5B ? "[" : ",")'")
             }
+            if v == 0x5B && headerBrackets > 0 {
+                headerBrackets -= 1
+            } else if v == 0x5B || v == 0x7B {
+                open.append(v)
+            } else if (v == 0x5D || v == 0x7D) && !open.isEmpty {
+                open.removeLast()
+            }
             if v != 0x20 && v != 0x09 && v != 0x0D && v != 0x23 { lastCode = v }
-            if v == 0x23 { state = .comment } else if starts("\"\"\"") {
+            if v == 0x23 {
+                state = .comment
+            } else if starts(0x22) {
                 state = .multilineBasic; i += 3; column += 2; continue
-            } else if starts("'''") {
+            } else if starts(0x27) {
                 state = .multilineLiteral; i += 3; column += 2; continue
-            } else if v == 0x22 { state = .basic } else if v == 0x27 { state = .literal }
+            } else if v == 0x22 {
+                state = .basic
+            } else if v == 0x27 {
+                state = .literal
+            }
         case .comment: break
         case .basic, .multilineBasic:
             if v == 0x5C { i += 2; column += 1; continue }  // an escape: skip what it escapes
             if state == .basic && v == 0x22 { state = .code }
-            if state == .multilineBasic && starts("\"\"\"") { state = .code; i += 3; column += 2; continue }
+            if state == .multilineBasic && starts(0x22) {
+                let run = min(5, scalars[i...].prefix { $0 == 0x22 }.count)
+                state = .code; i += run; column += run - 1; continue
+            }
         case .literal:
             if v == 0x27 { state = .code }
         case .multilineLiteral:
-            if starts("'''") { state = .code; i += 3; column += 2; continue }
+            if starts(0x27) {
+                let run = min(5, scalars[i...].prefix { $0 == 0x27 }.count)
+                state = .code; i += run; column += run - 1; continue
+            }
         }
         i += 1
     }

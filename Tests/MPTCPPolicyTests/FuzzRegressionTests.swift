@@ -32,7 +32,17 @@ import Testing
                                  ("[[ \n", "p.toml:1: TOML syntax: a table header without a name is not allowed (column 4)"),
                                  ("x = [\"a\", }]", "p.toml:1: TOML syntax: '}' cannot follow ',' (column 11)"),
                                  ("x = [ # c\n\t}]", "p.toml:2: TOML syntax: '}' cannot follow '[' (column 2)"),
-                                 ("x = {a = [1], }", "p.toml:1: TOML syntax: '}' cannot follow ',' (column 15)")] {
+                                 ("x = {a = [1], }", "p.toml:1: TOML syntax: '}' cannot follow ',' (column 15)"),
+                                 ("a=1979-05-27 1\n",
+                                  "p.toml:1: TOML syntax: a value followed by a space and a digit must be a date and a time (column 3)"),
+                                 ("a=[1aaa-aa-aa 1]",
+                                  "p.toml:1: TOML syntax: a value followed by a space and a digit must be a date and a time (column 4)"),
+                                 ("a={b=1979-05-27Tz:}", "p.toml:1: TOML syntax: a date and 'T' must be followed by the hour (column 6)"),
+                                 (#"x=[""""""",}"#, "p.toml:1: TOML syntax: '}' cannot follow ',' (column 12)"),
+                                 ("x=[\"\"\"a\"\"\"\",\u{2028}]",
+                                  "p.toml:1: TOML syntax: non-ASCII character U+2028 is not allowed outside a string or comment (column 13)"),
+                                 (#"x = ['''a'''', "''''"]"# + "\n[#x]\n",
+                                  "p.toml:2: TOML syntax: a table name starting with U+0023 is not allowed (column 2)")] {
             do {
                 _ = try PolicyLoader.load(text, file: "p.toml")
                 Issue.record("accepted: \(text)")
@@ -44,6 +54,19 @@ import Testing
             try PolicyLoader.load("[daemon]\r\nlog_level = \"info\"\t# tab and CRLF are fine, and ünïcode\r\n", file: "p.toml")
         }
         // In strings of every kind anything but control characters is fine (escapes are skipped).
+        // Valid TOML these rules must not refuse (toml++ parses each): a nested array at
+        // the start of a line, dates and times in every form, keys shaped like dates,
+        // multi-line strings closed by 4 and 5 quotes.
+        for valid in ["x = [\n  [ {a = 1} ]\n]\n",
+                      "d = 1979-05-27 07:32:00Z\ne = [1979-05-27T07:32:00, 1979-05-27]\nf = {g = 1979-05-27t00:00:00.5-07:00}\n",
+                      "t = 07:32:00\n2024-01-01T = 1\n1979-05-27 = 2\n",
+                      #"s = """a""""  "# + "\n" + #"u = """b"""""  "# + "\n" + #"v = '''c''''"# + "\n",
+                      #"w = ["""x"""", 1]"# + "\n[t]\n[[u]]\n"] {
+            // Unknown keys are refused, but not as TOML syntax.
+            do { _ = try PolicyLoader.load(valid, file: "p.toml") } catch {
+                #expect(!error.diagnostics.contains { $0.message.hasPrefix("TOML syntax") }, "\(valid): \(error.diagnostics)")
+            }
+        }
         // A '}' after '[' or ',' inside a string or a comment is fine.
         #expect(throws: Never.self) { try PolicyLoader.load("[[interface]]\nname = [\"a}\", ',}'] # [}\nrole = \"off\"\n", file: "p.toml") }
         let text = "[[connection]]\nname = \"wi-fi \\\" ☕\"\n[[interface]]\nname = ['wlän*', \"\"\"eth\\u00e9★\"\"\", '''x✓''']\nrole = \"active\"\n"
