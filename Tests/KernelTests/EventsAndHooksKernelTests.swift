@@ -243,6 +243,46 @@ final class EventsAndHooksKernelTests {
         #expect(daemon.stop() == 0)
     }
 
+    /// A hook that grows a tree of 255 processes and exits: its whole process
+    /// group goes with it (under systemd the unit's TasksMax=256 also bounds a
+    /// tree that grows faster than that), and path management goes on meanwhile.
+    @Test func aHookThatForksATreeOfProcessesIsEndedWithItsGroup() throws {
+        let hooks = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-bomb-\(getpid())-\(UUID().uuidString.prefix(6))")
+        let directory = hooks.appendingPathComponent("hooks.d")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: hooks) }
+        let marker = "4242.\(getpid())"
+        let script = directory.appendingPathComponent("10-tree").path
+        try """
+            #!/bin/sh
+            [ "$MPTCPCTL_EVENT" = interface_down ] || exit 0
+            tree() { [ "$1" -eq 0 ] && exec sleep \(marker); tree $(($1 - 1)) & tree $(($1 - 1)) & wait; }
+            tree 7 &
+            for i in $(seq 100); do [ "$(pgrep -f -c 'sleep \(marker)')" -ge 128 ] && break; sleep 0.05; done
+            pgrep -f -c 'sleep \(marker)' > \(hooks.path)/grown.tmp && mv \(hooks.path)/grown.tmp \(hooks.path)/grown
+            exit 0
+
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let daemon = try start("[hooks]\ndirectory = \"\(directory.path)\"\ntimeout = 30\n")
+        func alive() throws -> Int {
+            Int(try run("/usr/bin/pgrep", ["-f", "-c", "sleep \(marker)"], check: false).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        }
+        defer { _ = try? run("/usr/bin/pkill", ["-KILL", "-f", "sleep \(marker)"], check: false) }
+        try link("a2", "down")
+        try daemon.waitUntil("the tree grown", seconds: 15) {
+            (try? String(contentsOfFile: hooks.path + "/grown", encoding: .utf8)) != nil
+        }
+        let grown = Int((try String(contentsOfFile: hooks.path + "/grown", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(grown >= 128, "the hook grew its tree: \(grown) leaves")
+        try daemon.waitUntil("every process of the tree ended with the hook", seconds: 10) { try alive() == 0 }
+        #expect(!daemon.log.contains("hook killed at its timeout"), "ended when the hook exited, not at its timeout")
+        try link("a2", "up")
+        try daemon.waitUntil("path management went on") { try PathManager(namespace: lab.clientNamespace).endpoints().count == 1 }
+        #expect(daemon.stop() == 0)
+    }
+
     /// `monitor`, `plan` and `reload` through the daemon.
     @Test func theCLIMonitorsPlansAndReloadsThroughTheDaemon() throws {
         let daemon = try start("[kernel]\nlimits = { subflows = 4, add_addr_accepted = 4 }\n")
