@@ -514,12 +514,6 @@ final class ConnectionManager: @unchecked Sendable {
         connections[token] = entry
     }
 
-    /// Fault injection for tests (`mptcpctld(8)`, ENVIRONMENT): a pause before
-    /// each batch of subflow creations, so a test can close a connection between
-    /// the decision and the command.
-    private static let changeDelay = getenv("MPTCPCTLD_DEBUG_CHANGE_DELAY_MS")
-        .flatMap { UInt32(String(cString: $0)) }.map { min($0, 10_000) }
-
     /// Sends the creations queued by `decide` (one datagram per 64) and applies
     /// each outcome as a single request's would have been: a connection not yet
     /// established waits for its event, one of the in-kernel PM is left alone, a
@@ -528,13 +522,11 @@ final class ConnectionManager: @unchecked Sendable {
         guard !queuedCreates.isEmpty else { return }
         let queued = queuedCreates
         queuedCreates = []
-        if let changeDelay = Self.changeDelay {
-            logger.info("debug: pausing before creating subflows", metadata: [
-                "tokens": "\(Set(queued.map { formatToken($0.request.token) }).sorted().joined(separator: ","))",
-                "subflows": "\(queued.count)", "milliseconds": "\(changeDelay)",
-            ])
-            usleep(changeDelay * 1000)
-        }
+        // Tests close a connection between the decision and the command here.
+        FaultInjection.pause(before: "creating subflows", logger: logger, [
+            "tokens": "\(Set(queued.map { formatToken($0.request.token) }).sorted().joined(separator: ","))",
+            "subflows": "\(queued.count)",
+        ])
         count("create_batches")
         let before = threadCPUNanoseconds()
         let results: [Result<Void, MPTCPError>]

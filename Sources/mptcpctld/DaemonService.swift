@@ -64,9 +64,7 @@ struct DaemonService: Service, CustomStringConvertible {
     func run() async throws {
         // Subscribe before the first pass so no change between them is missed.
         let monitor = try NetworkMonitor(namespace: namespace)
-        // For tests of `interface.notify` (mptcpctld(8), ENVIRONMENT): read link and
-        // address notifications but act on none, as if they were never sent.
-        let deaf = ProcessInfo.processInfo.environment["MPTCPCTLD_DEBUG_IGNORE_LINK_EVENTS"] == "1"
+        let deaf = FaultInjection.ignoreLinkEvents
         if deaf { logger.warning("MPTCPCTLD_DEBUG_IGNORE_LINK_EVENTS=1: link and address changes are seen only on request") }
         let watcher = NetworkWatcher(monitor: monitor, doorbell: doorbell, logger: logger, deaf: deaf)
         watcher.start()

@@ -135,17 +135,9 @@ final class Reconciler: @unchecked Sendable {
         }
     }
 
-    /// Fault injection for tests (`mptcpctld(8)`, ENVIRONMENT): a pause before
-    /// each endpoint change, so a test can kill the daemon halfway through a pass.
-    private let changeDelay = ProcessInfo.processInfo.environment["MPTCPCTLD_DEBUG_CHANGE_DELAY_MS"].flatMap(UInt32.init).map { min($0, 10_000) }
-
     private func apply(_ change: EndpointChange, trigger: String) -> Bool {
-        if let changeDelay {
-            logger.info("debug: pausing before an endpoint change", metadata: [
-                "change": "\(Self.refusalKey(change))", "milliseconds": "\(changeDelay)",
-            ])
-            usleep(changeDelay * 1000)
-        }
+        // Tests kill the daemon halfway through a pass, or change the network, here.
+        FaultInjection.pause(before: "an endpoint change", logger: logger, ["change": "\(Self.refusalKey(change))"])
         let action: String
         switch change {
         case .add: action = "add"
