@@ -19,13 +19,16 @@ public struct Subflow: Hashable, Sendable {
     public var remoteID: UInt8
     /// The interface the subflow is bound to, or that holds its local address; 0 if unknown.
     public var interfaceIndex: Int32
-    /// TCP state number (1 = established).
-    public var state: UInt8
+    /// The subflow's TCP state (`syn-sent` while its join is unanswered).
+    public var state: TCPState
     /// The local token of the connection it belongs to.
     public var token: UInt32
 
     /// Backup in either direction: the scheduler then uses it only when no other subflow can send.
     public var backup: Bool { backupLocal || backupRemote }
+
+    /// Whether it carries traffic (established); see `TCPState.carriesTraffic`.
+    public var carriesTraffic: Bool { state.carriesTraffic }
 }
 
 /// The connection-level counters of `struct mptcp_info`.
@@ -63,8 +66,8 @@ public struct Connection: Hashable, Sendable {
     public var localPort: UInt16
     public var remoteAddress: IPAddress
     public var remotePort: UInt16
-    /// TCP-style state of the MPTCP socket (1 = established).
-    public var state: UInt8
+    /// TCP-style state of the MPTCP socket.
+    public var state: TCPState
     public var info: MPTCPInfo
     public var subflows: [Subflow]
 }

@@ -123,7 +123,7 @@ public enum ConnectionTable {
                 remoteAddress: t.remoteAddress, remotePort: t.remotePort,
                 backupLocal: t.subflowFlags & SubflowDiagFlag.backupLocal != 0,
                 backupRemote: t.subflowFlags & SubflowDiagFlag.backupRemote != 0,
-                localID: t.localID, remoteID: t.remoteID, interfaceIndex: index, state: t.state, token: token))
+                localID: t.localID, remoteID: t.remoteID, interfaceIndex: index, state: TCPState(rawValue: t.state), token: token))
         }
         var seen = Set<UInt32>()
         var result: [Connection] = []
@@ -134,7 +134,7 @@ public enum ConnectionTable {
                 token: info.token, side: listenPorts.contains(s.localPort) ? .server : .client,
                 localAddress: s.localAddress, localPort: s.localPort,
                 remoteAddress: s.remoteAddress, remotePort: s.remotePort,
-                state: s.state, info: info, subflows: subflows))
+                state: TCPState(rawValue: s.state), info: info, subflows: subflows))
         }
         return result.sorted { $0.token < $1.token }
     }
