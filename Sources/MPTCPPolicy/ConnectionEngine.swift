@@ -46,14 +46,21 @@ public struct SubflowView: Hashable, Sendable {
     /// This host marked it backup.
     public var backup: Bool
     public var interfaceIndex: Int32
+    /// Its TCP state: `established`, or a join still under way (`syn-sent`).
+    public var state: TCPState
 
-    public init(local: AddressAndPort, remote: AddressAndPort, localID: UInt8, backup: Bool, interfaceIndex: Int32) {
+    public init(local: AddressAndPort, remote: AddressAndPort, localID: UInt8, backup: Bool, interfaceIndex: Int32,
+                state: TCPState = .established) {
         self.local = local
         self.remote = remote
         self.localID = localID
         self.backup = backup
         self.interfaceIndex = interfaceIndex
+        self.state = state
     }
+
+    /// Whether it is a path (`TCPState.carriesTraffic`); otherwise a join under way.
+    public var carriesTraffic: Bool { state.carriesTraffic }
 }
 
 /// A subflow the policy wants: identified by its address pair and, for
@@ -80,7 +87,10 @@ public struct SubflowSlot: Hashable, Sendable, Comparable, CustomStringConvertib
 
 /// What the engine remembers per connection between decisions.
 public struct ConnectionMemory: Hashable, Sendable {
-    /// Creations sent and not yet established, with the time after which they count as failed.
+    /// Creations sent and not yet established, with the time after which they count
+    /// as failed (`retry.join_timeout` after the request). A pending slot is never
+    /// requested again: at its deadline its half-open subflow is destroyed and the
+    /// slot backs off like any failure.
     public var pending: [SubflowSlot: Int] = [:]
     /// Failed creations: attempts so far and the earliest time of the next one.
     public var failures: [SubflowSlot: Failure] = [:]
@@ -139,10 +149,22 @@ public struct ConnectionDecision: Hashable, Sendable {
     public var events: [String] = []
     /// Addresses newly found unannounceable, with why (for the log).
     public var refusedAnnouncements: [(address: IPAddress, reason: String)] = []
+    /// Joins not answered within `retry.join_timeout`: failures, each backing off
+    /// (`memory.failures` has the attempt and the next time), for the log and the counters.
+    public var joinTimeouts: [JoinTimeout] = []
+
+    /// A subflow request that got no answer in time.
+    public struct JoinTimeout: Hashable, Sendable {
+        public var slot: SubflowSlot
+        /// Its half-open subflow, destroyed by this decision; nil when the kernel
+        /// showed none (it closed without a word, or never started).
+        public var subflow: SubflowView?
+    }
 
     public static func == (a: ConnectionDecision, b: ConnectionDecision) -> Bool {
         a.policy == b.policy && a.actions == b.actions && a.memory == b.memory && a.events == b.events
             && a.refusedAnnouncements.map(\.address) == b.refusedAnnouncements.map(\.address)
+            && a.joinTimeouts == b.joinTimeouts
     }
 
     public func hash(into h: inout Hasher) {
@@ -150,15 +172,13 @@ public struct ConnectionDecision: Hashable, Sendable {
         h.combine(actions)
         h.combine(memory)
         h.combine(events)
+        h.combine(joinTimeouts)
     }
 }
 
 /// The userspace path manager's decisions: pure, from (policy, network,
 /// connection, memory, now) to actions.
 public enum ConnectionEngine {
-    /// Creations not established after this long count as failed.
-    public static let pendingTimeoutMilliseconds = 3000
-
     /// The first `[[connection]]` block matching the connection, else the built-in default.
     public static func policy(for c: ConnectionView, policy: Policy, network: NetworkSnapshot) -> ConnectionPolicy {
         let name = c.initialInterface.flatMap { network.link($0)?.name }
@@ -235,14 +255,10 @@ public enum ConnectionEngine {
         func role(of s: SubflowView) -> Role {
             usable[s.local.address]?.role ?? (isInitial(s, c) ? .active : .off)
         }
-        // Expire pending creations that never established.
-        for (slot, deadline) in d.memory.pending where deadline <= now {
-            d.memory.pending[slot] = nil
-            recordFailure(slot, policy: p, memory: &d.memory, now: now, jitter: jitter)
-        }
 
         // 2. Steering state: is a primary (non-backup, active-role) path up?
-        let primaryUp = alive.contains { role(of: $0) == .active && !$0.backup }
+        //    A join still under way is no path.
+        let primaryUp = alive.contains { $0.carriesTraffic && role(of: $0) == .active && !$0.backup }
         if primaryUp {
             if d.memory.primaryUpSince == nil { d.memory.primaryUpSince = now }
         } else {
@@ -309,22 +325,51 @@ public enum ConnectionEngine {
         let initialAlive = alive.contains { isInitial($0, c) }
         wanted = Array(wanted.prefix(p.maxSubflows + (initialAlive ? 0 : 1)))
 
-        // 4. Match existing subflows (other than the initial one) to slots.
-        var unmatched = alive.filter { !isInitial($0, c) }
+        // 4. Match existing subflows (other than the initial one) to slots; established
+        //    ones first, so that a half-open duplicate of a working path is left over.
+        //    A half-open subflow (its join unanswered) makes its slot pending, not
+        //    missing: it is never requested twice. Past `join_timeout` it is destroyed
+        //    and the slot fails and backs off; the retry comes after the backoff.
+        let others = alive.filter { !isInitial($0, c) }
+        var unmatched = others.filter(\.carriesTraffic) + others.filter { !$0.carriesTraffic }
         var missing: [(SubflowSlot, Candidate)] = []
         var kept: [(SubflowView, Candidate)] = []
+        let timeout = p.retry.joinTimeoutMilliseconds
+        func joinTimedOut(_ slot: SubflowSlot, _ s: SubflowView?) {
+            if let s {
+                d.actions.append(.destroy(s, reason: "join to \(s.remote) not answered within \(timeout) ms: retried after the backoff"))
+            }
+            recordFailure(slot, policy: p, memory: &d.memory, now: now, jitter: jitter)
+            d.joinTimeouts.append(.init(slot: slot, subflow: s))
+        }
         for (slot, l) in wanted {
             if let i = unmatched.firstIndex(where: { $0.local.address == slot.local && $0.remote.address == slot.remote && $0.remote.port == slot.remotePort }) {
-                kept.append((unmatched.remove(at: i), l))
-                d.memory.pending[slot] = nil
-                d.memory.failures[slot] = nil
+                let s = unmatched.remove(at: i)
+                if s.carriesTraffic {
+                    kept.append((s, l))
+                    d.memory.pending[slot] = nil
+                    d.memory.failures[slot] = nil
+                    continue
+                }
+                // Adopted half-open (no request remembered): its time starts now.
+                let deadline = d.memory.pending[slot] ?? now + timeout
+                if deadline <= now { joinTimedOut(slot, s) } else { d.memory.pending[slot] = deadline }
             } else {
+                // Requested, and no socket seen: the request may still be on its way
+                // (the daemon reads the kernel's subflows again at the deadline).
+                if let deadline = d.memory.pending[slot], deadline <= now { joinTimedOut(slot, nil) }
                 missing.append((slot, l))
             }
         }
+        // Requests for slots no longer wanted are forgotten at their deadline (their
+        // half-open subflow, once seen, is destroyed below as unwanted), without a failure.
+        let wantedSlots = Set(wanted.map(\.0))
+        for (slot, deadline) in d.memory.pending where deadline <= now && !wantedSlots.contains(slot) {
+            d.memory.pending[slot] = nil
+        }
         if c.side == .server {
-            // The client's joins stay; they are steered like our own.
-            for s in unmatched {
+            // The client's joins stay; they are steered like our own once established.
+            for s in unmatched where s.carriesTraffic {
                 if let l = usable[s.local.address] { kept.append((s, l)) }
             }
             unmatched = []
@@ -332,7 +377,10 @@ public enum ConnectionEngine {
         // Hand-made subflows stay as the operator made them (not steered either).
         unmatched.removeAll { d.memory.manual.contains(ConnectionMemory.ManualSubflow(local: $0.local.address, remote: $0.remote)) }
         for s in unmatched {
-            d.actions.append(.destroy(s, reason: role(of: s) == .handover ? "handover subflow no longer needed" : "not wanted by \(p.name) (\(p.strategy.rawValue), max_subflows \(p.maxSubflows))"))
+            let why = !s.carriesTraffic && wantedSlots.contains(where: { $0.local == s.local.address && $0.remote == s.remote.address && $0.remotePort == s.remote.port })
+                ? "a second join for a path that has one"
+                : role(of: s) == .handover ? "handover subflow no longer needed" : "not wanted by \(p.name) (\(p.strategy.rawValue), max_subflows \(p.maxSubflows))"
+            d.actions.append(.destroy(s, reason: why))
         }
 
         // 5. Backup flags by mode, with promotion when no primary is left.
@@ -383,7 +431,7 @@ public enum ConnectionEngine {
             }
             guard let id = slot.local == c.local.address ? 0 : localID(for: slot.local) else { continue }
             let backup = l.role != .active
-            d.memory.pending[slot] = now + pendingTimeoutMilliseconds
+            d.memory.pending[slot] = now + timeout
             d.actions.append(.create(slot: slot, localID: id, interfaceIndex: l.interfaceIndex, backup: backup,
                                      reason: "\(p.name): \(p.strategy.rawValue) via \(l.interfaceName) (\(l.role.rawValue))"))
         }
@@ -408,7 +456,7 @@ public enum ConnectionEngine {
         return d
     }
 
-    /// A creation failed (SUB_CLOSED with an error, or it never established): back off.
+    /// A creation failed (SUB_CLOSED with an error, or its join timed out): back off.
     public static func recordFailure(_ slot: SubflowSlot, policy p: ConnectionPolicy, memory: inout ConnectionMemory, now: Int, jitter: Double) {
         var f = memory.failures[slot] ?? ConnectionMemory.Failure(attempts: 0, nextAttempt: now)
         f.attempts += 1

@@ -93,18 +93,32 @@ public struct ConnectionMatch: Hashable, Sendable, Codable {
     }
 }
 
-/// Backoff for re-creating failed subflows: `retry = { initial = "200ms", max = "30s", attempts = 10 }`.
+/// Backoff for re-creating failed subflows:
+/// `retry = { initial = "200ms", max = "30s", attempts = 10, join_timeout = "7s" }`.
 public struct RetryPolicy: Hashable, Sendable, Codable {
     public var initialMilliseconds: Int = 200
     public var maximumMilliseconds: Int = 30_000
     public var attempts: Int = 10
+    /// How long a requested subflow may stay half-open (its join unanswered) before
+    /// it is destroyed and counted as a failure. The default, 7 s, is the kernel's
+    /// first SYN and its first two retransmissions (initial RTO 1 s, doubling: sent
+    /// at 0, 1 and 3 s, the last given 4 s), where the kernel itself would go on
+    /// for about two minutes (`tcp_syn_retries` = 6) on a path that answers nothing.
+    public var joinTimeoutMilliseconds: Int = RetryPolicy.defaultJoinTimeoutMilliseconds
+
+    public static let defaultJoinTimeoutMilliseconds = 7000
+    /// The bounds of `join_timeout`: below the kernel's first SYN retransmission
+    /// (1 s) a slow but working path would never get its subflow.
+    public static let joinTimeoutRange = 1000...600_000
 
     public init() {}
 
-    public init(initialMilliseconds: Int, maximumMilliseconds: Int, attempts: Int) {
+    public init(initialMilliseconds: Int, maximumMilliseconds: Int, attempts: Int,
+                joinTimeoutMilliseconds: Int = RetryPolicy.defaultJoinTimeoutMilliseconds) {
         self.initialMilliseconds = initialMilliseconds
         self.maximumMilliseconds = maximumMilliseconds
         self.attempts = attempts
+        self.joinTimeoutMilliseconds = joinTimeoutMilliseconds
     }
 
     /// The delay before attempt `n` (1-based): doubling from `initial`, capped at

@@ -311,11 +311,16 @@ private struct Reader {
         }
         if let r = table(t, "retry", at: path) {
             let rp = path + ".retry"
-            known(r, ["initial", "max", "attempts"], at: rp)
+            known(r, ["initial", "max", "attempts", "join_timeout"], at: rp)
             if let v = duration(r, "initial", at: rp) { c.retry.initialMilliseconds = max(1, v) }
             if let v = duration(r, "max", at: rp) { c.retry.maximumMilliseconds = v }
             if let v = int(r, "attempts", at: rp) {
                 if (0...1000).contains(v) { c.retry.attempts = v } else { fail(rp + ".attempts", "must be 0 to 1000, not \(v)"); ok = false }
+            }
+            if let v = duration(r, "join_timeout", at: rp) {
+                if RetryPolicy.joinTimeoutRange.contains(v) { c.retry.joinTimeoutMilliseconds = v } else {
+                    fail(rp + ".join_timeout", "must be 1s to 10m, not \(v) ms"); ok = false
+                }
             }
             if c.retry.initialMilliseconds > c.retry.maximumMilliseconds {
                 fail(rp, "initial (\(c.retry.initialMilliseconds) ms) is longer than max (\(c.retry.maximumMilliseconds) ms)"); ok = false

@@ -197,11 +197,129 @@ import Testing
         let first = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: connection(lab), memory: .init(), now: 0)
         let again = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: connection(lab), memory: first.memory, now: 10)
         #expect(creates(again).isEmpty)
-        let t1 = ConnectionEngine.pendingTimeoutMilliseconds + 1
+        let t1 = RetryPolicy.defaultJoinTimeoutMilliseconds + 1
         let expired = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: connection(lab), memory: first.memory, now: t1)
         #expect(creates(expired).isEmpty, "expiry counts as a failure and backs off first")
+        #expect(expired.joinTimeouts.count == 2 && expired.joinTimeouts.allSatisfy { $0.subflow == nil })
         let retried = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: connection(lab), memory: expired.memory, now: t1 + 400)
         #expect(!creates(retried).isEmpty, "a creation that never established is retried after its backoff")
+    }
+
+    // MARK: joins under way (half-open subflows)
+
+    func destroys(_ d: ConnectionDecision) -> [SubflowView] {
+        d.actions.compactMap { if case .destroy(let s, _) = $0 { return s } else { return nil } }
+    }
+
+    /// The half-open subflow the kernel opens for a create request (what sock_diag shows).
+    func halfOpen(_ slot: SubflowSlot, port: UInt16, id: UInt8, on index: Int32) -> SubflowView {
+        SubflowView(local: AddressAndPort(address: slot.local, port: port), remote: AddressAndPort(address: slot.remote, port: slot.remotePort),
+                    localID: id, backup: false, interfaceIndex: index, state: .synSent)
+    }
+
+    @Test func aSubflowInSynSentIsPendingNotMissingAndIsNeverRequestedTwice() {
+        let lab = Lab()
+        let p = policy(.perInterface)
+        var c = connection(lab)
+        let first = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: .init(), now: 0)
+        let (slot, id, _) = creates(first)[0]
+        c.subflows.append(halfOpen(slot, port: 50000, id: id, on: lab.eth1))
+        for t in stride(from: 100, to: RetryPolicy.defaultJoinTimeoutMilliseconds, by: 500) {
+            let d = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: first.memory, now: t)
+            #expect(!creates(d).contains { $0.0 == slot }, "at \(t) ms: the join is under way")
+            #expect(destroys(d).isEmpty && d.joinTimeouts.isEmpty)
+        }
+        // Adopted (a restart, a resync): no memory of the request, the half-open subflow alone holds the slot.
+        let adopted = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: .init(), now: 20_000)
+        #expect(!creates(adopted).contains { $0.0 == slot })
+        #expect(adopted.memory.pending[slot] == 20_000 + RetryPolicy.defaultJoinTimeoutMilliseconds, "its join timeout starts when it is seen")
+        // A half-open subflow is no path: with the primary gone, a backup is promoted all the same.
+        #expect(!halfOpen(slot, port: 1, id: 1, on: lab.eth1).carriesTraffic)
+    }
+
+    @Test func aJoinNotAnsweredWithinJoinTimeoutIsDestroyedThenRetriedAfterTheBackoff() {
+        let lab = Lab()
+        var p = policy(.perInterface)
+        p.connections[0].retry = RetryPolicy(initialMilliseconds: 200, maximumMilliseconds: 30_000, attempts: 10, joinTimeoutMilliseconds: 2000)
+        var c = connection(lab)
+        let first = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: .init(), now: 0)
+        let (slot, id, _) = creates(first)[0]
+        let stuck = halfOpen(slot, port: 50000, id: id, on: lab.eth1)
+        c.subflows.append(stuck)
+        let timedOut = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: first.memory, now: 2000, jitter: 0)
+        #expect(destroys(timedOut) == [stuck], "the half-open subflow is destroyed")
+        #expect(!creates(timedOut).contains { $0.0 == slot }, "not in the same breath: the retry backs off")
+        #expect(timedOut.joinTimeouts.contains(.init(slot: slot, subflow: stuck)))
+        #expect(timedOut.memory.failures[slot] == .init(attempts: 1, nextAttempt: 2200), "a failure: attempt 1, initial backoff")
+        c.subflows.removeAll { $0 == stuck }
+        let early = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: timedOut.memory, now: 2100, jitter: 0)
+        #expect(!creates(early).contains { $0.0 == slot })
+        let retry = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: timedOut.memory, now: 2200, jitter: 0)
+        #expect(creates(retry).contains { $0.0 == slot }, "retried once the backoff has passed")
+        #expect(retry.memory.pending[slot] == 4200)
+    }
+
+    @Test func aHalfOpenDuplicateOfAnEstablishedPathIsDestroyed() {
+        let lab = Lab()
+        var c = connection(lab)
+        let slot = SubflowSlot(local: IPAddress("10.0.1.1")!, remote: c.remote.address, remotePort: c.remote.port, index: 0)
+        let working = SubflowView(local: AddressAndPort(address: slot.local, port: 50001), remote: c.remote, localID: 1, backup: false, interfaceIndex: lab.eth1)
+        let duplicate = halfOpen(slot, port: 50002, id: 1, on: lab.eth1)
+        c.subflows += [duplicate, working]
+        let d = ConnectionEngine.decide(policy: policy(.perInterface), network: lab.world.snapshot, connection: c, memory: .init(), now: 0)
+        #expect(destroys(d) == [duplicate], "the established one keeps the slot")
+        #expect(!creates(d).contains { $0.0 == slot })
+    }
+
+    /// Thirty seconds of fullmesh over paths whose joins are never answered, against
+    /// a model of the kernel (a create opens a half-open subflow; a destroy closes
+    /// it; nothing ever establishes): at no time two half-open subflows for one
+    /// pair, and every timeout is a counted failure followed by a backed-off retry.
+    @Test func fullmeshOverUnansweredJoinsNeverHoldsTwoHalfOpenSubflowsPerPair() {
+        let lab = Lab()
+        var p = policy(.fullmesh)
+        p.connections[0].retry.joinTimeoutMilliseconds = 3000
+        var c = connection(lab)
+        c.announced = [AnnouncedAddress(id: 1, address: IPAddress("10.9.1.2")!, port: 0)]
+        var memory = ConnectionMemory()
+        var nextPort: UInt16 = 50000
+        var failures = 0
+        var requests: [SubflowSlot: [Int]] = [:]
+        for t in stride(from: 0, through: 30_000, by: 50) {
+            let d = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: memory, now: t, jitter: 0.5)
+            memory = d.memory
+            failures += d.joinTimeouts.count
+            for action in d.actions {
+                switch action {
+                case .destroy(let s, _): c.subflows.removeAll { $0 == s }
+                case .create(let slot, let id, let index, _, _):
+                    requests[slot, default: []].append(t)
+                    c.subflows.append(halfOpen(slot, port: nextPort, id: id, on: index))
+                    nextPort += 1
+                default: break
+                }
+            }
+            var perPair: [String: Int] = [:]
+            for s in c.subflows where !s.carriesTraffic { perPair["\(s.local.address)->\(s.remote)", default: 0] += 1 }
+            #expect(perPair.values.allSatisfy { $0 <= 1 }, "at \(t) ms: \(perPair)")
+        }
+        #expect(requests.count == 5, "3 locals x 2 remotes, less the initial pair")
+        for (slot, times) in requests {
+            #expect(times.count >= 3, "\(slot) retried: \(times)")
+            for (a, b) in zip(times, times.dropFirst()) {
+                #expect(b - a >= 3000 + 200, "\(slot): a retry only after the join timeout and a backoff: \(times)")
+            }
+        }
+        let unanswered = requests.values.flatMap { $0 }.filter { $0 + 3000 <= 30_000 }.count
+        #expect(failures == unanswered, "every join that timed out within the 30 s is a counted failure")
+    }
+
+    @Test func joinTimeoutIsReadFromRetryAndBounded() throws {
+        let text = "[[connection]]\nname = \"a\"\nretry = { join_timeout = \"2.5s\" }\n"
+        let loaded = try PolicyLoader.load(text, file: "t.toml")
+        #expect(loaded.connections[0].retry.joinTimeoutMilliseconds == 2500)
+        #expect(ConnectionPolicy.builtInDefault.retry.joinTimeoutMilliseconds == 7000, "the default: SYN at 0, 1 and 3 s, the last given 4 s")
+        #expect(throws: PolicyError.self) { try PolicyLoader.load("[[connection]]\nname = \"a\"\nretry = { join_timeout = \"500ms\" }\n", file: "t.toml") }
     }
 
     @Test func idsAreReusedPerAddressAndNeverCollide() async {
