@@ -26,6 +26,16 @@ final class ConnectionManager: @unchecked Sendable {
         var foreign = false
         /// When a pending creation expires, a retry is due or failback is (ms), if ever.
         var wake: Int?
+        /// Subflows this daemon closed (destroyed, or withdrawn with their address)
+        /// whose SUB_CLOSED has not come yet: their close (ECONNRESET) is no failure.
+        var closing: Set<ClosingSubflow> = []
+    }
+
+    /// A subflow by its local address and port and its peer's address: SUB_CLOSED
+    /// of a join that never established carries remote port 0.
+    private struct ClosingSubflow: Hashable {
+        var local: AddressAndPort
+        var remote: IPAddress
     }
 
     /// The kernel's answer to a command on a connection that no longer exists.
@@ -154,12 +164,7 @@ final class ConnectionManager: @unchecked Sendable {
                 remote: AddressAndPort(address: c.remoteAddress, port: c.remotePort),
                 initialInterface: network.addresses.first { $0.address == c.localAddress }?.interfaceIndex))
             entry.established = true
-            // Closing subflows (FIN_WAIT over a dead link) are not paths any more.
-            entry.view.subflows = c.subflows.filter { $0.state == 1 }.map {
-                SubflowView(local: AddressAndPort(address: $0.localAddress, port: $0.localPort),
-                            remote: AddressAndPort(address: $0.remoteAddress, port: $0.remotePort),
-                            localID: $0.localID, backup: $0.backupLocal, interfaceIndex: $0.interfaceIndex)
-            }
+            entry.view.subflows = Self.subflowViews(c)
             do {
                 for e in try kernel.pathManager.addresses(token: c.token) {
                     entry.view.localIDs[e.address] = e.id
@@ -186,6 +191,44 @@ final class ConnectionManager: @unchecked Sendable {
             "reason": .string(reason), "connections": .integer(Int64(connections.count)), "forgotten": .integer(Int64(gone.count)),
         ]))
         lockedDecideAll()
+    }
+
+    /// The subflows the engine weighs: established ones and joins under way (which
+    /// hold their slot until `join_timeout`). Closing ones (FIN_WAIT over a dead
+    /// link) are neither paths nor requests any more.
+    private static func subflowViews(_ c: Connection) -> [SubflowView] {
+        c.subflows.filter { $0.carriesTraffic || $0.state.isHandshaking }.map {
+            SubflowView(local: AddressAndPort(address: $0.localAddress, port: $0.localPort),
+                        remote: AddressAndPort(address: $0.remoteAddress, port: $0.remotePort),
+                        localID: $0.localID, backup: $0.backupLocal, interfaceIndex: $0.interfaceIndex, state: $0.state)
+        }
+    }
+
+    /// Reads the subflows of `tokens` from sock_diag (one dump): events tell when a
+    /// join succeeds or fails, never that it is still half-open, nor the local port
+    /// its destruction needs. Done only for connections with a request past its
+    /// `join_timeout`, just before deciding them.
+    private func rereadSubflows(_ tokens: Set<UInt32>) {
+        let table: [Connection]
+        do { table = try ConnectionTable.read(namespace: kernel.namespace) } catch {
+            logger.error("cannot list connections: timed-out joins cannot be closed", metadata: ["error": "\(error)"])
+            return
+        }
+        for c in table where tokens.contains(c.token) {
+            connections[c.token]?.view.subflows = Self.subflowViews(c)
+        }
+    }
+
+    /// Decides for `tokens` at one instant; connections with a request past its
+    /// deadline first have their subflows read again, so the engine sees the
+    /// half-open subflow it must destroy.
+    private func decide(_ tokens: some Collection<UInt32>) {
+        let t = now
+        let overdue = Set(tokens.filter { token in
+            connections[token].map { e in e.established && !e.foreign && e.memory.pending.values.contains { $0 <= t } } ?? false
+        })
+        if !overdue.isEmpty { rereadSubflows(overdue) }
+        for token in tokens { decide(token, now: t) }
     }
 
     /// Applies a batch of events and decides for the connections they touched
@@ -226,7 +269,7 @@ final class ConnectionManager: @unchecked Sendable {
             return
         }
         listenersFresh = false
-        for token in touched { decide(token) }
+        decide(touched)
         flushCreates()
     }
 
@@ -302,6 +345,10 @@ final class ConnectionManager: @unchecked Sendable {
             guard var entry = connections[token], let l = e.localAddress, let r = e.remoteAddress else { return nil }
             let local = AddressAndPort(address: l, port: e.localPort ?? 0)
             entry.view.subflows.removeAll { $0.local == local && $0.remote.address == r }
+            if entry.closing.remove(ClosingSubflow(local: local, remote: r)) != nil {
+                connections[token] = entry
+                return token
+            }
             if let slot = entry.memory.pending.keys.first(where: { $0.local == l && $0.remote == r }) ?? (e.error ?? 0 != 0
                 ? SubflowSlot(local: l, remote: r, remotePort: e.remotePort ?? 0, index: 0) : nil) {
                 let policy = entry.lastPolicy ?? .builtInDefault
@@ -327,7 +374,7 @@ final class ConnectionManager: @unchecked Sendable {
 
     private func lockedDecideAll() {
         listenersFresh = false
-        for token in connections.keys { decide(token) }
+        decide(Array(connections.keys))
         flushCreates()
     }
 
@@ -337,10 +384,12 @@ final class ConnectionManager: @unchecked Sendable {
             armed = nil
             let t = now
             listenersFresh = false
-            while let (due, token) = timers.min, due <= t {
+            var due: [UInt32] = []
+            while let (at, token) = timers.min, at <= t {
                 timers.pop()
-                if let e = connections[token], e.wake == due { decide(token) }
+                if let e = connections[token], e.wake == at { due.append(token) }
             }
+            decide(due)
             flushCreates()
         }
     }
@@ -368,13 +417,18 @@ final class ConnectionManager: @unchecked Sendable {
         let m = entry.memory
         let retry = (entry.lastPolicy ?? .builtInDefault).retry
         var wake = m.pending.values.min()
-        for f in m.failures.values where retry.allowsRetry(after: f.attempts) { wake = min(wake ?? f.nextAttempt, f.nextAttempt) }
+        // A retry time already past was acted on by the decision just made (or its
+        // slot is pending again, or no longer wanted): it must not hide a later deadline.
+        let t = now
+        for f in m.failures.values where f.nextAttempt > t && retry.allowsRetry(after: f.attempts) {
+            wake = min(wake ?? f.nextAttempt, f.nextAttempt)
+        }
         if let f = m.failbackAt { wake = min(wake ?? f, f) }
         if wake != entry.wake, let wake { timers.push(wake, token) }
         entry.wake = wake
     }
 
-    private func decide(_ token: UInt32) {
+    private func decide(_ token: UInt32, now: Int) {
         guard var entry = connections[token], entry.established, !entry.foreign else { return }
         let previousMemory = entry.memory
         defer {
@@ -398,6 +452,18 @@ final class ConnectionManager: @unchecked Sendable {
         }
         entry.memory = decision.memory
         entry.lastPolicy = decision.policy
+        for timeout in decision.joinTimeouts {
+            // A failure like a refused join: counted, logged with its attempt and backoff.
+            count("subflows_failed")
+            count("joins_timed_out")
+            let f = decision.memory.failures[timeout.slot]
+            logger.info("subflow failed", metadata: [
+                "token": "\(formatToken(token))", "local": "\(timeout.subflow.map { "\($0.local)" } ?? "\(timeout.slot.local)")",
+                "remote": "\(AddressAndPort(address: timeout.slot.remote, port: timeout.slot.remotePort))",
+                "error": "join timed out", "timeout_ms": "\(decision.policy.retry.joinTimeoutMilliseconds)",
+                "attempt": "\(f?.attempts ?? 0)", "retry_in_ms": "\((f?.nextAttempt ?? now) - now)",
+            ])
+        }
         logger.trace("decided", metadata: ["token": "\(formatToken(token))", "side": "\(entry.view.side)",
                                            "policy": "\(decision.policy.name)", "actions": "\(decision.actions.count)"])
         for event in decision.events {
@@ -421,6 +487,7 @@ final class ConnectionManager: @unchecked Sendable {
                 do {
                     try kernel.pathManager.destroySubflow(token: token, local: s.local, remote: s.remote)
                     entry.view.subflows.removeAll { $0 == s }
+                    entry.closing.insert(ClosingSubflow(local: s.local, remote: s.remote.address))
                     logger.info("destroyed subflow", metadata: [
                         "token": "\(formatToken(token))", "local": "\(s.local)", "remote": "\(s.remote)", "reason": "\(reason)",
                     ])
@@ -445,6 +512,7 @@ final class ConnectionManager: @unchecked Sendable {
                     logger.debug("nothing to withdraw", metadata: ["token": "\(formatToken(token))", "local_id": "\(id)", "error": "\(error)"])
                 }
                 for s in subflows {
+                    entry.closing.insert(ClosingSubflow(local: s.local, remote: s.remote.address))
                     do { try kernel.pathManager.destroySubflow(token: token, local: s.local, remote: s.remote) } catch {
                         if Self.isGone(error) { gone = true; break actions }
                         logger.debug("subflow already gone", metadata: ["token": "\(formatToken(token))", "local": "\(s.local)", "error": "\(error)"])
@@ -546,8 +614,14 @@ final class ConnectionManager: @unchecked Sendable {
             case .success:
                 if q.request.local.id != 0 { entry.view.localIDs[q.slot.local] = q.request.local.id }
                 count("subflows_created")
-                // One that failed or was closed before and is opened again.
-                if q.previousMemory.failures[q.slot] != nil { count("subflows_recreated") }
+                // One that failed (refused, closed, or its join timed out) and is asked for again.
+                if let f = q.previousMemory.failures[q.slot] {
+                    count("subflows_recreated")
+                    logger.info("retrying subflow", metadata: [
+                        "token": "\(formatToken(token))", "local": "\(q.slot.local)", "remote": "\(q.request.remote)",
+                        "retry": "\(f.attempts)", "of": "\(max(1, q.policy.retry.attempts))",
+                    ])
+                }
                 logger.debug("creating subflow", metadata: [
                     "token": "\(formatToken(token))", "local": "\(q.slot.local)", "local_id": "\(q.request.local.id)",
                     "remote": "\(q.request.remote)", "backup": "\(q.request.local.flags.contains(.backup))", "reason": "\(q.reason)",
