@@ -151,7 +151,12 @@ extension MonitorCommand {
 struct ConnectionsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connections",
-        abstract: "List MPTCP connections with their subflows."
+        abstract: "List MPTCP connections with their subflows.",
+        discussion: """
+            STATE is each subflow's TCP state (established, syn-sent, fin-wait-1, ...). Only an established \
+            subflow carries traffic: it alone is counted and called active (or backup); one still in its \
+            handshake, or closing, shows - instead.
+            """
     )
 
     @OptionGroup var global: GlobalOptions
@@ -184,16 +189,25 @@ struct ConnectionsCommand: ParsableCommand {
             rows.append([formatToken(c.token), c.side.rawValue,
                          AddressAndPort(address: c.localAddress, port: c.localPort).description,
                          AddressAndPort(address: c.remoteAddress, port: c.remotePort).description,
-                         "", "", String(c.subflows.count) + " subflow" + (c.subflows.count == 1 ? "" : "s") + policy])
+                         "", "", c.state.name, Self.summary(c.subflows) + policy])
             for s in c.subflows {
                 rows.append(["", "",
                              AddressAndPort(address: s.localAddress, port: s.localPort).description,
                              AddressAndPort(address: s.remoteAddress, port: s.remotePort).description,
                              "\(s.localID)/\(s.remoteID)",
                              s.interfaceIndex == 0 ? "-" : interfaceName(s.interfaceIndex, interfaces),
-                             s.backup ? "backup" : "active"])
+                             s.state.name,
+                             s.carriesTraffic ? (s.backup ? "backup" : "active") : "-"])
             }
         }
-        Output.table(["TOKEN", "SIDE", "LOCAL", "REMOTE", "IDS", "INTERFACE", "STATUS"], rows)
+        Output.table(["TOKEN", "SIDE", "LOCAL", "REMOTE", "IDS", "INTERFACE", "STATE", "STATUS"], rows)
+    }
+
+    /// "2 subflows": those that carry traffic; the others (a join under way, a
+    /// closing subflow) are named apart, never counted as paths.
+    static func summary(_ subflows: [Subflow]) -> String {
+        let working = subflows.filter(\.carriesTraffic).count
+        let others = subflows.count - working
+        return "\(working) subflow" + (working == 1 ? "" : "s") + (others == 0 ? "" : " (+\(others) not established)")
     }
 }

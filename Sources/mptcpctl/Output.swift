@@ -88,6 +88,8 @@ struct SubflowJSON: Encodable {
     var remote_id: UInt8
     var backup: Bool
     var interface: String?
+    /// The TCP state (`established`, `syn-sent`, …): only an established subflow carries traffic.
+    var state: String
 
     init(_ s: Subflow, interfaces: InterfaceTable) {
         local_address = s.localAddress.description
@@ -98,6 +100,7 @@ struct SubflowJSON: Encodable {
         remote_id = s.remoteID
         backup = s.backup
         interface = s.interfaceIndex == 0 ? nil : interfaceName(s.interfaceIndex, interfaces)
+        state = s.state.name
     }
 }
 

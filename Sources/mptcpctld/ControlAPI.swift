@@ -208,6 +208,7 @@ final class ControlAPI: Sendable {
                         "local_address": .string(s.localAddress.description), "local_port": .integer(Int64(s.localPort)),
                         "remote_address": .string(s.remoteAddress.description), "remote_port": .integer(Int64(s.remotePort)),
                         "local_id": .integer(Int64(s.localID)), "remote_id": .integer(Int64(s.remoteID)), "backup": .bool(s.backup),
+                        "state": .string(s.state.name),
                     ]
                     if s.interfaceIndex != 0 { sub["interface"] = .string(interfaces.names[s.interfaceIndex] ?? "if\(s.interfaceIndex)") }
                     return .object(sub)
@@ -277,7 +278,22 @@ final class ControlAPI: Sendable {
         Metrics.Gauge(label: "mptcpctld_owned_endpoints").record(s.owned.count)
         Metrics.Gauge(label: "mptcpctld_uptime_seconds").record(state.uptimeSeconds)
         Metrics.Gauge(label: "mptcpctld_policy_reloads").record(s.reloads)
+        recordSubflowGauges()
         return .success(["text": .string(registry.emitToString())])
+    }
+
+    /// The namespace's MPTCP subflows now, by the truth `connections` shows:
+    /// those that carry traffic (established) and joins under way (syn-sent,
+    /// syn-recv). Not recorded when sock_diag cannot be read (the last values stay).
+    private func recordSubflowGauges() {
+        let table: [Connection]
+        do { table = try ConnectionTable.read(namespace: .current) } catch {
+            logger.warning("cannot list connections for the subflow gauges", metadata: ["error": "\(error)"])
+            return
+        }
+        let subflows = table.flatMap(\.subflows)
+        Metrics.Gauge(label: "mptcpctld_active_subflows").record(subflows.filter(\.carriesTraffic).count)
+        Metrics.Gauge(label: "mptcpctld_pending_subflows").record(subflows.filter(\.state.isHandshaking).count)
     }
 
     /// Checks the parameters; the connection's handler then starts the stream
