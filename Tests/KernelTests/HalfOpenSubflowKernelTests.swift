@@ -60,12 +60,15 @@ final class HalfOpenSubflowKernelTests {
         return Int(rules[range].split(separator: " ")[1]) ?? 0
     }
 
-    /// A counter's value in `mptcpctl metrics` (0 when absent).
-    func metric(_ name: String) throws -> Double {
-        let text = try lab.mptcpctl(lab.client, ["metrics"]).stdout
-        let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
-        return line.flatMap { Double($0.split(separator: " ")[1]) } ?? 0
+    /// Values in one `mptcpctl metrics` scrape (0 when absent).
+    func metrics(_ names: String...) throws -> [Double] {
+        let lines = try lab.mptcpctl(lab.client, ["metrics"]).stdout.split(separator: "\n")
+        return names.map { name in
+            lines.first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? 0
+        }
     }
+
+    func metric(_ name: String) throws -> Double { try metrics(name)[0] }
 
     @Test func fullmeshNeverHoldsTwoHalfOpenSubflowsPerPairWhileJoinsGetNoAnswer() throws {
         // The default retry (join_timeout 7 s, backoff from 200 ms): several retries in 30 s.
@@ -100,7 +103,9 @@ final class HalfOpenSubflowKernelTests {
         #expect(halfOpenPorts.count >= 3, "the stuck join was destroyed and tried again, each time from a new port: \(halfOpenPorts)")
         // Each timeout: counted, logged as a failure with its attempt, the subflow
         // destroyed, and the next attempt logged as a retry after a backoff.
-        #expect(try metric("mptcpctld_pm_subflows_failed_total") >= 2)
+        let counted = try metrics("mptcpctld_pm_subflows_failed_total", "mptcpctld_pm_joins_timed_out_total")
+        #expect(counted[0] >= 2, "\(counted)")
+        #expect(counted[0] == counted[1], "each timeout counted once, the close of the destroyed subflow not again: \(counted)")
         let failures = daemon.lines("subflow failed").filter { $0["error"] == "join timed out" && $0["local"]?.hasPrefix("10.0.2.1") == true }
         #expect(failures.count >= 2, "\(daemon.log)")
         #expect(failures.compactMap { $0["attempt"] }.prefix(2) == ["1", "2"], "attempts count up: \(failures)")
