@@ -50,9 +50,10 @@ final class AnnouncementListenerSet {
 
     /// Closes the listeners no connection needs any more (no I/O beyond the
     /// closes: whether another listener took over is left to the next `update`).
-    func release(_ context: ConnectionEngine.Context, connections: [ConnectionView]) {
+    /// `connections` is only evaluated when a listener is held or was refused.
+    func release(_ context: ConnectionEngine.Context, connections: @autoclosure () -> [ConnectionView]) {
         guard !held.isEmpty || !refused.isEmpty else { return }
-        let needed = AnnouncementListeners.wanted(context, connections: connections, others: [])
+        let needed = AnnouncementListeners.wanted(context, connections: connections(), others: [])
         closeAll(except: needed)
         refused = refused.filter { needed.contains($0.key) }
     }
