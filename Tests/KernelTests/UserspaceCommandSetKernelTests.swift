@@ -183,6 +183,31 @@ final class UserspaceCommandSetKernelTests {
         throw LabError("the monitor never showed a listener_created event")
     }
 
+    @Test func anAnnouncementThroughTheDaemonCarriesItsDevice() throws {
+        let policy = "[daemon]\nstate_directory = \"@STATE@\"\nresync_interval = 0\n[kernel]\npath_manager = \"userspace\"\n"
+        let daemon = try Daemon(namespace: lab.server, policy: policy)
+        try daemon.waitRunning()
+        let client = try EventRecorder(lab.clientNamespace), server = try EventRecorder(lab.serverNamespace)
+        let app = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "6500"])
+        defer { app.stop() }
+        _ = try app.wait(for: "listening")
+        let conn = try lab.peer(lab.client, ["client", "--connect", "10.0.1.2", "--port", "6500"])
+        defer { conn.stop() }
+        _ = try conn.wait(for: "connected")
+        conn.send("send 1000")
+        let ts = try #require(try server.wait("established") { $0.type == .established && $0.isServerSide }.token)
+        let result = try lab.mptcpctl(lab.server, ["announce", "--token", formatToken(ts), "--address", "10.0.2.2", "--id", "5",
+                                                   "--dev", "b2"])
+        #expect(!result.stderr.contains("asking the kernel directly"), "the daemon took it: \(result.stderr)")
+        _ = try client.wait("ADD_ADDR of 10.0.2.2") { $0.type == .announced && $0.remoteID == 5 }
+        let b2 = try #require(try InterfaceTable.read(namespace: lab.serverNamespace).index(of: "b2"))
+        #expect(try PathManager(namespace: lab.serverNamespace).addresses(token: ts).first { $0.id == 5 }?.interfaceIndex == b2)
+        let unknown = try lab.mptcpctl(lab.server, ["announce", "--token", formatToken(ts), "--address", "10.0.3.2", "--id", "6",
+                                                    "--dev", "nosuch0"], check: false)
+        #expect(unknown.status == 64, "an unknown interface is the caller's mistake: \(unknown.stderr)")
+        #expect(daemon.stop() == 0)
+    }
+
     // MARK: which daemon the CLI talks to
 
     @Test func insideIpNetnsExecTheCLITalksToThatNamespacesDaemonAndRefusesAnUnnamedOnesWrongDaemon() throws {
