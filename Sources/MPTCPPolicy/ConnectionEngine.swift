@@ -136,8 +136,9 @@ public enum ConnectionAction: Hashable, Sendable {
     /// a path died, which a subflow close sent over the dead link cannot tell it.
     case removeAddress(id: UInt8, address: IPAddress, subflows: [SubflowView], reason: String)
     case setBackup(SubflowView, backup: Bool, reason: String)
-    /// Announce a local address to the peer (ADD_ADDR, server side), on the connection's port.
-    case announce(id: UInt8, address: IPAddress, interfaceIndex: Int32, reason: String)
+    /// Announce a local address to the peer (ADD_ADDR, server side): on `port`,
+    /// or on the connection's own port when 0.
+    case announce(id: UInt8, address: IPAddress, port: UInt16, interfaceIndex: Int32, reason: String)
 }
 
 /// The engine's answer for one connection.
@@ -437,19 +438,21 @@ public enum ConnectionEngine {
         }
 
         // 7. Server side: announce the addresses of `announce = true` interfaces
-        //    where an MPTCP listener accepts the join on the connection's port.
+        //    where an MPTCP listener accepts the join on the announced port
+        //    (`announce_port`, else the connection's).
         if c.side == .server, let listeners {
             for l in locals where l.flags.contains(.signal) && l.address != c.local.address && c.announcedLocal[l.address] == nil {
                 if withdrawn.values.contains(l.address) { continue }
-                guard listeners.contains(where: { $0.accepts(l.address, port: c.local.port, interface: l.interfaceIndex) }) else {
+                let port = AnnouncementListeners.port(for: l, policy: context.policy, connection: c)
+                guard listeners.contains(where: { $0.accepts(l.address, port: port, interface: l.interfaceIndex) }) else {
                     if d.memory.unannounceable.insert(l.address).inserted {
-                        d.refusedAnnouncements.append((l.address, "no MPTCP listener accepts joins to \(AddressAndPort(address: l.address, port: c.local.port))"))
+                        d.refusedAnnouncements.append((l.address, "no MPTCP listener accepts joins to \(AddressAndPort(address: l.address, port: port))"))
                     }
                     continue
                 }
                 d.memory.unannounceable.remove(l.address)
                 guard let id = localID(for: l.address) else { continue }
-                d.actions.append(.announce(id: id, address: l.address, interfaceIndex: l.interfaceIndex,
+                d.actions.append(.announce(id: id, address: l.address, port: port == c.local.port ? 0 : port, interfaceIndex: l.interfaceIndex,
                                            reason: "\(l.interfaceName) is \(l.role.rawValue) and announced"))
             }
         }

@@ -116,6 +116,9 @@ public struct InterfaceRule: Hashable, Sendable, Codable {
     public var role: Role
     /// Also advertise the addresses to peers (`signal`).
     public var announce: Bool = false
+    /// Userspace PM: the port the addresses are announced on (ADD_ADDR with a
+    /// port), where the daemon holds an MPTCP listener; nil: the connection's own port.
+    public var announcePort: UInt16? = nil
     /// `fullmesh`: a subflow to every address the peer announced.
     public var fullmesh: Bool = false
     public var families: Set<AddressFamily> = [.ipv4, .ipv6]

@@ -471,7 +471,7 @@ private struct Reader {
     }
 
     mutating func interface(_ t: TOMLTable, at path: String, position: Int) -> InterfaceRule? {
-        known(t, ["name", "role", "announce", "fullmesh", "families", "skip_link_local", "require_default_route"], at: path)
+        known(t, ["name", "role", "announce", "announce_port", "fullmesh", "families", "skip_link_local", "require_default_route"], at: path)
         var globs: [Glob] = []
         var ok = true
         if let value = t["name"] {
@@ -509,6 +509,17 @@ private struct Reader {
         if let v = bool(t, "fullmesh", at: path) { rule.fullmesh = v }
         if rule.announce && rule.fullmesh {
             fail(path + ".fullmesh", "cannot be combined with announce = true (the kernel refuses signal together with fullmesh)")
+            ok = false
+        }
+        if let v = int(t, "announce_port", at: path) {
+            if !(1...65535).contains(v) {
+                fail(path + ".announce_port", "\(v) is not a port (1-65535)"); ok = false
+            } else if !rule.announce {
+                fail(path + ".announce_port", "needs announce = true (it is the port the addresses are announced on)"); ok = false
+            } else {
+                rule.announcePort = UInt16(v)
+            }
+        } else if t["announce_port"] != nil {
             ok = false
         }
         if let value = t["families"] {

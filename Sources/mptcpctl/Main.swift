@@ -16,7 +16,7 @@ struct MPTCPCtl: ParsableCommand {
         subcommands: [
             EndpointCommand.self, LimitsCommand.self, PathManagerCommand.self, SchedulerCommand.self,
             MonitorCommand.self, ConnectionsCommand.self, SubflowCommand.self, AnnounceCommand.self,
-            RemoveCommand.self, CheckCommand.self, PlanCommand.self, StatusCommand.self, ReloadCommand.self, DispatchCommand.self, MetricsCommand.self,
+            RemoveCommand.self, ListenCommand.self, CheckCommand.self, PlanCommand.self, StatusCommand.self, ReloadCommand.self, DispatchCommand.self, MetricsCommand.self,
         ]
     )
 
@@ -121,12 +121,32 @@ struct GlobalOptions: ParsableArguments {
     var json = false
 
     @Option(name: .customLong("socket"), help: ArgumentHelp(
-        "mptcpctld's control socket (default /run/mptcpctl/mptcpctld.sock, mptcpctld-NAME.sock with -n NAME).",
+        "mptcpctld's control socket (default /run/mptcpctl/mptcpctld.sock; mptcpctld-NAME.sock with -n NAME or when run inside namespace NAME).",
         valueName: "PATH"))
     var socket: String?
 
     func namespace() throws -> NetworkNamespace {
         guard let netns else { return .current }
         return try NetworkNamespace(named: netns)
+    }
+
+    /// Without -n or --socket, the daemon is the one of the namespace this process
+    /// runs in: `ip netns exec NAME mptcpctl …` talks to mptcpctld-NAME.sock, not
+    /// to the host's daemon. In a namespace with no name, the default socket is
+    /// refused when the daemon on it serves another namespace.
+    mutating func validate() throws {
+        guard netns == nil, socket == nil else { return }
+        switch NamespaceIdentity.current() {
+        case .named(let name): socket = defaultControlSocketPath(namespace: name)
+        case .host: return
+        case .unnamed, .unknown:
+            let path = defaultControlSocketPath(namespace: nil)
+            guard NamespaceIdentity.socketPeerSharesNamespace(path) == false else { return }
+            throw ValidationError("""
+                this process runs in a network namespace with no name under /run/netns, and the mptcpctld on \
+                \(path) serves another one: say which daemon to use with --socket PATH, or act on a named \
+                namespace with -n NAME
+                """)
+        }
     }
 }

@@ -114,6 +114,8 @@ struct AnnounceCommand: ParsableCommand {
     @Option(help: "The address to announce.", transform: AddressArgument.parse) var address: AddressArgument
     @Option(help: "Its id on this connection, 1-255.") var id: Int
     @Option(help: "The port peers should join (default: the connection's).") var port: Int?
+    @Option(help: ArgumentHelp("The interface the address is on, stored by the kernel with the announcement.", valueName: "IFACE"))
+    var dev: String?
 
     func run() throws {
         let endpoint = Endpoint(id: try checkID(id, option: "--id") ?? 0, address: address.value, port: try checkPort(port), flags: .signal)
@@ -121,9 +123,13 @@ struct AnnounceCommand: ParsableCommand {
             var p: [String: JSONValue] = ["token": .string(formatToken(connection.token.value)),
                                          "address": .string(address.value.description), "id": .integer(Int64(endpoint.id))]
             if endpoint.port != 0 { p["port"] = .integer(Int64(endpoint.port)) }
+            if let dev { p["interface"] = .string(dev) }
             return p
         }) {
-            try PathManager(namespace: try global.namespace()).announce(token: connection.token.value, address: endpoint)
+            let ns = try global.namespace()
+            var announced = endpoint
+            announced.interfaceIndex = try interfaceIndex(dev, namespace: ns)
+            try PathManager(namespace: ns).announce(token: connection.token.value, address: announced)
         }
     }
 }

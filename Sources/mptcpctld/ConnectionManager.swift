@@ -78,6 +78,8 @@ final class ConnectionManager: @unchecked Sendable {
     /// (at most once per batch of events); nil when they could not be read.
     private var listeners: [Listener]?
     private var listenersFresh = false
+    /// The listeners the daemon holds for the joins its announcements invite.
+    private lazy var announcementListeners = AnnouncementListenerSet(namespace: kernel.namespace, logger: logger)
     /// "address:port" already warned about as unannounceable (cleared on reload).
     private var refusedWarned: Set<String> = []
     /// Creations decided and not yet sent: every entry point that decides sends
@@ -271,7 +273,11 @@ final class ConnectionManager: @unchecked Sendable {
         listenersFresh = false
         decide(touched)
         flushCreates()
+        announcementListeners.release(context, connections: managedViews)
     }
+
+    /// The connections the policy decides for (announcements need listeners for them).
+    private var managedViews: [ConnectionView] { connections.values.filter { $0.established && !$0.foreign }.map(\.view) }
 
     /// The counters, logged at shutdown (and read by scripts/bench-userspace-pm.py).
     func logStatistics() {
@@ -289,7 +295,10 @@ final class ConnectionManager: @unchecked Sendable {
     private func currentListeners() -> [Listener]? {
         if !listenersFresh {
             listenersFresh = true
-            do { listeners = try ConnectionTable.listeners(namespace: kernel.namespace) } catch {
+            do {
+                listeners = announcementListeners.update(context, connections: managedViews,
+                                                         found: try ConnectionTable.listeners(namespace: kernel.namespace))
+            } catch {
                 listeners = nil
                 logger.error("cannot list MPTCP listeners: announcing nothing", metadata: ["error": "\(error)"])
             }
@@ -376,6 +385,7 @@ final class ConnectionManager: @unchecked Sendable {
         listenersFresh = false
         decide(Array(connections.keys))
         flushCreates()
+        announcementListeners.release(context, connections: managedViews)
     }
 
     /// The loop's timer went off: decide for the connections whose wake-up is due.
@@ -527,9 +537,10 @@ final class ConnectionManager: @unchecked Sendable {
                 ])
                 entry.view.subflows.removeAll { subflows.contains($0) }
                 entry.view.announcedLocal[address] = nil
-            case .announce(let id, let address, let index, let reason):
+            case .announce(let id, let address, let port, let index, let reason):
                 do {
-                    try kernel.pathManager.announce(token: token, address: Endpoint(id: id, address: address, flags: .signal, interfaceIndex: index))
+                    try kernel.pathManager.announce(token: token, address: Endpoint(id: id, address: address, port: port, flags: .signal,
+                                                                                    interfaceIndex: index))
                     entry.view.announcedLocal[address] = id
                     count("addresses_announced")
                     logger.debug("announced address", metadata: [

@@ -114,7 +114,7 @@ final class ControlAPI: Sendable {
         "subflow.set_backup": Method(mutates: true, params: ["token", "local", "local_port", "remote", "remote_port", "backup"]) {
             api, p throws(RPCError) in try api.subflowSetBackup(p)
         },
-        "announce": Method(mutates: true, params: ["token", "address", "id", "port"]) { api, p throws(RPCError) in
+        "announce": Method(mutates: true, params: ["token", "address", "id", "port", "interface"]) { api, p throws(RPCError) in
             try api.announce(p)
         },
         "remove": Method(mutates: true, params: ["token", "id"]) { api, p throws(RPCError) in try api.remove(p) },
@@ -358,13 +358,7 @@ final class ControlAPI: Sendable {
         let local = try p.address("local")
         let remote = AddressAndPort(address: try p.address("remote"), port: try p.port("remote_port", required: true))
         let backup = try p.bool("backup") ?? false
-        var index: Int32 = 0
-        if let name = try p.string("interface") {
-            let table: InterfaceTable
-            do { table = try InterfaceTable.read(namespace: .current) } catch { throw .kernel("\(error)") }
-            guard let i = table.index(of: name) else { throw .invalidParams("params.interface: no interface \"\(name)\"") }
-            index = i
-        }
+        let index = try interfaceIndex(p)
         let givenID = try p.integer("local_id", in: 1...255)
         // On a connection the daemon manages, the policy keeps its hands off it.
         let manager = state.snapshot.manager
@@ -408,10 +402,21 @@ final class ControlAPI: Sendable {
         let address = try p.address("address")
         guard let id = try p.integer("id", in: 1...255) else { throw .invalidParams("params.id: required") }
         let port = try p.port("port", required: false)
+        let index = try interfaceIndex(p)
         return try kernelCall { () throws(MPTCPError) -> JSONValue in
-            try kernel.pathManager.announce(token: token, address: Endpoint(id: UInt8(id), address: address, port: port, flags: .signal))
+            try kernel.pathManager.announce(token: token, address: Endpoint(id: UInt8(id), address: address, port: port, flags: .signal,
+                                                                            interfaceIndex: index))
             return ["announced": true]
         }
+    }
+
+    /// `params.interface` as an interface index of the daemon's namespace; 0 when absent.
+    private func interfaceIndex(_ p: RPCParams) throws(RPCError) -> Int32 {
+        guard let name = try p.string("interface") else { return 0 }
+        let table: InterfaceTable
+        do { table = try InterfaceTable.read(namespace: .current) } catch { throw .kernel("\(error)") }
+        guard let i = table.index(of: name) else { throw .invalidParams("params.interface: no interface \"\(name)\"") }
+        return i
     }
 
     func remove(_ p: RPCParams) throws(RPCError) -> JSONValue {

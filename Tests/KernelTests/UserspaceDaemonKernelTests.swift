@@ -281,21 +281,29 @@ final class UserspaceDaemonKernelTests {
         let removed = try events.wait("the withdrawal of 10.0.3.2") { $0.type == .removed && $0.remoteID == a3.remoteID }
         #expect(removed.token == a3.token)
 
-        // A listener bound to one address only: the others cannot take a join, so nothing is announced.
+        // A listener bound to one address only, and 10.0.2.2:7402 taken by a plain TCP
+        // socket: the daemon cannot listen there for joins, so it does not announce 10.0.2.2.
         let only = try lab.peer(lab.server, ["server", "--bind", "10.0.1.2", "--port", "7402"])
         defer { only.stop() }
         _ = try only.wait(for: "listening")
+        let blocker = try LineProcess("/usr/sbin/ip", ["netns", "exec", lab.server, try #require(Repository.python), "-c",
+                                                       "import socket, time\ns = socket.socket()\ns.bind(('10.0.2.2', 7402))\n"
+                                                       + "s.listen()\nprint('bound', flush=True)\ntime.sleep(600)"])
+        defer { blocker.stop() }
+        _ = try blocker.waitForLine("the plain TCP listener") { $0 == "bound" }
         let c2 = try client(7402)
         defer { c2.stop() }
         try daemon.waitUntil("the refusal is logged") {
             daemon.lines("not announcing an address").contains { $0.fields["address"] == "10.0.2.2:7402" }
         }
+        #expect(daemon.lines("cannot listen for joins to an announced address").contains { $0.fields["address"] == "10.0.2.2:7402" })
         let second = try #require(try ConnectionTable.read(namespace: lab.clientNamespace).first { $0.remotePort == 7402 })
         #expect(throws: LabError.self, "no announcement reached the second connection") {
             try events.wait(seconds: 1, "an announcement on the second connection") { $0.type == .announced && $0.token == second.token }
         }
         #expect(second.subflows.count == 1)
         // A listener that takes joins to 10.0.2.2 appears: the connection is offered that address.
+        blocker.stop()
         let more = try lab.peer(lab.server, ["server", "--bind", "10.0.2.2", "--port", "7402"])
         defer { more.stop() }
         _ = try more.wait(for: "listening")

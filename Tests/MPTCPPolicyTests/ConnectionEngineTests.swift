@@ -367,7 +367,7 @@ import Testing
     }
 
     func announces(_ d: ConnectionDecision) -> [(UInt8, IPAddress)] {
-        d.actions.compactMap { if case .announce(let id, let a, _, _) = $0 { return (id, a) } else { return nil } }
+        d.actions.compactMap { if case .announce(let id, let a, _, _, _) = $0 { return (id, a) } else { return nil } }
     }
 
     @Test func aServerAnnouncesWhereAListenerAcceptsAndOpensNoSubflows() {

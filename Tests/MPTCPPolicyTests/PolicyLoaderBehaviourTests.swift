@@ -203,7 +203,7 @@ import Testing
 
     @Test func unknownKeyFarFromEveryKnownOneListsThem() {
         expectOnly(block("colour = \"red\""), line: 4, key: "interface[1].colour",
-                   "unknown key \"colour\"; known keys here: name, role, announce, fullmesh, families, skip_link_local, require_default_route")
+                   "unknown key \"colour\"; known keys here: name, role, announce, announce_port, fullmesh, families, skip_link_local, require_default_route")
     }
 
     @Test func unknownTopLevelTableListsTheKnownTables() {
