@@ -299,12 +299,19 @@ final class EventsAndHooksKernelTests {
         let established = try record("connection_established")
         #expect(established["MPTCPCTL_TOKEN"]?.count == 8)
         #expect(established["MPTCPCTL_LOCAL_ADDRESS"] == "10.0.1.1" && established["MPTCPCTL_REMOTE_PORT"] == "7502")
+        #expect(Int(established["MPTCPCTL_SEQ"] ?? "") ?? 0 > 0 && Double(established["MPTCPCTL_TIME"] ?? "") != nil, "\(established)")
+        // The kernel's subflow event, by its name (sub_established), runs subflow_established.
+        try daemon.waitUntil("subflow_established hooks") { order().contains("40 subflow_established") }
+        let subflow = try record("subflow_established")
+        #expect(subflow["MPTCPCTL_TYPE"] == "sub_established" && subflow["MPTCPCTL_INTERFACE"] == "a2", "\(subflow)")
         client.stop()
         try daemon.waitUntil("connection_closed hooks") { order().contains("40 connection_closed") }
         #expect(try record("connection_closed")["MPTCPCTL_TOKEN"] == established["MPTCPCTL_TOKEN"])
 
-        try daemon.reload(policy: daemon.policyText)
+        try daemon.reload(policy: daemon.policyText.replacingOccurrences(of: "timeout = 3", with: "timeout = 4"))
         try daemon.waitUntil("policy_reloaded hooks") { order().contains("40 policy_reloaded") }
+        // An array field is its elements separated by spaces, as the monitor's line writes it.
+        #expect(try record("policy_reloaded")["MPTCPCTL_CHANGED_KEYS"] == "hooks.timeout")
         #expect(daemon.stop() == 0)
     }
 
