@@ -40,8 +40,9 @@ let package = Package(
             dependencies: ["MPTCPKit", "MPTCPAPI", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         // The control API's wire format (JSON-RPC 2.0, one object per line), shared by the
-        // daemon and the CLI; FoundationEssentials only, so the CLI stays light.
-        .target(name: "MPTCPAPI"),
+        // daemon and the CLI; FoundationEssentials only, so the CLI stays light. It
+        // knows MPTCPKit to define once how a kernel event looks on the wire.
+        .target(name: "MPTCPAPI", dependencies: ["MPTCPKit"]),
         // The daemon: wires the kernel, the engine and the signals together.
         .executableTarget(
             name: "mptcpctld",
@@ -77,7 +78,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MPTCPAPITests",
-            dependencies: ["MPTCPAPI", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["MPTCPAPI", "MPTCPKit", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "KernelTests",

@@ -30,7 +30,10 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
         .subflowEstablished, .subflowClosed, .subflowPriority, .listenerCreated, .listenerClosed,
     ]
 
-    /// The name used in output and JSON (`ip mptcp monitor` style, lower case).
+    /// The name used in output and JSON: the kernel's own (`MPTCP_EVENT_SUB_CLOSED`
+    /// is `sub_closed`, as in the netlink spec's `sub-closed`), lower case. `ip mptcp
+    /// monitor` abbreviates three of them (`SF_ESTABLISHED`, `SF_CLOSED`, `SF_PRIO`);
+    /// the kernel's names are used everywhere here: output, JSON, metrics labels.
     public var name: String {
         switch self {
         case .created: return "created"
@@ -38,9 +41,9 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .closed: return "closed"
         case .announced: return "announced"
         case .removed: return "removed"
-        case .subflowEstablished: return "sf_established"
-        case .subflowClosed: return "sf_closed"
-        case .subflowPriority: return "sf_priority"
+        case .subflowEstablished: return "sub_established"
+        case .subflowClosed: return "sub_closed"
+        case .subflowPriority: return "sub_priority"
         case .listenerCreated: return "listener_created"
         case .listenerClosed: return "listener_closed"
         default: return "unknown_\(rawValue)"

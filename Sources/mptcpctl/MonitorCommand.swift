@@ -50,21 +50,26 @@ struct MonitorCommand: ParsableCommand {
         var interfaces = try? InterfaceTable.read(namespace: ns)
         var printed = 0
         while count.map({ printed < $0 }) ?? true {
-            for notice in try subscription.next() {
-                let record: EventJSON
+            let notices = try subscription.next()
+            // Read now: the time each of these was observed.
+            let time = EventRecord.now()
+            for notice in notices {
+                var record: EventRecord
                 switch notice {
                 case .event(let event):
                     if let index = event.interfaceIndex, index != 0, interfaces?.names[index] == nil {
                         interfaces = try? InterfaceTable.read(namespace: ns)
                     }
-                    record = EventJSON(event, interfaces: interfaces)
+                    record = EventRecord(event, time: time) { interfaces?.names[$0] }
                 case .eventsLost:
-                    record = EventJSON(type: "events_lost",
-                                       message: "the kernel dropped events (receive buffer overrun); re-read state with 'mptcpctl connections'")
+                    record = .kernelEventsLost(
+                        message: "the kernel dropped MPTCP events (receive buffer overrun); re-read state with 'mptcpctl connections'",
+                        time: time)
                 case .malformed(let why):
-                    record = EventJSON(type: "malformed", message: why)
+                    record = .malformedEvent(why, time: time)
                 }
-                if global.json { try Output.json(record) } else { Output.line(record.text) }
+                record.seq = Int64(printed + 1)
+                show(record)
                 printed += 1
                 if let count, printed >= count { return }
             }
@@ -95,17 +100,14 @@ extension MonitorCommand {
         _ = try daemon.result("subscribe", params)
         var printed = 0
         while count.map({ printed < $0 }) ?? true {
-            let (method, event) = try daemon.nextNotification()
+            let (method, params) = try daemon.nextNotification()
             switch method {
             case "event":
-                if global.json { Output.line(RPCWire.text(event)) } else { Output.line(Self.text(event)) }
+                show(try EventRecord(json: params))
             case "events_missed":
-                let missed = event["missed"]?.integerValue ?? 0
-                if global.json {
-                    Output.line(RPCWire.text(["kind": "lost", "type": "events_missed", "missed": .integer(missed)]))
-                } else {
-                    Output.line("[EVENTS_MISSED] missed=\(missed) (this monitor did not keep up; 'mptcpctl connections' shows the state)")
-                }
+                let missed = params["missed"]?.integerValue ?? 0
+                show(.eventsMissed(missed, message: "this monitor did not keep up; 'mptcpctl connections' shows the state",
+                                    time: EventRecord.now()))
             default:
                 continue
             }
@@ -113,38 +115,10 @@ extension MonitorCommand {
         }
     }
 
-    /// `[TYPE] key=value…`: a kernel event exactly as read directly, others with their kind.
-    static func text(_ event: JSONValue) -> String {
-        let fields = event.objectValue ?? [:]
-        let kind = fields["kind"]?.stringValue ?? "?"
-        let type = fields["type"]?.stringValue ?? "?"
-        var parts = [kind == "kernel" ? "[\(type.uppercased())]" : "[\(kind.uppercased()) \(type)]"]
-        let order = ["token", "family", "local_address", "local_port", "remote_address", "remote_port", "local_id", "remote_id",
-                     "backup", "interface", "interface_index", "error", "reset_reason", "server_side", "address", "prefix_length",
-                     "id", "flags", "policy", "result", "trigger", "reason"]
-        let short = ["local_address": "saddr", "local_port": "sport", "remote_address": "daddr", "remote_port": "dport",
-                     "local_id": "loc_id", "remote_id": "rem_id", "interface_index": "ifindex"]
-        func value(_ v: JSONValue) -> String {
-            switch v {
-            case .string(let s): return s.contains(" ") || s.isEmpty ? "\"\(s)\"" : s
-            default: return RPCWire.text(v)
-            }
-        }
-        var done: Set<String> = ["kind", "type", "time"]
-        for key in order {
-            guard let v = fields[key] else { continue }
-            done.insert(key)
-            if kind == "kernel" {
-                // As `monitor --kernel` prints it: backup=1/0, the interface by name, server_side bare.
-                if key == "interface_index" && fields["interface"] != nil { continue }
-                if key == "server_side" { parts.append("server_side"); continue }
-                if key == "backup", let b = v.boolValue { parts.append("backup=\(b ? 1 : 0)"); continue }
-                if key == "interface_index" { parts.append("interface=\(value(v))"); continue }
-            }
-            parts.append("\(kind == "kernel" ? short[key] ?? key : key)=\(value(v))")
-        }
-        for (key, v) in fields.sorted(by: { $0.key < $1.key }) where !done.contains(key) { parts.append("\(key)=\(value(v))") }
-        return parts.joined(separator: " ")
+    /// One event: its JSON object with `--json`, else its line; the same schema
+    /// whether it came from the kernel or through the daemon.
+    private func show(_ record: EventRecord) {
+        Output.line(global.json ? RPCWire.text(record.json) : record.text)
     }
 }
 

@@ -269,8 +269,13 @@ final class ControlAPI: Sendable {
         }
     }
 
+    /// Every metric family this daemon exports (`mptcpctld(8)`, METRICS).
+    static let metricFamilies = DaemonMetrics.families(methods: Array(methods.keys))
+
     /// The metrics in the Prometheus text format (for node_exporter's textfile
-    /// collector, or `[metrics] listen`); gauges are read at this moment.
+    /// collector, or `[metrics] listen`); gauges are read at this moment. Every
+    /// family has HELP and TYPE, every declared series exists from start-up (at
+    /// 0), and the order is fixed (`PrometheusText.normalised`).
     func metrics() -> Result<JSONValue, RPCError> {
         guard let registry else { return .failure(.unavailable("metrics are not collected by this daemon")) }
         let s = state.snapshot
@@ -279,7 +284,7 @@ final class ControlAPI: Sendable {
         Metrics.Gauge(label: "mptcpctld_uptime_seconds").record(state.uptimeSeconds)
         Metrics.Gauge(label: "mptcpctld_policy_reloads").record(s.reloads)
         recordSubflowGauges()
-        return .success(["text": .string(registry.emitToString())])
+        return .success(["text": .string(PrometheusText.normalised(registry.emitToString(), families: Self.metricFamilies))])
     }
 
     /// The namespace's MPTCP subflows now, by the truth `connections` shows:

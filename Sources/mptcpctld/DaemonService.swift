@@ -82,8 +82,10 @@ struct DaemonService: Service, CustomStringConvertible {
             lastNetwork = network
         }
 
+        // Actions name what caused them (`EventCause`): here, start-up.
+        let startCause = EventCause(trigger: "start")
         _ = reconciler.applySettings(logFound: true)
-        if !reconciler.reconcile(trigger: "start", network: lastNetwork) { doorbell.ring(.retry) }
+        if !hub.attributing(to: startCause, { reconciler.reconcile(trigger: "start", network: lastNetwork) }) { doorbell.ring(.retry) }
         state.update { $0.owned = reconciler.owned }
 
         // The userspace path manager: events on a socket of their own, then adopt
@@ -110,11 +112,14 @@ struct DaemonService: Service, CustomStringConvertible {
             logger.info("listening to MPTCP events", metadata: ["receive_buffer": "\(subscription.receiveBufferSize)"])
             let names = InterfaceNames(namespace: namespace)
             let w = EventWatcher(subscription: subscription, logger: logger) { notices in
-                m.handle(notices)
-                names.publish(notices, to: hub)
+                // The kernel's events are published before the actions they cause.
+                hub.attributing(to: EventCause(trigger: "kernel")) {
+                    names.publish(notices, to: hub)
+                    m.handle(notices)
+                }
             }
             w.start()
-            if adopt { m.resync(reason: "start-up adoption") }
+            if adopt { hub.attributing(to: startCause) { m.resync(reason: "start-up adoption") } }
             manager = m
             events = w
             state.update { $0.manager = m }
@@ -160,21 +165,25 @@ struct DaemonService: Service, CustomStringConvertible {
             for await _ in doorbell.stream.cancelOnGracefulShutdown() {
                 let why = doorbell.take()
                 if why.isEmpty { continue }
+                let trigger = why.contains(.reload) ? "reload" : why.contains(.lost) ? "resync-after-loss"
+                    : why.contains(.network) ? "network" : why.contains(.retry) ? "retry"
+                    : why.contains(.resync) ? "resync" : why.contains(.timer) ? "timer" : "kernel"
+                // What this pass publishes (interface events, the reload, a resync) is
+                // the cause of the actions that follow it in the pass.
+                let cause = EventCause(trigger: trigger)
                 if why.contains(.retry) { retryScheduled = false }
                 // Something changed: a refused change deserves a fresh series of retries.
                 if !why.isDisjoint(with: [.network, .reload, .lost]) { failedPasses = 0 }
                 if why.contains(.reload) {
-                    reload()
+                    hub.attributing(to: cause) { reload() }
                     manager?.policyChanged()
                     resyncInterval.value.store(reconciler.policy.daemon.resyncInterval, ordering: .relaxed)
                 }
                 if why.contains(.lost) {
-                    hub.publish(DaemonEvent(.lost, "interface_notifications_lost"))
+                    hub.attributing(to: cause) { hub.publish(DaemonEvent(.lost, "interface_notifications_lost")) }
                     Counter(label: "mptcpctld_interface_notifications_lost_total").increment()
                     logger.warning("interface notifications were lost; re-reading everything")
                 }
-                let trigger = why.contains(.reload) ? "reload" : why.contains(.lost) ? "resync-after-loss"
-                    : why.contains(.network) ? "network" : why.contains(.retry) ? "retry" : "resync"
                 // Links and addresses, read once per pass for the interface events, the
                 // connection manager and the reconciler (which reads them itself
                 // when this read failed, and reports that).
@@ -182,7 +191,7 @@ struct DaemonService: Service, CustomStringConvertible {
                 if !why.isSubset(of: [.mptcp, .timer]) {
                     do {
                         let n = try reconciler.kernel.network.read()
-                        observe(n)
+                        hub.attributing(to: cause) { observe(n) }
                         network = n
                     } catch {
                         if manager != nil { logger.error("cannot read links and addresses", metadata: ["error": "\(error)"]) }
@@ -191,11 +200,13 @@ struct DaemonService: Service, CustomStringConvertible {
                 if let manager {
                     // MPTCP events are handled on the event thread; here: rtnetlink
                     // changes, reloads and resyncs re-apply the policy everywhere.
-                    if let network {
-                        manager.update(policy: reconciler.policy, network: network)
-                        if why.contains(.resync) { manager.resync(reason: "resync") } else { manager.decideAll() }
+                    hub.attributing(to: cause) {
+                        if let network {
+                            manager.update(policy: reconciler.policy, network: network)
+                            if why.contains(.resync) { manager.resync(reason: "resync") } else { manager.decideAll() }
+                        }
+                        if why.contains(.timer) { manager.timerFired() }
                     }
-                    if why.contains(.timer) { manager.timerFired() }
                     // .mptcp: the event thread needs a wake-up sooner than the armed one.
                     if let delay = manager.rearm() {
                         group.addTask {
@@ -205,7 +216,7 @@ struct DaemonService: Service, CustomStringConvertible {
                     }
                     if why.isSubset(of: [.mptcp, .timer]) { continue }
                 }
-                let reconciled = reconciler.reconcile(trigger: trigger, network: network)
+                let reconciled = hub.attributing(to: cause) { reconciler.reconcile(trigger: trigger, network: network) }
                 state.update { $0.owned = reconciler.owned }
                 if reconciled {
                     failedPasses = 0
@@ -277,7 +288,7 @@ struct DaemonService: Service, CustomStringConvertible {
                                                             "changes": "\(changes.count)"])
             hub.publish(DaemonEvent(.policy, "reloaded", [
                 "config": .string(configPath), "changes": .integer(Int64(changes.count)),
-                "changed_keys": .string(changes.map(\.key).joined(separator: " ")),
+                "changed_keys": .array(changes.map { .string($0.key) }),
             ]))
             _ = reconciler.applySettings(logFound: false)
         case .failure(let problems):
@@ -331,10 +342,10 @@ final class InterfaceNames: @unchecked Sendable {
                     return names[index]
                 })
             case .eventsLost:
-                events.append(DaemonEvent(.lost, "kernel_events_lost", [
-                    "message": "the kernel dropped MPTCP events (receive buffer overrun); the daemon resynchronises",
-                ]))
-            case .malformed: break
+                events.append(.kernelEventsLost(
+                    message: "the kernel dropped MPTCP events (receive buffer overrun); the daemon resynchronises", time: 0))
+            case .malformed(let why):
+                events.append(.malformedEvent(why, time: 0))
             }
         }
         hub.publish(events)

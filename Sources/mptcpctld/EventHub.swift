@@ -1,42 +1,13 @@
 import NIOConcurrencyHelpers
-import Foundation
 import MPTCPAPI
 import MPTCPKit
 import Synchronization
 
-/// Something the daemon saw or did, as `subscribe` streams it and hooks get it.
-struct DaemonEvent: Sendable {
-    enum Kind: String, Sendable, CaseIterable {
-        /// An MPTCP event from the kernel (`type` is the kernel's name: `established`, `sub_closed`…).
-        case kernel
-        /// A link went up or down, an address came or went.
-        case interface
-        /// Something the daemon did, or its engine decided, with the reason.
-        case action
-        /// Live connections re-read through sock_diag.
-        case resync
-        /// The policy file was reloaded, or a reload was refused.
-        case policy
-        /// Kernel events or interface notifications were dropped (receive buffer overrun).
-        case lost
-    }
+/// Something the daemon saw or did, as `subscribe` streams it and hooks get it:
+/// the control API's event schema (`EventRecord`), which the CLI shares.
+typealias DaemonEvent = EventRecord
 
-    var kind: Kind
-    var type: String
-    /// Flat fields (`token`, `local_address`, `interface`, `reason`…): strings,
-    /// integers and booleans only, so each is also a hook's environment variable.
-    var fields: [String: JSONValue]
-    var time = Date().timeIntervalSince1970
-
-    /// The JSON object a subscriber receives.
-    var json: JSONValue {
-        var object = fields
-        object["kind"] = .string(kind.rawValue)
-        object["type"] = .string(type)
-        object["time"] = .number((time * 1000).rounded() / 1000)
-        return .object(object)
-    }
-
+extension EventRecord {
     /// The hook event this is, if hooks run on it (`mptcpctld(8)`, HOOKS).
     var hookEvent: String? {
         switch (kind, type) {
@@ -54,34 +25,41 @@ struct DaemonEvent: Sendable {
         }
     }
 
-    /// A kernel event with its fields named as `mptcpctl monitor --json` names them.
+    /// A kernel event; `time` is set when it is published, right after it was read.
     init(_ e: Event, interfaceName: (Int32) -> String?) {
-        kind = .kernel
-        type = e.type.name
-        var f: [String: JSONValue] = [:]
-        if let t = e.token { f["token"] = .string(formatToken(t)) }
-        if let v = e.family { f["family"] = .string(v == 2 ? "inet" : v == 10 ? "inet6" : String(v)) }
-        if let v = e.localAddress { f["local_address"] = .string(v.description) }
-        if let v = e.localPort { f["local_port"] = .integer(Int64(v)) }
-        if let v = e.remoteAddress { f["remote_address"] = .string(v.description) }
-        if let v = e.remotePort { f["remote_port"] = .integer(Int64(v)) }
-        if let v = e.localID { f["local_id"] = .integer(Int64(v)) }
-        if let v = e.remoteID { f["remote_id"] = .integer(Int64(v)) }
-        if let v = e.backup { f["backup"] = .bool(v) }
-        if let v = e.error { f["error"] = .integer(Int64(v)) }
-        if let v = e.resetReason { f["reset_reason"] = .integer(Int64(v)) }
-        if let v = e.interfaceIndex, v != 0 {
-            f["interface_index"] = .integer(Int64(v))
-            if let name = interfaceName(v) { f["interface"] = .string(name) }
+        self.init(e, time: 0, interfaceName: interfaceName)
+    }
+}
+
+/// What the actions published while it is current were caused by: each action
+/// names, as `cause` and `cause_seq`, the latest event published before it in
+/// the same scope that concerns it (its connection's kernel event, else the pass's
+/// interface, policy or resync event), or, when there was none, the trigger (a
+/// timer, start-up, a periodic resync). A scope is used by one thread at a time:
+/// the event thread for a batch of kernel events, the service's loop for a pass.
+final class EventCause: Sendable {
+    let trigger: String
+    private struct Seen: Sendable {
+        var byToken: [String: (seq: Int64, name: String)] = [:]
+        var latest: (seq: Int64, name: String)?
+    }
+    private let seen = NIOLockedValueBox(Seen())
+
+    init(trigger: String) { self.trigger = trigger }
+
+    /// Notes a published event that is not an action as a possible cause.
+    fileprivate func record(_ e: EventRecord) {
+        let cause = (seq: e.seq, name: "\(e.kind.rawValue):\(e.type)")
+        seen.withLockedValue { s in
+            if e.kind == .kernel, let token = e.fields["token"]?.stringValue { s.byToken[token] = cause } else { s.latest = cause }
         }
-        if e.isServerSide { f["server_side"] = true }
-        fields = f
     }
 
-    init(_ kind: Kind, _ type: String, _ fields: [String: JSONValue] = [:]) {
-        self.kind = kind
-        self.type = type
-        self.fields = fields
+    /// Names the action's cause in its fields.
+    fileprivate func attribute(_ e: inout EventRecord) {
+        let cause = seen.withLockedValue { s in e.fields["token"]?.stringValue.flatMap { s.byToken[$0] } ?? s.latest }
+        e.fields["cause"] = .string(cause?.name ?? trigger)
+        if let cause { e.fields["cause_seq"] = .integer(cause.seq) }
     }
 }
 
@@ -160,21 +138,46 @@ final class EventHub: Sendable {
         }
     }
 
+    /// The cause of the actions published by this thread (or task) now, if any.
+    @TaskLocal static var cause: EventCause?
+
+    /// Runs `body` with `cause` naming what the actions it publishes were caused by.
+    func attributing<T>(to cause: EventCause, _ body: () throws -> T) rethrows -> T {
+        try Self.$cause.withValue(cause, operation: body)
+    }
+
+    /// The last number and time given to an event. Held while an event is offered,
+    /// so every subscriber receives events in the order of their numbers.
+    private let published = NIOLockedValueBox<(seq: Int64, time: Double)>((0, 0))
+
     func publish(_ event: @autoclosure () -> DaemonEvent) {
         guard isObserved else { return }
         publish([event()])
     }
 
+    /// Numbers and timestamps the events (in order: a cause before what it caused),
+    /// attributes actions to their cause (`attributing`), and queues each for the
+    /// subscribers that take it.
     func publish(_ events: [DaemonEvent]) {
         guard isObserved, !events.isEmpty else { return }
-        let current = subscribers.withLockedValue { Array($0.values) }
-        for s in current {
-            var wake = false
-            for e in events where s.kinds.contains(e.kind) && s.filter?(e) ?? true {
-                if s.offer(e) { wake = true }
+        let cause = Self.cause
+        let woken = published.withLockedValue { last -> [Subscriber] in
+            let current = subscribers.withLockedValue { Array($0.values) }
+            var woken: [Subscriber] = []
+            for var e in events {
+                last.seq += 1
+                e.seq = last.seq
+                // Ordered even when the wall clock steps back.
+                e.time = max(EventRecord.now(), last.time)
+                last.time = e.time
+                if e.kind == .action { cause?.attribute(&e) } else { cause?.record(e) }
+                for s in current where s.kinds.contains(e.kind) && s.filter?(e) ?? true {
+                    if s.offer(e) && !woken.contains(where: { $0 === s }) { woken.append(s) }
+                }
             }
-            if wake { s.wake() }
+            return woken
         }
+        for s in woken { s.wake() }
     }
 }
 

@@ -213,19 +213,14 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
             "MPTCPCTL_EVENT=\(job.name)",
             "MPTCPCTL_KIND=\(job.event.kind.rawValue)",
             "MPTCPCTL_TYPE=\(job.event.type)",
-            "MPTCPCTL_TIME=\(job.event.time)",
+            "MPTCPCTL_TIME=\(EventRecord.flatText(.number(job.event.time)) ?? "")",
+            "MPTCPCTL_SEQ=\(job.event.seq)",
             "MPTCPCTL_NAMESPACE=\(namespace.name ?? "")",
             "MPTCPCTL_SOCKET=\(socketPath)",
         ]
         for (key, value) in job.event.fields.sorted(by: { $0.key < $1.key }) {
-            let text: String
-            switch value {
-            case .string(let s): text = s
-            case .integer(let n): text = String(n)
-            case .number(let d): text = String(d)
-            case .bool(let b): text = b ? "true" : "false"
-            case .null, .array, .object: continue
-            }
+            // As `monitor` writes the value (an array as its elements separated by spaces).
+            guard let text = EventRecord.flatText(value) else { continue }
             // No NUL can reach the environment; names are ours (lower-case words).
             env.append("MPTCPCTL_\(key.uppercased())=\(text.replacingOccurrences(of: "\0", with: ""))")
         }

@@ -1,4 +1,5 @@
 import Logging
+import MPTCPAPI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +31,7 @@ struct JournalLogHandler: LogHandler {
         var text = journal ? "<\(Self.priority(level))>" : ""
         text += level.rawValue + " " + message.description
         for (key, value) in all.sorted(by: { $0.key < $1.key }) {
-            text += " " + key + "=" + Self.quoted(value.description)
+            text += " " + key + "=" + LogValue.quoted(value.description)
         }
         text += "\n"
         var bytes = Array(text.utf8)
@@ -52,30 +53,5 @@ struct JournalLogHandler: LogHandler {
         case .error: return 3
         case .critical: return 2
         }
-    }
-
-    /// Values with spaces, quotes, `=` or control characters are double-quoted,
-    /// and control characters escaped (`\n`, `\r`, `\t`, `\xNN`), so lines stay
-    /// parseable and nothing a hook prints or an interface is named can end a
-    /// log line early or reach a terminal as an escape sequence.
-    static func quoted(_ value: String) -> String {
-        func isControl(_ s: Unicode.Scalar) -> Bool { s.value < 0x20 || s.value == 0x7F }
-        guard value.isEmpty || value.unicodeScalars.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || isControl($0) })
-        else { return value }
-        var out = "\""
-        for s in value.unicodeScalars {
-            switch s {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where isControl(s):
-                let hex = String(s.value, radix: 16)
-                out += "\\x" + (hex.count < 2 ? "0" : "") + hex
-            default: out.unicodeScalars.append(s)
-            }
-        }
-        return out + "\""
     }
 }

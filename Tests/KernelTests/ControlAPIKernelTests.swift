@@ -359,6 +359,61 @@ final class ControlAPIKernelTests {
         #expect(daemon.stop() == 0)
     }
 
+    /// Every family has HELP and TYPE, every declared counter series exists right
+    /// after start-up at 0 (a dashboard tells "none yet" from "not exported"), and
+    /// two scrapes list families, series and labels in the same order.
+    @Test func metricsAreDescribedZeroFromStartUpAndInAFixedOrder() throws {
+        let daemon = try start()
+        let c = try ControlClient(socketPath)
+        func scrape() throws -> [String] {
+            try #require(try c.result("metrics")["text"]?.stringValue).split(separator: "\n").map(String.init)
+        }
+        /// Sample lines without their values: the series, in order.
+        func series(_ lines: [String]) -> [String] {
+            lines.filter { !$0.hasPrefix("#") }.compactMap { $0.split(separator: " ").first.map(String.init) }
+        }
+        let first = try scrape()
+        let helped = Set(first.filter { $0.hasPrefix("# HELP ") }.map { $0.split(separator: " ")[2] })
+        let typed = first.filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) }
+        #expect(!typed.isEmpty && typed.allSatisfy { helped.contains(Substring($0)) }, "every family has # HELP: \(first)")
+        #expect(typed == typed.sorted(), "families sorted by name")
+        #expect(!first.contains { $0.hasPrefix("# HELP ") && $0.hasSuffix("(undescribed)") },
+                "every family the daemon exports is declared with its help text: \(first.filter { $0.hasSuffix("(undescribed)") })")
+        for line in first where !line.hasPrefix("#") {
+            let name = String(line.prefix { $0 != "{" && $0 != " " })
+            #expect(typed.contains(name), "\(line) belongs to a family with # TYPE")
+        }
+        // Counters nothing has touched yet exist, at 0.
+        for zero in ["mptcpctld_pm_subflows_failed_total 0", "mptcpctld_endpoint_changes_total{action=\"delete\",result=\"refused\"} 0",
+                     "mptcpctld_hook_runs_total{result=\"timeout\"} 0", "mptcpctld_kernel_events_total{type=\"sub_closed\"} 0",
+                     "mptcpctld_api_requests_total{method=\"subflow.create\",result=\"ok\"} 0",
+                     "mptcpctld_interface_notifications_lost_total 0", "mptcpctld_hook_events_dropped_total 0"] {
+            #expect(first.contains(zero), "\(zero)")
+        }
+        // Labels in the declared order; the same series in the same order at the next scrape.
+        #expect(first.contains("mptcpctld_endpoint_changes_total{action=\"add\",result=\"ok\"} 1"))
+        let second = try scrape()
+        #expect(series(second) == series(first), "same series, same order")
+        // New series (an error result, a kernel event) take their sorted place; the others keep theirs.
+        #expect(try c.error("subscribe", ["kinds": "policy"])?.name == "invalid_params")
+        let python = try #require(Repository.python)
+        try lab.exec(lab.client, [python, "-c", """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262); s.bind(("127.0.0.1", 7404)); s.listen(); s.close()
+            """])
+        try daemon.waitUntil("the listener counted") {
+            try scrape().contains("mptcpctld_kernel_events_total{type=\"listener_closed\"} 1")
+        }
+        let third = try scrape()
+        #expect(series(third).filter { series(first).contains($0) } == series(first), "the earlier series keep their order")
+        #expect(series(third).contains("mptcpctld_api_requests_total{method=\"subscribe\",result=\"invalid_params\"}"))
+        for family in Set(series(third).map { String($0.prefix { $0 != "{" }) }) {
+            let inFamily = series(third).filter { $0.prefix { $0 != "{" } == family }
+            #expect(inFamily == inFamily.sorted(), "series of \(family) sorted")
+        }
+        #expect(daemon.stop() == 0)
+    }
+
     @Test func badRequestsGetErrorsAndTheNextRequestIsAnswered() throws {
         let daemon = try start()
         let c = try ControlClient(socketPath)

@@ -22,6 +22,71 @@ extension ControlClient {
     }
 }
 
+/// Every MPTCP event of a namespace, in the order the kernel sent them.
+final class EventRecorder {
+    let subscription: EventSubscription
+    private(set) var events: [Event] = []
+    /// Where the next `wait` starts looking.
+    private var cursor = 0
+
+    init(_ namespace: NetworkNamespace) throws {
+        subscription = try EventSubscription(namespace: namespace)
+    }
+
+    /// The first event from the last one waited for on that `match`es, reading
+    /// more until it comes (or failing after `seconds`).
+    @discardableResult
+    func wait(seconds: Double = 15, _ what: String, _ match: (Event) -> Bool) throws -> Event {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            if let i = events[cursor...].firstIndex(where: match) {
+                cursor = i + 1
+                return events[i]
+            }
+            guard Date() < deadline else { throw LabError("no \(what) event within \(seconds) s; saw: \(events)") }
+            for notice in try subscription.next(timeoutMilliseconds: 200) {
+                if case .event(let e) = notice { events.append(e) }
+            }
+        }
+    }
+}
+
+/// `mptcpctl ARGS` running in the background (a monitor), its standard output
+/// collected in a file; ended (SIGTERM) and removed by `deinit`.
+final class BackgroundCommand {
+    let process = Process()
+    let output: URL
+
+    init(_ arguments: [String]) throws {
+        output = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-out-\(getpid())-\(UUID().uuidString.prefix(8))")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: Repository.mptcpctl)
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(at: output)
+    }
+
+    /// The complete lines written so far.
+    var lines: [String] {
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+    }
+
+    /// The lines that are JSON objects.
+    var objects: [JSONValue] { lines.compactMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) } }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+}
+
 /// `subscribe`, `mptcpctl monitor` through the daemon, hooks, `policy.plan`,
 /// the reload diff and `[metrics] listen`, against a daemon in a private namespace.
 @Suite(.serialized, .enabled(if: KernelRequirement.enabled, KernelRequirement.comment))
@@ -95,7 +160,7 @@ final class EventsAndHooksKernelTests {
         let reloaded = try #require(try policyOnly.readLine().map { try RPCWire.decodeMessage($0) })
         guard case .notification("event", let params) = reloaded else { Issue.record("not an event: \(reloaded)"); return }
         #expect(params["kind"] == "policy" && params["type"] == "reloaded" && params["changes"] == 1)
-        #expect(params["changed_keys"] == "interface[1].role")
+        #expect(params["changed_keys"] == ["interface[1].role"], "an array, as policy.reload's changes: \(params)")
         #expect(try all.event { $0["kind"] == "policy" } != nil)
         // A subscriber still gets answers to requests.
         #expect(try all.result("status")["reloads"] == 1)
@@ -234,12 +299,19 @@ final class EventsAndHooksKernelTests {
         let established = try record("connection_established")
         #expect(established["MPTCPCTL_TOKEN"]?.count == 8)
         #expect(established["MPTCPCTL_LOCAL_ADDRESS"] == "10.0.1.1" && established["MPTCPCTL_REMOTE_PORT"] == "7502")
+        #expect(Int(established["MPTCPCTL_SEQ"] ?? "") ?? 0 > 0 && Double(established["MPTCPCTL_TIME"] ?? "") != nil, "\(established)")
+        // The kernel's subflow event, by its name (sub_established), runs subflow_established.
+        try daemon.waitUntil("subflow_established hooks") { order().contains("40 subflow_established") }
+        let subflow = try record("subflow_established")
+        #expect(subflow["MPTCPCTL_TYPE"] == "sub_established" && subflow["MPTCPCTL_INTERFACE"] == "a2", "\(subflow)")
         client.stop()
         try daemon.waitUntil("connection_closed hooks") { order().contains("40 connection_closed") }
         #expect(try record("connection_closed")["MPTCPCTL_TOKEN"] == established["MPTCPCTL_TOKEN"])
 
-        try daemon.reload(policy: daemon.policyText)
+        try daemon.reload(policy: daemon.policyText.replacingOccurrences(of: "timeout = 3", with: "timeout = 4"))
         try daemon.waitUntil("policy_reloaded hooks") { order().contains("40 policy_reloaded") }
+        // An array field is its elements separated by spaces, as the monitor's line writes it.
+        #expect(try record("policy_reloaded")["MPTCPCTL_CHANGED_KEYS"] == "hooks.timeout")
         #expect(daemon.stop() == 0)
     }
 
@@ -338,6 +410,229 @@ final class EventsAndHooksKernelTests {
         try daemon.write(policy: daemon.policyText.replacingOccurrences(of: "role = \"backup\"", with: "role = \"active\""))
         let reload = try lab.mptcpctl(lab.client, ["reload"]).stdout
         #expect(reload == "reloading \(daemon.configPath): 1 change\n  interface[1].role: \"backup\" -> \"active\"\n", "\(reload)")
+        #expect(daemon.stop() == 0)
+    }
+
+    /// Opens and closes an MPTCP listener in `namespace`: LISTENER_CREATED and LISTENER_CLOSED.
+    func listenOnce(_ namespace: String, port: Int) throws {
+        let python = try #require(Repository.python)
+        try lab.exec(namespace, [python, "-c", """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262); s.bind(("127.0.0.1", \(port))); s.listen(); s.close()
+            """])
+    }
+
+    /// Index of the `listener_closed` line of `port` in a JSON monitor's output, once
+    /// the monitor reads events (listeners are opened and closed until it shows one).
+    func waitUntilMonitoring(_ monitor: BackgroundCommand, _ namespace: String, port: Int) throws -> Int {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            try listenOnce(namespace, port: port)
+            let settle = Date().addingTimeInterval(2)
+            while Date() < settle {
+                if let i = monitor.objects.lastIndex(where: { $0["type"] == "listener_closed" && $0["local_port"] == .integer(Int64(port)) }) {
+                    return i
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+        throw LabError("the monitor \(monitor.process.arguments ?? []) showed no event: \(monitor.lines)")
+    }
+
+    /// The keys a kernel event's object has: the four every event has, and one per
+    /// attribute the kernel sent (decoded independently by the test's subscription).
+    func expectedKeys(_ e: Event) -> Set<String> {
+        var keys: Set<String> = ["kind", "type", "time", "seq"]
+        let present: [(String, Bool)] = [
+            ("token", e.token != nil), ("family", e.family != nil), ("local_address", e.localAddress != nil),
+            ("local_port", e.localPort != nil), ("remote_address", e.remoteAddress != nil), ("remote_port", e.remotePort != nil),
+            ("local_id", e.localID != nil), ("remote_id", e.remoteID != nil), ("backup", e.backup != nil),
+            ("interface_index", e.interfaceIndex != nil), ("interface", (e.interfaceIndex ?? 0) != 0), ("error", e.error != nil),
+            ("flags", e.flags != nil), ("deny_join_id0", e.flags != nil), ("server_side", e.flags != nil || e.serverSideAttribute != nil),
+            ("timeout", e.timeout != nil), ("reset_reason", e.resetReason != nil), ("reset_flags", e.resetFlags != nil),
+        ]
+        for (key, sent) in present where sent { keys.insert(key) }
+        for a in e.unknownAttributes { keys.insert("attribute_\(a.type)") }
+        return keys
+    }
+
+    /// `monitor --kernel --json` shows every event with every attribute the kernel
+    /// sent, and `monitor --json` through the daemon shows the kernel's events as
+    /// the same objects (kind, type, time, seq and the same fields).
+    @Test func kernelEventsHaveOneSchemaReadDirectlyOrThroughTheDaemon() throws {
+        let daemon = try start()
+        let c = try ControlClient(socketPath)
+        let direct = try BackgroundCommand(["-n", lab.client, "-j", "monitor", "--kernel"])
+        let serverDirect = try BackgroundCommand(["-n", lab.server, "-j", "monitor", "--kernel"])
+        let mark = try waitUntilMonitoring(direct, lab.client, port: 7601)
+        let serverMark = try waitUntilMonitoring(serverDirect, lab.server, port: 7602)
+        let clientLog = try EventRecorder(lab.clientNamespace)
+        let serverLog = try EventRecorder(lab.serverNamespace)
+        let throughDaemon = try BackgroundCommand(["-n", lab.client, "-j", "monitor", "--kind", "kernel"])
+        try daemon.waitUntil("the monitor subscribed") {
+            try c.result("metrics")["text"]?.stringValue?.contains("mptcpctld_api_requests_total{method=\"subscribe\",result=\"ok\"} 1") == true
+        }
+
+        // A connection whose life makes most event types: a subflow from the
+        // daemon's endpoint on a2 (bound to it), an address announced and
+        // withdrawn by the server, the subflow closed with its link, the end.
+        let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7503"])
+        defer { server.stop() }
+        _ = try server.wait(for: "listening")
+        let client = try lab.peer(lab.client, ["client", "--connect", "10.0.1.2", "--port", "7503"])
+        defer { client.stop() }
+        _ = try client.wait(for: "connected")
+        client.send("send 1000")
+        let joined = try clientLog.wait("sub_established") { $0.type == .subflowEstablished }
+        let token = try #require(joined.token)
+        let serverPM = try PathManager(namespace: lab.serverNamespace)
+        try serverPM.addEndpoint(Endpoint(id: 7, address: lab.address("b", path: 2), flags: .signal))
+        try clientLog.wait("announced") { $0.type == .announced && $0.token == token }
+        try serverPM.deleteEndpoint(id: 7)
+        try clientLog.wait("removed") { $0.type == .removed && $0.token == token }
+        try link("a2", "down")
+        try clientLog.wait("sub_closed") { $0.type == .subflowClosed && $0.token == token }
+        client.send("quit")
+        try clientLog.wait("closed") { $0.type == .closed && $0.token == token }
+        let serverEvent = try serverLog.wait("server created") { $0.type == .created }
+        // The end: a last listener, once every monitor has shown it.
+        try listenOnce(lab.client, port: 7604)
+        try clientLog.wait("the last listener") { $0.type == .listenerClosed && $0.localPort == 7604 }
+        for m in [direct, throughDaemon] {
+            try daemon.waitUntil("\(m.process.arguments ?? []) shows the last listener") {
+                m.objects.contains { $0["type"] == "listener_closed" && $0["local_port"] == 7604 }
+            }
+        }
+
+        // Directly: one object per event the test's own subscription decoded, in
+        // the same order, with exactly the attributes the kernel sent.
+        let clientEvents = clientLog.events
+        let shown = Array(direct.objects[(mark + 1)...])
+        #expect(shown.count == clientEvents.count, "\(shown.map { $0["type"] ?? nil }) vs \(clientEvents.map(\.type.name))")
+        for (object, event) in zip(shown, clientEvents) {
+            #expect(Set(object.objectValue?.keys.map { $0 } ?? []) == expectedKeys(event), "\(object) for \(event)")
+            #expect(object["kind"] == "kernel" && object["type"] == .string(event.type.name))
+            #expect(object["token"]?.stringValue == event.token.map(formatToken))
+            #expect(object["local_port"]?.integerValue == event.localPort.map(Int64.init))
+            #expect(object["remote_address"]?.stringValue == event.remoteAddress?.description)
+            #expect(object["backup"]?.boolValue == event.backup)
+            #expect(object["interface_index"]?.integerValue == event.interfaceIndex.map(Int64.init))
+        }
+        let types = Set(shown.compactMap { $0["type"]?.stringValue })
+        #expect(types.isSuperset(of: ["created", "established", "sub_established", "announced", "removed", "sub_closed", "closed",
+                                      "listener_created", "listener_closed"]), "\(types)")
+        let bound = try #require(shown.first { $0["type"] == "sub_established" })
+        #expect(bound["interface"] == "a2", "the subflow bound to a2 names it: \(bound)")
+        // The server's side: CREATED carries the server-side flag (6.18) and the legacy attribute.
+        let serverCreated = try #require(serverDirect.objects[(serverMark + 1)...].first { $0["type"] == "created" })
+        #expect(serverCreated["server_side"] == true && serverCreated["flags"]?.integerValue.map { $0 & 2 } == 2, "\(serverCreated)")
+        #expect(Set(serverCreated.objectValue?.keys.map { $0 } ?? []) == expectedKeys(serverEvent), "\(serverCreated)")
+
+        // Through the daemon: the same objects but for when and where in the stream.
+        func withoutPlace(_ v: JSONValue) -> JSONValue {
+            var o = v.objectValue ?? [:]
+            o["time"] = nil
+            o["seq"] = nil
+            return .object(o)
+        }
+        let fromDaemon = throughDaemon.objects
+        #expect(fromDaemon.count >= clientEvents.count - 2, "\(fromDaemon.count) events through the daemon")
+        let directSet = Set(shown.map(withoutPlace))
+        for object in fromDaemon {
+            #expect(directSet.contains(withoutPlace(object)), "through the daemon as directly: \(object)")
+        }
+        for stream in [shown, fromDaemon] {
+            let seqs = stream.compactMap { $0["seq"]?.integerValue }
+            #expect(seqs.count == stream.count && zip(seqs, seqs.dropFirst()).allSatisfy { $0 < $1 }, "seq rises: \(seqs)")
+            let times = stream.compactMap { v -> Double? in if case .number(let d)? = v["time"] { d } else { v["time"]?.integerValue.map(Double.init) } }
+            #expect(times.count == stream.count && zip(times, times.dropFirst()).allSatisfy { $0 <= $1 }, "time never goes back: \(times)")
+        }
+        #expect(daemon.stop() == 0)
+    }
+
+    /// Under the userspace path manager, the kernel event that made the daemon act
+    /// is published before the action, which names it (`cause`, `cause_seq`), and
+    /// each carries its own time. `monitor` prints them in that order.
+    @Test func actionsFollowTheKernelEventThatCausedThemAndNameIt() throws {
+        let daemon = try Daemon(namespace: lab.client, policy: """
+            [daemon]
+            state_directory = "@STATE@"
+            resync_interval = 0
+            [kernel]
+            path_manager = "userspace"
+            [[interface]]
+            name = "a2"
+            role = "active"
+            families = ["ipv4"]
+            """)
+        try daemon.waitRunning()
+        let all = try ControlClient(socketPath)
+        #expect(try all.result("subscribe")["subscribed"] == true)
+        let monitor = try BackgroundCommand(["-n", lab.client, "-j", "monitor"])
+        let text = try BackgroundCommand(["-n", lab.client, "monitor"])
+        try daemon.waitUntil("the monitors subscribed") {
+            try ControlClient(socketPath).result("metrics")["text"]?.stringValue?
+                .contains("mptcpctld_api_requests_total{method=\"subscribe\",result=\"ok\"} 3") == true
+        }
+        let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7505"])
+        defer { server.stop() }
+        _ = try server.wait(for: "listening")
+        let client = try lab.peer(lab.client, ["client", "--connect", "10.0.1.2", "--port", "7505"])
+        defer { client.stop() }
+        _ = try client.wait(for: "connected")
+        client.send("send 1000")
+
+        var stream: [JSONValue] = []
+        let requested = try #require(try all.event { e in
+            stream.append(e)
+            return e["kind"] == "action" && e["type"] == "subflow_requested"
+        })
+        let token = try #require(requested["token"])
+        let established = try #require(stream.first { $0["kind"] == "kernel" && $0["type"] == "established" && $0["token"] == token },
+                                       "the kernel's event came before the action it caused: \(stream)")
+        #expect(requested["cause"] == "kernel:established" && requested["cause_seq"] == established["seq"], "\(requested)")
+        let seqs = stream.compactMap { $0["seq"]?.integerValue }
+        #expect(seqs.count == stream.count && zip(seqs, seqs.dropFirst()).allSatisfy { $0 < $1 }, "\(seqs)")
+        func time(_ v: JSONValue) -> Double? { if case .number(let d)? = v["time"] { d } else { v["time"]?.integerValue.map(Double.init) } }
+        let (t0, t1) = (try #require(time(established)), try #require(time(requested)))
+        #expect(t0 <= t1, "observed, then acted on: \(t0) \(t1)")
+
+        // The CLI prints them in the same order, with the same cause.
+        try daemon.waitUntil("the monitor printed the action") {
+            monitor.objects.contains { $0["type"] == "subflow_requested" && $0["token"] == token }
+        }
+        let printed = monitor.objects
+        let e = try #require(printed.firstIndex { $0["type"] == "established" && $0["token"] == token })
+        let a = try #require(printed.firstIndex { $0["type"] == "subflow_requested" && $0["token"] == token })
+        #expect(e < a && printed[a]["cause_seq"] == printed[e]["seq"], "\(printed)")
+        try daemon.waitUntil("the line printed") { text.lines.contains { $0.hasPrefix("[ACTION subflow_requested]") } }
+        let lines = text.lines
+        let kernelLine = try #require(lines.firstIndex { $0.hasPrefix("[ESTABLISHED] token=\(token.stringValue ?? "")") })
+        let actionLine = try #require(lines.firstIndex { $0.hasPrefix("[ACTION subflow_requested] token=\(token.stringValue ?? "")") })
+        #expect(kernelLine < actionLine && lines[actionLine].contains(" cause=kernel:established cause_seq="), "\(lines)")
+        #expect(daemon.stop() == 0)
+    }
+
+    /// The human monitor writes values as the daemon's log does: a reason that
+    /// quotes an interface name reads back whole.
+    @Test func theMonitorLineQuotesAReasonAsTheLogDoes() throws {
+        let daemon = try start()
+        try link("a2", "down")
+        try daemon.waitUntil("the endpoint gone") { try PathManager(namespace: lab.clientNamespace).endpoints().isEmpty }
+        let monitor = try BackgroundCommand(["-n", lab.client, "monitor", "--kind", "action", "--count", "1"])
+        try daemon.waitUntil("the monitor subscribed") {
+            try ControlClient(socketPath).result("metrics")["text"]?.stringValue?
+                .contains("mptcpctld_api_requests_total{method=\"subscribe\",result=\"ok\"} 1") == true
+        }
+        try link("a2", "up")
+        monitor.process.waitUntilExit()
+        let line = try #require(monitor.lines.first)
+        #expect(line.hasPrefix("[ACTION endpoint_add] "), "\(line)")
+        let reason = "a2 is backup (interface[1] \"a2\")"
+        #expect(LogLine(line).fields["reason"] == reason, "\(line)")
+        let logged = try #require(daemon.logLines.first { $0.message == "added endpoint" && $0["reason"] == reason }, "\(daemon.log)")
+        let quoted = #"reason="a2 is backup (interface[1] \"a2\")""#
+        #expect(line.contains(quoted) && logged.description.contains(quoted), "the same words: \(line) / \(logged)")
         #expect(daemon.stop() == 0)
     }
 

@@ -1,0 +1,92 @@
+import MPTCPKit
+
+/// One metric family the daemon exports: its `# HELP` text, its `# TYPE`, its
+/// labels in the order samples show them, and the series that exist from
+/// start-up at 0, so a dashboard can tell "none yet" from "not exported".
+public struct MetricFamily: Hashable, Sendable {
+    /// The Prometheus metric type.
+    public enum MetricType: String, Sendable {
+        case counter, gauge, histogram
+    }
+
+    public var name: String
+    public var type: MetricType
+    public var help: String
+    /// Label names, in the order every sample of the family shows them.
+    public var labels: [String]
+    /// The label values of each series that exists from start-up, in `labels`'
+    /// order; one empty list for a family without labels.
+    public var series: [[String]]
+
+    public init(_ name: String, _ type: MetricType, _ help: String, labels: [String] = [], series: [[String]]? = nil) {
+        self.name = name
+        self.type = type
+        self.help = help
+        self.labels = labels
+        self.series = series ?? (labels.isEmpty ? [[]] : [])
+    }
+}
+
+/// The metrics of `mptcpctld` (`mptcpctld(8)`, METRICS): every family it exports.
+public enum DaemonMetrics {
+    /// The userspace path manager's counters, `mptcpctld_pm_KEY_total`, as its
+    /// statistics line names them (KEY), with what each counts.
+    public static let pathManagerCounters: [(key: String, help: String)] = [
+        ("addresses_announced", "Addresses announced to peers (ADD_ADDR) by the userspace path manager."),
+        ("addresses_withdrawn", "Announced addresses withdrawn (RM_ADDR) by the userspace path manager."),
+        ("adopted_before_established", "Connections adopted from sock_diag before MPTCP was fully established (their event awaited)."),
+        ("announcements_refused", "Announcements not made because no MPTCP listener would accept a join there."),
+        ("connections_gone", "Connections that closed before a command reached them."),
+        ("create_batches", "Netlink datagrams of subflow-create requests sent (up to 64 requests each)."),
+        ("demotions", "Connections whose active subflows became backup (backup steering)."),
+        ("events_lost", "Times the kernel dropped MPTCP events (receive buffer overrun)."),
+        ("joins_timed_out", "Subflow joins not established within retry.join_timeout, destroyed before a retry (also counted in subflows_failed)."),
+        ("handovers", "Connections moved from one active path to another (backup steering)."),
+        ("priority_changes_refused", "Subflow priority changes (MP_PRIO) the kernel refused."),
+        ("promotions", "Connections whose backup subflows became active (backup steering)."),
+        ("resyncs", "Resynchronisations of the connection table through sock_diag."),
+        ("subflows_created", "Subflows requested from the kernel (SUBFLOW_CREATE accepted)."),
+        ("subflows_established", "Subflows the kernel reported established (SUB_ESTABLISHED)."),
+        ("subflows_failed", "Subflow attempts that failed (closed with an error before or while being established)."),
+        ("subflows_recreated", "Subflows requested again after a failure or a close."),
+    ]
+
+    /// Every family, for a daemon whose API has `methods`; sorted by name.
+    public static func families(methods: [String]) -> [MetricFamily] {
+        var all: [MetricFamily] = [
+            MetricFamily("mptcpctld_api_requests_total", .counter,
+                         "Control API requests answered, by method (unknown: no such method) and result (ok, or the error's code).",
+                         labels: ["method", "result"], series: methods.sorted().map { [$0, "ok"] }),
+            MetricFamily("mptcpctld_endpoint_changes_total", .counter,
+                         "Endpoint changes the daemon asked the kernel for, by action and result (ok, or refused by the kernel).",
+                         labels: ["action", "result"],
+                         series: ["add", "delete", "set_flags"].flatMap { a in ["ok", "refused"].map { [a, $0] } }),
+            MetricFamily("mptcpctld_endpoint_retries_exhausted_total", .counter,
+                         "Series of refused endpoint changes given up after the last retry (until the network or policy changes)."),
+            MetricFamily("mptcpctld_hook_events_dropped_total", .counter,
+                         "Events whose hooks did not run because the hook queue was full."),
+            MetricFamily("mptcpctld_hook_runs_total", .counter,
+                         "Hooks run, by result (ok, failed, timeout, spawn_error).",
+                         labels: ["result"], series: [["failed"], ["ok"], ["spawn_error"], ["timeout"]]),
+            MetricFamily("mptcpctld_interface_notifications_lost_total", .counter,
+                         "Times interface notifications (rtnetlink) were lost and everything was re-read."),
+            MetricFamily("mptcpctld_kernel_events_total", .counter,
+                         "MPTCP events read from the kernel, by type (the kernel's names).",
+                         labels: ["type"], series: EventType.all.map { [$0.name] }),
+            MetricFamily("mptcpctld_active_subflows", .gauge,
+                         "Subflows in this namespace that carry traffic now (TCP state established), read through sock_diag."),
+            MetricFamily("mptcpctld_pending_subflows", .gauge,
+                         "Subflow joins under way in this namespace now (TCP state syn-sent or syn-recv), read through sock_diag."),
+            MetricFamily("mptcpctld_managed_connections", .gauge,
+                         "MPTCP connections the userspace path manager manages now."),
+            MetricFamily("mptcpctld_owned_endpoints", .gauge,
+                         "Endpoints this daemon added and owns now."),
+            MetricFamily("mptcpctld_policy_reloads", .gauge,
+                         "Policy reloads applied since start-up."),
+            MetricFamily("mptcpctld_uptime_seconds", .gauge,
+                         "Seconds since the daemon started."),
+        ]
+        all += pathManagerCounters.map { MetricFamily("mptcpctld_pm_\($0.key)_total", .counter, $0.help) }
+        return all.sorted { $0.name < $1.name }
+    }
+}
