@@ -246,4 +246,63 @@ final class CLIUsageKernelTests {
         let schedulers = try complete(["scheduler", "set"], "positional@0", ["mptcpctl", "scheduler", "set", ""])
         #expect(schedulers.contains("default"))
     }
+
+    /// `subflow set` without ports, where two subflows share the addresses: refused with both listed;
+    /// the kernel would have flipped one of them.
+    @Test func aSubflowSetMatchingTwoSubflowsIsRefusedWithTheCandidates() throws {
+        try MPTCPSysctl(namespace: lab.clientNamespace).setPathManager("userspace")
+        try MPTCPSysctl(namespace: lab.serverNamespace).setPathManager("userspace")
+        let events = try EventLog(lab.clientNamespace)
+        let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "6101"])
+        _ = try server.wait(for: "listening")
+        let client = try lab.peer(lab.client, ["client", "--connect", "10.0.1.2", "--port", "6101"])
+        defer { client.stop(); server.stop() }
+        _ = try client.wait(for: "connected")
+        client.send("send 1000")
+        let token = try #require(try events.wait("established") { $0.type == .established }.token)
+        let pm = try PathManager(namespace: lab.clientNamespace)
+        let a2 = lab.address("a", path: 2), b1 = AddressAndPort(address: lab.address("b", path: 1), port: 6101)
+        var ports: [UInt16] = []
+        for _ in 0..<2 {
+            try pm.createSubflow(token: token, local: Endpoint(id: 1, address: a2), remote: b1)
+            let up = try events.wait("sf_established") {
+                $0.type == .subflowEstablished && $0.localAddress == a2 && !ports.contains($0.localPort ?? 0)
+            }
+            ports.append(try #require(up.localPort))
+        }
+        let arguments = ["-q", "subflow", "set", "--token", formatToken(token), "--local", "10.0.2.1", "--remote", "10.0.1.2", "--backup"]
+        let result = try lab.mptcpctl(lab.client, arguments, check: false)
+        #expect(result.status == 64)
+        #expect(result.stderr.hasPrefix("mptcpctl: subflow set: --local 10.0.2.1 --remote 10.0.1.2 match 2 subflows of \(formatToken(token)): "),
+                "\(result.stderr)")
+        for port in ports { #expect(result.stderr.contains("10.0.2.1:\(port) -> 10.0.1.2:6101")) }
+        let view = try #require(try ConnectionTable.read(namespace: lab.clientNamespace).first { $0.token == token })
+        #expect(view.subflows.allSatisfy { !$0.backup }, "nothing flipped")
+        // With the local port, one subflow: flipped.
+        try lab.mptcpctl(lab.client, ["-q", "subflow", "set", "--token", formatToken(token), "--local", "10.0.2.1:\(ports[1])",
+                                      "--remote", "10.0.1.2", "--backup"])
+        let after = try #require(try ConnectionTable.read(namespace: lab.clientNamespace).first { $0.token == token })
+        #expect(after.subflows.filter(\.backup).map(\.localPort) == [ports[1]])
+    }
+
+    /// The commands that ask the daemon take --json too: status, reload, dispatch, and metrics as families.
+    @Test func daemonCommandsPrintJSON() throws {
+        let daemon = try Daemon(namespace: lab.client, policy: ControlAPIKernelTests.policy)
+        try daemon.waitUntil("the control socket") { daemon.log.contains("serving the control API") }
+        let metrics = try object(lab.mptcpctl(lab.client, ["-j", "metrics"]).stdout)
+        let families = try #require(metrics["families"] as? [[String: Any]])
+        #expect(!families.isEmpty)
+        for family in families {
+            #expect(family["name"] is String && family["type"] is String && family["samples"] is [[String: Any]], "\(family)")
+        }
+        let samples = families.flatMap { ($0["samples"] as? [[String: Any]]) ?? [] }
+        #expect(samples.contains { $0["labels"] is [String: String] && ($0["value"] is Int || $0["value"] is Double) })
+        #expect(try object(lab.mptcpctl(lab.client, ["status", "--json"]).stdout)["pid"] as? Int == Int(daemon.process.processIdentifier))
+        #expect(try object(lab.mptcpctl(lab.client, ["-j", "reload"]).stdout)["config"] as? String == daemon.configPath)
+        let dispatched = try object(lab.mptcpctl(lab.client, ["-j", "dispatch", "a2", "up"]).stdout)
+        #expect(dispatched["notified"] as? Bool == true && dispatched["interface"] as? String == "a2")
+        let ignored = try object(lab.mptcpctl(lab.client, ["-j", "dispatch", "a2", "hostname"]).stdout)
+        #expect(ignored["notified"] as? Bool == false && ignored["reason"] is String)
+        #expect(daemon.stop() == 0)
+    }
 }
