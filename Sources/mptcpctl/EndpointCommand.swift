@@ -58,7 +58,7 @@ struct EndpointCommand: ParsableCommand {
             if fullmesh { flags.insert(.fullmesh) }
             if laminar { flags.insert(.laminar) }
             let endpoint = Endpoint(id: id ?? 0, address: address.value, port: port ?? 0, flags: flags,
-                                    interfaceIndex: try interfaceIndex(dev, namespace: ns))
+                                    interfaceIndex: try rephrasing("add endpoint \(address.value)") { try interfaceIndex(dev, namespace: ns) })
             let pm = try PathManager(namespace: ns)
             do {
                 try pm.addEndpoint(endpoint)

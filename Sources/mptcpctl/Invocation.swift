@@ -36,6 +36,21 @@ struct Invocation: Sendable {
             return
         }
         checkCommandWords(root: root)
+        if problem == nil { problem = Self.contradiction(in: arguments) }
+    }
+
+    /// `--backup --no-backup`: a flag and its negation together are refused, whatever the
+    /// command, rather than letting the last one win. (The flags are also declared
+    /// `.exclusive`; this check comes first and says it in the user's terms.)
+    static func contradiction(in arguments: [String]) -> UsageError? {
+        let words = arguments.prefix { $0 != "--" }
+        for negated in words where negated.hasPrefix("--no-") && negated.count > 5 {
+            let positive = "--" + negated.dropFirst(5)
+            if words.contains(positive) {
+                return UsageError("\(positive) and \(negated) contradict each other: give one of them")
+            }
+        }
+        return nil
     }
 
     /// `-j`, `-q`, `-jq`: a word made only of the global short flags.

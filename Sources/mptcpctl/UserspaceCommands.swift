@@ -49,7 +49,9 @@ struct SubflowCommand: ParsableCommand {
                 let pm = try PathManager(namespace: ns)
                 let id = try givenID ?? pm.localID(token: token, for: local.value)
                 let endpoint = Endpoint(id: id, address: local.value, flags: backup ? .backup : [],
-                                        interfaceIndex: try interfaceIndex(dev, namespace: ns))
+                                        interfaceIndex: try rephrasing("create subflow from \(local.value)") {
+                                            try interfaceIndex(dev, namespace: ns)
+                                        })
                 try pm.createSubflow(token: token, local: endpoint, remote: remote.value)
             }
         }

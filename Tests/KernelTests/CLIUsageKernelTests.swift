@@ -74,6 +74,11 @@ final class CLIUsageKernelTests {
         #expect(result.status == 64, "stderr: \(result.stderr)")
         #expect(result.stderrLines.count == 1, "stderr: \(result.stderr)")
         #expect(result.stderr.hasPrefix("mptcpctl: \(arguments[0]) set: "), "names the command: \(result.stderr)")
+        if arguments.contains("--raw-flags") {
+            #expect(result.stderr.contains("--raw-flags 0x4 sets the backup bit that --no-backup clears"), "\(result.stderr)")
+        } else {
+            #expect(result.stderr.contains(" contradict each other: give one of them"), "\(result.stderr)")
+        }
         #expect(try ipEndpoints() == before)
     }
 
