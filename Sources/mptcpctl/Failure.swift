@@ -50,15 +50,15 @@ struct Failure {
 
     /// A command-line error: named after the command the user typed (`endpoint set: ...`).
     init(usage message: String, code: FailureCode = .usage, invocation: Invocation) {
-        let verb = invocation.commandPath.joined(separator: " ")
+        // An unknown command names the words itself; there is no command to name it after.
+        let verb = code == .unknownCommand ? "" : invocation.commandPath.joined(separator: " ")
         var text = Self.oneLine(message)
         if text.hasPrefix("Error: ") { text.removeFirst(7) }
         self.init(code: code, message: verb.isEmpty ? text : "\(verb): \(text)", status: MPTCPCtl.Status.usage)
     }
 
     init(_ problem: UsageError, invocation: Invocation) {
-        self.init(usage: problem.message, code: problem.code,
-                  invocation: problem.code == .unknownCommand ? Invocation([], root: MPTCPCtl.self) : invocation)
+        self.init(usage: problem.message, code: problem.code, invocation: invocation)
     }
 
     /// Classifies what a command threw; `fallback` is argument-parser's text for errors it knows.

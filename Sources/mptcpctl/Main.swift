@@ -90,6 +90,8 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: [.customShort("j"), .long], help: "Print JSON instead of tables; errors become JSON objects on stderr.")
     var json = false
 
+    /// Read through `Invocation.quiet`, so that notes printed before or without a parsed
+    /// command follow it too; declared here so every command accepts and documents it.
     @Flag(name: [.customShort("q"), .long], help: "Do not print notes (such as 'no mptcpctld answers') on stderr.")
     var quiet = false
 
