@@ -250,6 +250,18 @@ final class CLIUsageKernelTests {
         #expect(managers.contains("kernel") && managers.contains("userspace"))
         let schedulers = try complete(["scheduler", "set"], "positional@0", ["mptcpctl", "scheduler", "set", ""])
         #expect(schedulers.contains("default"))
+
+        // As bash does it: the generated script's function, with the words of the line being completed.
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-completion-\(getpid()).bash")
+        try run(Repository.mptcpctl, ["--generate-completion-script", "bash"]).stdout.write(to: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: script) }
+        let line = "\(Repository.mptcpctl) endpoint delete -n \(lab.client) "
+        let bash = try run("/bin/bash", ["-c", """
+            source "$1"
+            COMP_WORDS=("$2" endpoint delete -n "$3" ""); COMP_CWORD=5; COMP_LINE="$4"; COMP_POINT=${#COMP_LINE}
+            _mptcpctl "$2" "" "$3"; printf '%s\\n' "${COMPREPLY[@]}"
+            """, "bash", script.path, Repository.mptcpctl, lab.client, line])
+        #expect(bash.stdout == "6\n10.0.2.1\n", "\(bash.stdout) \(bash.stderr)")
     }
 
     /// `subflow set` without ports, where two subflows share the addresses: refused with both listed;
