@@ -322,4 +322,20 @@ final class CLIUsageKernelTests {
         #expect(ignored["notified"] as? Bool == false && ignored["reason"] is String)
         #expect(daemon.stop() == 0)
     }
+
+    /// `plan --json` shows endpoints with the fields `endpoint show --json` has, port included.
+    @Test func planJSONEndpointsHaveTheEndpointSchema() throws {
+        try lab.mptcpctl(lab.client, ["endpoint", "flush"])
+        let added = try object(lab.mptcpctl(lab.client, ["-j", "endpoint", "add", "10.0.2.1", "--port", "7000", "--signal"]).stdout)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-plan-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let policy = directory.appendingPathComponent("policy.toml")
+        try "[daemon]\nstate_directory = \"\(directory.path)/state\"\n[[interface]]\nname = \"a1\"\nrole = \"backup\"\n"
+            .write(to: policy, atomically: true, encoding: .utf8)
+        let plan = try lab.mptcpctl(lab.client, ["-j", "plan", "--config", policy.path], check: false)
+        let foreign = try #require(try object(plan.stdout)["foreign"] as? [[String: Any]], "\(plan.stdout) \(plan.stderr)")
+        #expect(foreign.count == 1)
+        #expect(NSDictionary(dictionary: foreign.first ?? [:]) == NSDictionary(dictionary: added))
+    }
 }
