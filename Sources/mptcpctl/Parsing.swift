@@ -51,9 +51,12 @@ func unicastProblem(_ address: IPAddress) -> String? {
 /// Splits `fe80::1%eth0`: a zone is an interface, which this tool takes as `--dev`.
 private func refusingZone(_ text: String) throws -> String {
     guard let percent = text.firstIndex(of: "%") else { return text }
-    let zone = text[text.index(after: percent)...]
-    throw ArgumentFormatError("a %zone is not part of an address here: bind to the interface with --dev \(zone) "
-                              + "and write the address alone (\(text[..<percent]))")
+    // `fe80::1%eth0` or, with a port, `[fe80::1%eth0]:80`.
+    let zone = text[text.index(after: percent)...].prefix { $0 != "]" }
+    let address = text[..<percent].drop { $0 == "[" }
+    let rest = text[text.index(after: percent)...].drop { $0 != "]" }
+    throw ArgumentFormatError("a %zone is not taken: write the address alone (\(rest.isEmpty ? String(address) : "[\(address)\(rest)")) "
+                              + "and bind to the interface with --dev \(zone) where the command has --dev")
 }
 
 /// A local or peer address (`10.0.0.1`, `2001:db8::1`): unicast, without a zone.

@@ -114,6 +114,8 @@ final class CLIUsageKernelTests {
          ["--local-id must be 1-255, not -3", "subflow create: "]),
         (["remove", "--token", "deadbeef", "--id", "-1"], ["remove: ", "--id must be 0-255, not -1"]),
         (["endpoint", "add", "fe80::1%c1", "--subflow"], ["endpoint add: ", "fe80::1%c1", "--dev c1"]),
+        (["subflow", "destroy", "--token", "deadbeef", "--local", "10.0.1.1:1", "--remote", "[fe80::2%c1]:80"],
+         ["subflow destroy: ", "--dev c1 ", "([fe80::2]:80)"]),
         (["endpoint", "add", "0.0.0.0", "--subflow"], ["endpoint add: ", "0.0.0.0", "unspecified", "unicast"]),
         (["endpoint", "add", "::", "--subflow"], ["endpoint add: ", "unspecified"]),
         (["endpoint", "add", "255.255.255.255", "--subflow"], ["endpoint add: ", "broadcast"]),
