@@ -12,11 +12,11 @@ public enum PrometheusText {
     /// (undeclared ones after, sorted; `le` last); samples that differ only in
     /// label order are added up. The same registry state always gives the same text.
     public static func normalised(_ text: String, families declared: [MetricFamily]) -> String {
-        var families: [String: Family] = [:]
+        var families: [String: FamilyText] = [:]
         for d in declared {
-            var f = Family(name: d.name, type: d.type.rawValue, help: d.help, labels: d.labels)
+            var f = FamilyText(name: d.name, type: d.type.rawValue, help: d.help, labels: d.labels)
             for values in d.series where values.count == d.labels.count {
-                f.add(Sample(name: d.name, labels: Array(zip(d.labels, values.map(escape))), value: "0"), declared: true)
+                f.add(SampleLine(name: d.name, labels: Array(zip(d.labels, values.map(escape))), value: "0"), declared: true)
             }
             families[d.name] = f
         }
@@ -31,13 +31,13 @@ public enum PrometheusText {
                 let value = String(rest[rest.index(after: space)...])
                 if line.hasPrefix("# HELP ") { helps[name] = value; continue }
                 current = name
-                if families[name] == nil { families[name] = Family(name: name, type: value, help: nil, labels: []) }
+                if families[name] == nil { families[name] = FamilyText(name: name, type: value, help: nil, labels: []) }
                 continue
             }
             if line.hasPrefix("#") { continue }
-            guard let sample = Sample(line) else { continue }
+            guard let sample = SampleLine(line) else { continue }
             let family = current.flatMap { c in sample.name == c || sample.name.hasPrefix(c + "_") ? c : nil } ?? sample.name
-            if families[family] == nil { families[family] = Family(name: family, type: "untyped", help: nil, labels: []) }
+            if families[family] == nil { families[family] = FamilyText(name: family, type: "untyped", help: nil, labels: []) }
             families[family]?.add(sample, declared: false)
         }
         var out = ""
@@ -51,20 +51,20 @@ public enum PrometheusText {
     }
 
     /// One family being assembled.
-    private struct Family {
+    private struct FamilyText {
         var name: String
         var type: String
         var help: String?
         var labels: [String]
-        var samples: [String: (index: Int, sample: Sample, declaredOnly: Bool)] = [:]
+        var samples: [String: (index: Int, sample: SampleLine, declaredOnly: Bool)] = [:]
 
-        mutating func add(_ s: Sample, declared: Bool) {
+        mutating func add(_ s: SampleLine, declared: Bool) {
             let key = s.name + "{" + s.key(order: labels) + "}"
             if let existing = samples[key] {
                 // A declared zero is replaced; two registry series with the same
                 // labels in another order are one series: added up.
                 var merged = s
-                if !existing.declaredOnly { merged.value = Sample.sum(existing.sample.value, s.value) }
+                if !existing.declaredOnly { merged.value = SampleLine.sum(existing.sample.value, s.value) }
                 samples[key] = (existing.index, merged, declared && existing.declaredOnly)
             } else {
                 samples[key] = (samples.count, s, declared)
@@ -72,7 +72,7 @@ public enum PrometheusText {
         }
 
         /// By sample name, then labels without `le`, then (buckets) as they came.
-        func ordered() -> [Sample] {
+        func ordered() -> [SampleLine] {
             samples.values.sorted { a, b in
                 let ka = (a.sample.name, a.sample.key(order: labels, without: "le"))
                 let kb = (b.sample.name, b.sample.key(order: labels, without: "le"))
@@ -83,7 +83,7 @@ public enum PrometheusText {
 
     /// One sample line: `name{label="value",...} value [timestamp]`; label values
     /// are kept escaped as they were written.
-    private struct Sample {
+    private struct SampleLine {
         var name: String
         var labels: [(String, String)]
         var value: String

@@ -114,7 +114,7 @@ final class DaemonConnection {
         switch try call(method, params) {
         case .success(let v): return v
         case .failure(let e) where e.name == "invalid_params": throw UsageError("\(method): \(e.message)")
-        case .failure(let e): throw CommandFailure("\(method): \(e.message) (\(e.name))")
+        case .failure(let e): throw CommandFailure("\(method): \(e.message) (\(e.name))", code: .daemon, daemonError: e.name)
         }
     }
 
@@ -126,7 +126,7 @@ final class DaemonConnection {
         if let daemon = try ifRunning(global.socketPath) {
             _ = try daemon.result(method, try params())
         } else {
-            Output.error("mptcpctl: note: no mptcpctld answers on \(global.socketPath); asking the kernel directly")
+            Output.note("no mptcpctld answers on \(global.socketPath); asking the kernel directly")
             try direct()
         }
     }
@@ -142,7 +142,14 @@ struct DaemonUnavailable: Error {
 /// A command that ran and failed (exit 1), as opposed to a usage error (64).
 struct CommandFailure: Error {
     var message: String
-    init(_ message: String) { self.message = message }
+    var code: FailureCode
+    /// The daemon's API error name, when the daemon refused.
+    var daemonError: String?
+    init(_ message: String, code: FailureCode = .failure, daemonError: String? = nil) {
+        self.message = message
+        self.code = code
+        self.daemonError = daemonError
+    }
 }
 
 extension GlobalOptions {
@@ -223,10 +230,14 @@ struct ReloadCommand: ParsableCommand {
                 }
             }
         case .failure(let e) where e.name == "invalid_policy":
-            for line in e.message.split(separator: "\n") { Output.error(String(line)) }
-            throw CommandFailure("the policy file is invalid: the daemon keeps the policy it runs")
+            let problems = e.message.split(separator: "\n").map(String.init)
+            // With --json the problems travel in the one error object; else one line each, as `check` prints them.
+            if !global.json { for line in problems { Output.error(line) } }
+            throw CommandFailure("the policy file is invalid: the daemon keeps the policy it runs"
+                                 + (global.json ? ": " + problems.joined(separator: "; ") : ""),
+                                 code: .invalidPolicy, daemonError: e.name)
         case .failure(let e):
-            throw CommandFailure("reload: \(e.message) (\(e.name))")
+            throw CommandFailure("reload: \(e.message) (\(e.name))", code: .daemon, daemonError: e.name)
         }
     }
 }
@@ -254,16 +265,24 @@ struct DispatchCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        guard Self.actions.contains(action) else { return }
+        // With --json, every outcome is one object: {"interface", "action", "notified", "result"?, "reason"?}.
+        var outcome: [String: JSONValue] = ["interface": .string(interface), "action": .string(action), "notified": false]
+        defer { if global.json { Output.line(RPCWire.text(.object(outcome))) } }
+        guard Self.actions.contains(action) else {
+            outcome["reason"] = "the action is not one mptcpctld acts on"
+            return
+        }
         let daemon: DaemonConnection
         do { daemon = try DaemonConnection(path: global.socketPath) } catch let error as DaemonUnavailable {
-            Output.error("mptcpctl: dispatch \(interface.isEmpty ? "(all)" : interface) \(action): \(error.message); nothing to do")
+            Output.note("dispatch \(interface.isEmpty ? "(all)" : interface) \(action): \(error.message); nothing to do")
+            outcome["reason"] = .string(error.message)
             return
         }
         var params: [String: JSONValue] = ["action": .string(action)]
         if !interface.isEmpty { params["interface"] = .string(interface) }
         let result = try daemon.result("interface.notify", params)
-        if global.json { Output.line(RPCWire.text(result)) }
+        outcome["notified"] = true
+        outcome["result"] = result
     }
 }
 
@@ -279,7 +298,12 @@ struct MetricsCommand: ParsableCommand {
         let result = try DaemonConnection(path: global.socketPath).result("metrics")
         guard let text = result["text"]?.stringValue else { throw CommandFailure("metrics: the daemon's answer has no text") }
         if global.json {
-            Output.line(RPCWire.text(result))
+            // Families with their HELP, TYPE and samples, as a dashboard script wants them, not the text.
+            let families: [PrometheusText.Family]
+            do { families = try PrometheusText.parse(text) } catch {
+                throw CommandFailure("metrics: the daemon's text is not Prometheus exposition format: \(error)")
+            }
+            Output.line(RPCWire.text(["families": PrometheusText.json(families)]))
         } else {
             var body = text
             if body.hasSuffix("\n") { body.removeLast() }

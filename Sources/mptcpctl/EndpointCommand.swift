@@ -10,52 +10,61 @@ struct EndpointCommand: ParsableCommand {
     )
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "List the endpoints.")
+        static let configuration = CommandConfiguration(
+            commandName: "show", abstract: "List the endpoints, or show one (by id: the kernel's GET_ADDR).")
         @OptionGroup var global: GlobalOptions
+        @Argument(help: ArgumentHelp("Show only this endpoint: its id, address or ADDR:PORT.", valueName: "ID|ADDRESS"),
+                  completion: Completion.endpoints, transform: EndpointSelector.parse)
+        var endpoint: EndpointSelector?
 
         func run() throws {
             let ns = try global.namespace()
-            let endpoints = try PathManager(namespace: ns).endpoints()
-            let interfaces = endpoints.contains { $0.interfaceIndex != 0 } ? try InterfaceTable.read(namespace: ns) : nil
-            if global.json {
-                try Output.json(endpoints.map { EndpointJSON($0, interfaces: interfaces) })
+            let pm = try PathManager(namespace: ns)
+            if let endpoint {
+                try printEndpoint(try endpoint.resolve(pm, for: "show endpoint"), namespace: ns, json: global.json)
                 return
             }
-            Output.table(["ID", "ADDRESS", "PORT", "FLAGS", "INTERFACE"], endpoints.map { e in
-                [String(e.id), e.address.description, e.port == 0 ? "-" : String(e.port),
-                 e.flags.isEmpty ? "-" : e.flags.names.joined(separator: ","),
-                 e.interfaceIndex == 0 ? "-" : interfaceName(e.interfaceIndex, interfaces)]
-            })
+            try printEndpoints(try pm.endpoints(), namespace: ns, json: global.json)
         }
     }
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add an endpoint.")
+        static let configuration = CommandConfiguration(
+            commandName: "add", abstract: "Add an endpoint, and print it as 'endpoint show' does (with the id the kernel chose).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The local address.", transform: AddressArgument.parse) var address: AddressArgument
-        @Option(help: "The endpoint id, 1-255 (default: the kernel picks one).") var id: Int?
-        @Option(help: ArgumentHelp("Bind subflows from this endpoint to an interface.", valueName: "IFACE")) var dev: String?
-        @Option(help: "A port to listen on and announce (needs --signal, not --subflow).") var port: Int?
+        @Option(parsing: .unconditional, help: "The endpoint id, 1-255 (default: the kernel picks one).", transform: NumberArgument.id)
+        var id: UInt8?
+        @Option(help: ArgumentHelp("Bind subflows from this endpoint to an interface.", valueName: "IFACE"), completion: Completion.interfaces)
+        var dev: String?
+        @Option(parsing: .unconditional, help: "A port to listen on and announce (needs --signal, not --subflow).", transform: NumberArgument.port)
+        var port: UInt16?
         @Flag(help: "Announce the address to peers (ADD_ADDR).") var signal = false
         @Flag(help: "Open a subflow from this address.") var subflow = false
         @Flag(help: "Make subflows from this address backup.") var backup = false
         @Flag(help: "Open subflows to every address the peer announced.") var fullmesh = false
         @Flag(help: "Use the endpoint for one subflow to each announced peer address (Linux 6.18).") var laminar = false
+        @Option(name: .customLong("raw-flags"), help: ArgumentHelp(
+            "Also set these flag bits, named by this version or not (0x followed by hex digits), to probe what a kernel supports.",
+            valueName: "0xMASK"), transform: RawFlagsArgument.parse)
+        var rawFlags: RawFlagsArgument?
 
         func run() throws {
             let ns = try global.namespace()
-            var flags = EndpointFlags()
+            var flags = rawFlags?.value ?? []
             if signal { flags.insert(.signal) }
             if subflow { flags.insert(.subflow) }
             if backup { flags.insert(.backup) }
             if fullmesh { flags.insert(.fullmesh) }
             if laminar { flags.insert(.laminar) }
-            let endpoint = Endpoint(id: try checkID(id, option: "--id") ?? 0, address: address.value,
-                                    port: try checkPort(port), flags: flags,
-                                    interfaceIndex: try interfaceIndex(dev, namespace: ns))
+            let endpoint = Endpoint(id: id ?? 0, address: address.value, port: port ?? 0, flags: flags,
+                                    interfaceIndex: try rephrasing("add endpoint \(address.value)") { try interfaceIndex(dev, namespace: ns) })
+            let pm = try PathManager(namespace: ns)
             do {
-                try PathManager(namespace: ns).addEndpoint(endpoint)
-            } catch var error as MPTCPError {
+                try pm.addEndpoint(endpoint)
+            } catch {
+                // `addEndpoint` throws only MPTCPError (typed throws).
+                var error = error
                 switch error.errno {
                 case 17?: error.hint = "an endpoint with this address exists already"
                 case 16?: error.hint = "id \(endpoint.id) is used by another endpoint"
@@ -64,41 +73,67 @@ struct EndpointCommand: ParsableCommand {
                 }
                 throw error
             }
+            // The kernel does not say which id it chose; address and port name the endpoint (it refuses duplicates).
+            let added = try rephrasing("add endpoint \(address.value)") { () throws -> Endpoint? in
+                if endpoint.id != 0 { return try pm.endpoint(id: endpoint.id) }
+                return try pm.endpoints().first { $0.address == endpoint.address && $0.port == endpoint.port }
+            }
+            guard let added else {
+                throw CommandFailure("add endpoint \(address.value): added, but it was gone when read back (another program deleted it)")
+            }
+            try printEndpoint(added, namespace: ns, json: global.json)
         }
     }
 
     struct Delete: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete an endpoint by id or address.")
+        static let configuration = CommandConfiguration(
+            commandName: "delete", abstract: "Delete an endpoint by id, address, or ADDR:PORT when several share an address.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: ArgumentHelp("The endpoint's id or address.", valueName: "ID|ADDRESS"), transform: EndpointSelector.parse) var endpoint: EndpointSelector
+        @Argument(help: ArgumentHelp("The endpoint's id, address or ADDR:PORT.", valueName: "ID|ADDRESS"),
+                  completion: Completion.endpoints, transform: EndpointSelector.parse)
+        var endpoint: EndpointSelector
 
         func run() throws {
             let pm = try PathManager(namespace: try global.namespace())
-            try pm.deleteEndpoint(id: try endpoint.resolve(pm))
+            let chosen = try endpoint.resolve(pm, for: "delete endpoint")
+            try rephrasing("delete endpoint \(endpoint)") { try pm.deleteEndpoint(id: chosen.id) }
         }
     }
 
     struct SetFlags: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "set", abstract: "Change an endpoint's backup and fullmesh flags.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: ArgumentHelp("The endpoint's id or address.", valueName: "ID|ADDRESS"), transform: EndpointSelector.parse) var endpoint: EndpointSelector
-        @Flag(inversion: .prefixedNo, help: "Make the endpoint's subflows backup, or not.") var backup: Bool?
-        @Flag(inversion: .prefixedNo, help: "Turn fullmesh on or off.") var fullmesh: Bool?
+        @Argument(help: ArgumentHelp("The endpoint's id, address or ADDR:PORT.", valueName: "ID|ADDRESS"),
+                  completion: Completion.endpoints, transform: EndpointSelector.parse)
+        var endpoint: EndpointSelector
+        // `.exclusive`: `--backup --no-backup` is a contradiction, refused, not "the last one wins".
+        @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Make the endpoint's subflows backup, or not.") var backup: Bool?
+        @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Turn fullmesh on or off.") var fullmesh: Bool?
+        @Option(name: .customLong("raw-flags"), help: ArgumentHelp(
+            "Also send these flag bits, named by this version or not (0x followed by hex digits).", valueName: "0xMASK"),
+                transform: RawFlagsArgument.parse)
+        var rawFlags: RawFlagsArgument?
 
         func validate() throws {
-            guard backup != nil || fullmesh != nil else {
-                throw ValidationError("say what to change: --backup, --no-backup, --fullmesh or --no-fullmesh")
+            guard backup != nil || fullmesh != nil || rawFlags != nil else {
+                throw ValidationError("say what to change: --backup, --no-backup, --fullmesh, --no-fullmesh or --raw-flags")
+            }
+            let raw = rawFlags?.value ?? []
+            for (name, flag, wanted) in [("backup", EndpointFlags.backup, backup), ("fullmesh", .fullmesh, fullmesh)]
+            where wanted == false && raw.contains(flag) {
+                throw ValidationError("--raw-flags 0x\(String(raw.rawValue, radix: 16)) sets the \(name) bit that --no-\(name) clears")
             }
         }
 
         func run() throws {
             let pm = try PathManager(namespace: try global.namespace())
-            let id = try endpoint.resolve(pm)
+            let current = try endpoint.resolve(pm, for: "set endpoint")
             // SET_FLAGS replaces both the backup and the fullmesh bit: keep the one not asked about.
-            var flags = try pm.endpoint(id: id).flags.intersection([.backup, .fullmesh])
+            var flags = current.flags.intersection([.backup, .fullmesh])
             if let backup { if backup { flags.insert(.backup) } else { flags.remove(.backup) } }
             if let fullmesh { if fullmesh { flags.insert(.fullmesh) } else { flags.remove(.fullmesh) } }
-            try pm.setEndpointFlags(id: id, flags: flags)
+            flags.formUnion(rawFlags?.value ?? [])
+            try rephrasing("set endpoint \(endpoint)") { try pm.setEndpointFlags(id: current.id, flags: flags) }
         }
     }
 
@@ -109,5 +144,30 @@ struct EndpointCommand: ParsableCommand {
         func run() throws {
             try PathManager(namespace: try global.namespace()).flushEndpoints()
         }
+    }
+}
+
+/// The `endpoint show` list: a table, or a JSON array of endpoint objects.
+func printEndpoints(_ endpoints: [Endpoint], namespace: NetworkNamespace, json: Bool) throws {
+    let interfaces = endpoints.contains { $0.interfaceIndex != 0 } ? try InterfaceTable.read(namespace: namespace) : nil
+    if json {
+        try Output.json(endpoints.map { EndpointJSON($0, interfaces: interfaces) })
+        return
+    }
+    Output.table(["ID", "ADDRESS", "PORT", "FLAGS", "INTERFACE"], endpoints.map { e in
+        [String(e.id), e.address.description, e.port == 0 ? "-" : String(e.port),
+         e.flags.isEmpty ? "-" : e.flags.names.joined(separator: ","),
+         e.interfaceIndex == 0 ? "-" : interfaceName(e.interfaceIndex, interfaces)]
+    })
+}
+
+/// One endpoint (`endpoint show ID`, `endpoint add`): the same table with one row, or
+/// one JSON endpoint object (the schema of the list's elements).
+func printEndpoint(_ endpoint: Endpoint, namespace: NetworkNamespace, json: Bool) throws {
+    if json {
+        let interfaces = endpoint.interfaceIndex != 0 ? try InterfaceTable.read(namespace: namespace) : nil
+        try Output.json(EndpointJSON(endpoint, interfaces: interfaces))
+    } else {
+        try printEndpoints([endpoint], namespace: namespace, json: false)
     }
 }

@@ -26,99 +26,74 @@ struct MPTCPCtl: ParsableCommand {
         static let usage: Int32 = 64
     }
 
-    /// Parses, runs, and turns every failure into one line on stderr and a non-zero exit.
+    /// Parses, runs, and turns every failure into one report on stderr (a line, or a
+    /// JSON object with --json) and a non-zero exit.
     static func main() {
+        let invocation = Invocation.current
+        if let problem = invocation.problem { report(Failure(problem, invocation: invocation)) }
         let command: ParsableCommand
         do {
-            command = try parseAsRoot(hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
+            command = try parseAsRoot(invocation.arguments)
         } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                Output.line(fullMessage(for: error))
-                Glibc.exit(0)
-            }
-            fail(message(for: error), status: Status.usage)
-        }
-        do {
-            var command = command
-            try command.run()
-        } catch let error as MPTCPError {
-            fail(error.description, status: error.code == .invalidArgument ? Status.usage : Status.failure)
-        } catch let error as UsageError {
-            fail(error.message, status: Status.usage)
-        } catch let error as DaemonUnavailable {
-            fail(error.message, status: Status.failure)
-        } catch let error as CommandFailure {
-            fail(error.message, status: Status.failure)
-        } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                // `help`, `--help` on a command group: argument-parser reports these as a clean exit.
+            if exitCode(for: error) == .success {
+                // `--help`, `help`, a completion callback: argument-parser reports these as a clean exit.
                 let text = fullMessage(for: error)
                 if !text.isEmpty { Output.line(text) }
                 Glibc.exit(0)
             }
-            fail(message(for: error), status: code.rawValue == 0 ? Status.failure : code.rawValue)
+            report(Failure(usage: message(for: error), invocation: invocation))
         }
-    }
-
-    /// `ip -n NS mptcp ...` habits: global options may come before the command.
-    /// ArgumentParser only accepts a subcommand's options after its name, so
-    /// leading global options are moved behind the command words (before any `--`).
-    static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
-        var leading: [String] = []
-        var rest = arguments[...]
-        while let first = rest.first {
-            if first == "-j" || first == "--json" {
-                leading.append(first)
-                rest = rest.dropFirst()
-            } else if (first == "-n" || first == "--netns" || first == "--socket"), rest.count >= 2 {
-                leading += rest.prefix(2)
-                rest = rest.dropFirst(2)
-            } else if first.hasPrefix("--netns=") || first.hasPrefix("--socket=") || (first.hasPrefix("-n") && first.count > 2 && !first.hasPrefix("--")) {
-                leading.append(first)
-                rest = rest.dropFirst()
-            } else {
-                break
+        do {
+            var command = command
+            try command.run()
+        } catch let exit as ExitCode {
+            Glibc.exit(exit.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                let text = fullMessage(for: error)
+                if !text.isEmpty { Output.line(text) }
+                Glibc.exit(0)
             }
+            report(Failure(error, invocation: invocation, fallback: message(for: error)))
         }
-        guard !leading.isEmpty, !rest.isEmpty else { return arguments }
-        var result = Array(rest)
-        let end = result.firstIndex(of: "--") ?? result.endIndex
-        result.insert(contentsOf: leading, at: end)
-        return result
     }
 
-    static func fail(_ message: String, status: Int32) -> Never {
-        let line = message.split(separator: "\n").map { $0.trimmingCharacters(in: " \t") }.filter { !$0.isEmpty }
-            .joined(separator: " ")
-        Output.error("mptcpctl: " + (line.hasPrefix("Error: ") ? String(line.dropFirst(7)) : line))
-        Glibc.exit(status)
+    /// Writes the failure (one line, or one JSON object with --json) and exits with its status.
+    static func report(_ failure: Failure) -> Never {
+        if Invocation.current.json {
+            Output.errorJSON(failure.json)
+        } else {
+            Output.error("mptcpctl: " + failure.message)
+        }
+        Glibc.exit(failure.status)
     }
 }
 
-private extension Substring {
-    func trimmingCharacters(in set: String) -> Substring {
-        var s = self
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return s
-    }
-}
-
-/// A bad command-line value found after parsing; exits with the usage status.
+/// A bad command line found after parsing (a value, a contradiction, an ambiguity);
+/// exits with the usage status.
 struct UsageError: Error {
     var message: String
-    init(_ message: String) { self.message = message }
+    var code: FailureCode
+    init(_ message: String, code: FailureCode = .usage) {
+        self.message = message
+        self.code = code
+    }
 }
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: [.customShort("n"), .customLong("netns")], help: ArgumentHelp("Act in the network namespace NAME (/run/netns/NAME).", valueName: "NAME"))
+    @Option(name: [.customShort("n"), .customLong("netns")], help: ArgumentHelp("Act in the network namespace NAME (/run/netns/NAME).", valueName: "NAME"),
+            completion: Completion.namespaces)
     var netns: String?
 
-    @Flag(name: [.customShort("j"), .long], help: "Print JSON instead of tables.")
+    @Flag(name: [.customShort("j"), .long], help: "Print JSON instead of tables; errors become JSON objects on stderr.")
     var json = false
+
+    /// Read through `Invocation.quiet`, so that notes printed before or without a parsed
+    /// command follow it too; declared here so every command accepts and documents it.
+    @Flag(name: [.customShort("q"), .long], help: "Do not print notes (such as 'no mptcpctld answers') on stderr.")
+    var quiet = false
 
     @Option(name: .customLong("socket"), help: ArgumentHelp(
         "mptcpctld's control socket (default /run/mptcpctl/mptcpctld.sock; mptcpctld-NAME.sock with -n NAME or when run inside namespace NAME).",

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import MPTCPAPI
 import MPTCPKit
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +17,29 @@ enum Output {
     /// `text` as it is (lines already ended).
     static func text(_ text: String) { write(text, to: 1) }
 
-    static func error(_ text: String) { write(text + "\n", to: 2) }
+    /// A line on standard error. Notes written here with the `mptcpctl: note: ` prefix
+    /// (the commands that predate `note(_:)`) follow `--quiet` and `--json` as `note` does.
+    static func error(_ text: String) {
+        let prefix = "mptcpctl: note: "
+        if text.hasPrefix(prefix) { return note(String(text.dropFirst(prefix.count))) }
+        write(text + "\n", to: 2)
+    }
+
+    /// Something the user may want to know that is not a failure (which path a command
+    /// took). Silenced by `-q/--quiet`; with `--json`, a `{"note": TEXT}` object, so
+    /// standard error stays JSON.
+    static func note(_ text: String) {
+        let invocation = Invocation.current
+        if invocation.quiet { return }
+        if invocation.json {
+            errorJSON(["note": .string(text)])
+        } else {
+            write("mptcpctl: note: " + text + "\n", to: 2)
+        }
+    }
+
+    /// One JSON value on one line of standard error (an error or a note with --json).
+    static func errorJSON(_ value: JSONValue) { write(RPCWire.text(value) + "\n", to: 2) }
 
     private static func write(_ text: String, to fd: Int32) {
         var bytes = Array(text.utf8)[...]

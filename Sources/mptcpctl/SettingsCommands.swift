@@ -27,8 +27,15 @@ struct LimitsCommand: ParsableCommand {
     struct SetLimits: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "set", abstract: "Set the limits (each 0-8).")
         @OptionGroup var global: GlobalOptions
-        @Option(help: "Extra subflows per connection.") var subflows: UInt32?
-        @Option(name: .customLong("add-addr-accepted"), help: "ADD_ADDR announcements accepted per connection.") var addAddrAccepted: UInt32?
+        @Option(parsing: .unconditional, help: "Extra subflows per connection.", transform: Self.limit) var subflows: UInt32?
+        @Option(name: .customLong("add-addr-accepted"), parsing: .unconditional,
+                help: "ADD_ADDR announcements accepted per connection.", transform: Self.limit)
+        var addAddrAccepted: UInt32?
+
+        /// Any 32-bit value is sent: the kernel owns the maximum and explains a refusal in its words.
+        static func limit(_ text: String) throws -> UInt32 {
+            try NumberArgument.parse(text, in: 0...UInt32.max, "a per-connection limit (the kernel allows 0-\(Limits.maximum))")
+        }
 
         func validate() throws {
             guard subflows != nil || addAddrAccepted != nil else {
@@ -69,7 +76,8 @@ struct PathManagerCommand: ParsableCommand {
     struct Select: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "set", abstract: "Select the path manager: kernel or userspace.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: ArgumentHelp("A path manager the kernel offers.", valueName: "NAME")) var name: String
+        @Argument(help: ArgumentHelp("A path manager the kernel offers.", valueName: "NAME"), completion: Completion.pathManagers)
+        var name: String
 
         func run() throws {
             try MPTCPSysctl(namespace: try global.namespace()).setPathManager(name)
@@ -98,7 +106,8 @@ struct SchedulerCommand: ParsableCommand {
     struct Select: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "set", abstract: "Select a scheduler the kernel offers.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: ArgumentHelp("A scheduler listed by 'scheduler show'.", valueName: "NAME")) var name: String
+        @Argument(help: ArgumentHelp("A scheduler listed by 'scheduler show'.", valueName: "NAME"), completion: Completion.schedulers)
+        var name: String
 
         func run() throws {
             try MPTCPSysctl(namespace: try global.namespace()).setScheduler(name)

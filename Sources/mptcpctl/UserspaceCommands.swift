@@ -5,7 +5,7 @@ import MPTCPKit
 /// Options naming a userspace-PM connection.
 struct TokenOption: ParsableArguments {
     @Option(help: ArgumentHelp("The connection's token (8 hex digits as 'monitor' prints it, or 0x-prefixed).", valueName: "TOKEN"),
-            transform: TokenArgument.parse)
+            completion: Completion.tokens, transform: TokenArgument.parse)
     var token: TokenArgument
 }
 
@@ -23,7 +23,7 @@ struct SubflowCommand: ParsableCommand {
         @Option(help: "The local address.", transform: AddressArgument.parse) var local: AddressArgument
         @Option(name: .customLong("local-id"), help: "The address id on this connection, 1-255 (default: the id the connection already uses for the address, else the lowest free one).")
         var localID: Int?
-        @Option(help: ArgumentHelp("Bind the subflow to an interface.", valueName: "IFACE")) var dev: String?
+        @Option(help: ArgumentHelp("Bind the subflow to an interface.", valueName: "IFACE"), completion: Completion.interfaces) var dev: String?
         @Option(help: ArgumentHelp("The peer's address and port.", valueName: "ADDR:PORT"), transform: AddressPortArgument.parse) var remote: AddressPortArgument
         @Flag(help: "Open the subflow as backup.") var backup = false
 
@@ -49,7 +49,9 @@ struct SubflowCommand: ParsableCommand {
                 let pm = try PathManager(namespace: ns)
                 let id = try givenID ?? pm.localID(token: token, for: local.value)
                 let endpoint = Endpoint(id: id, address: local.value, flags: backup ? .backup : [],
-                                        interfaceIndex: try interfaceIndex(dev, namespace: ns))
+                                        interfaceIndex: try rephrasing("create subflow from \(local.value)") {
+                                            try interfaceIndex(dev, namespace: ns)
+                                        })
                 try pm.createSubflow(token: token, local: endpoint, remote: remote.value)
             }
         }
@@ -89,16 +91,19 @@ struct SubflowCommand: ParsableCommand {
         @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Backup or not.") var backup: Bool
 
         func run() throws {
+            // A port left out may match several subflows; the kernel would flip one of them silently.
+            let (local, remote) = try resolveSubflow(token: connection.token.value, local: local.value, remote: remote.value,
+                                                     namespace: try global.namespace())
             try DaemonConnection.route(global, "subflow.set_backup", {
                 var p: [String: JSONValue] = ["token": .string(formatToken(connection.token.value)),
-                                             "local": .string(local.value.address.description),
-                                             "remote": .string(remote.value.address.description), "backup": .bool(backup)]
-                if local.value.port != 0 { p["local_port"] = .integer(Int64(local.value.port)) }
-                if remote.value.port != 0 { p["remote_port"] = .integer(Int64(remote.value.port)) }
+                                             "local": .string(local.address.description),
+                                             "remote": .string(remote.address.description), "backup": .bool(backup)]
+                if local.port != 0 { p["local_port"] = .integer(Int64(local.port)) }
+                if remote.port != 0 { p["remote_port"] = .integer(Int64(remote.port)) }
                 return p
             }) {
                 try PathManager(namespace: try global.namespace())
-                    .setSubflowBackup(token: connection.token.value, local: local.value, remote: remote.value, backup: backup)
+                    .setSubflowBackup(token: connection.token.value, local: local, remote: remote, backup: backup)
             }
         }
     }

@@ -85,9 +85,11 @@ struct PlanResult {
         }.joined(separator: "\n") + (rows.isEmpty ? "" : "\n")
     }
 
+    /// The endpoint object of `mptcpctl endpoint show --json` (one schema wherever endpoints appear).
     private struct EndpointJSON: Encodable {
         var id: UInt8
         var address: String
+        var port: UInt16?
         var flags: [String]
         var interface: String?
     }
@@ -116,7 +118,7 @@ struct PlanResult {
 
     func json() throws -> Data {
         func ep(_ e: Endpoint) -> EndpointJSON {
-            EndpointJSON(id: e.id, address: e.address.description, flags: e.flags.names,
+            EndpointJSON(id: e.id, address: e.address.description, port: e.port == 0 ? nil : e.port, flags: e.flags.names,
                          interface: e.interfaceIndex == 0 ? nil : names[e.interfaceIndex] ?? "if\(e.interfaceIndex)")
         }
         var changes: [ChangeJSON] = settings.map { change in
