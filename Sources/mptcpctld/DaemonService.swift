@@ -242,7 +242,7 @@ struct DaemonService: Service, CustomStringConvertible {
             reconciler.removeOwned()
             reconciler.restoreSettings()
         case .keep:
-            logger.info("shutting down: keeping endpoints and settings (on_exit = keep)", metadata: [
+            logger.info("shutting down: keeping endpoints (on_exit = keep)", metadata: [
                 "owned": "\(reconciler.owned.count)", "changed_settings": "\(Reconciler.describe(reconciler.changedSettings))",
             ])
         }
