@@ -18,13 +18,22 @@ struct CheckReport {
         return [("interface", policy.interfaces.count), ("connection", policy.connections.count)]
     }
 
-    /// `FILE: valid (2 [[interface]] blocks, 1 [[connection]] block)`.
-    var text: String {
-        let parts = counts.map { "\($0.count) [[\($0.name)]] block\($0.count == 1 ? "" : "s")" }
-        return "\(file): valid (\(parts.joined(separator: ", ")))"
+    /// The hooks `[hooks] directory` holds now (what the daemon would run), nil when it does not exist.
+    var hooks: [String]? {
+        guard let directory = policy?.hooks.directory else { return nil }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else { return nil }
+        return HookRunner.hooks(in: directory)
     }
 
-    /// `{"file": …, "valid": …, "counts": {"interface": N, "connection": N},
+    /// `FILE: valid (2 [[interface]] blocks, 1 [[connection]] block; 3 hooks in DIR)`.
+    var text: String {
+        let parts = counts.map { "\($0.count) [[\($0.name)]] block\($0.count == 1 ? "" : "s")" }
+        let hooks = self.hooks.map { "; \($0.count) hook\($0.count == 1 ? "" : "s") in \(policy?.hooks.directory ?? "")" } ?? ""
+        return "\(file): valid (\(parts.joined(separator: ", "))\(hooks))"
+    }
+
+    /// `{"file": …, "valid": …, "counts": {"interface": N, "connection": N, "hooks": N},
     /// "warnings": [PROBLEM], "problems": [PROBLEM]}`, a PROBLEM being
     /// `{"file", "line" (null when unknown), "key" ("" for the whole file), "message"}`.
     var json: String {
@@ -39,7 +48,9 @@ struct CheckReport {
             "warnings": .array(warnings.map(entry)), "problems": .array(problems.map(entry)),
         ]
         if policy != nil {
-            object["counts"] = .object(Dictionary(uniqueKeysWithValues: counts.map { ($0.name, JSONValue.integer(Int64($0.count))) }))
+            var members = Dictionary(uniqueKeysWithValues: counts.map { ($0.name, JSONValue.integer(Int64($0.count))) })
+            members["hooks"] = .integer(Int64(hooks?.count ?? 0))
+            object["counts"] = .object(members)
         }
         return RPCWire.text(.object(object))
     }

@@ -212,11 +212,19 @@ final class SingleInstanceAndLeftoversKernelTests {
     }
 
     @Test func checkWarnsAboutIgnoredConnectionBlocksCountsEveryKindAndSpeaksJSON() throws {
-        let path = try file(Self.policy().replacingOccurrences(of: "@STATE@", with: "/tmp") + "\n[[connection]]\nname = \"bulk\"\n")
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let hooks = FileManager.default.temporaryDirectory.appendingPathComponent("check-hooks-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: hooks, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: hooks + "/10-log", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(atPath: hooks + "/README", contents: Data("not a hook\n".utf8), attributes: [.posixPermissions: 0o644])
+        let path = try file(Self.policy().replacingOccurrences(of: "@STATE@", with: "/tmp")
+                            + "\n[[connection]]\nname = \"bulk\"\n[hooks]\ndirectory = \"\(hooks)\"\n")
+        defer {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: hooks)
+        }
         let text = try check([path])
         #expect(text.status == 0)
-        #expect(text.stdout == "\(path): valid (2 [[interface]] blocks, 1 [[connection]] block)\n")
+        #expect(text.stdout == "\(path): valid (2 [[interface]] blocks, 1 [[connection]] block; 1 hook in \(hooks))\n")
         #expect(text.stderrLines.count == 1 && text.stderr.hasPrefix("warning: \(path):15: connection[1]: this [[connection]] block is ignored"),
                 "\(text.stderr)")
 
@@ -225,7 +233,7 @@ final class SingleInstanceAndLeftoversKernelTests {
             #expect(json.status == 0 && json.stderr.isEmpty, "\(json.stderr)")
             let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
             #expect(object?["valid"] as? Bool == true)
-            #expect(object?["counts"] as? [String: Int] == ["interface": 2, "connection": 1])
+            #expect(object?["counts"] as? [String: Int] == ["interface": 2, "connection": 1, "hooks": 1])
             let warning = (object?["warnings"] as? [[String: Any]])?.first
             #expect(warning?["line"] as? Int == 15 && warning?["key"] as? String == "connection[1]" && warning?["file"] as? String == path)
             #expect((object?["problems"] as? [Any])?.isEmpty == true)
