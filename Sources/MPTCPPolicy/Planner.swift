@@ -80,6 +80,40 @@ public enum SettingChange: Hashable, Sendable {
     case limits(from: Limits, to: Limits)
 }
 
+/// A namespace-wide setting the daemon changed: the value it found before its
+/// first change, and the value it set last.
+public struct ChangedSetting<Value: Hashable & Sendable & Codable>: Hashable, Sendable, Codable {
+    public var found: Value
+    public var set: Value
+
+    public init(found: Value, set: Value) {
+        self.found = found
+        self.set = set
+    }
+}
+
+/// The namespace-wide settings the daemon changed, kept in the ownership
+/// record next to its endpoints, so they are given back at exit even after a
+/// crash and a restart (nil: not changed by the daemon).
+public struct SettingsRecord: Hashable, Sendable, Codable {
+    /// `net.mptcp.path_manager`
+    public var pathManager: ChangedSetting<String>?
+    /// `net.mptcp.scheduler`
+    public var scheduler: ChangedSetting<String>?
+    /// The limit on extra subflows.
+    public var subflows: ChangedSetting<UInt32>?
+    /// The limit on accepted ADD_ADDRs.
+    public var addAddrAccepted: ChangedSetting<UInt32>?
+
+    public init() {}
+
+    public var isEmpty: Bool { self == SettingsRecord() }
+
+    enum CodingKeys: String, CodingKey {
+        case pathManager = "path_manager", scheduler, subflows, addAddrAccepted = "add_addr_accepted"
+    }
+}
+
 /// The kernel's namespace-wide MPTCP settings, as read.
 public struct KernelSettingsSnapshot: Hashable, Sendable {
     public var pathManager: String
@@ -181,7 +215,17 @@ public enum Planner {
                             owned: Set<OwnedEndpoint>, cap: Int = endpointCap) -> EndpointPlan {
         var plan = EndpointPlan()
         var excluded: [IPAddress: String] = [:]
-        let candidates = desiredEndpoints(policy: policy, network: network, excluded: &excluded)
+        var candidates = desiredEndpoints(policy: policy, network: network, excluded: &excluded)
+        if policy.kernel.pathManager == "userspace" {
+            // The userspace path manager (the daemon itself) opens subflows and
+            // announces addresses per connection; the kernel's endpoints are read
+            // only by the in-kernel one. Endpoints would be clutter another tool
+            // may mistake for configuration: none is wanted, owned ones go.
+            for d in candidates {
+                excluded[d.address] = "\(d.interfaceName) is used per connection by the userspace path manager, which needs no in-kernel endpoint"
+            }
+            candidates = []
+        }
 
         let isOwned = { (e: Endpoint) in owned.contains(OwnedEndpoint(id: e.id, address: e.address)) }
         let mine = endpoints.filter(isOwned)
@@ -243,6 +287,59 @@ public enum Planner {
             }
         }
         return plan
+    }
+
+    /// The record after `change` was applied: what was found before the daemon
+    /// first changed a setting stays, what it set now is noted; a setting taken
+    /// back to what was found needs no restoring and leaves the record.
+    public static func recording(_ change: SettingChange, in record: SettingsRecord) -> SettingsRecord {
+        var r = record
+        func note<T>(_ entry: inout ChangedSetting<T>?, from: T, to: T) {
+            let found = entry?.found ?? from
+            entry = found == to ? nil : ChangedSetting(found: found, set: to)
+        }
+        switch change {
+        case .pathManager(let from, let to): note(&r.pathManager, from: from, to: to)
+        case .scheduler(let from, let to): note(&r.scheduler, from: from, to: to)
+        case .limits(let from, let to):
+            if from.subflows != to.subflows { note(&r.subflows, from: from.subflows, to: to.subflows) }
+            if from.addAddrAccepted != to.addAddrAccepted {
+                note(&r.addAddrAccepted, from: from.addAddrAccepted, to: to.addAddrAccepted)
+            }
+        }
+        return r
+    }
+
+    /// What giving back the recorded settings takes (`on_exit = "remove"`): each
+    /// one still at the value the daemon set goes back to what was found; one
+    /// someone changed since is theirs now and left alone (listed in `leftAlone`).
+    public static func restoring(_ record: SettingsRecord, current: KernelSettingsSnapshot)
+        -> (changes: [SettingChange], leftAlone: [String]) {
+        var changes: [SettingChange] = []
+        var leftAlone: [String] = []
+        if let pm = record.pathManager {
+            if current.pathManager == pm.set { changes.append(.pathManager(from: pm.set, to: pm.found)) } else {
+                leftAlone.append("net.mptcp.path_manager is \(current.pathManager), not the \(pm.set) the daemon set")
+            }
+        }
+        if let s = record.scheduler {
+            if current.scheduler == s.set { changes.append(.scheduler(from: s.set, to: s.found)) } else {
+                leftAlone.append("net.mptcp.scheduler is \(current.scheduler), not the \(s.set) the daemon set")
+            }
+        }
+        var limits = current.limits
+        if let n = record.subflows {
+            if current.limits.subflows == n.set { limits.subflows = n.found } else {
+                leftAlone.append("the subflows limit is \(current.limits.subflows), not the \(n.set) the daemon set")
+            }
+        }
+        if let n = record.addAddrAccepted {
+            if current.limits.addAddrAccepted == n.set { limits.addAddrAccepted = n.found } else {
+                leftAlone.append("the add_addr_accepted limit is \(current.limits.addAddrAccepted), not the \(n.set) the daemon set")
+            }
+        }
+        if limits != current.limits { changes.append(.limits(from: current.limits, to: limits)) }
+        return (changes, leftAlone)
     }
 
     /// The namespace-wide settings the policy changes; absent keys keep the kernel's values.

@@ -36,19 +36,25 @@ enum Daemon {
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Validate a mptcpctld policy file: exit 0 when valid, 1 with every problem listed."
+        abstract: "Validate a mptcpctld policy file: exit 0 when valid, 1 with every problem listed.",
+        discussion: """
+            Runs the daemon's own start-up validation (mptcpctld --check): the file, the kernel's path managers \
+            and schedulers (in -n NAME's namespace), groups, directories, the socket path and the metrics address. \
+            Warnings (valid but without effect) go to stderr; -j prints one JSON object with valid, counts, \
+            warnings and problems.
+            """
     )
 
     @Argument(help: ArgumentHelp("The policy file (default: /etc/mptcpctl/mptcpctld.toml).", valueName: "FILE"))
     var file: String?
 
-    @Option(name: [.customShort("n"), .customLong("netns")], help: ArgumentHelp("Check the scheduler and path manager against this namespace's kernel.", valueName: "NAME"))
-    var netns: String?
+    @OptionGroup var global: GlobalOptions
 
     func run() throws {
         var args = ["--check"]
         if let file { args += ["--config", file] }
-        if let netns { args += ["--netns", netns] }
+        if let netns = global.netns { args += ["--netns", netns] }
+        if global.json { args.append("--json") }
         try Daemon.exec(args)
     }
 }

@@ -327,7 +327,8 @@ final class ControlAPI: Sendable {
         switch PolicyFile.load(path: path, namespace: .current) {
         case .failure(let problems):
             throw .invalidPolicy(problems.lines.joined(separator: "\n"))
-        case .success(let new):
+        case .success(let checked):
+            let new = checked.policy
             // The difference from the running policy, taken before the loop can replace it.
             let changes = policyDifferences(from: state.snapshot.policy, to: new)
             reload()

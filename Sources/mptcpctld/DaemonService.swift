@@ -249,10 +249,13 @@ struct DaemonService: Service, CustomStringConvertible {
         SystemdNotify.send("STOPPING=1")
         switch reconciler.policy.kernel.onExit {
         case .remove:
-            logger.info("shutting down: removing the endpoints this daemon added")
+            logger.info("shutting down: removing the endpoints this daemon added and restoring the settings it changed")
             reconciler.removeOwned()
+            reconciler.restoreSettings()
         case .keep:
-            logger.info("shutting down: keeping endpoints (on_exit = keep)", metadata: ["owned": "\(reconciler.owned.count)"])
+            logger.info("shutting down: keeping endpoints (on_exit = keep)", metadata: [
+                "owned": "\(reconciler.owned.count)", "changed_settings": "\(Reconciler.describe(reconciler.changedSettings))",
+            ])
         }
     }
 
@@ -260,7 +263,9 @@ struct DaemonService: Service, CustomStringConvertible {
     private func reload() {
         SystemdNotify.send("RELOADING=1")
         switch PolicyFile.load(path: configPath, namespace: namespace) {
-        case .success(let policy):
+        case .success(let checked):
+            let policy = checked.policy
+            for w in checked.warnings { logger.warning("\(w.formatted(file: configPath))") }
             let old = reconciler.policy.daemon
             if policy.daemon.stateDirectory != old.stateDirectory || policy.daemon.logLevel != old.logLevel {
                 logger.notice("daemon.state_directory and daemon.log_level take effect at the next start")

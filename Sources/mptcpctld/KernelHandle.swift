@@ -49,11 +49,13 @@ final class KernelHandle: @unchecked Sendable {
     }
 }
 
-/// The endpoints this daemon added, kept in `STATE_DIRECTORY/endpoints-NAME.json`
-/// so a restart (even after SIGKILL) adopts them. Written before each add and
-/// after each delete; replaced atomically (write, rename). No fsync: the file
-/// only has to survive the process, not the machine (endpoints do not survive
-/// a reboot either, and /run is a tmpfs).
+/// What this daemon changed in the namespace, kept in
+/// `STATE_DIRECTORY/endpoints-NAME.json` so a restart (even after SIGKILL)
+/// adopts it: the endpoints it added, and the namespace-wide settings it
+/// changed with the values it found (given back at exit). Written before
+/// each change and after each undo; replaced atomically (write, rename). No
+/// fsync: the file only has to survive the process, not the machine
+/// (endpoints do not survive a reboot either, and /run is a tmpfs).
 struct OwnershipStore: Sendable {
     let path: String
 
@@ -61,19 +63,27 @@ struct OwnershipStore: Sendable {
         path = directory + "/endpoints-" + (namespace.name ?? "host") + ".json"
     }
 
+    /// The record's content.
+    struct Record: Equatable {
+        var endpoints: Set<OwnedEndpoint> = []
+        var settings = SettingsRecord()
+    }
+
     private struct File: Codable {
         var version: Int
         var endpoints: [OwnedEndpoint]
+        /// Absent in records written before settings were recorded, and when none was changed.
+        var settings: SettingsRecord?
     }
 
-    /// The recorded endpoints; empty when the file does not exist yet.
-    func load() throws -> Set<OwnedEndpoint> {
-        guard FileManager.default.fileExists(atPath: path) else { return [] }
+    /// The recorded endpoints and settings; empty when the file does not exist yet.
+    func load() throws -> Record {
+        guard FileManager.default.fileExists(atPath: path) else { return Record() }
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         do {
             let file = try JSONDecoder().decode(File.self, from: data)
             guard file.version == 1 else { throw StoreError("\(path): unknown version \(file.version)") }
-            return Set(file.endpoints)
+            return Record(endpoints: Set(file.endpoints), settings: file.settings ?? SettingsRecord())
         } catch let error as StoreError {
             throw error
         } catch {
@@ -81,12 +91,13 @@ struct OwnershipStore: Sendable {
         }
     }
 
-    func save(_ owned: Set<OwnedEndpoint>) throws {
+    func save(_ record: Record) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        let data = try encoder.encode(File(version: 1, endpoints: owned.sorted()))
+        let data = try encoder.encode(File(version: 1, endpoints: record.endpoints.sorted(),
+                                           settings: record.settings.isEmpty ? nil : record.settings))
         let temporary = path + ".tmp"
         guard FileManager.default.createFile(atPath: temporary, contents: data) else {
             throw StoreError("cannot write \(temporary): \(String(cString: strerror(errno)))")

@@ -38,12 +38,12 @@ struct MPTCPCtlD: AsyncParsableCommand {
     @Flag(help: "Print the changes the daemon would make now and exit: 0 nothing to do, 2 changes, 1 error.")
     var plan = false
 
-    @Flag(name: [.customShort("j"), .long], help: "With --plan: print JSON.")
+    @Flag(name: [.customShort("j"), .long], help: "With --check or --plan: print JSON.")
     var json = false
 
     func validate() throws {
         if check && plan { throw ValidationError("--check and --plan exclude each other") }
-        if json && !plan { throw ValidationError("--json goes with --plan") }
+        if json && !plan && !check { throw ValidationError("--json goes with --check or --plan") }
         if let logLevel, LogLevel(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be one of: " + LogLevel.allCases.map(\.rawValue).joined(separator: ", "))
         }
@@ -51,28 +51,55 @@ struct MPTCPCtlD: AsyncParsableCommand {
 
     func run() async throws {
         let namespace: NetworkNamespace
-        do { namespace = try netns.map { try NetworkNamespace(named: $0) } ?? .current } catch {
+        do {
+            namespace = try netns.map { try NetworkNamespace(named: $0) } ?? .current
+            // A namespace that does not exist is said once, here, for every mode.
+            try namespace.perform {}
+        } catch {
             throw Failure("\(error)")
         }
-        let policy: Policy
+        let checked: CheckedPolicy
         switch PolicyFile.load(path: config, namespace: namespace) {
-        case .success(let p): policy = p
+        case .success(let c): checked = c
         case .failure(let problems):
-            for line in problems.lines { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            if check && json {
+                print(CheckReport(file: config, policy: nil, warnings: [], problems: problems.diagnostics).json)
+            } else {
+                for line in problems.lines { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            }
             throw ExitCode(1)
         }
+        let policy = checked.policy
         if check {
-            print("\(config): valid (\(policy.interfaces.count) [[interface]] block\(policy.interfaces.count == 1 ? "" : "s"))")
+            let report = CheckReport(file: config, policy: policy, warnings: checked.warnings, problems: [])
+            if json {
+                print(report.json)
+            } else {
+                for w in checked.warnings { FileHandle.standardError.write(Data(("warning: " + w.formatted(file: config) + "\n").utf8)) }
+                print(report.text)
+            }
             return
         }
         if plan {
             throw ExitCode(try PlanCommand(policy: policy, namespace: namespace, json: json).run())
         }
 
+        // One daemon per namespace, decided before the ownership record, the
+        // kernel or the socket is touched: the loser changes nothing.
+        let instance: InstanceLock
+        do {
+            instance = try InstanceLock.acquire(namespace: namespace, socket: policy.daemon.socketPath(namespace: namespace.name))
+        } catch {
+            throw Failure("\(error)")
+        }
+        defer { instance.release() }
+
         let level = Logger.Level(rawValue: logLevel ?? policy.daemon.logLevel.rawValue) ?? .info
         let journal = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil
         LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level, journal: journal) }
         let logger = Logger(label: "mptcpctld")
+        logger.debug("single-instance lock taken", metadata: ["lock": "\(instance.path)"])
+        for w in checked.warnings { logger.warning("\(w.formatted(file: config))") }
 
         let hub = EventHub()
         let reconciler: Reconciler
@@ -94,8 +121,9 @@ struct MPTCPCtlD: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let control: ControlServer
         do {
-            let socketGroup = try policy.daemon.socketGroup.map { try groupID("daemon.socket_group", $0) }
-            let adminGroup = try policy.daemon.adminGroup.map { try groupID("daemon.admin_group", $0) }
+            // Checked with the policy (SystemChecks); a group deleted since is still caught here.
+            let socketGroup = try policy.daemon.socketGroup.map { try requireGroup("daemon.socket_group", $0) }
+            let adminGroup = try policy.daemon.adminGroup.map { try requireGroup("daemon.admin_group", $0) }
             let api = ControlAPI(state: state, kernel: try KernelHandle(namespace: namespace), namespace: namespace,
                                  adminGroup: adminGroup, logger: logger, registry: registry, hub: hub,
                                  notifyNetwork: { doorbell.ring(.network) },
@@ -127,12 +155,21 @@ struct MPTCPCtlD: AsyncParsableCommand {
     }
 
     /// Exit statuses: 1 failure, 64 usage (as mptcpctl).
+    /// With `--json` (`--check`, `--plan`), a failure is one JSON object on
+    /// stderr, `{"error": {"code": "failure", "message": …}}`, as mptcpctl prints them.
     static func main() async {
+        var json = false
         do {
             var command = try parseAsRoot()
+            json = (command as? MPTCPCtlD)?.json ?? false
             if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
         } catch let failure as Failure {
-            FileHandle.standardError.write(Data(("mptcpctld: " + failure.message + "\n").utf8))
+            if json {
+                let error: JSONValue = ["error": ["code": "failure", "message": .string(failure.message)]]
+                FileHandle.standardError.write(Data((RPCWire.text(error) + "\n").utf8))
+            } else {
+                FileHandle.standardError.write(Data(("mptcpctld: " + failure.message + "\n").utf8))
+            }
             Glibc.exit(1)
         } catch {
             let code = exitCode(for: error)
@@ -149,14 +186,10 @@ struct MPTCPCtlD: AsyncParsableCommand {
     }
 }
 
-/// The id of group `name` (`getgrnam_r`), for the `key` that names it.
-func groupID(_ key: String, _ name: String) throws -> UInt32 {
-    var group = Glibc.group()
-    var result: UnsafeMutablePointer<Glibc.group>?
-    var buffer = [CChar](repeating: 0, count: 16384)
-    let rc = getgrnam_r(name, &group, &buffer, buffer.count, &result)
-    guard rc == 0, result != nil else { throw Failure("\(key): no group \"\(name)\" on this system") }
-    return group.gr_gid
+/// The id of group `name`, for the `key` that names it.
+func requireGroup(_ key: String, _ name: String) throws -> UInt32 {
+    guard let id = groupID(name) else { throw Failure("\(key): no group \"\(name)\" on this system") }
+    return id
 }
 
 /// A start-up failure: one line on stderr, exit 1.
@@ -166,10 +199,25 @@ struct Failure: Error {
 }
 
 /// Reads and validates a policy file, checking it against the running kernel
-/// when its sysctls can be read.
+/// when its sysctls can be read, and against the system (`SystemChecks`): the
+/// one way start-up, reload, `--check` and `--plan` read a policy.
 enum PolicyFile {
     struct Problems: Error {
-        var lines: [String]
+        var file: String
+        var diagnostics: [PolicyDiagnostic]
+
+        /// `FILE:LINE: KEY: message`, one per problem.
+        var lines: [String] { diagnostics.map { $0.formatted(file: file) } }
+
+        init(file: String, diagnostics: [PolicyDiagnostic]) {
+            self.file = file
+            self.diagnostics = diagnostics
+        }
+
+        /// A problem with the file as a whole (it cannot be read).
+        init(file: String, _ message: String) {
+            self.init(file: file, diagnostics: [PolicyDiagnostic(line: nil, key: "", message: message)])
+        }
     }
 
     /// How long the file must have been left alone before it is read, and how
@@ -182,40 +230,61 @@ enum PolicyFile {
     /// once no process has it open for writing (a read lease tells) and no
     /// write has touched it for `settle`, so a half-written file is never
     /// applied. One that keeps changing for `patience` is refused (the running
-    /// policy stays), and so is an empty one.
-    static func load(path: String, namespace: NetworkNamespace) -> Result<Policy, Problems> {
-        let text: String
-        switch settledText(path) {
-        case .success(let t): text = t
+    /// policy stays). What is not a regular file (`/dev/null`, a pipe) is read
+    /// once to its end.
+    ///
+    /// An empty file, like one of only blank lines and comments, is a valid
+    /// policy with every default (`mptcpctld.toml(5)`): the rule is the
+    /// loader's, whatever kind of file the bytes come from.
+    static func load(path: String, namespace: NetworkNamespace) -> Result<CheckedPolicy, Problems> {
+        let bytes: [UInt8]
+        switch settledBytes(path) {
+        case .success(let b): bytes = b
         case .failure(let problem): return .failure(problem)
         }
-        // An empty file is valid TOML (every default: no interface used), but
-        // never what an admin meant: most likely one caught being rewritten.
-        if text.allSatisfy(\.isWhitespace) {
-            return .failure(Problems(lines: ["\(path): is empty; an empty policy would use no interface (write at least one [[interface]] block)"]))
-        }
         do {
-            return .success(try PolicyLoader.load(text, file: path, offer: KernelHandle.offer(namespace: namespace)))
+            return .success(try PolicyLoader.check(bytes: bytes, file: path, offer: KernelHandle.offer(namespace: namespace),
+                                                   environment: SystemChecks(namespace: namespace)))
         } catch {
-            return .failure(Problems(lines: error.diagnostics.map { $0.formatted(file: path) }))
+            return .failure(Problems(file: path, diagnostics: error.diagnostics))
         }
     }
 }
 
 extension PolicyFile {
-    private static func read(_ path: String) -> Result<(text: String, stamp: [Int]), Problems> {
+    /// The whole content of `path` (any kind of file), with its identity and
+    /// time stamp when it is a regular file that did not change while read
+    /// (`stamp` empty: it did, or it is no regular file).
+    private static func read(_ path: String) -> Result<(bytes: [UInt8], stamp: [Int], regular: Bool), Problems> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            return .failure(Problems(file: path, code == ENOENT ? "does not exist" : "cannot be read: \(String(cString: strerror(code)))"))
+        }
+        defer { close(fd) }
         var before = stat()
-        guard stat(path, &before) == 0 else {
-            return .failure(Problems(lines: ["\(path): does not exist"]))
+        guard fstat(fd, &before) == 0 else { return .failure(Problems(file: path, "cannot be read: \(String(cString: strerror(errno)))")) }
+        if before.st_mode & S_IFMT == S_IFDIR { return .failure(Problems(file: path, "is a directory, not a policy file")) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return .failure(Problems(file: path, "cannot be read: \(String(cString: strerror(errno)))"))
+            }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+            // A policy is a few KiB; a runaway pipe or device is not one.
+            if bytes.count > 16 << 20 { return .failure(Problems(file: path, "is larger than 16 MiB: not a policy file")) }
         }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            return .failure(Problems(lines: ["\(path): cannot be read as UTF-8 text"]))
-        }
+        let regular = before.st_mode & S_IFMT == S_IFREG
+        guard regular else { return .success((bytes, [], false)) }
         var after = stat()
-        guard stat(path, &after) == 0 else { return .failure(Problems(lines: ["\(path): does not exist"])) }
+        guard stat(path, &after) == 0 else { return .failure(Problems(file: path, "does not exist")) }
         let stamp = [Int(after.st_ino), Int(after.st_size), after.st_mtim.tv_sec, after.st_mtim.tv_nsec]
         let same = stamp == [Int(before.st_ino), Int(before.st_size), before.st_mtim.tv_sec, before.st_mtim.tv_nsec]
-        return .success((text, same ? stamp : []))
+        return .success((bytes, same ? stamp : [], true))
     }
 
     /// Whether some process has `path` open for writing: a read lease
@@ -234,13 +303,18 @@ extension PolicyFile {
         return errno == EAGAIN ? true : nil
     }
 
-    private static func settledText(_ path: String) -> Result<String, Problems> {
+    private static func settledBytes(_ path: String) -> Result<[UInt8], Problems> {
+        var info = stat()
+        if stat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG {
+            // A device or a pipe has no half-written state to wait out.
+            return read(path).map(\.bytes)
+        }
         let clock = ContinuousClock()
         let deadline = clock.now + patience
-        var previous: (text: String, stamp: [Int])?
+        var previous: (bytes: [UInt8], stamp: [Int])?
         while true {
             if clock.now >= deadline {
-                return .failure(Problems(lines: ["\(path): still being written after \(patience) (open for writing, or changing); not read"]))
+                return .failure(Problems(file: path, "still being written after \(patience) (open for writing, or changing); not read"))
             }
             // Someone has it open for writing: wait until they close it.
             let writing = beingWritten(path)
@@ -248,9 +322,11 @@ extension PolicyFile {
                 pause(.milliseconds(50))
                 continue
             }
-            let current: (text: String, stamp: [Int])
+            let current: (bytes: [UInt8], stamp: [Int])
             switch read(path) {
-            case .success(let c): current = c
+            case .success(let c):
+                if !c.regular { return .success(c.bytes) }  // replaced by a device or pipe meanwhile
+                current = (c.bytes, c.stamp)
             case .failure(let p): return .failure(p)
             }
             if current.stamp.isEmpty {
@@ -265,9 +341,9 @@ extension PolicyFile {
             // long ago (the usual case): one read is enough. Otherwise (a writer
             // that reopens it between parts, or no lease to tell) two reads
             // `settle` apart must agree.
-            if (writing == false && age >= settle) || age >= settle * 5 { return .success(current.text) }
-            if let previous, previous.stamp == current.stamp, previous.text == current.text, age >= settle {
-                return .success(current.text)
+            if (writing == false && age >= settle) || age >= settle * 5 { return .success(current.bytes) }
+            if let previous, previous.stamp == current.stamp, previous.bytes == current.bytes, age >= settle {
+                return .success(current.bytes)
             }
             previous = current
             pause(settle)

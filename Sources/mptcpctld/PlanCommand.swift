@@ -14,7 +14,7 @@ struct PlanCommand {
         do {
             let kernel = try KernelHandle(namespace: namespace)
             let store = OwnershipStore(directory: policy.daemon.stateDirectory, namespace: namespace)
-            result = try PlanResult(kernel: kernel, owned: try store.load(), policy: policy)
+            result = try PlanResult(kernel: kernel, owned: try store.load().endpoints, policy: policy)
         } catch {
             throw Failure("plan: \(error)")
         }

@@ -14,6 +14,9 @@ import MPTCPPolicy
 final class Reconciler: @unchecked Sendable {
     private(set) var policy: Policy
     private(set) var owned: Set<OwnedEndpoint>
+    /// The namespace-wide settings this daemon (or the run it adopted) changed,
+    /// with the values found before: given back at exit with `on_exit = "remove"`.
+    private(set) var changedSettings: SettingsRecord
     let kernel: KernelHandle
     let store: OwnershipStore
     let logger: Logger
@@ -35,7 +38,9 @@ final class Reconciler: @unchecked Sendable {
         self.store = store
         self.logger = logger
         do {
-            owned = try store.load()
+            let record = try store.load()
+            owned = record.endpoints
+            changedSettings = record.settings
         } catch {
             // A damaged record must not keep the daemon from starting: set it aside and
             // start owning nothing (the endpoints it listed are then foreign: left alone).
@@ -44,6 +49,12 @@ final class Reconciler: @unchecked Sendable {
             logger.error("the ownership record is unreadable; set aside, endpoints it listed are treated as foreign",
                          metadata: ["state": "\(store.path)", "moved_to": "\(aside)", "error": "\(error)"])
             owned = []
+            changedSettings = SettingsRecord()
+        }
+        if !changedSettings.isEmpty {
+            logger.info("adopting kernel settings changed by an earlier run (given back at exit)", metadata: [
+                "state": "\(store.path)", "settings": "\(Self.describe(changedSettings))",
+            ])
         }
         if !owned.isEmpty {
             logger.info("adopting endpoints recorded by an earlier run", metadata: [
@@ -68,6 +79,11 @@ final class Reconciler: @unchecked Sendable {
         }
         var ok = true
         for change in Planner.settingsChanges(policy: policy, current: current) {
+            // Record first (as for endpoints): if we die between the two
+            // steps, the next run still knows what was found.
+            let before = changedSettings
+            changedSettings = Planner.recording(change, in: changedSettings)
+            if changedSettings != before { persist() }
             do {
                 try kernel.apply(change)
                 switch change {
@@ -83,10 +99,62 @@ final class Reconciler: @unchecked Sendable {
                 }
             } catch {
                 ok = false
+                if changedSettings != before {
+                    changedSettings = before
+                    persist()
+                }
                 logger.error("cannot apply a kernel setting", metadata: ["change": "\(change)", "error": "\(error)"])
             }
         }
         return ok
+    }
+
+    /// `on_exit = "remove"`: gives back the settings this daemon changed, each
+    /// still at the value it set; one someone else changed since is left alone.
+    func restoreSettings() {
+        guard !changedSettings.isEmpty else { return }
+        let current: KernelSettingsSnapshot
+        do { current = try kernel.settings() } catch {
+            logger.error("cannot read the kernel's MPTCP settings at exit; not restored (recorded for the next run)",
+                         metadata: ["error": "\(error)", "settings": "\(Self.describe(changedSettings))"])
+            return
+        }
+        let (changes, leftAlone) = Planner.restoring(changedSettings, current: current)
+        for why in leftAlone { logger.notice("not restoring a setting changed since by someone else", metadata: ["setting": "\(why)"]) }
+        var failed = false
+        for change in changes {
+            do {
+                try kernel.apply(change)
+                switch change {
+                case .pathManager(let from, let to):
+                    logger.notice("restored path manager", metadata: ["from": "\(from)", "to": "\(to)"])
+                case .scheduler(let from, let to):
+                    logger.notice("restored scheduler", metadata: ["from": "\(from)", "to": "\(to)"])
+                case .limits(let from, let to):
+                    logger.notice("restored limits", metadata: [
+                        "subflows": "\(from.subflows)->\(to.subflows)",
+                        "add_addr_accepted": "\(from.addAddrAccepted)->\(to.addAddrAccepted)",
+                    ])
+                }
+            } catch {
+                failed = true
+                logger.error("cannot restore a kernel setting (recorded for the next run)", metadata: ["change": "\(change)", "error": "\(error)"])
+            }
+        }
+        if !failed {
+            changedSettings = SettingsRecord()
+            persist()
+        }
+    }
+
+    /// `path_manager=kernel->userspace scheduler=…`, for the log.
+    static func describe(_ r: SettingsRecord) -> String {
+        var parts: [String] = []
+        if let v = r.pathManager { parts.append("path_manager=\(v.found)->\(v.set)") }
+        if let v = r.scheduler { parts.append("scheduler=\(v.found)->\(v.set)") }
+        if let v = r.subflows { parts.append("subflows=\(v.found)->\(v.set)") }
+        if let v = r.addAddrAccepted { parts.append("add_addr_accepted=\(v.found)->\(v.set)") }
+        return parts.joined(separator: " ")
     }
 
     /// Replaces the policy (after a reload).
@@ -235,7 +303,7 @@ final class Reconciler: @unchecked Sendable {
     }
 
     private func persist() {
-        do { try store.save(owned) } catch {
+        do { try store.save(OwnershipStore.Record(endpoints: owned, settings: changedSettings)) } catch {
             logger.error("cannot record owned endpoints", metadata: ["state": "\(store.path)", "error": "\(error)"])
         }
     }

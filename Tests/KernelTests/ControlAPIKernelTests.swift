@@ -339,7 +339,8 @@ final class ControlAPIKernelTests {
             return samples
         }
         let before = try scrape()
-        #expect(before["mptcpctld_endpoint_changes_total{action=\"add\",result=\"ok\"}"] == 2)
+        // The userspace path manager wants no in-kernel endpoint: none was added.
+        #expect((before["mptcpctld_endpoint_changes_total{action=\"add\",result=\"ok\"}"] ?? 0) == 0)
         let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7403"])
         defer { server.stop() }
         _ = try server.wait(for: "listening")
@@ -553,7 +554,7 @@ final class ControlAPIKernelTests {
             of: "[daemon]\n", with: "[daemon]\nadmin_group = \"no-such-group-x\"\n"))
         try daemon.waitUntil("it exits") { !daemon.isRunning }
         #expect(daemon.process.terminationStatus == 1)
-        #expect(daemon.log.contains("daemon.admin_group: no group \\\"no-such-group-x\\\""), "\(daemon.log)")
+        #expect(daemon.log.contains("daemon.admin_group: no group \"no-such-group-x\" on this system"), "\(daemon.log)")
     }
 
     @Test func aSecondDaemonOnTheSameSocketIsRefusedAndAKilledOnesSocketIsReplaced() throws {

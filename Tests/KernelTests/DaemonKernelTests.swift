@@ -73,6 +73,9 @@ final class DaemonKernelTests {
     /// Starts the daemon in the client namespace and waits until the kernel matches the policy.
     func start(_ policy: String = policy(), directory: URL? = nil) throws -> Daemon {
         let daemon = try Daemon(namespace: lab.client, policy: policy, directory: directory)
+        // Running first: a kernel that already matches (adopted endpoints) says
+        // nothing about whether the daemon is up to take a signal yet.
+        try daemon.waitRunning()
         try daemon.waitConverged()
         return daemon
     }

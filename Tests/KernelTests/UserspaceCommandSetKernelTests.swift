@@ -35,7 +35,7 @@ final class UserspaceCommandSetKernelTests {
         try MPTCPSysctl(namespace: lab.clientNamespace).setPathManager("userspace")
         try MPTCPSysctl(namespace: lab.serverNamespace).setPathManager("userspace")
         try withoutTimestampsForIPv6(v6)
-        let client = try EventRecorder(lab.clientNamespace), server = try EventRecorder(lab.serverNamespace)
+        let client = try EventTrail(lab.clientNamespace), server = try EventTrail(lab.serverNamespace)
         let clientMonitor = try LineProcess(Repository.mptcpctl, ["-n", lab.client, "monitor", "--kernel", "--json"])
         let serverMonitor = try LineProcess(Repository.mptcpctl, ["-n", lab.server, "monitor", "--kernel", "--json"])
         defer { clientMonitor.stop(); serverMonitor.stop() }
@@ -169,7 +169,7 @@ final class UserspaceCommandSetKernelTests {
 
     /// Until a monitor shows a listener_created of a throw-away `mptcpctl listen`,
     /// it may not be subscribed yet. Returns where its events begin in `recorder`.
-    func synchronise(_ monitor: LineProcess, _ recorder: EventRecorder, namespace: String, address: IPAddress) throws -> Int {
+    func synchronise(_ monitor: LineProcess, _ recorder: EventTrail, namespace: String, address: IPAddress) throws -> Int {
         for attempt in 0..<20 {
             let port = 6900 + attempt
             let from = recorder.all.count
@@ -187,7 +187,7 @@ final class UserspaceCommandSetKernelTests {
         let policy = "[daemon]\nstate_directory = \"@STATE@\"\nresync_interval = 0\n[kernel]\npath_manager = \"userspace\"\n"
         let daemon = try Daemon(namespace: lab.server, policy: policy)
         try daemon.waitRunning()
-        let client = try EventRecorder(lab.clientNamespace), server = try EventRecorder(lab.serverNamespace)
+        let client = try EventTrail(lab.clientNamespace), server = try EventTrail(lab.serverNamespace)
         let app = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "6500"])
         defer { app.stop() }
         _ = try app.wait(for: "listening")
@@ -281,7 +281,7 @@ final class UserspaceCommandSetKernelTests {
         try withoutTimestampsForIPv6(v6)
         let daemon = try Daemon(namespace: lab.server, policy: Self.daemonPolicy(v6: v6))
         try daemon.waitRunning()
-        let client = try EventRecorder(lab.clientNamespace)
+        let client = try EventTrail(lab.clientNamespace)
         let port = 7101
         let app = try lab.peer(lab.server, ["server", "--bind", b(1, v6).description, "--port", String(port)])
         defer { app.stop() }
@@ -393,7 +393,7 @@ enum MonitorRecord {
 }
 
 /// Every event of one namespace, in order (an `EventLog` that keeps them all).
-final class EventRecorder: @unchecked Sendable {
+final class EventTrail: @unchecked Sendable {
     let subscription: EventSubscription
     private(set) var all: [Event] = []
 

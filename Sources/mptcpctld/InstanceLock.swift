@@ -1,0 +1,149 @@
+import Foundation
+import MPTCPKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One daemon per network namespace: an exclusive `flock(2)` on
+/// `/run/mptcpctl/mptcpctld-NAME.lock` (`mptcpctld.lock` for the host), named
+/// as the default control socket is, taken before the daemon reads or changes
+/// anything and held for the life of the process. The kernel drops it when
+/// the process dies however it dies, so SIGKILL never leaves a stale lock.
+/// The lock does not depend on the policy: two daemons with different
+/// `socket` or `state_directory` settings in one namespace still collide.
+/// The holder writes its pid and control socket into the file, so the one
+/// that loses can say who holds it.
+final class InstanceLock: Sendable {
+    /// Where lock files live (not configurable: every daemon must find the same file).
+    static let directory = "/run/mptcpctl"
+
+    let path: String
+    private let fd: Int32
+
+    /// The lock file of `namespace`: named after `-n NAME`; without `-n`, after
+    /// the namespace the process is in (the host's, or the name under
+    /// /run/netns of the one `ip netns exec` put it in), so the same
+    /// namespace always gets the same file.
+    static func path(namespace: NetworkNamespace) -> String {
+        let name = namespace.name ?? currentNamespaceName()
+        return directory + "/" + (name.map { "mptcpctld-\($0).lock" } ?? "mptcpctld.lock")
+    }
+
+    /// Who holds the lock, as the holder wrote it.
+    struct Holder: Equatable {
+        var pid: Int32?
+        var socket: String?
+    }
+
+    enum Failure: Error, CustomStringConvertible {
+        /// Another daemon runs in this namespace.
+        case held(path: String, holder: Holder)
+        /// The file could not be made or locked.
+        case system(path: String, what: String, errno: Int32)
+
+        var description: String {
+            switch self {
+            case .held(let path, let holder):
+                let pid = holder.pid.map(String.init) ?? "unknown"
+                let socket = holder.socket ?? "unknown"
+                return "another daemon serves this network namespace: pid \(pid), socket \(socket) (lock \(path)); stop that one first"
+            case .system(let path, let what, let code):
+                return "cannot \(what) the single-instance lock \(path): \(String(cString: strerror(code)))"
+            }
+        }
+    }
+
+    private init(path: String, fd: Int32) {
+        self.path = path
+        self.fd = fd
+    }
+
+    /// Takes the lock of `namespace` and records `socket` in it, or throws
+    /// `.held` naming the holder. Changes nothing when it loses.
+    static func acquire(namespace: NetworkNamespace, socket: String) throws(Failure) -> InstanceLock {
+        let path = path(namespace: namespace)
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw .system(path: path, what: "create the directory of", errno: errno)
+        }
+        while true {
+            // O_CLOEXEC: a hook (or any child) must not inherit the lock and
+            // keep it past the daemon's death.
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            guard fd >= 0 else { throw .system(path: path, what: "open", errno: errno) }
+            if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                let code = errno
+                guard code == EWOULDBLOCK else {
+                    close(fd)
+                    throw .system(path: path, what: "lock", errno: code)
+                }
+                let holder = readHolder(fd)
+                close(fd)
+                throw .held(path: path, holder: holder)
+            }
+            // A holder that exited cleanly unlinked the file after we opened
+            // it: our lock is on a file nobody else will open. Start again.
+            var mine = stat(), named = stat()
+            guard fstat(fd, &mine) == 0, stat(path, &named) == 0,
+                  mine.st_dev == named.st_dev, mine.st_ino == named.st_ino else {
+                close(fd)
+                continue
+            }
+            let text = "pid=\(getpid())\nsocket=\(socket)\n"
+            let bytes = Array(text.utf8)
+            guard ftruncate(fd, 0) == 0,
+                  bytes.withUnsafeBytes({ pwrite(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else {
+                let code = errno
+                close(fd)
+                throw .system(path: path, what: "write", errno: code)
+            }
+            return InstanceLock(path: path, fd: fd)
+        }
+    }
+
+    /// At a clean exit: the file goes, then the lock (a daemon that opened the
+    /// file meanwhile sees it was unlinked and opens it anew).
+    func release() {
+        unlink(path)
+        close(fd)
+    }
+
+    /// The holder's pid and socket. It writes them right after locking, so a
+    /// loser that comes in between waits a moment for them.
+    private static func readHolder(_ fd: Int32) -> Holder {
+        var holder = Holder()
+        for _ in 0..<50 {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                for line in String(decoding: buffer[..<n], as: UTF8.self).split(separator: "\n") {
+                    if line.hasPrefix("pid=") { holder.pid = Int32(line.dropFirst(4)) }
+                    if line.hasPrefix("socket=") { holder.socket = String(line.dropFirst(7)) }
+                }
+                if holder.pid != nil && holder.socket != nil { return holder }
+            }
+            usleep(20_000)
+        }
+        return holder
+    }
+
+    /// The name under /run/netns of the namespace this process is in (as
+    /// `ip netns exec` runs it); else, when it differs from pid 1's, its inode
+    /// number; nil for the host's, or when it cannot be told (pid 1's
+    /// namespace may be hidden from us: then a nameless one counts as the
+    /// host's, which errs on the side of refusing).
+    private static func currentNamespaceName() -> String? {
+        var mine = stat()
+        guard stat("/proc/self/ns/net", &mine) == 0 else { return nil }
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: "/run/netns") {
+            for name in names.sorted() {
+                var candidate = stat()
+                if stat("/run/netns/" + name, &candidate) == 0, candidate.st_dev == mine.st_dev, candidate.st_ino == mine.st_ino {
+                    return name
+                }
+            }
+        }
+        var host = stat()
+        guard stat("/proc/1/ns/net", &host) == 0, host.st_dev != mine.st_dev || host.st_ino != mine.st_ino else { return nil }
+        return "net\(mine.st_ino)"
+    }
+}
