@@ -43,7 +43,7 @@ struct MonitorCommand: ParsableCommand {
             if !kinds.isEmpty {
                 throw CommandFailure("--kind needs mptcpctld: no daemon answers on \(global.socketPath)")
             }
-            Output.error("mptcpctl: note: no mptcpctld answers on \(global.socketPath); the kernel's events only")
+            Output.note("no mptcpctld answers on \(global.socketPath); the kernel's events only")
         }
         let subscription = try EventSubscription(namespace: ns)
         unblockStopSignals()
@@ -147,7 +147,7 @@ struct ConnectionsCommand: ParsableCommand {
                 if let token = entry["token"]?.stringValue, let policy = entry["policy"]?.stringValue { policies[token] = policy }
             }
         } else {
-            Output.error("mptcpctl: note: no mptcpctld answers on \(global.socketPath); the kernel's view, without policies")
+            Output.note("no mptcpctld answers on \(global.socketPath); the kernel's view, without policies")
         }
         if global.json {
             try Output.json(connections.map { c in

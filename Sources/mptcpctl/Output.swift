@@ -17,13 +17,8 @@ enum Output {
     /// `text` as it is (lines already ended).
     static func text(_ text: String) { write(text, to: 1) }
 
-    /// A line on standard error. Notes written here with the `mptcpctl: note: ` prefix
-    /// (the commands that predate `note(_:)`) follow `--quiet` and `--json` as `note` does.
-    static func error(_ text: String) {
-        let prefix = "mptcpctl: note: "
-        if text.hasPrefix(prefix) { return note(String(text.dropFirst(prefix.count))) }
-        write(text + "\n", to: 2)
-    }
+    /// A line on standard error.
+    static func error(_ text: String) { write(text + "\n", to: 2) }
 
     /// Something the user may want to know that is not a failure (which path a command
     /// took). Silenced by `-q/--quiet`; with `--json`, a `{"note": TEXT}` object, so

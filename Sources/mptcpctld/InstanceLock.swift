@@ -20,10 +20,9 @@ final class InstanceLock: Sendable {
     let path: String
     private let fd: Int32
 
-    /// The lock file of `namespace`: named after `-n NAME`; without `-n`, after
-    /// the namespace the process is in (the host's, or the name under
-    /// /run/netns of the one `ip netns exec` put it in), so the same
-    /// namespace always gets the same file.
+    /// The lock file of `namespace`: named after its name (`-n NAME`, or the
+    /// name `ip netns exec NAME` started the daemon in); a nameless one after
+    /// its inode, so the same namespace always gets the same file.
     static func path(namespace: NetworkNamespace) -> String {
         let name = namespace.name ?? currentNamespaceName()
         return directory + "/" + (name.map { "mptcpctld-\($0).lock" } ?? "mptcpctld.lock")
@@ -126,22 +125,14 @@ final class InstanceLock: Sendable {
         return holder
     }
 
-    /// The name under /run/netns of the namespace this process is in (as
-    /// `ip netns exec` runs it); else, when it differs from pid 1's, its inode
-    /// number; nil for the host's, or when it cannot be told (pid 1's
-    /// namespace may be hidden from us: then a nameless one counts as the
-    /// host's, which errs on the side of refusing).
+    /// Without a name (the daemon names a namespace it was started in with
+    /// `ip netns exec NAME` itself, `MPTCPCtlD.enclosingNamespaceName`): its
+    /// inode number when it differs from pid 1's; nil for the host's, or when
+    /// it cannot be told (pid 1's namespace may be hidden from us: then a
+    /// nameless one counts as the host's, which errs on the side of refusing).
     private static func currentNamespaceName() -> String? {
         var mine = stat()
         guard stat("/proc/self/ns/net", &mine) == 0 else { return nil }
-        if let names = try? FileManager.default.contentsOfDirectory(atPath: "/run/netns") {
-            for name in names.sorted() {
-                var candidate = stat()
-                if stat("/run/netns/" + name, &candidate) == 0, candidate.st_dev == mine.st_dev, candidate.st_ino == mine.st_ino {
-                    return name
-                }
-            }
-        }
         var host = stat()
         guard stat("/proc/1/ns/net", &host) == 0, host.st_dev != mine.st_dev || host.st_ino != mine.st_ino else { return nil }
         return "net\(mine.st_ino)"

@@ -49,10 +49,19 @@ struct MPTCPCtlD: AsyncParsableCommand {
         }
     }
 
+    /// Without `-n`, the name of the namespace `ip netns exec NAME` started us
+    /// in, so that its socket, lock and ownership record are the ones `-n NAME`
+    /// would use (and the CLI, run the same way, finds this daemon); nil on the
+    /// host or in a namespace with no name under /run/netns.
+    static func enclosingNamespaceName() -> String? {
+        if case .named(let name) = NamespaceIdentity.current() { return name }
+        return nil
+    }
+
     func run() async throws {
         let namespace: NetworkNamespace
         do {
-            namespace = try netns.map { try NetworkNamespace(named: $0) } ?? .current
+            namespace = try (netns ?? Self.enclosingNamespaceName()).map { try NetworkNamespace(named: $0) } ?? .current
             // A namespace that does not exist is said once, here, for every mode.
             try namespace.perform {}
         } catch {

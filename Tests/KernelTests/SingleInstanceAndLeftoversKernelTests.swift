@@ -63,8 +63,9 @@ final class SingleInstanceAndLeftoversKernelTests {
     }
 
     /// Starts a daemon that must lose: it exits 1 with one line naming the holder.
-    func expectRefused(_ policy: String, holder: Daemon, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let loser = try Daemon(namespace: lab.client, policy: policy)
+    func expectRefused(_ policy: String, holder: Daemon, viaIPNetnsExec: Bool = false,
+                       sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let loser = try Daemon(namespace: lab.client, policy: policy, viaIPNetnsExec: viaIPNetnsExec)
         try loser.waitUntil("the second daemon exits", seconds: 30) { !loser.isRunning }
         #expect(loser.status() == 1, sourceLocation: sourceLocation)
         let lines = loser.log.split(separator: "\n")
@@ -85,6 +86,8 @@ final class SingleInstanceAndLeftoversKernelTests {
         // directory and settings of its own (which it would apply, were it to run).
         try expectRefused(Self.policy(), holder: first)
         try expectRefused(Self.policy(pathManager: "userspace", subflows: 2, extraDaemon: "socket = \"@STATE@/other.sock\""), holder: first)
+        // Started inside the namespace without -n, as `ip netns exec NS mptcpctld` does.
+        try expectRefused(Self.policy(), holder: first, viaIPNetnsExec: true)
 
         let after = try kernelState(record: first.statePath)
         #expect(after == before, "changed: \(Set(after.split(separator: "\n")).symmetricDifference(before.split(separator: "\n")))")
@@ -98,6 +101,22 @@ final class SingleInstanceAndLeftoversKernelTests {
         #expect(try status()["pid"] as? Int == Int(next.process.processIdentifier))
         #expect(next.stop() == 0)
         #expect(!FileManager.default.fileExists(atPath: "/run/mptcpctl/mptcpctld-\(lab.client).lock"), "a clean exit removes the lock file")
+    }
+
+    /// `ip netns exec NS mptcpctld` (no -n) is NS's daemon: its socket, lock and
+    /// record are those of `-n NS`, so the CLI finds it either way, and a daemon
+    /// started with `-n NS` loses to it.
+    @Test func aDaemonStartedWithIPNetnsExecIsThatNamespacesDaemon() throws {
+        let daemon = try Daemon(namespace: lab.client, policy: Self.policy(), viaIPNetnsExec: true)
+        try daemon.waitRunning(seconds: 30)
+        #expect(FileManager.default.fileExists(atPath: socketPath), "its socket is \(socketPath)")
+        #expect(FileManager.default.fileExists(atPath: daemon.statePath), "its record is \(daemon.statePath)")
+        #expect(try status()["pid"] as? Int == Int(daemon.process.processIdentifier))
+        let inside = try lab.exec(lab.client, [Repository.mptcpctl, "-j", "status"]).stdout
+        let fromInside = try JSONSerialization.jsonObject(with: Data(inside.utf8)) as? [String: Any] ?? [:]
+        #expect(fromInside["pid"] as? Int == Int(daemon.process.processIdentifier), "ip netns exec NS mptcpctl finds it")
+        try expectRefused(Self.policy(), holder: daemon)
+        #expect(daemon.stop() == 0)
     }
 
     @Test func theSettingsFoundAreRestoredAtExitEvenAfterACrashAndARestart() throws {

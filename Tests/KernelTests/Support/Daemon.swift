@@ -30,9 +30,11 @@ final class Daemon: @unchecked Sendable {
     /// Whether this instance made `directory` (and so removes it; a restart passes it on).
     private let ownsDirectory: Bool
 
-    /// Writes `policy` (`@STATE@` becomes the state directory) and starts the daemon.
+    /// Writes `policy` (`@STATE@` becomes the state directory) and starts the daemon,
+    /// with `-n NAMESPACE`, or (`viaIPNetnsExec`) as `ip netns exec NAMESPACE mptcpctld`
+    /// without `-n`, as a unit or a script might start it.
     init(namespace: String, policy: String, directory: URL? = nil, signals: SignalMask = .inherited,
-         logLevel: String = "debug", environment: [String: String] = [:]) throws {
+         logLevel: String = "debug", environment: [String: String] = [:], viaIPNetnsExec: Bool = false) throws {
         self.namespace = namespace
         ownsDirectory = directory == nil
         self.directory = directory ?? FileManager.default.temporaryDirectory
@@ -45,12 +47,17 @@ final class Daemon: @unchecked Sendable {
         logPath = logFile(n)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         try write(policy: policy)
-        let arguments = ["-n", namespace, "--config", configPath, "--log-level", logLevel]
+        let arguments = (viaIPNetnsExec ? [] : ["-n", namespace]) + ["--config", configPath, "--log-level", logLevel]
         switch signals {
+        case .inherited where viaIPNetnsExec:
+            // `ip netns exec` execs the command: the process keeps ip's pid.
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace, Repository.mptcpctld] + arguments
         case .inherited:
             process.executableURL = URL(fileURLWithPath: Repository.mptcpctld)
             process.arguments = arguments
         case .blocked, .cleared:
+            precondition(!viaIPNetnsExec, "a signal mask with ip netns exec is not supported")
             guard let python = Repository.python else { throw LabError("python3 is missing") }
             let how = signals == .blocked
                 ? "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGHUP, signal.SIGINT, signal.SIGTERM])"
