@@ -12,10 +12,11 @@ enum Completion {
     /// `-n`: the named network namespaces, as `ip netns` lists them.
     static let namespaces = CompletionKind.custom { _, _, _ in directoryEntries("/run/netns") }
 
-    /// `--dev`: the interfaces of the namespace (`-n`), else of this one.
+    /// `--dev`: the interfaces of the namespace named with `-n`, else of this one
+    /// (never this one's in place of the named one's).
     static let interfaces = CompletionKind.custom { words, _, _ in
         let names = (try? InterfaceTable.read(namespace: namespace(in: words)).names.values.sorted()) ?? []
-        return names.isEmpty ? directoryEntries("/sys/class/net") : names
+        return names.isEmpty && namespaceName(in: words) == nil ? directoryEntries("/sys/class/net") : names
     }
 
     /// `path-manager set`: net.mptcp.available_path_managers, or the two every MPTCP kernel has.
@@ -42,18 +43,22 @@ enum Completion {
     }
 
     /// The namespace named with `-n NAME`, `-nNAME`, `--netns NAME` or `--netns=NAME` on the line.
-    static func namespace(in words: [String]) -> NetworkNamespace {
+    static func namespaceName(in words: [String]) -> String? {
         var name: String?
+        let words = Invocation.splittingShortOptions(words)
         for (i, word) in words.enumerated() {
             if (word == "-n" || word == "--netns"), i + 1 < words.count {
                 name = words[i + 1]
             } else if word.hasPrefix("--netns=") {
                 name = String(word.dropFirst("--netns=".count))
-            } else if word.hasPrefix("-n"), !word.hasPrefix("--"), word.count > 2 {
-                name = String(word.dropFirst(2))
             }
         }
-        return name.flatMap { try? NetworkNamespace(named: $0) } ?? .current
+        return name
+    }
+
+    /// The namespace of `namespaceName(in:)`, else this one.
+    static func namespace(in words: [String]) -> NetworkNamespace {
+        namespaceName(in: words).flatMap { try? NetworkNamespace(named: $0) } ?? .current
     }
 
     /// The names in a directory, sorted; none when it cannot be read.

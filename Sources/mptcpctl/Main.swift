@@ -20,6 +20,11 @@ struct MPTCPCtl: ParsableCommand {
         ]
     )
 
+    /// Declared on the root too, so that the generated completion scripts know that
+    /// `-n` takes a namespace before the command words (`mptcpctl -n NS endpoint …`);
+    /// Invocation moves them behind the command words before parsing.
+    @OptionGroup var global: GlobalOptions
+
     /// Exit statuses (documented in mptcpctl(8)).
     enum Status {
         static let failure: Int32 = 1

@@ -561,4 +561,33 @@ final class CLIUsageKernelTests {
         let error = try jsonError(missingNamespace)
         #expect(error["code"] as? String == "not-found" && error["status"] as? Int == 1, "\(error)")
     }
+
+    /// Global options before the command words are known to the scripts (`mptcpctl -n <TAB>`
+    /// completes namespaces, then the command's values in that namespace); `announce --dev`
+    /// and `monitor --kind` complete; `--dev` with `-n` naming no namespace completes nothing
+    /// rather than this namespace's interfaces.
+    @Test func completionsKnowTheGlobalOptionsBeforeTheCommand() throws {
+        try lab.mptcpctl(lab.client, ["endpoint", "flush"])
+        try lab.mptcpctl(lab.client, ["endpoint", "add", "10.0.2.1", "--id", "6", "--subflow"])
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-completion-global-\(getpid()).bash")
+        let text = try run(Repository.mptcpctl, ["--generate-completion-script", "bash"]).stdout
+        try text.write(to: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: script) }
+        #expect(text.contains("---completion announce -- --dev"))
+        #expect(text.contains("interface") && text.contains("resync"), "monitor --kind values")
+        func complete(_ words: [String]) throws -> [String] {
+            let line = ([Repository.mptcpctl] + words).joined(separator: " ")
+            let result = try run("/bin/bash", ["-c", """
+                source "$1"; COMP_LINE="$2"; shift 2
+                COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMP_POINT=${#COMP_LINE}
+                _mptcpctl "$1" "${@: -1}" "${@: -2:1}"; printf '%s\\n' "${COMPREPLY[@]}"
+                """, "bash", script.path, line, Repository.mptcpctl] + words, check: false)
+            return result.stdout.split(separator: "\n").map(String.init)
+        }
+        #expect(try complete(["-n", ""]).contains(lab.client), "namespaces after a leading -n")
+        #expect(try complete(["-n", lab.client, "endpoint", "delete", ""]) == ["6", "10.0.2.1"])
+        let elsewhere = try run(Repository.mptcpctl, ["---completion", "endpoint", "add", "--", "--dev", "5", "0",
+                                                      "mptcpctl", "-n", "no-such-namespace-here", "endpoint", "add", "--dev", ""])
+        #expect(elsewhere.stdout.isEmpty, "\(elsewhere.stdout)")
+    }
 }
