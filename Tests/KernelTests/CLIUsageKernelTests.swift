@@ -515,6 +515,20 @@ final class CLIUsageKernelTests {
         #expect(try jsonError(result)["code"] as? String == "system")
     }
 
+    /// An mptcpctld that cannot be run for `check` is a failure of the system (exit 1), not of the command line.
+    @Test func checkWithoutMptcpctldIsASystemFailure() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-alone-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let alone = directory.appendingPathComponent("mptcpctl").path
+        try FileManager.default.copyItem(atPath: Repository.mptcpctl, toPath: alone)
+        let result = try run("/usr/bin/env", ["PATH=/nonexistent", alone, "-j", "check", "/dev/null"], check: false)
+        #expect(result.status == 1, "\(result.stderr)")
+        let error = try jsonError(result)
+        #expect(error["code"] as? String == "system")
+        #expect((error["message"] as? String)?.hasPrefix("cannot run mptcpctld") == true, "\(error)")
+    }
+
     /// In a network namespace with no name, the commands that need no daemon never ask which
     /// one to use; those that do are refused when the default socket's daemon serves another namespace.
     @Test func inAnUnnamedNamespaceOnlyDaemonCommandsAskForTheDaemon() throws {
