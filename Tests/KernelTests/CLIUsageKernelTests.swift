@@ -515,6 +515,19 @@ final class CLIUsageKernelTests {
         #expect(try jsonError(result)["code"] as? String == "system")
     }
 
+    /// With --json, a note and then a failure are two JSON lines on stderr, the note first
+    /// (as mptcpctl(8) says): a routed command without a daemon falls back to the kernel, which refuses.
+    @Test func withJSONANoteBeforeAFailureIsItsOwnLine() throws {
+        let result = try lab.mptcpctl(lab.client, ["-j", "remove", "--token", "deadbeef", "--id", "3"], check: false)
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        let lines = try result.stderrLines.map { try object(String($0)) }
+        #expect(lines.count == 2, "\(result.stderr)")
+        let note = lines.first?["note"] as? String
+        let error = lines.last?["error"] as? [String: Any]
+        #expect(note != nil && error?["code"] as? String == "kernel", "\(result.stderr)")
+    }
+
     /// An mptcpctld that cannot be run for `check` is a failure of the system (exit 1), not of the command line.
     @Test func checkWithoutMptcpctldIsASystemFailure() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-alone-\(getpid())")
