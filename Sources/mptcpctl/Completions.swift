@@ -61,6 +61,35 @@ enum Completion {
         namespaceName(in: words).flatMap { try? NetworkNamespace(named: $0) } ?? .current
     }
 
+    /// A generated completion script with the command words offered after `help`
+    /// (argument-parser's `help` declares its topics without values). Scripts of
+    /// another form pass unchanged.
+    static func offeringHelpTopics(_ script: String) -> String {
+        let topics = Invocation.words(of: MPTCPCtl.self).joined(separator: " ")
+        var script = script
+        // bash: the help function offers only its flags.
+        script = script.replacing("""
+            _mptcpctl_help() {
+                repeating_flags=()
+                non_repeating_flags=(--version)
+                repeating_options=()
+                non_repeating_options=()
+                __mptcpctl_offer_flags_options -1
+            }
+            """, with: """
+            _mptcpctl_help() {
+                COMPREPLY+=($(compgen -W '\(topics)' -- "${cur}"))
+            }
+            """)
+        // zsh: the topics argument, with its values.
+        script = script.replacing("'*:subcommands:'", with: "'*:subcommands:(\(topics))'")
+        // fish: one more rule.
+        if script.contains("complete -c 'mptcpctl'") {
+            script += "complete -c 'mptcpctl' -n '__fish_seen_subcommand_from help' -fa '\(topics)'\n"
+        }
+        return script
+    }
+
     /// The names in a directory, sorted; none when it cannot be read.
     static func directoryEntries(_ path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }

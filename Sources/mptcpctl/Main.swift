@@ -42,7 +42,10 @@ struct MPTCPCtl: ParsableCommand {
         } catch {
             if exitCode(for: error) == .success {
                 // `--help`, `help`, a completion callback: argument-parser reports these as a clean exit.
-                let text = fullMessage(for: error)
+                var text = fullMessage(for: error)
+                if invocation.arguments.first?.hasPrefix("--generate-completion-script") == true {
+                    text = Completion.offeringHelpTopics(text)
+                }
                 if !text.isEmpty { Output.line(text) }
                 Glibc.exit(0)
             }

@@ -590,7 +590,7 @@ final class CLIUsageKernelTests {
     }
 
     /// Global options before the command words are known to the scripts (`mptcpctl -n <TAB>`
-    /// completes namespaces, then the command's values in that namespace); `announce --dev`
+    /// completes namespaces, then the command's values in that namespace; `help <TAB>` command words); `announce --dev`
     /// and `monitor --kind` complete; `--dev` with `-n` naming no namespace completes nothing
     /// rather than this namespace's interfaces.
     @Test func completionsKnowTheGlobalOptionsBeforeTheCommand() throws {
@@ -613,6 +613,11 @@ final class CLIUsageKernelTests {
         }
         #expect(try complete(["-n", ""]).contains(lab.client), "namespaces after a leading -n")
         #expect(try complete(["-n", lab.client, "endpoint", "delete", ""]) == ["6", "10.0.2.1"])
+        // After `help`, the command words (bash here; zsh and fish get them in their scripts).
+        #expect(try complete(["help", ""]).contains("endpoint"))
+        #expect(try run(Repository.mptcpctl, ["--generate-completion-script", "zsh"]).stdout.contains("'*:subcommands:(endpoint limits"))
+        #expect(try run(Repository.mptcpctl, ["--generate-completion-script", "fish"]).stdout
+                    .contains("-n '__fish_seen_subcommand_from help' -fa 'endpoint limits"))
         let elsewhere = try run(Repository.mptcpctl, ["---completion", "endpoint", "add", "--", "--dev", "5", "0",
                                                       "mptcpctl", "-n", "no-such-namespace-here", "endpoint", "add", "--dev", ""])
         #expect(elsewhere.stdout.isEmpty, "\(elsewhere.stdout)")
