@@ -1,9 +1,10 @@
 import ArgumentParser
 
-/// The command line as the user typed it, prepared for argument-parser: global
-/// options moved behind the command words, `--opt -1` joined, the command words
-/// checked against the command tree, and the output mode (`--json`, `--quiet`)
-/// that errors and notes follow even when parsing fails.
+/// The command line as the user typed it, prepared for argument-parser: joined short
+/// options split (`-nNS`, `-jn NS`), global options moved behind the command words
+/// (or dropped before `help`), negative numbers kept as values (`--opt -1`,
+/// `delete -1`), the command words checked against the command tree, and the output
+/// mode (`--json`, `--quiet`) that errors and notes follow even when parsing fails.
 struct Invocation: Sendable {
     /// What argument-parser gets.
     var arguments: [String]
@@ -47,7 +48,7 @@ struct Invocation: Sendable {
         // ones typed before it (`-n NS help`) are dropped, the command words checked.
         if hoisted.helpWords != nil || words.first == "help" {
             let topics = hoisted.helpWords ?? Array(words.dropFirst())
-            arguments = []
+            arguments = []  // self is whole before the mutating check below
             arguments = ["help"] + checkCommandWords(topics, root: root, help: true)
             return
         }

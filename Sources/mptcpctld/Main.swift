@@ -216,7 +216,7 @@ struct Failure: Error {
         self.problems = problems
     }
 
-    /// Classified as mptcpctl classifies it: a namespace or file that does not exist is `not-found`.
+    /// Classified as mptcpctl classifies it: a namespace that does not exist is `not-found`.
     init(_ error: Error) {
         let notFound = (error as? MPTCPError)?.code == .notFound
         self.init("\(error)", code: notFound ? "not-found" : "failure")
