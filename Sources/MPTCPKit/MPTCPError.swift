@@ -19,7 +19,7 @@ public struct MPTCPError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let protocolViolation = Code(raw: "protocol")
         /// The caller's input is invalid; nothing was sent.
         public static let invalidArgument = Code(raw: "invalid-argument")
-        /// Something named does not exist (a namespace, an interface, a family).
+        /// Something named does not exist (a namespace, an interface, a family, an endpoint).
         public static let notFound = Code(raw: "not-found")
         public var description: String { raw }
     }
@@ -70,11 +70,15 @@ public struct MPTCPError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// The kernel's answer to a request, with the hints that apply whatever the command.
     static func kernel(_ operation: String, _ status: NetlinkStatus) -> MPTCPError {
-        var e = MPTCPError(code: .kernel, operation: operation, errno: -status.error,
-                           kernelMessage: status.message, missingAttribute: status.missingAttribute)
+        var e = MPTCPError(code: notFoundMessages.contains(status.message ?? "") ? .notFound : .kernel, operation: operation,
+                           errno: -status.error, kernelMessage: status.message, missingAttribute: status.missingAttribute)
         e.hint = defaultHint(errno: -status.error, message: status.message)
         return e
     }
+
+    /// The kernel's words for "no such object" where its errno (EINVAL) does not say it:
+    /// GET_ADDR, DEL_ADDR and SET_FLAGS with an endpoint id that does not exist.
+    static let notFoundMessages: Set<String> = ["address not found"]
 
     /// A failed system call, from the current `errno`.
     static func system(_ operation: String, errno code: Int32) -> MPTCPError {

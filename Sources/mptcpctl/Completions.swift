@@ -12,10 +12,11 @@ enum Completion {
     /// `-n`: the named network namespaces, as `ip netns` lists them.
     static let namespaces = CompletionKind.custom { _, _, _ in directoryEntries("/run/netns") }
 
-    /// `--dev`: the interfaces of the namespace (`-n`), else of this one.
+    /// `--dev`: the interfaces of the namespace named with `-n`, else of this one
+    /// (never this one's in place of the named one's).
     static let interfaces = CompletionKind.custom { words, _, _ in
         let names = (try? InterfaceTable.read(namespace: namespace(in: words)).names.values.sorted()) ?? []
-        return names.isEmpty ? directoryEntries("/sys/class/net") : names
+        return names.isEmpty && namespaceName(in: words) == nil ? directoryEntries("/sys/class/net") : names
     }
 
     /// `path-manager set`: net.mptcp.available_path_managers, or the two every MPTCP kernel has.
@@ -42,18 +43,51 @@ enum Completion {
     }
 
     /// The namespace named with `-n NAME`, `-nNAME`, `--netns NAME` or `--netns=NAME` on the line.
-    static func namespace(in words: [String]) -> NetworkNamespace {
+    static func namespaceName(in words: [String]) -> String? {
         var name: String?
+        let words = Invocation.splittingShortOptions(words)
         for (i, word) in words.enumerated() {
             if (word == "-n" || word == "--netns"), i + 1 < words.count {
                 name = words[i + 1]
             } else if word.hasPrefix("--netns=") {
                 name = String(word.dropFirst("--netns=".count))
-            } else if word.hasPrefix("-n"), !word.hasPrefix("--"), word.count > 2 {
-                name = String(word.dropFirst(2))
             }
         }
-        return name.flatMap { try? NetworkNamespace(named: $0) } ?? .current
+        return name
+    }
+
+    /// The namespace of `namespaceName(in:)`, else this one.
+    static func namespace(in words: [String]) -> NetworkNamespace {
+        namespaceName(in: words).flatMap { try? NetworkNamespace(named: $0) } ?? .current
+    }
+
+    /// A generated completion script with the command words offered after `help`
+    /// (argument-parser's `help` declares its topics without values). Scripts of
+    /// another form pass unchanged.
+    static func offeringHelpTopics(_ script: String) -> String {
+        let topics = Invocation.words(of: MPTCPCtl.self).joined(separator: " ")
+        var script = script
+        // bash: the help function offers only its flags.
+        script = script.replacing("""
+            _mptcpctl_help() {
+                repeating_flags=()
+                non_repeating_flags=(--version)
+                repeating_options=()
+                non_repeating_options=()
+                __mptcpctl_offer_flags_options -1
+            }
+            """, with: """
+            _mptcpctl_help() {
+                COMPREPLY+=($(compgen -W '\(topics)' -- "${cur}"))
+            }
+            """)
+        // zsh: the topics argument, with its values.
+        script = script.replacing("'*:subcommands:'", with: "'*:subcommands:(\(topics))'")
+        // fish: one more rule.
+        if script.contains("complete -c 'mptcpctl'") {
+            script += "complete -c 'mptcpctl' -n '__fish_seen_subcommand_from help' -fa '\(topics)'\n"
+        }
+        return script
     }
 
     /// The names in a directory, sorted; none when it cannot be read.

@@ -27,13 +27,13 @@ final class DaemonConnection {
     init(path: String) throws {
         self.path = path
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw UsageError("cannot create a socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw CommandFailure("cannot create a socket: \(String(cString: strerror(errno)))", code: .system) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
             close(fd)
-            throw UsageError("--socket: \(path) is longer than a Unix socket path may be")
+            throw CommandFailure("\(path) is longer than a Unix socket path may be (107 bytes): give a shorter --socket", code: .system)
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (i, b) in bytes.enumerated() { raw[i] = b }
@@ -113,7 +113,8 @@ final class DaemonConnection {
     func result(_ method: String, _ params: [String: JSONValue] = [:]) throws -> JSONValue {
         switch try call(method, params) {
         case .success(let v): return v
-        case .failure(let e) where e.name == "invalid_params": throw UsageError("\(method): \(e.message)")
+        // Named after the command the user typed, not the API method (`subflow create: …`).
+        case .failure(let e) where e.name == "invalid_params": throw UsageError(e.message)
         case .failure(let e): throw CommandFailure("\(method): \(e.message) (\(e.name))", code: .daemon, daemonError: e.name)
         }
     }
@@ -123,10 +124,11 @@ final class DaemonConnection {
     /// else `direct`, against the kernel, saying so on standard error.
     static func route(_ global: GlobalOptions, _ method: String, _ params: () throws -> [String: JSONValue],
                       direct: () throws -> Void) throws {
-        if let daemon = try ifRunning(global.socketPath) {
+        let path = try global.socketPath
+        if let daemon = try ifRunning(path) {
             _ = try daemon.result(method, try params())
         } else {
-            Output.note("no mptcpctld answers on \(global.socketPath); asking the kernel directly")
+            Output.note("no mptcpctld answers on \(path); asking the kernel directly")
             try direct()
         }
     }
@@ -152,11 +154,6 @@ struct CommandFailure: Error {
     }
 }
 
-extension GlobalOptions {
-    /// `--socket`, else the daemon's default for the namespace (`-n`).
-    var socketPath: String { socket ?? defaultControlSocketPath(namespace: netns) }
-}
-
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
@@ -166,7 +163,7 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let status = try DaemonConnection(path: global.socketPath).result("status")
+        let status = try DaemonConnection(path: try global.socketPath).result("status")
         if global.json {
             Output.line(RPCWire.text(status))
             return
@@ -216,7 +213,7 @@ struct ReloadCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let daemon = try DaemonConnection(path: global.socketPath)
+        let daemon = try DaemonConnection(path: try global.socketPath)
         switch try daemon.call("policy.reload") {
         case .success(let result):
             if global.json { Output.line(RPCWire.text(result)) } else {
@@ -265,24 +262,27 @@ struct DispatchCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        // With --json, every outcome is one object: {"interface", "action", "notified", "result"?, "reason"?}.
+        // With --json, every outcome that is not a failure is one object on stdout:
+        // {"interface", "action", "notified", "result"?, "reason"?}; a failure prints nothing there.
         var outcome: [String: JSONValue] = ["interface": .string(interface), "action": .string(action), "notified": false]
-        defer { if global.json { Output.line(RPCWire.text(.object(outcome))) } }
+        func show() { if global.json { Output.line(RPCWire.text(.object(outcome))) } }
         guard Self.actions.contains(action) else {
             outcome["reason"] = "the action is not one mptcpctld acts on"
-            return
+            return show()
         }
         let daemon: DaemonConnection
-        do { daemon = try DaemonConnection(path: global.socketPath) } catch let error as DaemonUnavailable {
+        // Permission denied is a failure (exit 1): a daemon runs that should have been told.
+        do { daemon = try DaemonConnection(path: try global.socketPath) } catch let error as DaemonUnavailable where !error.denied {
             Output.note("dispatch \(interface.isEmpty ? "(all)" : interface) \(action): \(error.message); nothing to do")
             outcome["reason"] = .string(error.message)
-            return
+            return show()
         }
         var params: [String: JSONValue] = ["action": .string(action)]
         if !interface.isEmpty { params["interface"] = .string(interface) }
         let result = try daemon.result("interface.notify", params)
         outcome["notified"] = true
         outcome["result"] = result
+        show()
     }
 }
 
@@ -295,7 +295,7 @@ struct MetricsCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let result = try DaemonConnection(path: global.socketPath).result("metrics")
+        let result = try DaemonConnection(path: try global.socketPath).result("metrics")
         guard let text = result["text"]?.stringValue else { throw CommandFailure("metrics: the daemon's answer has no text") }
         if global.json {
             // Families with their HELP, TYPE and samples, as a dashboard script wants them, not the text.

@@ -49,6 +49,15 @@ struct EndpointCommand: ParsableCommand {
             valueName: "0xMASK"), transform: RawFlagsArgument.parse)
         var rawFlags: RawFlagsArgument?
 
+        /// The combinations the kernel refuses, refused here first in the flags' own
+        /// names (exit 64) rather than as a kernel error (exit 1). `--raw-flags` is
+        /// sent as given: it is there to probe what a kernel accepts.
+        func validate() throws {
+            if port != nil && !signal { throw ValidationError("--port needs --signal: only an announced endpoint listens on a port") }
+            if port != nil && subflow { throw ValidationError("--port and --subflow exclude each other: a port is for --signal only") }
+            if signal && fullmesh { throw ValidationError("--signal and --fullmesh exclude each other: fullmesh goes with --subflow") }
+        }
+
         func run() throws {
             let ns = try global.namespace()
             var flags = rawFlags?.value ?? []

@@ -1,3 +1,4 @@
+import ArgumentParser
 import MPTCPAPI
 import MPTCPKit
 
@@ -18,7 +19,7 @@ struct FailureCode: Hashable, Sendable, CustomStringConvertible {
     static let notFound = FailureCode(raw: "not-found")
     /// A system call failed; `errno` says which (exit 1).
     static let system = FailureCode(raw: "system")
-    /// The kernel's answer could not be decoded (exit 1).
+    /// The kernel's or the daemon's answer could not be decoded (exit 1).
     static let `protocol` = FailureCode(raw: "protocol")
     /// No mptcpctld answers on the control socket, or it may not be reached (exit 1).
     static let daemonUnavailable = FailureCode(raw: "daemon-unavailable")
@@ -83,9 +84,16 @@ struct Failure {
         case let error as CommandFailure:
             self.init(code: error.code, message: error.message, status: MPTCPCtl.Status.failure)
             daemonError = error.daemonError
-        default:
-            // argument-parser's ValidationError and the like, raised while running.
+        case is ValidationError:
+            // A command's own check of its options, raised while running.
             self.init(usage: fallback, invocation: invocation)
+        case let error as RPCError:
+            // The daemon's answer could not be read (garbled, not the control API).
+            self.init(code: .protocol, message: "mptcpctld's answer is not the control API: \(error)",
+                      status: MPTCPCtl.Status.failure)
+        default:
+            // Anything else ran and failed: never blamed on the command line.
+            self.init(code: .failure, message: fallback, status: MPTCPCtl.Status.failure)
         }
     }
 

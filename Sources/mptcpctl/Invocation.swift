@@ -1,9 +1,10 @@
 import ArgumentParser
 
-/// The command line as the user typed it, prepared for argument-parser: global
-/// options moved behind the command words, `--opt -1` joined, the command words
-/// checked against the command tree, and the output mode (`--json`, `--quiet`)
-/// that errors and notes follow even when parsing fails.
+/// The command line as the user typed it, prepared for argument-parser: joined short
+/// options split (`-nNS`, `-jn NS`), global options moved behind the command words
+/// (or dropped before `help`), negative numbers kept as values (`--opt -1`,
+/// `delete -1`), the command words checked against the command tree, and the output
+/// mode (`--json`, `--quiet`) that errors and notes follow even when parsing fails.
 struct Invocation: Sendable {
     /// What argument-parser gets.
     var arguments: [String]
@@ -21,21 +22,38 @@ struct Invocation: Sendable {
     static let current = Invocation(Array(CommandLine.arguments.dropFirst()), root: MPTCPCtl.self)
 
     init(_ typed: [String], root: ParsableCommand.Type) {
-        let options = typed.prefix { $0 != "--" }
-        json = options.contains { $0 == "--json" || Self.isShortCluster($0, containing: "j") }
-        quiet = options.contains { $0 == "--quiet" || Self.isShortCluster($0, containing: "q") }
-        let hoisted = Self.hoistingGlobalOptions(typed)
-        arguments = Self.joiningNegativeNumbers(hoisted.arguments)
+        // argument-parser's own entry points (completion scripts and their callbacks) pass through.
+        if typed.first.map({ $0.hasPrefix("---") || $0 == "--generate-completion-script" }) == true {
+            arguments = typed
+            commandPath = []
+            json = false
+            quiet = false
+            problem = nil
+            return
+        }
+        let words = Self.splittingShortOptions(typed)
+        let options = words.prefix { $0 != "--" }
+        json = options.contains { $0 == "--json" || $0 == "-j" }
+        quiet = options.contains { $0 == "--quiet" || $0 == "-q" }
+        let hoisted = Self.hoistingGlobalOptions(words)
         commandPath = []
         problem = nil
-        // argument-parser's own entry points (completion scripts and their callbacks) pass through.
-        if typed.first.map({ $0.hasPrefix("---") || $0 == "--generate-completion-script" }) == true { return }
         if hoisted.hadGlobalOptions && hoisted.commandless {
+            arguments = words
             problem = UsageError("a command is missing after the global options; commands: "
                                  + Self.words(of: root).joined(separator: ", "), code: .unknownCommand)
             return
         }
-        checkCommandWords(root: root)
+        // `help [COMMAND...]` is argument-parser's, which takes no options: the global
+        // ones typed before it (`-n NS help`) are dropped, the command words checked.
+        if hoisted.helpWords != nil || words.first == "help" {
+            let topics = hoisted.helpWords ?? Array(words.dropFirst())
+            arguments = []  // self is whole before the mutating check below
+            arguments = ["help"] + checkCommandWords(topics, root: root, help: true)
+            return
+        }
+        arguments = Self.arrangingNegativeNumbers(hoisted.arguments)
+        _ = checkCommandWords(arguments, root: root, help: false)
         if problem == nil { problem = Self.contradiction(in: arguments) }
     }
 
@@ -53,12 +71,6 @@ struct Invocation: Sendable {
         return nil
     }
 
-    /// `-j`, `-q`, `-jq`: a word made only of the global short flags.
-    private static func isShortCluster(_ word: String, containing flag: Character) -> Bool {
-        word.count >= 2 && word.first == "-" && word.dropFirst().first != "-"
-            && word.dropFirst().allSatisfy { $0 == "j" || $0 == "q" } && word.dropFirst().contains(flag)
-    }
-
     /// The subcommand names of a command, in the order its help lists them.
     static func words(of command: ParsableCommand.Type) -> [String] {
         command.configuration.subcommands.compactMap { $0.configuration.commandName }
@@ -66,21 +78,25 @@ struct Invocation: Sendable {
 
     /// Walks the leading words down the command tree; the first word that names no
     /// command of its group is an unknown command (not an "unknown option" or an
-    /// "unexpected argument", which is what argument-parser would say).
-    private mutating func checkCommandWords(root: ParsableCommand.Type) {
+    /// "unexpected argument", which is what argument-parser would say). A word that
+    /// looks like a value (`endpoint 3`, `endpoint 10.0.0.1`) is an argument of the
+    /// group's default subcommand. Returns the command words found.
+    @discardableResult
+    private mutating func checkCommandWords(_ words: [String], root: ParsableCommand.Type, help: Bool) -> [String] {
         var group = root
-        for word in arguments {
-            if word == "--" || word.hasPrefix("-") { return }
+        for word in words {
+            if word == "--" || word.hasPrefix("-") { break }
             let subcommands = group.configuration.subcommands
-            if subcommands.isEmpty { return }
+            if subcommands.isEmpty { break }
             if let next = subcommands.first(where: { $0.configuration.commandName == word }) {
                 group = next
                 commandPath.append(word)
                 continue
             }
             // `mptcpctl help COMMAND...` is argument-parser's.
-            if commandPath.isEmpty && word == "help" { return }
-            let valid = Self.words(of: group) + (commandPath.isEmpty ? ["help"] : [])
+            if commandPath.isEmpty && word == "help" && !help { break }
+            if group.configuration.defaultSubcommand != nil && !help && Self.looksLikeValue(word) { break }
+            let valid = Self.words(of: group) + (commandPath.isEmpty && !help ? ["help"] : [])
             let typed = (commandPath + [word]).joined(separator: " ")
             var message = "unknown command '\(typed)'"
             if let near = Self.nearest(to: word, among: valid) {
@@ -90,8 +106,14 @@ struct Invocation: Sendable {
                     + valid.joined(separator: ", ")
             }
             problem = UsageError(message, code: .unknownCommand)
-            return
+            break
         }
+        return commandPath
+    }
+
+    /// An id, an address or `ADDR:PORT`: what a command takes as its argument, never a command name.
+    static func looksLikeValue(_ word: String) -> Bool {
+        word.first?.isNumber == true || word.first == "[" || word.contains(".") || word.contains(":")
     }
 
     /// The valid word closest to `word` by edit distance, when close enough to be a slip
@@ -120,53 +142,111 @@ struct Invocation: Sendable {
         return previous[b.count]
     }
 
+    /// `-nNS` as `-n NS`, `-jq` as `-j -q`, `-jnNS` as `-j -n NS`: argument-parser takes
+    /// neither a value attached to a short option nor a cluster ending in one. The global
+    /// short options (-n, -j, -q) are the only short options of this tool; a word after
+    /// `--` or after an option taking a value is left as it is.
+    static func splittingShortOptions(_ arguments: [String]) -> [String] {
+        var result: [String] = []
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let word = arguments[index]
+            index += 1
+            if word == "--" { result += arguments[(index - 1)...]; break }
+            if globalValueOptions.contains(word) {
+                result.append(word)
+                if index < arguments.endIndex { result.append(arguments[index]); index += 1 }
+                continue
+            }
+            guard word.count > 2, word.first == "-", word.dropFirst().first != "-" else { result.append(word); continue }
+            let letters = word.dropFirst()
+            let flags = letters.prefix { $0 == "j" || $0 == "q" }
+            let rest = letters.dropFirst(flags.count)
+            guard rest.isEmpty || rest.first == "n" else { result.append(word); continue }
+            result += flags.map { "-\($0)" }
+            if !rest.isEmpty {
+                result.append("-n")
+                if rest.count > 1 { result.append(String(rest.dropFirst())) }
+                else if index < arguments.endIndex { result.append(arguments[index]); index += 1 }
+            }
+        }
+        return result
+    }
+
+    /// The global options that take a value.
+    static let globalValueOptions: Set<String> = ["-n", "--netns", "--socket"]
+
+    /// The flags of this tool (options taking no value): a negative number after one is an argument.
+    static let flags: Set<String> = [
+        "-j", "--json", "-q", "--quiet", "-h", "--help", "--version", "--signal", "--subflow", "--backup", "--no-backup",
+        "--fullmesh", "--no-fullmesh", "--laminar", "--kernel",
+    ]
+
     /// `ip -n NS mptcp ...` habits: global options may come before the command.
     /// argument-parser only accepts a subcommand's options after its name, so
     /// leading global options are moved behind the command words (before any `--`).
-    static func hoistingGlobalOptions(_ arguments: [String]) -> (arguments: [String], hadGlobalOptions: Bool, commandless: Bool) {
+    /// `helpWords`: the words after `help` when the command is `help`, which takes no options.
+    static func hoistingGlobalOptions(_ arguments: [String])
+        -> (arguments: [String], hadGlobalOptions: Bool, commandless: Bool, helpWords: [String]?) {
         var leading: [String] = []
         var rest = arguments[...]
         while let first = rest.first {
-            if first == "-j" || first == "--json" || first == "-q" || first == "--quiet"
-                || isShortCluster(first, containing: "j") || isShortCluster(first, containing: "q") {
+            if first == "-j" || first == "--json" || first == "-q" || first == "--quiet" {
                 leading.append(first)
                 rest = rest.dropFirst()
-            } else if first == "-n" || first == "--netns" || first == "--socket" {
+            } else if globalValueOptions.contains(first) {
                 leading += rest.prefix(2)
                 rest = rest.dropFirst(2)
-            } else if first.hasPrefix("--netns=") || first.hasPrefix("--socket=") || (first.hasPrefix("-n") && first.count > 2 && !first.hasPrefix("--")) {
+            } else if first.hasPrefix("--netns=") || first.hasPrefix("--socket=") {
                 leading.append(first)
                 rest = rest.dropFirst()
             } else {
                 break
             }
         }
-        guard !leading.isEmpty, !rest.isEmpty else { return (arguments, !leading.isEmpty, rest.isEmpty) }
+        guard !leading.isEmpty, !rest.isEmpty else { return (arguments, !leading.isEmpty, rest.isEmpty, nil) }
+        if rest.first == "help" { return (Array(rest), true, false, Array(rest.dropFirst())) }
         var result = Array(rest)
         let end = result.firstIndex(of: "--") ?? result.endIndex
         result.insert(contentsOf: leading, at: end)
-        return (result, true, false)
+        return (result, true, false, nil)
     }
 
-    /// `--id -1` as `--id=-1`: argument-parser takes a word starting with `-` for an
-    /// option and says "Missing value"; joined, the value reaches the range check,
-    /// which names it. No option of this tool is a dash followed by a digit.
-    static func joiningNegativeNumbers(_ arguments: [String]) -> [String] {
+    /// Negative numbers reach the range checks, which name them, instead of being
+    /// taken for options ("Missing value", "Missing expected argument"): after an
+    /// option taking a value, `--id -1` becomes `--id=-1`; elsewhere it is an argument,
+    /// moved with the arguments after it behind a `--` (`endpoint delete -1` becomes
+    /// `endpoint delete -- -1`). No option of this tool is a dash followed by a digit.
+    static func arrangingNegativeNumbers(_ arguments: [String]) -> [String] {
+        func isNegative(_ word: String) -> Bool { word.count > 1 && word.first == "-" && word.dropFirst().first?.isNumber == true }
+        func takesValue(_ word: String) -> Bool {
+            word.hasPrefix("-") && !word.contains("=") && !flags.contains(word) && !isNegative(word) && word != "--"
+        }
         var result: [String] = []
+        var positionals: [String]?
         var index = arguments.startIndex
         while index < arguments.endIndex {
             let word = arguments[index]
-            if word == "--" { result += arguments[index...]; break }
-            let next = index + 1 < arguments.endIndex ? arguments[index + 1] : nil
-            if word.hasPrefix("--"), word.count > 2, !word.contains("="), let next,
-               next.count > 1, next.first == "-", next.dropFirst().first?.isNumber == true {
-                result.append(word + "=" + next)
-                index += 2
+            index += 1
+            if word == "--" {
+                // Arguments after the user's own `--` follow the ones moved.
+                positionals = (positionals ?? []) + arguments[index...]
+                break
+            }
+            if takesValue(word), index < arguments.endIndex {
+                let value = arguments[index]
+                index += 1
+                result.append(isNegative(value) ? word + "=" + value : word)
+                if !isNegative(value) { result.append(value) }
+                continue
+            }
+            if isNegative(word) || (positionals != nil && !word.hasPrefix("-")) {
+                positionals = (positionals ?? []) + [word]
                 continue
             }
             result.append(word)
-            index += 1
         }
+        if let positionals { result += ["--"] + positionals }
         return result
     }
 }

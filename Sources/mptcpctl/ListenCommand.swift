@@ -21,14 +21,13 @@ struct ListenCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: ArgumentHelp("The local address (0.0.0.0 or :: for every address of the family).", valueName: "ADDRESS"),
-              transform: AddressArgument.parse)
+              transform: AddressArgument.parseListening)
     var address: AddressArgument
 
-    @Argument(help: ArgumentHelp("The port, 1-65535.", valueName: "PORT"))
-    var port: Int
+    @Argument(help: ArgumentHelp("The port, 1-65535.", valueName: "PORT"), transform: NumberArgument.port)
+    var port: UInt16
 
     func run() throws {
-        guard 1...65535 ~= port else { throw UsageError("listen: PORT must be 1-65535, not \(port)") }
         // Blocked before the socket exists, so an interrupt sent as soon as the
         // line is read is never lost; it is taken with sigtimedwait below.
         var stop = sigset_t()
@@ -36,7 +35,7 @@ struct ListenCommand: ParsableCommand {
         sigaddset(&stop, SIGINT)
         sigaddset(&stop, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &stop, nil)
-        let listener = try MPTCPListener(address: address.value, port: UInt16(port), namespace: try global.namespace())
+        let listener = try MPTCPListener(address: address.value, port: port, namespace: try global.namespace())
         let shown = AddressAndPort(address: listener.address, port: listener.port)
         if global.json {
             try Output.json(ListeningJSON(listening: true, address: listener.address.description, port: listener.port))

@@ -20,6 +20,11 @@ struct MPTCPCtl: ParsableCommand {
         ]
     )
 
+    /// Declared on the root too, so that the generated completion scripts know that
+    /// `-n` takes a namespace before the command words (`mptcpctl -n NS endpoint …`);
+    /// Invocation moves them behind the command words before parsing.
+    @OptionGroup var global: GlobalOptions
+
     /// Exit statuses (documented in mptcpctl(8)).
     enum Status {
         static let failure: Int32 = 1
@@ -37,7 +42,10 @@ struct MPTCPCtl: ParsableCommand {
         } catch {
             if exitCode(for: error) == .success {
                 // `--help`, `help`, a completion callback: argument-parser reports these as a clean exit.
-                let text = fullMessage(for: error)
+                var text = fullMessage(for: error)
+                if invocation.arguments.first?.hasPrefix("--generate-completion-script") == true {
+                    text = Completion.offeringHelpTopics(text)
+                }
                 if !text.isEmpty { Output.line(text) }
                 Glibc.exit(0)
             }
@@ -105,23 +113,28 @@ struct GlobalOptions: ParsableArguments {
         return try NetworkNamespace(named: netns)
     }
 
-    /// Without -n or --socket, the daemon is the one of the namespace this process
-    /// runs in: `ip netns exec NAME mptcpctl …` talks to mptcpctld-NAME.sock, not
-    /// to the host's daemon. In a namespace with no name, the default socket is
-    /// refused when the daemon on it serves another namespace.
-    mutating func validate() throws {
-        guard netns == nil, socket == nil else { return }
-        switch NamespaceIdentity.current() {
-        case .named(let name): socket = defaultControlSocketPath(namespace: name)
-        case .host: return
-        case .unnamed, .unknown:
-            let path = defaultControlSocketPath(namespace: nil)
-            guard NamespaceIdentity.socketPeerSharesNamespace(path) == false else { return }
-            throw ValidationError("""
-                this process runs in a network namespace with no name under /run/netns, and the mptcpctld on \
-                \(path) serves another one: say which daemon to use with --socket PATH, or act on a named \
-                namespace with -n NAME
-                """)
+    /// mptcpctld's control socket: `--socket`, else the daemon's default for the
+    /// namespace (`-n`). Without -n or --socket, the daemon is the one of the namespace
+    /// this process runs in: `ip netns exec NAME mptcpctl …` talks to
+    /// mptcpctld-NAME.sock, not to the host's daemon. In a namespace with no name, the
+    /// default socket is refused when the daemon on it serves another namespace.
+    /// Decided when a command first needs the daemon: the kernel-only commands never ask.
+    var socketPath: String {
+        get throws {
+            if let socket { return socket }
+            if netns != nil { return defaultControlSocketPath(namespace: netns) }
+            switch NamespaceIdentity.current() {
+            case .named(let name): return defaultControlSocketPath(namespace: name)
+            case .host: return defaultControlSocketPath(namespace: nil)
+            case .unnamed, .unknown:
+                let path = defaultControlSocketPath(namespace: nil)
+                guard NamespaceIdentity.socketPeerSharesNamespace(path) == false else { return path }
+                throw UsageError("""
+                    this process runs in a network namespace with no name under /run/netns, and the mptcpctld on \
+                    \(path) serves another one: say which daemon to use with --socket PATH, or act on a named \
+                    namespace with -n NAME
+                    """)
+            }
         }
     }
 }

@@ -19,15 +19,15 @@ struct MonitorCommand: ParsableCommand {
     static let kinds = ["kernel", "interface", "action", "resync", "policy", "lost"]
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Exit after N events.") var count: Int?
+    @Option(parsing: .unconditional, help: "Exit after N events (1 or more).", transform: NumberArgument.count) var count: Int?
     @Option(name: .customLong("kind"), parsing: .upToNextOption,
             help: ArgumentHelp("Through the daemon: only these kinds (kernel, interface, action, resync, policy, lost; default all).",
-                               valueName: "KIND"))
+                               valueName: "KIND"),
+            completion: .list(["kernel", "interface", "action", "resync", "policy", "lost"]))
     var kinds: [String] = []
     @Flag(help: "Read the kernel's events directly, even when mptcpctld runs.") var kernel = false
 
     func validate() throws {
-        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
         for k in kinds.flatMap({ $0.split(separator: ",").map(String.init) }) where !Self.kinds.contains(k) {
             throw ValidationError("--kind: \"\(k)\" is not one of \(Self.kinds.joined(separator: ", "))")
         }
@@ -37,13 +37,13 @@ struct MonitorCommand: ParsableCommand {
     func run() throws {
         let ns = try global.namespace()
         if !kernel {
-            if let daemon = try DaemonConnection.ifRunning(global.socketPath) {
+            if let daemon = try DaemonConnection.ifRunning(try global.socketPath) {
                 return try throughDaemon(daemon)
             }
             if !kinds.isEmpty {
-                throw CommandFailure("--kind needs mptcpctld: no daemon answers on \(global.socketPath)")
+                throw CommandFailure("--kind needs mptcpctld: no daemon answers on \(try global.socketPath)")
             }
-            Output.note("no mptcpctld answers on \(global.socketPath); the kernel's events only")
+            Output.note("no mptcpctld answers on \(try global.socketPath); the kernel's events only")
         }
         let subscription = try EventSubscription(namespace: ns)
         unblockStopSignals()
@@ -142,12 +142,12 @@ struct ConnectionsCommand: ParsableCommand {
         // The kernel's view, with the policy each connection is managed under when
         // the daemon answers.
         var policies: [String: String] = [:]
-        if let daemon = try DaemonConnection.ifRunning(global.socketPath) {
+        if let daemon = try DaemonConnection.ifRunning(try global.socketPath) {
             for entry in try daemon.result("connections").arrayValue ?? [] {
                 if let token = entry["token"]?.stringValue, let policy = entry["policy"]?.stringValue { policies[token] = policy }
             }
         } else {
-            Output.note("no mptcpctld answers on \(global.socketPath); the kernel's view, without policies")
+            Output.note("no mptcpctld answers on \(try global.socketPath); the kernel's view, without policies")
         }
         if global.json {
             try Output.json(connections.map { c in

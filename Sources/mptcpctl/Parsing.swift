@@ -29,6 +29,10 @@ enum NumberArgument {
     static func id(_ text: String) throws -> UInt8 { try parse(text, in: 1...255, "an id") }
     /// A port, 1-65535.
     static func port(_ text: String) throws -> UInt16 { try parse(text, in: 1...65535, "a port") }
+    /// An address id on a userspace-PM connection, 0-255 (0 is the initial subflow's address).
+    static func addressID(_ text: String) throws -> UInt8 { try parse(text, in: 0...255, "an address id") }
+    /// A count of events, 1 or more.
+    static func count(_ text: String) throws -> Int { try parse(text, in: 1...Int.max, "a count") }
 }
 
 /// Where an address given on the command line must be usable as one end of a
@@ -70,6 +74,16 @@ struct AddressArgument {
         }
         if let problem = unicastProblem(v) { throw ArgumentFormatError("\(argument) is \(problem) (expected a unicast address)") }
         return AddressArgument(value: v)
+    }
+
+    /// A local address to listen on: unicast, or the unspecified address (0.0.0.0, ::)
+    /// for every address of the family.
+    static func parseListening(_ argument: String) throws -> AddressArgument {
+        let text = try refusingZone(argument.trimmingBrackets)
+        if let v = IPAddress(text), v.isUnspecified { return AddressArgument(value: v) }
+        do { return try parse(argument) } catch let error as ArgumentFormatError {
+            throw ArgumentFormatError(error.description + ", or 0.0.0.0 or :: for every address")
+        }
     }
 }
 
@@ -176,22 +190,6 @@ func rephrasing<T>(_ operation: String, _ body: () throws -> T) throws -> T {
         error.operation = operation
         throw error
     }
-}
-
-/// Checks an id given with `--id` / `--local-id`.
-func checkID(_ id: Int?, option: String, allowZero: Bool = false) throws -> UInt8? {
-    guard let id else { return nil }
-    guard (allowZero ? 0 : 1)...255 ~= id else {
-        throw UsageError("\(option) must be \(allowZero ? 0 : 1)-255, not \(id)")
-    }
-    return UInt8(id)
-}
-
-/// Checks a port given with `--port`.
-func checkPort(_ port: Int?) throws -> UInt16 {
-    guard let port else { return 0 }
-    guard 1...65535 ~= port else { throw UsageError("--port must be 1-65535, not \(port)") }
-    return UInt16(port)
 }
 
 /// Resolves an interface name in the namespace.

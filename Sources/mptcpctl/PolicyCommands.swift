@@ -29,7 +29,7 @@ enum Daemon {
         let argv = (["mptcpctld"] + arguments).map { strdup($0) } + [nil]
         if path.contains("/") { execv(path, argv) } else { execvp(path, argv) }
         let code = errno
-        throw UsageError("cannot run \(path): \(String(cString: strerror(code))); is mptcpctld installed next to mptcpctl?")
+        throw CommandFailure("cannot run \(path): \(String(cString: strerror(code))); is mptcpctld installed next to mptcpctl?", code: .system)
     }
 }
 
@@ -75,7 +75,7 @@ struct PlanCommand: ParsableCommand {
     var config: String?
 
     func run() throws {
-        if config == nil, let daemon = try DaemonConnection.ifRunning(global.socketPath) {
+        if config == nil, let daemon = try DaemonConnection.ifRunning(try global.socketPath) {
             var result = try daemon.result("policy.plan")
             let pending = result["pending"]?.integerValue ?? 0
             if global.json {

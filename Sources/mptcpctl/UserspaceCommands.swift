@@ -21,8 +21,10 @@ struct SubflowCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
         @OptionGroup var connection: TokenOption
         @Option(help: "The local address.", transform: AddressArgument.parse) var local: AddressArgument
-        @Option(name: .customLong("local-id"), help: "The address id on this connection, 1-255 (default: the id the connection already uses for the address, else the lowest free one).")
-        var localID: Int?
+        @Option(name: .customLong("local-id"), parsing: .unconditional,
+                help: "The address id on this connection, 1-255 (default: the id the connection already uses for the address, else the lowest free one).",
+                transform: NumberArgument.id)
+        var localID: UInt8?
         @Option(help: ArgumentHelp("Bind the subflow to an interface.", valueName: "IFACE"), completion: Completion.interfaces) var dev: String?
         @Option(help: ArgumentHelp("The peer's address and port.", valueName: "ADDR:PORT"), transform: AddressPortArgument.parse) var remote: AddressPortArgument
         @Flag(help: "Open the subflow as backup.") var backup = false
@@ -36,7 +38,7 @@ struct SubflowCommand: ParsableCommand {
 
         func run() throws {
             let token = connection.token.value
-            let givenID = try checkID(localID, option: "--local-id")
+            let givenID = localID
             try DaemonConnection.route(global, "subflow.create", {
                 var p: [String: JSONValue] = ["token": .string(formatToken(token)), "local": .string(local.value.description),
                                              "remote": .string(remote.value.address.description),
@@ -117,13 +119,15 @@ struct AnnounceCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var connection: TokenOption
     @Option(help: "The address to announce.", transform: AddressArgument.parse) var address: AddressArgument
-    @Option(help: "Its id on this connection, 1-255.") var id: Int
-    @Option(help: "The port peers should join (default: the connection's).") var port: Int?
-    @Option(help: ArgumentHelp("The interface the address is on, stored by the kernel with the announcement.", valueName: "IFACE"))
+    @Option(parsing: .unconditional, help: "Its id on this connection, 1-255.", transform: NumberArgument.id) var id: UInt8
+    @Option(parsing: .unconditional, help: "The port peers should join, 1-65535 (default: the connection's).", transform: NumberArgument.port)
+    var port: UInt16?
+    @Option(help: ArgumentHelp("The interface the address is on, stored by the kernel with the announcement.", valueName: "IFACE"),
+            completion: Completion.interfaces)
     var dev: String?
 
     func run() throws {
-        let endpoint = Endpoint(id: try checkID(id, option: "--id") ?? 0, address: address.value, port: try checkPort(port), flags: .signal)
+        let endpoint = Endpoint(id: id, address: address.value, port: port ?? 0, flags: .signal)
         try DaemonConnection.route(global, "announce", {
             var p: [String: JSONValue] = ["token": .string(formatToken(connection.token.value)),
                                          "address": .string(address.value.description), "id": .integer(Int64(endpoint.id))]
@@ -146,10 +150,11 @@ struct RemoveCommand: ParsableCommand {
     )
     @OptionGroup var global: GlobalOptions
     @OptionGroup var connection: TokenOption
-    @Option(help: "The local address id, 0-255 (0 is the initial address).") var id: Int
+    @Option(parsing: .unconditional, help: "The local address id, 0-255 (0 is the initial address).", transform: NumberArgument.addressID)
+    var id: UInt8
 
     func run() throws {
-        let localID = try checkID(id, option: "--id", allowZero: true) ?? 0
+        let localID = id
         try DaemonConnection.route(global, "remove", {
             ["token": .string(formatToken(connection.token.value)), "id": .integer(Int64(localID))]
         }) {

@@ -37,12 +37,6 @@ struct CheckReport {
     /// "warnings": [PROBLEM], "problems": [PROBLEM]}`, a PROBLEM being
     /// `{"file", "line" (null when unknown), "key" ("" for the whole file), "message"}`.
     var json: String {
-        func entry(_ d: PolicyDiagnostic) -> JSONValue {
-            .object([
-                "file": .string(file), "line": d.line.map { .integer(Int64($0)) } ?? .null,
-                "key": .string(d.key), "message": .string(d.message),
-            ])
-        }
         var object: [String: JSONValue] = [
             "file": .string(file), "valid": .bool(policy != nil),
             "warnings": .array(warnings.map(entry)), "problems": .array(problems.map(entry)),
@@ -53,5 +47,16 @@ struct CheckReport {
             object["counts"] = .object(members)
         }
         return RPCWire.text(.object(object))
+    }
+
+    /// The problems as `--check --json` lists them; also in the error object of an invalid policy.
+    var problemsJSON: JSONValue { .array(problems.map(entry)) }
+
+    /// One PROBLEM: `{"file", "line" (null when unknown), "key" ("" for the whole file), "message"}`.
+    private func entry(_ d: PolicyDiagnostic) -> JSONValue {
+        .object([
+            "file": .string(file), "line": d.line.map { .integer(Int64($0)) } ?? .null,
+            "key": .string(d.key), "message": .string(d.message),
+        ])
     }
 }

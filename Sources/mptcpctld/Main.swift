@@ -65,18 +65,21 @@ struct MPTCPCtlD: AsyncParsableCommand {
             // A namespace that does not exist is said once, here, for every mode.
             try namespace.perform {}
         } catch {
-            throw Failure("\(error)")
+            throw Failure(error)
         }
         let checked: CheckedPolicy
         switch PolicyFile.load(path: config, namespace: namespace) {
         case .success(let c): checked = c
         case .failure(let problems):
-            if check && json {
-                print(CheckReport(file: config, policy: nil, warnings: [], problems: problems.diagnostics).json)
-            } else {
+            guard json else {
                 for line in problems.lines { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+                throw ExitCode(1)
             }
-            throw ExitCode(1)
+            // --check keeps its report on stdout (valid: false); both modes fail with one error object.
+            let report = CheckReport(file: config, policy: nil, warnings: [], problems: problems.diagnostics)
+            if check { print(report.json) }
+            throw Failure("the policy file is invalid: " + problems.lines.joined(separator: "; "),
+                          code: "invalid-policy", problems: report.problemsJSON)
         }
         let policy = checked.policy
         if check {
@@ -165,7 +168,7 @@ struct MPTCPCtlD: AsyncParsableCommand {
 
     /// Exit statuses: 1 failure, 64 usage (as mptcpctl).
     /// With `--json` (`--check`, `--plan`), a failure is one JSON object on
-    /// stderr, `{"error": {"code": "failure", "message": …}}`, as mptcpctl prints them.
+    /// stderr, `{"error": {"code", "message", "status", …}}`, as mptcpctl prints them.
     static func main() async {
         var json = false
         do {
@@ -174,8 +177,7 @@ struct MPTCPCtlD: AsyncParsableCommand {
             if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
         } catch let failure as Failure {
             if json {
-                let error: JSONValue = ["error": ["code": "failure", "message": .string(failure.message)]]
-                FileHandle.standardError.write(Data((RPCWire.text(error) + "\n").utf8))
+                FileHandle.standardError.write(Data((RPCWire.text(failure.json) + "\n").utf8))
             } else {
                 FileHandle.standardError.write(Data(("mptcpctld: " + failure.message + "\n").utf8))
             }
@@ -201,10 +203,31 @@ func requireGroup(_ key: String, _ name: String) throws -> UInt32 {
     return id
 }
 
-/// A start-up failure: one line on stderr, exit 1.
+/// A start-up failure: one line on stderr (with --json, mptcpctl's error object), exit 1.
 struct Failure: Error {
     var message: String
-    init(_ message: String) { self.message = message }
+    /// mptcpctl's failure code (mptcpctl(8), JSON ERRORS): `failure`, `not-found`, `invalid-policy`, ….
+    var code: String
+    /// `invalid-policy`: every problem, as `--check --json` lists them.
+    var problems: JSONValue?
+    init(_ message: String, code: String = "failure", problems: JSONValue? = nil) {
+        self.message = message
+        self.code = code
+        self.problems = problems
+    }
+
+    /// Classified as mptcpctl classifies it: a namespace that does not exist is `not-found`.
+    init(_ error: Error) {
+        let notFound = (error as? MPTCPError)?.code == .notFound
+        self.init("\(error)", code: notFound ? "not-found" : "failure")
+    }
+
+    /// `{"error": {"code", "message", "status": 1, "problems"?}}`.
+    var json: JSONValue {
+        var fields: [String: JSONValue] = ["code": .string(code), "message": .string(message), "status": .integer(1)]
+        if let problems { fields["problems"] = problems }
+        return ["error": .object(fields)]
+    }
 }
 
 /// Reads and validates a policy file, checking it against the running kernel

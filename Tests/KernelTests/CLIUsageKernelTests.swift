@@ -1,6 +1,9 @@
 import Foundation
 import MPTCPKit
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How `mptcpctl` answers a mistyped, contradictory, ambiguous or out-of-range command
 /// line, and what it prints for scripts (--json, --quiet, endpoint add/show), run as
@@ -111,8 +114,20 @@ final class CLIUsageKernelTests {
         (["limits", "set", "--subflows", "4294967297"], ["limits set: ", "'4294967297'", "0-4294967295"]),
         (["limits", "set", "--add-addr-accepted", "x"], ["limits set: ", "'x'", "0-4294967295"]),
         (["subflow", "create", "--token", "deadbeef", "--local", "10.0.1.1", "--local-id", "-3", "--remote", "10.0.1.2:80"],
-         ["--local-id must be 1-255, not -3", "subflow create: "]),
-        (["remove", "--token", "deadbeef", "--id", "-1"], ["remove: ", "--id must be 0-255, not -1"]),
+         ["subflow create: ", "'-3'", "--local-id", "1-255"]),
+        (["remove", "--token", "deadbeef", "--id", "-1"], ["remove: ", "'-1'", "--id", "0-255"]),
+        // Negative numbers where an argument is expected, and every numeric option with its range.
+        (["endpoint", "delete", "-1"], ["endpoint delete: ", "'-1'", "1-255"]),
+        (["endpoint", "set", "--backup", "-1"], ["endpoint set: ", "'-1'", "1-255"]),
+        (["listen", "10.0.1.1", "-5"], ["listen: ", "'-5'", "1-65535"]),
+        (["listen", "10.0.1.1", "70000"], ["mptcpctl: listen: The value '70000'", "1-65535"]),
+        (["announce", "--token", "deadbeef", "--address", "10.0.1.1", "--id", "x"], ["announce: ", "'x'", "1-255"]),
+        (["announce", "--token", "deadbeef", "--address", "10.0.1.1", "--id", "1", "--port", "99999999999999999999"],
+         ["announce: ", "'99999999999999999999'", "1-65535"]),
+        (["remove", "--token", "deadbeef", "--id", "256"], ["remove: ", "'256'", "0-255"]),
+        (["subflow", "create", "--token", "deadbeef", "--local", "10.0.1.1", "--local-id", "x", "--remote", "10.0.1.2:80"],
+         ["subflow create: ", "'x'", "1-255"]),
+        (["monitor", "--count", "0"], ["monitor: ", "'0'", "a whole number 1-"]),
         (["endpoint", "add", "fe80::1%c1", "--subflow"], ["endpoint add: ", "fe80::1%c1", "--dev c1"]),
         (["subflow", "destroy", "--token", "deadbeef", "--local", "10.0.1.1:1", "--remote", "[fe80::2%c1]:80"],
          ["subflow destroy: ", "--dev c1 ", "([fe80::2]:80)"]),
@@ -177,7 +192,9 @@ final class CLIUsageKernelTests {
         let missing = try lab.mptcpctl(lab.client, ["-j", "endpoint", "show", "9"], check: false)
         #expect(missing.status == 1 && missing.stdout.isEmpty)
         let error = try jsonError(missing)
-        #expect(error["code"] as? String == "kernel")
+        // The kernel says "address not found" with EINVAL; the library classifies it as not found.
+        #expect(error["code"] as? String == "not-found")
+        #expect(error["kernel_message"] as? String == "address not found")
         #expect((error["message"] as? String)?.hasPrefix("show endpoint 9: ") == true)
         #expect(error["errno"] is Int)
     }
@@ -339,5 +356,270 @@ final class CLIUsageKernelTests {
         let foreign = try #require(try object(plan.stdout)["foreign"] as? [[String: Any]], "\(plan.stdout) \(plan.stderr)")
         #expect(foreign.count == 1)
         #expect(NSDictionary(dictionary: foreign.first ?? [:]) == NSDictionary(dictionary: added))
+    }
+
+    /// `help` is argument-parser's and takes no option: global options typed before it are
+    /// dropped (`-n NS help`), and an unknown topic is an unknown command.
+    @Test(arguments: [["-n", "NS", "help"], ["-n", "NS", "help", "endpoint"], ["-j", "help"], ["-nNS", "help", "endpoint", "add"]])
+    func helpAfterGlobalOptionsShowsHelp(_ arguments: [String]) throws {
+        let arguments = arguments.map { $0.replacingOccurrences(of: "NS", with: lab.client) }
+        let result = try run(Repository.mptcpctl, arguments, check: false)
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout.contains("USAGE: mptcpctl"), "\(result.stdout)")
+        #expect(result.stderr.isEmpty, "\(result.stderr)")
+    }
+
+    @Test func helpOnAnUnknownCommandIsAnUnknownCommand() throws {
+        let result = try run(Repository.mptcpctl, ["help", "endpont"], check: false)
+        #expect(result.status == 64)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == "mptcpctl: unknown command 'endpont'; did you mean 'endpoint'?\n", "\(result.stderr)")
+        let json = try run(Repository.mptcpctl, ["-j", "help", "frob"], check: false)
+        #expect(json.status == 64)
+        #expect(try jsonError(json)["code"] as? String == "unknown-command")
+    }
+
+    /// `-nNS`, `-jn NS`, `-jnNS`, before or after the command words, as `ip -n NS` users type them.
+    @Test(arguments: [["-nNS", "limits", "show"], ["-jn", "NS", "limits", "show"], ["-jnNS", "limits", "show"],
+                      ["limits", "show", "-nNS", "-j"], ["limits", "show", "-qjn", "NS"]])
+    func attachedNamespaceNamesAndClustersAreAccepted(_ arguments: [String]) throws {
+        let arguments = arguments.map { $0.replacingOccurrences(of: "NS", with: lab.client) }
+        let result = try run(Repository.mptcpctl, arguments, check: false)
+        #expect(result.status == 0, "\(arguments): \(result.stderr)")
+        if arguments.contains(where: { $0.hasPrefix("-j") || $0 == "-qjn" || $0 == "-j" }) {
+            #expect(try object(result.stdout)["subflows"] is Int, "\(result.stdout)")
+        } else {
+            #expect(result.stdout.contains("subflows"), "\(result.stdout)")
+        }
+    }
+
+    /// `endpoint ID` is `endpoint show ID` (the group's default subcommand), as the manual says.
+    @Test func theDefaultSubcommandTakesAnArgumentAfterTheGroupName() throws {
+        try lab.mptcpctl(lab.client, ["endpoint", "flush"])
+        try lab.mptcpctl(lab.client, ["endpoint", "add", "10.0.1.1", "--id", "3", "--subflow"])
+        for selector in ["3", "10.0.1.1"] {
+            let result = try lab.mptcpctl(lab.client, ["endpoint", selector], check: false)
+            #expect(result.status == 0, "\(selector): \(result.stderr)")
+            #expect(result.stdout.contains("\n3   10.0.1.1"), "\(selector): \(result.stdout)")
+        }
+    }
+
+    /// `endpoint add` combinations the kernel refuses are refused first, in the flags' names, exit 64.
+    @Test(arguments: [
+        (["--port", "7000"], "--port needs --signal"),
+        (["--port", "7000", "--signal", "--subflow"], "--port and --subflow exclude each other"),
+        (["--signal", "--fullmesh"], "--signal and --fullmesh exclude each other"),
+    ])
+    func endpointAddFlagsTheKernelRefusesAreUsageErrors(_ flags: [String], _ expected: String) throws {
+        try lab.mptcpctl(lab.client, ["endpoint", "flush"])
+        let result = try lab.mptcpctl(lab.client, ["-j", "endpoint", "add", "10.0.1.1"] + flags, check: false)
+        #expect(result.status == 64, "\(result.stderr)")
+        let error = try jsonError(result)
+        #expect(error["code"] as? String == "usage")
+        #expect((error["message"] as? String)?.hasPrefix("endpoint add: " + expected) == true, "\(error)")
+        #expect(try ipEndpoints().isEmpty)
+    }
+
+    @Test func listenTakesTheUnspecifiedAddress() throws {
+        for (address, shown) in [("0.0.0.0", "0.0.0.0:6931"), ("::", "[::]:6932")] {
+            let port = shown.split(separator: ":").last.map(String.init) ?? ""
+            let listener = try LineProcess(Repository.mptcpctl, ["-n", lab.client, "listen", address, port])
+            let line = try listener.waitForLine("the listening line") { $0.hasPrefix("listening") }
+            #expect(line.hasPrefix("listening on \(shown)"), "\(line)")
+            listener.stop()
+        }
+    }
+
+    /// A socket that answers every request line with `answer` (nil: accepts and never answers).
+    final class FakeDaemon: @unchecked Sendable {
+        let directory: URL
+        let path: String
+        private let fd: Int32
+
+        init(answer: String?, name: String = "mptcpctld.sock") throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-fake-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            chmod(directory.path, 0o755)
+            path = directory.appendingPathComponent(name).path
+            fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            let bytes = Array(path.utf8)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard fd >= 0, bound == 0, listen(fd, 8) == 0 else { throw LabError("cannot listen on \(path)") }
+            chmod(path, 0o600)
+            guard let answer else { return }
+            let listener = fd
+            Thread.detachNewThread {
+                while true {
+                    let client = accept(listener, nil, nil)
+                    if client < 0 { return }
+                    var byte: UInt8 = 0
+                    while recv(client, &byte, 1, 0) == 1 && byte != 0x0A {}
+                    let line = Array((answer + "\n").utf8)
+                    _ = line.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    Glibc.close(client)
+                }
+            }
+        }
+
+        func close() {
+            shutdown(fd, Int32(SHUT_RDWR))
+            Glibc.close(fd)
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    /// A garbled answer is the daemon's fault (exit 1, `protocol`), never the command line's;
+    /// and a failing `dispatch -j` prints no result on stdout.
+    @Test func aGarbledDaemonAnswerIsAProtocolFailureWithNothingOnStdout() throws {
+        let fake = try FakeDaemon(answer: "this is not JSON")
+        defer { fake.close() }
+        for arguments in [["status"], ["dispatch", "a1", "up"]] {
+            let result = try lab.mptcpctl(lab.client, ["-j", "--socket", fake.path] + arguments, check: false)
+            #expect(result.status == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stdout.isEmpty, "\(arguments): \(result.stdout)")
+            #expect(try jsonError(result)["code"] as? String == "protocol", "\(arguments)")
+        }
+    }
+
+    /// The daemon's invalid_params is reported under the command typed, once (not `remove: remove: …`).
+    @Test func aDaemonsInvalidParamsNamesTheCommandOnce() throws {
+        let fake = try FakeDaemon(answer: #"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"params.id: 300 is outside 0...255","data":{"code":"invalid_params"}}}"#)
+        defer { fake.close() }
+        let result = try lab.mptcpctl(lab.client, ["--socket", fake.path, "remove", "--token", "deadbeef", "--id", "3"], check: false)
+        #expect(result.status == 64)
+        #expect(result.stderr == "mptcpctl: remove: params.id: 300 is outside 0...255\n", "\(result.stderr)")
+    }
+
+    /// `dispatch` where this user may not reach the daemon: exit 1, not "nothing to do".
+    @Test func dispatchReportsPermissionDenied() throws {
+        let fake = try FakeDaemon(answer: nil)
+        defer { fake.close() }
+        let result = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Repository.mptcpctl,
+                                                  "-j", "--socket", fake.path, "dispatch", "a1", "up"], check: false)
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stdout.isEmpty, "\(result.stdout)")
+        let error = try jsonError(result)
+        #expect(error["code"] as? String == "daemon-unavailable")
+        #expect((error["message"] as? String)?.contains("permission denied") == true, "\(error)")
+    }
+
+    /// Socket trouble is a failure (exit 1), not a usage error.
+    @Test func aSocketPathTooLongIsAFailure() throws {
+        let result = try lab.mptcpctl(lab.client, ["-j", "--socket", "/tmp/" + String(repeating: "s", count: 200), "status"], check: false)
+        #expect(result.status == 1)
+        #expect(try jsonError(result)["code"] as? String == "system")
+    }
+
+    /// With --json, a note and then a failure are two JSON lines on stderr, the note first
+    /// (as mptcpctl(8) says): a routed command without a daemon falls back to the kernel, which refuses.
+    @Test func withJSONANoteBeforeAFailureIsItsOwnLine() throws {
+        let result = try lab.mptcpctl(lab.client, ["-j", "remove", "--token", "deadbeef", "--id", "3"], check: false)
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        let lines = try result.stderrLines.map { try object(String($0)) }
+        #expect(lines.count == 2, "\(result.stderr)")
+        let note = lines.first?["note"] as? String
+        let error = lines.last?["error"] as? [String: Any]
+        #expect(note != nil && error?["code"] as? String == "kernel", "\(result.stderr)")
+    }
+
+    /// An mptcpctld that cannot be run for `check` is a failure of the system (exit 1), not of the command line.
+    @Test func checkWithoutMptcpctldIsASystemFailure() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-alone-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let alone = directory.appendingPathComponent("mptcpctl").path
+        try FileManager.default.copyItem(atPath: Repository.mptcpctl, toPath: alone)
+        let result = try run("/usr/bin/env", ["PATH=/nonexistent", alone, "-j", "check", "/dev/null"], check: false)
+        #expect(result.status == 1, "\(result.stderr)")
+        let error = try jsonError(result)
+        #expect(error["code"] as? String == "system")
+        #expect((error["message"] as? String)?.hasPrefix("cannot run mptcpctld") == true, "\(error)")
+    }
+
+    /// In a network namespace with no name, the commands that need no daemon never ask which
+    /// one to use; those that do are refused when the default socket's daemon serves another namespace.
+    @Test func inAnUnnamedNamespaceOnlyDaemonCommandsAskForTheDaemon() throws {
+        // The host's default socket, seen only by this test's mount namespace: a listener in this namespace.
+        let fake = try FakeDaemon(answer: nil)
+        defer { fake.close() }
+        func inUnnamedNamespace(_ arguments: [String]) throws -> CommandResult {
+            try run("/usr/bin/unshare", ["--mount", "--propagation", "private", "/bin/sh", "-c",
+                                         "mount --bind \"$1\" /run/mptcpctl && shift && exec unshare --net \"$@\"",
+                                         "sh", fake.directory.path, Repository.mptcpctl] + arguments, check: false)
+        }
+        for arguments in [["limits", "show"], ["endpoint", "show"], ["-j", "path-manager", "show"]] {
+            let result = try inUnnamedNamespace(arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+        }
+        let status = try inUnnamedNamespace(["status"])
+        #expect(status.status == 64)
+        #expect(status.stderr.contains("network namespace with no name"), "\(status.stderr)")
+    }
+
+    /// `check`/`plan --json` failures are mptcpctl's JSON error object on stderr: status, a code
+    /// that says what (`not-found`, `invalid-policy` with the problems); check keeps its report.
+    @Test func checkAndPlanFailuresAreJSONErrors() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-checkjson-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let invalid = directory.appendingPathComponent("invalid.toml")
+        try "[[interface]]\nname = \"a1\"\nrole = \"sideways\"\n".write(to: invalid, atomically: true, encoding: .utf8)
+        for command in [["check", invalid.path], ["plan", "--config", invalid.path]] {
+            let result = try lab.mptcpctl(lab.client, ["-j"] + command, check: false)
+            #expect(result.status == 1, "\(command)")
+            let error = try jsonError(result)
+            #expect(error["code"] as? String == "invalid-policy" && error["status"] as? Int == 1, "\(error)")
+            let problems = try #require(error["problems"] as? [[String: Any]], "\(error)")
+            #expect(problems.first?["key"] as? String == "interface[1].role", "\(problems)")
+            if command[0] == "check" {
+                #expect(try object(result.stdout)["valid"] as? Bool == false)
+            } else {
+                #expect(result.stdout.isEmpty, "\(result.stdout)")
+            }
+        }
+        let missingNamespace = try run(Repository.mptcpctl, ["-j", "-n", "no-such-namespace-here", "check", invalid.path], check: false)
+        #expect(missingNamespace.status == 1)
+        let error = try jsonError(missingNamespace)
+        #expect(error["code"] as? String == "not-found" && error["status"] as? Int == 1, "\(error)")
+    }
+
+    /// Global options before the command words are known to the scripts (`mptcpctl -n <TAB>`
+    /// completes namespaces, then the command's values in that namespace; `help <TAB>` command words); `announce --dev`
+    /// and `monitor --kind` complete; `--dev` with `-n` naming no namespace completes nothing
+    /// rather than this namespace's interfaces.
+    @Test func completionsKnowTheGlobalOptionsBeforeTheCommand() throws {
+        try lab.mptcpctl(lab.client, ["endpoint", "flush"])
+        try lab.mptcpctl(lab.client, ["endpoint", "add", "10.0.2.1", "--id", "6", "--subflow"])
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-completion-global-\(getpid()).bash")
+        let text = try run(Repository.mptcpctl, ["--generate-completion-script", "bash"]).stdout
+        try text.write(to: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: script) }
+        #expect(text.contains("---completion announce -- --dev"))
+        #expect(text.contains("interface") && text.contains("resync"), "monitor --kind values")
+        func complete(_ words: [String]) throws -> [String] {
+            let line = ([Repository.mptcpctl] + words).joined(separator: " ")
+            let result = try run("/bin/bash", ["-c", """
+                source "$1"; COMP_LINE="$2"; shift 2
+                COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMP_POINT=${#COMP_LINE}
+                _mptcpctl "$1" "${@: -1}" "${@: -2:1}"; printf '%s\\n' "${COMPREPLY[@]}"
+                """, "bash", script.path, line, Repository.mptcpctl] + words, check: false)
+            return result.stdout.split(separator: "\n").map(String.init)
+        }
+        #expect(try complete(["-n", ""]).contains(lab.client), "namespaces after a leading -n")
+        #expect(try complete(["-n", lab.client, "endpoint", "delete", ""]) == ["6", "10.0.2.1"])
+        // After `help`, the command words (bash here; zsh and fish get them in their scripts).
+        #expect(try complete(["help", ""]).contains("endpoint"))
+        #expect(try run(Repository.mptcpctl, ["--generate-completion-script", "zsh"]).stdout.contains("'*:subcommands:(endpoint limits"))
+        #expect(try run(Repository.mptcpctl, ["--generate-completion-script", "fish"]).stdout
+                    .contains("-n '__fish_seen_subcommand_from help' -fa 'endpoint limits"))
+        let elsewhere = try run(Repository.mptcpctl, ["---completion", "endpoint", "add", "--", "--dev", "5", "0",
+                                                      "mptcpctl", "-n", "no-such-namespace-here", "endpoint", "add", "--dev", ""])
+        #expect(elsewhere.stdout.isEmpty, "\(elsewhere.stdout)")
     }
 }
