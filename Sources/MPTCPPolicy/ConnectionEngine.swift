@@ -482,18 +482,24 @@ public enum ConnectionEngine {
         memory.pending[timeout.slot] = now + p.retry.joinTimeoutMilliseconds
     }
 
-    /// The slot whose join a SUB_CLOSED reports failed, or nil when it is no failed
-    /// join: an established subflow closing is a path going (decided afresh, not
-    /// backed off), and a close matching no request and carrying no error is nothing
-    /// asked for. A join that never completed reports remote port 0: its port is then
-    /// the one of the half-open subflow with that local address and port, if seen,
-    /// else any pending request between the two addresses (the oldest) matches.
+    /// The slot a SUB_CLOSED reports failed (to back off), or nil when nothing failed.
+    /// An established subflow closing is a path going, never another request's
+    /// failed join: closed cleanly, it is asked for again at once; reset with an
+    /// error, its own slot backs off (a peer that resets every join is not asked
+    /// again in a loop). A join that never completed reports remote port 0: its port
+    /// is then the one of the half-open subflow with that local address and port, if
+    /// seen, else any pending request between the two addresses (the oldest) matches.
+    /// A close matching no request and carrying no error is nothing asked for.
     /// - Parameters: `local`, `remote`, `error`: the event's; `c`: the connection
     ///   before the closed subflow is removed from it.
-    public static func failedJoin(local: AddressAndPort, remote: AddressAndPort, error: Int32,
+    public static func failedSlot(local: AddressAndPort, remote: AddressAndPort, error: Int32,
                                   connection c: ConnectionView, memory m: ConnectionMemory) -> SubflowSlot? {
         let seen = c.subflows.first { $0.local == local && $0.remote.address == remote.address }
-        if let seen, seen.carriesTraffic { return nil }
+        if let seen, seen.carriesTraffic {
+            guard error != 0, !isInitial(seen, c) else { return nil }
+            let own = SubflowSlot(local: local.address, remote: remote.address, remotePort: seen.remote.port, index: 0)
+            return m.pending[own] == nil ? own : nil
+        }
         let port: UInt16? = remote.port != 0 ? remote.port : seen?.remote.port
         let requested = m.pending.filter { request in
             request.key.local == local.address && request.key.remote == remote.address && (port.map { request.key.remotePort == $0 } ?? true)

@@ -376,7 +376,7 @@ final class ConnectionManager: @unchecked Sendable {
             // Ours (destroyed, withdrawn) is no failure; otherwise the engine tells a
             // failed join (and whose) from a path that closed, before it leaves the view.
             let failed = entry.closing.remove(ClosingSubflow(local: local, remote: r)) != nil ? nil
-                : ConnectionEngine.failedJoin(local: local, remote: AddressAndPort(address: r, port: e.remotePort ?? 0),
+                : ConnectionEngine.failedSlot(local: local, remote: AddressAndPort(address: r, port: e.remotePort ?? 0),
                                               error: Int32(e.error ?? 0), connection: entry.view, memory: entry.memory)
             entry.view.subflows.removeAll { $0.local == local && $0.remote.address == r }
             if let slot = failed {

@@ -335,15 +335,18 @@ import Testing
         let working = SubflowView(local: AddressAndPort(address: c.local.address, port: 50001), remote: c.remote, localID: 0,
                                   backup: false, interfaceIndex: lab.eth0)
         c.subflows.append(working)
-        let failed = ConnectionEngine.failedJoin(local: working.local, remote: working.remote, error: 104, connection: c, memory: memory)
-        #expect(failed == nil, "a path closed: slot 2's join is still under way, nothing failed")
+        let closed = ConnectionEngine.failedSlot(local: working.local, remote: working.remote, error: 0, connection: c, memory: memory)
+        #expect(closed == nil, "a path closed: slot 2's join is still under way, nothing failed")
+        let reset = ConnectionEngine.failedSlot(local: working.local, remote: working.remote, error: 104, connection: c, memory: memory)
+        #expect(reset != nil && reset.map { memory.pending[$0] == nil } == true,
+                "reset: its own slot backs off, never one whose join is under way: \(String(describing: reset))")
         // The same close with no view of it (remote port 0 as a join's) matches a request by its addresses.
-        let unseen = ConnectionEngine.failedJoin(local: AddressAndPort(address: c.local.address, port: 50002),
+        let unseen = ConnectionEngine.failedSlot(local: AddressAndPort(address: c.local.address, port: 50002),
                                                  remote: AddressAndPort(address: c.remote.address, port: 0), error: 110,
                                                  connection: c, memory: memory)
         #expect(unseen == slots[1])
         // The initial subflow closing is no failed join either.
-        #expect(ConnectionEngine.failedJoin(local: c.local, remote: c.remote, error: 104, connection: c, memory: memory) == nil)
+        #expect(ConnectionEngine.failedSlot(local: c.local, remote: c.remote, error: 104, connection: c, memory: memory) == nil)
     }
 
     @Test func aFailedJoinIsMatchedToItsOwnPeerPortNotAnotherRequestToThatAddress() {
@@ -362,11 +365,11 @@ import Testing
         var memory = first.memory
         memory.pending[to443] = 10  // requested later than the 8443 one
         // SUB_CLOSED of a join that never completed: remote port 0.
-        let failed = ConnectionEngine.failedJoin(local: AddressAndPort(address: local, port: 50002),
+        let failed = ConnectionEngine.failedSlot(local: AddressAndPort(address: local, port: 50002),
                                                  remote: AddressAndPort(address: c.remote.address, port: 0), error: 110,
                                                  connection: c, memory: memory)
         #expect(failed == to8443, "the port of its half-open subflow decides, not the first request to the address")
-        let explicit = ConnectionEngine.failedJoin(local: AddressAndPort(address: local, port: 50003),
+        let explicit = ConnectionEngine.failedSlot(local: AddressAndPort(address: local, port: 50003),
                                                    remote: AddressAndPort(address: c.remote.address, port: 443), error: 111,
                                                    connection: c, memory: memory)
         #expect(explicit == to443, "the event's own remote port decides when it has one")
