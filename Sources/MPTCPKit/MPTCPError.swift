@@ -100,3 +100,12 @@ public struct MPTCPError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension MPTCPError {
+    /// The kernel has no subflow with the given addresses and ports: SUBFLOW_DESTROY
+    /// answers ESRCH "subflow not found" (SET_FLAGS the same text with EINVAL). For a
+    /// destroy this means the subflow is already gone; any other refusal leaves it alive.
+    public var isNoSuchSubflow: Bool {
+        code == .kernel && (errno == ESRCH || kernelMessage == "subflow not found")
+    }
+}

@@ -210,19 +210,28 @@ public enum ConnectionEngine {
     /// A usable local address: what the planner would make an endpoint of.
     typealias Candidate = DesiredEndpoint
 
+    /// How long a join past its timeout stays pending when its subflows could not be
+    /// read (ms): then it is looked at again, never timed out blind.
+    public static let subflowRecheckMilliseconds = 1000
+
     /// - Parameter listeners: the namespace's MPTCP listeners, for server-side
     ///   announcements (an address is only announced where a join can be accepted);
     ///   nil when unknown, which announces nothing.
+    /// - Parameter subflowsKnown: false when the connection's subflows could not be
+    ///   read from the kernel at a join's deadline: a half-open subflow may exist
+    ///   unseen, so no join times out (it would be asked for again beside it); the
+    ///   request stays pending for `subflowRecheckMilliseconds`.
     public static func decide(policy: Policy, network: NetworkSnapshot, connection c: ConnectionView,
                               memory: ConnectionMemory, now: Int, jitter: Double = 0.5,
-                              listeners: [Listener]? = nil) -> ConnectionDecision {
-        decide(Context(policy: policy, network: network), connection: c, memory: memory, now: now, jitter: jitter, listeners: listeners)
+                              listeners: [Listener]? = nil, subflowsKnown: Bool = true) -> ConnectionDecision {
+        decide(Context(policy: policy, network: network), connection: c, memory: memory, now: now, jitter: jitter,
+               listeners: listeners, subflowsKnown: subflowsKnown)
     }
 
     /// The same, with the per-snapshot work done once (`Context`).
     public static func decide(_ context: Context, connection c: ConnectionView,
                               memory: ConnectionMemory, now: Int, jitter: Double = 0.5,
-                              listeners: [Listener]? = nil) -> ConnectionDecision {
+                              listeners: [Listener]? = nil, subflowsKnown: Bool = true) -> ConnectionDecision {
         let network = context.network
         let p = Self.policy(for: c, policy: context.policy, network: network)
         var d = ConnectionDecision(policy: p, memory: memory)
@@ -337,6 +346,11 @@ public enum ConnectionEngine {
         var kept: [(SubflowView, Candidate)] = []
         let timeout = p.retry.joinTimeoutMilliseconds
         func joinTimedOut(_ slot: SubflowSlot, _ s: SubflowView?) {
+            guard subflowsKnown else {
+                // Unseen is not absent: look again before counting it failed.
+                d.memory.pending[slot] = now + subflowRecheckMilliseconds
+                return
+            }
             if let s {
                 d.actions.append(.destroy(s, reason: "join to \(s.remote) not answered within \(timeout) ms: retried after the backoff"))
             }
@@ -457,6 +471,42 @@ public enum ConnectionEngine {
             }
         }
         return d
+    }
+
+    /// The half-open subflow of a timed-out join could not be destroyed (any answer
+    /// but "no such subflow"): it still holds its slot, so the slot is pending again
+    /// for another `join_timeout` rather than asked for beside it. The timeout stays
+    /// counted as a failure.
+    public static func destroyFailed(_ timeout: ConnectionDecision.JoinTimeout, policy p: ConnectionPolicy,
+                                     memory: inout ConnectionMemory, now: Int) {
+        memory.pending[timeout.slot] = now + p.retry.joinTimeoutMilliseconds
+    }
+
+    /// The slot a SUB_CLOSED reports failed (to back off), or nil when nothing failed.
+    /// An established subflow closing is a path going, never another request's
+    /// failed join: closed cleanly, it is asked for again at once; reset with an
+    /// error, its own slot backs off (a peer that resets every join is not asked
+    /// again in a loop). A join that never completed reports remote port 0: its port
+    /// is then the one of the half-open subflow with that local address and port, if
+    /// seen, else any pending request between the two addresses (the oldest) matches.
+    /// A close matching no request and carrying no error is nothing asked for.
+    /// - Parameters: `local`, `remote`, `error`: the event's; `c`: the connection
+    ///   before the closed subflow is removed from it.
+    public static func failedSlot(local: AddressAndPort, remote: AddressAndPort, error: Int32,
+                                  connection c: ConnectionView, memory m: ConnectionMemory) -> SubflowSlot? {
+        let seen = c.subflows.first { $0.local == local && $0.remote.address == remote.address }
+        if let seen, seen.carriesTraffic {
+            guard error != 0, !isInitial(seen, c) else { return nil }
+            let own = SubflowSlot(local: local.address, remote: remote.address, remotePort: seen.remote.port, index: 0)
+            return m.pending[own] == nil ? own : nil
+        }
+        let port: UInt16? = remote.port != 0 ? remote.port : seen?.remote.port
+        let requested = m.pending.filter { request in
+            request.key.local == local.address && request.key.remote == remote.address && (port.map { request.key.remotePort == $0 } ?? true)
+        }
+        if let oldest = requested.min(by: { ($0.value, $0.key) < ($1.value, $1.key) }) { return oldest.key }
+        guard error != 0 else { return nil }
+        return SubflowSlot(local: local.address, remote: remote.address, remotePort: port ?? 0, index: 0)
     }
 
     /// A creation failed (SUB_CLOSED with an error, or its join timed out): back off.

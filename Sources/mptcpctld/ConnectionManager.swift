@@ -167,6 +167,7 @@ final class ConnectionManager: @unchecked Sendable {
                 initialInterface: network.addresses.first { $0.address == c.localAddress }?.interfaceIndex))
             entry.established = true
             entry.view.subflows = Self.subflowViews(c)
+            Self.pruneClosing(&entry, c)
             do {
                 for e in try kernel.pathManager.addresses(token: c.token) {
                     entry.view.localIDs[e.address] = e.id
@@ -206,31 +207,50 @@ final class ConnectionManager: @unchecked Sendable {
         }
     }
 
+    /// Our closes whose subflow sock_diag no longer shows in any state: their
+    /// SUB_CLOSED came unseen (events lost) or never comes; kept, they would excuse
+    /// the failure of a later join that happens to reuse the local port.
+    private static func pruneClosing(_ entry: inout Entry, _ c: Connection) {
+        entry.closing = entry.closing.filter { closing in
+            c.subflows.contains {
+                $0.localAddress == closing.local.address && $0.localPort == closing.local.port && $0.remoteAddress == closing.remote
+            }
+        }
+    }
+
     /// Reads the subflows of `tokens` from sock_diag (one dump): events tell when a
     /// join succeeds or fails, never that it is still half-open, nor the local port
     /// its destruction needs. Done only for connections with a request past its
-    /// `join_timeout`, just before deciding them.
-    private func rereadSubflows(_ tokens: Set<UInt32>) {
+    /// `join_timeout`, just before deciding them. Returns the tokens whose subflows
+    /// could not be read (all of them when the dump failed).
+    private func rereadSubflows(_ tokens: Set<UInt32>) -> Set<UInt32> {
         let table: [Connection]
         do { table = try ConnectionTable.read(namespace: kernel.namespace) } catch {
-            logger.error("cannot list connections: timed-out joins cannot be closed", metadata: ["error": "\(error)"])
-            return
+            logger.error("cannot list connections: timed-out joins stay pending until their subflows can be read",
+                         metadata: ["error": "\(error)"])
+            return tokens
         }
+        var unread = tokens
         for c in table where tokens.contains(c.token) {
-            connections[c.token]?.view.subflows = Self.subflowViews(c)
+            guard var entry = connections[c.token] else { continue }
+            entry.view.subflows = Self.subflowViews(c)
+            Self.pruneClosing(&entry, c)
+            connections[c.token] = entry
+            unread.remove(c.token)
         }
+        return unread
     }
 
     /// Decides for `tokens` at one instant; connections with a request past its
     /// deadline first have their subflows read again, so the engine sees the
-    /// half-open subflow it must destroy.
+    /// half-open subflow it must destroy. Where that read fails, no join times out.
     private func decide(_ tokens: some Collection<UInt32>) {
         let t = now
         let overdue = Set(tokens.filter { token in
             connections[token].map { e in e.established && !e.foreign && e.memory.pending.values.contains { $0 <= t } } ?? false
         })
-        if !overdue.isEmpty { rereadSubflows(overdue) }
-        for token in tokens { decide(token, now: t) }
+        let unread = overdue.isEmpty ? [] : rereadSubflows(overdue)
+        for token in tokens { decide(token, now: t, subflowsKnown: !unread.contains(token)) }
     }
 
     /// Applies a batch of events and decides for the connections they touched
@@ -353,13 +373,13 @@ final class ConnectionManager: @unchecked Sendable {
         case .subflowClosed:
             guard var entry = connections[token], let l = e.localAddress, let r = e.remoteAddress else { return nil }
             let local = AddressAndPort(address: l, port: e.localPort ?? 0)
+            // Ours (destroyed, withdrawn) is no failure; otherwise the engine tells a
+            // failed join (and whose) from a path that closed, before it leaves the view.
+            let failed = entry.closing.remove(ClosingSubflow(local: local, remote: r)) != nil ? nil
+                : ConnectionEngine.failedSlot(local: local, remote: AddressAndPort(address: r, port: e.remotePort ?? 0),
+                                              error: Int32(e.error ?? 0), connection: entry.view, memory: entry.memory)
             entry.view.subflows.removeAll { $0.local == local && $0.remote.address == r }
-            if entry.closing.remove(ClosingSubflow(local: local, remote: r)) != nil {
-                connections[token] = entry
-                return token
-            }
-            if let slot = entry.memory.pending.keys.first(where: { $0.local == l && $0.remote == r }) ?? (e.error ?? 0 != 0
-                ? SubflowSlot(local: l, remote: r, remotePort: e.remotePort ?? 0, index: 0) : nil) {
+            if let slot = failed {
                 let policy = entry.lastPolicy ?? .builtInDefault
                 let t = now
                 ConnectionEngine.recordFailure(slot, policy: policy, memory: &entry.memory, now: t, jitter: jitter.unit())
@@ -438,7 +458,7 @@ final class ConnectionManager: @unchecked Sendable {
         entry.wake = wake
     }
 
-    private func decide(_ token: UInt32, now: Int) {
+    private func decide(_ token: UInt32, now: Int, subflowsKnown: Bool) {
         guard var entry = connections[token], entry.established, !entry.foreign else { return }
         let previousMemory = entry.memory
         defer {
@@ -449,7 +469,8 @@ final class ConnectionManager: @unchecked Sendable {
         }
         let decision = ConnectionEngine.decide(context, connection: entry.view, memory: entry.memory,
                                                now: now, jitter: jitter.unit(),
-                                               listeners: entry.view.side == .server ? currentListeners() : nil)
+                                               listeners: entry.view.side == .server ? currentListeners() : nil,
+                                               subflowsKnown: subflowsKnown)
         for refusal in decision.refusedAnnouncements {
             let key = "\(AddressAndPort(address: refusal.address, port: entry.view.local.port))"
             let metadata: Logger.Metadata = ["token": "\(formatToken(token))", "address": "\(key)", "reason": "\(refusal.reason)"]
@@ -507,8 +528,20 @@ final class ConnectionManager: @unchecked Sendable {
                     ])
                 } catch {
                     if Self.isGone(error) { gone = true; break actions }
-                    entry.view.subflows.removeAll { $0 == s }
-                    logger.debug("subflow already gone", metadata: ["token": "\(formatToken(token))", "error": "\(error)"])
+                    if error.isNoSuchSubflow {
+                        // Closed meanwhile: its SUB_CLOSED, if still queued, is no failure.
+                        entry.view.subflows.removeAll { $0 == s }
+                        entry.closing.insert(ClosingSubflow(local: s.local, remote: s.remote.address))
+                        logger.debug("subflow already gone", metadata: ["token": "\(formatToken(token))", "error": "\(error)"])
+                    } else {
+                        // Still there: a timed-out join keeps its slot (no second join beside it).
+                        if let timeout = decision.joinTimeouts.first(where: { $0.subflow == s }) {
+                            ConnectionEngine.destroyFailed(timeout, policy: decision.policy, memory: &entry.memory, now: now)
+                        }
+                        logger.warning("kernel refused to destroy a subflow", metadata: [
+                            "token": "\(formatToken(token))", "local": "\(s.local)", "remote": "\(s.remote)", "error": "\(error)",
+                        ])
+                    }
                 }
             case .removeAddress(let id, let address, let subflows, let reason):
                 // RM_ADDR travels over a surviving subflow so the peer stops using the
@@ -521,11 +554,24 @@ final class ConnectionManager: @unchecked Sendable {
                     if Self.isGone(error) { gone = true; break actions }
                     logger.debug("nothing to withdraw", metadata: ["token": "\(formatToken(token))", "local_id": "\(id)", "error": "\(error)"])
                 }
+                var alive: [SubflowView] = []
                 for s in subflows {
-                    entry.closing.insert(ClosingSubflow(local: s.local, remote: s.remote.address))
-                    do { try kernel.pathManager.destroySubflow(token: token, local: s.local, remote: s.remote) } catch {
+                    do {
+                        try kernel.pathManager.destroySubflow(token: token, local: s.local, remote: s.remote)
+                        entry.closing.insert(ClosingSubflow(local: s.local, remote: s.remote.address))
+                    } catch {
                         if Self.isGone(error) { gone = true; break actions }
-                        logger.debug("subflow already gone", metadata: ["token": "\(formatToken(token))", "local": "\(s.local)", "error": "\(error)"])
+                        if error.isNoSuchSubflow {
+                            // Closed with its address (or before): its SUB_CLOSED may still be queued.
+                            entry.closing.insert(ClosingSubflow(local: s.local, remote: s.remote.address))
+                            logger.debug("subflow already gone", metadata: ["token": "\(formatToken(token))", "local": "\(s.local)", "error": "\(error)"])
+                        } else {
+                            // Still there: it stays in the view, so the next decision withdraws it again.
+                            alive.append(s)
+                            logger.warning("kernel refused to destroy a subflow", metadata: [
+                                "token": "\(formatToken(token))", "local": "\(s.local)", "remote": "\(s.remote)", "error": "\(error)",
+                            ])
+                        }
                     }
                 }
                 logger.info("withdrew address", metadata: [
@@ -535,7 +581,7 @@ final class ConnectionManager: @unchecked Sendable {
                 publishAction("address_withdrawn", token, decision.policy, reason, [
                     "local_address": .string(address.description), "local_id": .integer(Int64(id)),
                 ])
-                entry.view.subflows.removeAll { subflows.contains($0) }
+                entry.view.subflows.removeAll { subflows.contains($0) && !alive.contains($0) }
                 entry.view.announcedLocal[address] = nil
             case .announce(let id, let address, let port, let index, let reason):
                 do {

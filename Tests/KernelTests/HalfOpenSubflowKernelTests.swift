@@ -115,6 +115,70 @@ final class HalfOpenSubflowKernelTests {
         #expect(daemon.stop() == 0)
     }
 
+    /// Two requests from one local address to one peer address (the peer announced
+    /// its address again on port 7700): the join to 7700 stays in syn-sent (its SYNs
+    /// dropped) while the one to the connection's port is established. The peer
+    /// closing the established subflow is a path that closed, not the failed join of
+    /// the other request: that request stays pending, nothing is counted failed, and
+    /// no second join to 7700 goes out beside the first.
+    @Test func anEstablishedSubflowClosingLeavesAnotherRequestToThatAddressPending() throws {
+        let port = 7621, announcedPort = 7700
+        try lab.exec(lab.server, ["nft", "add rule inet halfopen input ip saddr 10.0.3.1 tcp dport \(announcedPort) tcp flags syn counter drop"])
+        try MPTCPSysctl(namespace: lab.serverNamespace).setPathManager("userspace")
+        let daemon = try Daemon(namespace: lab.client, policy: Self.fullmesh + "\nretry = { join_timeout = \"60s\" }\n")
+        try daemon.waitRunning()
+        let s = try server(port)
+        defer { s.stop() }
+        let listener = try LineProcess(Repository.mptcpctl, ["-n", lab.server, "listen", "10.0.1.2", String(announcedPort)])
+        defer { _ = listener.stop() }
+        _ = try listener.waitForLine("the listening line") { $0.hasPrefix("listening on") }
+        let c = try client(port)
+        defer { c.stop() }
+        let from3 = IPAddress("10.0.3.1")!
+        func joins(_ remotePort: Int) throws -> [Subflow] {
+            try subflows(port).filter { $0.localAddress == from3 && $0.remotePort == UInt16(remotePort) }
+        }
+        let serverConnection = { try ConnectionTable.read(namespace: self.lab.serverNamespace).first { $0.localPort == UInt16(port) } }
+        let token = try #require(try serverConnection()?.token)
+        try lab.mptcpctl(lab.server, ["announce", "--token", formatToken(token), "--address", "10.0.1.2", "--id", "5",
+                                      "--port", String(announcedPort)])
+        try daemon.waitUntil("10.0.3.1's join to 7700 in syn-sent and its join to \(port) established", seconds: 20) {
+            try joins(announcedPort).contains { $0.state == .synSent } && joins(port).contains(where: \.carriesTraffic)
+        }
+        let stuck = try joins(announcedPort).map(\.localPort)
+        let established = try #require(try joins(port).first(where: \.carriesTraffic))
+        let failedBefore = try metric("mptcpctld_pm_subflows_failed_total")
+
+        // The peer closes the established subflow (a path going away).
+        try lab.mptcpctl(lab.server, ["subflow", "destroy", "--token", formatToken(token), "--local", "10.0.1.2:\(port)",
+                                      "--remote", "10.0.3.1:\(established.localPort)"])
+        // Destroyed once more: the kernel has no such subflow, and MPTCPKit classifies
+        // the answer so (what the daemon tells from a destroy that left a subflow alive).
+        let serverPM = try PathManager(namespace: lab.serverNamespace)
+        do {
+            try serverPM.destroySubflow(
+                token: token, local: AddressAndPort(address: IPAddress("10.0.1.2")!, port: UInt16(port)),
+                remote: AddressAndPort(address: from3, port: established.localPort))
+            Issue.record("a subflow destroyed twice")
+        } catch {
+            #expect(error.isNoSuchSubflow, "\(error)")
+        }
+        try daemon.waitUntil("the path asked for again and established", seconds: 20) {
+            try joins(port).contains { $0.carriesTraffic && $0.localPort != established.localPort }
+        }
+        // Longer than the backoff a failure would have: a wrongly failed request would be asked for again by now.
+        var halfOpen: [[UInt16]] = []
+        for _ in 0..<6 {
+            halfOpen.append(try joins(announcedPort).filter { $0.state.isHandshaking }.map(\.localPort))
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        #expect(halfOpen.allSatisfy { $0 == stuck }, "the one join to 7700, never a second: \(stuck) then \(halfOpen)")
+        #expect(try metric("mptcpctld_pm_subflows_failed_total") == failedBefore, "a path close is no failed join: \(daemon.log)")
+        #expect(daemon.lines("creating subflow").filter { $0["local"] == "10.0.3.1" && $0["remote"] == "10.0.1.2:\(announcedPort)" }.count == 1,
+                "asked for once: \(daemon.log)")
+        #expect(daemon.stop() == 0)
+    }
+
     @Test func aSubflowInSynSentShowsItsStateAndIsNotCountedInTheCLIOrTheAPI() throws {
         // The kernel keeps resending the stuck SYN for minutes: the state holds while looked at.
         try lab.exec(lab.client, ["sysctl", "-qw", "net.ipv4.tcp_syn_retries=12"])

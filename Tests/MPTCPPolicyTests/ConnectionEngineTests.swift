@@ -271,6 +271,110 @@ import Testing
         #expect(!creates(d).contains { $0.0 == slot })
     }
 
+    @Test func aJoinPastItsTimeoutStaysPendingWhileItsSubflowsCannotBeRead() {
+        let lab = Lab()
+        var p = policy(.perInterface)
+        p.connections[0].retry = RetryPolicy(initialMilliseconds: 200, maximumMilliseconds: 30_000, attempts: 10, joinTimeoutMilliseconds: 2000)
+        var c = connection(lab)
+        let first = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: .init(), now: 0)
+        let (slot, id, _) = creates(first)[0]
+        // The view from events alone: no half-open subflow in it, though the kernel may have one.
+        let blind = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: first.memory, now: 2000,
+                                            jitter: 0, subflowsKnown: false)
+        #expect(blind.joinTimeouts.isEmpty && blind.memory.failures[slot] == nil, "no failure counted on a view not read")
+        #expect(!creates(blind).contains { $0.0 == slot }, "not asked for beside a join that may still be under way")
+        #expect(blind.memory.pending[slot] == 2000 + ConnectionEngine.subflowRecheckMilliseconds, "looked at again soon")
+        // A stale view that still shows the half-open subflow: not destroyed blind either.
+        let stuck = halfOpen(slot, port: 50000, id: id, on: lab.eth1)
+        c.subflows.append(stuck)
+        let stale = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: first.memory, now: 2000,
+                                            jitter: 0, subflowsKnown: false)
+        #expect(destroys(stale).isEmpty && stale.joinTimeouts.isEmpty && !creates(stale).contains { $0.0 == slot })
+        // Read at the recheck: the timeout is handled then, once.
+        let read = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: blind.memory, now: 3000, jitter: 0)
+        #expect(destroys(read) == [stuck] && read.joinTimeouts.filter { $0.slot == slot } == [.init(slot: slot, subflow: stuck)])
+    }
+
+    @Test func aTimedOutJoinWhoseSubflowCannotBeDestroyedKeepsItsSlotAndIsNotAskedForAgain() {
+        let lab = Lab()
+        var p = policy(.perInterface)
+        p.connections[0].retry = RetryPolicy(initialMilliseconds: 200, maximumMilliseconds: 30_000, attempts: 10, joinTimeoutMilliseconds: 2000)
+        var c = connection(lab)
+        let first = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: .init(), now: 0)
+        let (slot, id, _) = creates(first)[0]
+        let stuck = halfOpen(slot, port: 50000, id: id, on: lab.eth1)
+        c.subflows.append(stuck)
+        let timedOut = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: first.memory, now: 2000, jitter: 0)
+        let timeout = timedOut.joinTimeouts.first { $0.slot == slot }
+        #expect(timeout != nil)
+        #expect(destroys(timedOut) == [stuck])
+        // The kernel refused the destroy (not "no such subflow"): the subflow still holds its slot.
+        var memory = timedOut.memory
+        if let timeout { ConnectionEngine.destroyFailed(timeout, policy: p.connections[0], memory: &memory, now: 2000) }
+        #expect(memory.failures[slot]?.attempts == 1, "the timeout stays counted")
+        for t in [2200, 3000, 3999] {
+            let d = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: memory, now: t, jitter: 0)
+            #expect(!creates(d).contains { $0.0 == slot }, "at \(t) ms: no second join beside the one still there")
+            #expect(destroys(d).isEmpty)
+        }
+        let again = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: memory, now: 4000, jitter: 0)
+        #expect(destroys(again) == [stuck], "destroyed again after another join_timeout")
+        #expect(!creates(again).contains { $0.0 == slot })
+    }
+
+    @Test func anEstablishedSubflowClosingIsAPathCloseAndLeavesAnotherSlotsJoinPending() {
+        let lab = Lab()
+        let p = policy(.ndiffports, ndiffports: 3)
+        var c = connection(lab)
+        let first = ConnectionEngine.decide(policy: p, network: lab.world.snapshot, connection: c, memory: .init(), now: 0)
+        let slots = creates(first).map(\.0).sorted()
+        #expect(slots.count == 2)
+        // Slot 1's join established (SUB_ESTABLISHED clears its request); slot 2's is in syn-sent.
+        var memory = first.memory
+        memory.pending[slots[0]] = nil
+        let working = SubflowView(local: AddressAndPort(address: c.local.address, port: 50001), remote: c.remote, localID: 0,
+                                  backup: false, interfaceIndex: lab.eth0)
+        c.subflows.append(working)
+        let closed = ConnectionEngine.failedSlot(local: working.local, remote: working.remote, error: 0, connection: c, memory: memory)
+        #expect(closed == nil, "a path closed: slot 2's join is still under way, nothing failed")
+        let reset = ConnectionEngine.failedSlot(local: working.local, remote: working.remote, error: 104, connection: c, memory: memory)
+        #expect(reset != nil && reset.map { memory.pending[$0] == nil } == true,
+                "reset: its own slot backs off, never one whose join is under way: \(String(describing: reset))")
+        // The same close with no view of it (remote port 0 as a join's) matches a request by its addresses.
+        let unseen = ConnectionEngine.failedSlot(local: AddressAndPort(address: c.local.address, port: 50002),
+                                                 remote: AddressAndPort(address: c.remote.address, port: 0), error: 110,
+                                                 connection: c, memory: memory)
+        #expect(unseen == slots[1])
+        // The initial subflow closing is no failed join either.
+        #expect(ConnectionEngine.failedSlot(local: c.local, remote: c.remote, error: 104, connection: c, memory: memory) == nil)
+    }
+
+    @Test func aFailedJoinIsMatchedToItsOwnPeerPortNotAnotherRequestToThatAddress() {
+        let lab = Lab()
+        var c = connection(lab)
+        // The peer announced its address again on port 8443: two joins from 10.0.1.1 to 10.9.0.2.
+        c.announced = [AnnouncedAddress(id: 1, address: c.remote.address, port: 8443)]
+        let first = ConnectionEngine.decide(policy: policy(.fullmesh), network: lab.world.snapshot, connection: c, memory: .init(), now: 0)
+        let local = IPAddress("10.0.1.1")!
+        let onPort = { (port: UInt16) in creates(first).map(\.0).first { $0.local == local && $0.remotePort == port } }
+        let (to443, to8443) = (onPort(443), onPort(8443))
+        #expect(to443 != nil && to8443 != nil)
+        guard let to443, let to8443 else { return }
+        // Its half-open subflow, as re-read from sock_diag, and the 443 one established.
+        c.subflows.append(halfOpen(to8443, port: 50002, id: 1, on: lab.eth1))
+        var memory = first.memory
+        memory.pending[to443] = 10  // requested later than the 8443 one
+        // SUB_CLOSED of a join that never completed: remote port 0.
+        let failed = ConnectionEngine.failedSlot(local: AddressAndPort(address: local, port: 50002),
+                                                 remote: AddressAndPort(address: c.remote.address, port: 0), error: 110,
+                                                 connection: c, memory: memory)
+        #expect(failed == to8443, "the port of its half-open subflow decides, not the first request to the address")
+        let explicit = ConnectionEngine.failedSlot(local: AddressAndPort(address: local, port: 50003),
+                                                   remote: AddressAndPort(address: c.remote.address, port: 443), error: 111,
+                                                   connection: c, memory: memory)
+        #expect(explicit == to443, "the event's own remote port decides when it has one")
+    }
+
     /// Thirty seconds of fullmesh over paths whose joins are never answered, against
     /// a model of the kernel (a create opens a half-open subflow; a destroy closes
     /// it; nothing ever establishes): at no time two half-open subflows for one
