@@ -40,8 +40,10 @@ let package = Package(
             dependencies: ["MPTCPKit", "MPTCPAPI", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         // The control API's wire format (JSON-RPC 2.0, one object per line), shared by the
-        // daemon and the CLI; FoundationEssentials only, so the CLI stays light. It
-        // knows MPTCPKit to define once how a kernel event looks on the wire.
+        // daemon and the CLI. It depends on MPTCPKit (which the CLI links anyway): the
+        // event schema is built from MPTCPKit's Event (EventRecord.init(Event), the
+        // event types the metric families list), so a kernel event has one shape on the
+        // wire wherever it appears. Of Foundation it uses FoundationEssentials only.
         .target(name: "MPTCPAPI", dependencies: ["MPTCPKit"]),
         // The daemon: wires the kernel, the engine and the signals together.
         .executableTarget(

@@ -11,7 +11,8 @@ import Musl
 ///
 /// A program started with `ip netns exec NAME` does not know NAME unless it
 /// looks: this compares the inode of `/proc/thread-self/ns/net` with those of
-/// `/proc/1/ns/net` and `/run/netns/*` (the same test `ip netns identify` makes).
+/// `/proc/1/ns/net` (or kthreadd's, see `hostInode`) and `/run/netns/*` (the
+/// same test `ip netns identify` makes).
 public enum NamespaceIdentity: Hashable, Sendable, CustomStringConvertible {
     /// The namespace of PID 1: the host's (or, in a container, the container's own).
     case host
@@ -25,7 +26,7 @@ public enum NamespaceIdentity: Hashable, Sendable, CustomStringConvertible {
     /// The calling thread's namespace.
     public static func current(netnsDirectory: String = "/run/netns") -> NamespaceIdentity {
         guard let mine = inode("/proc/thread-self/ns/net") ?? inode("/proc/self/ns/net") else { return .unknown }
-        let host = inode("/proc/1/ns/net")
+        let host = hostInode()
         if host == mine { return .host }
         for name in entries(of: netnsDirectory).sorted() where inode(netnsDirectory + "/" + name) == mine {
             return .named(name)
@@ -68,6 +69,20 @@ public enum NamespaceIdentity: Hashable, Sendable, CustomStringConvertible {
         case .unnamed: return "an unnamed network namespace"
         case .unknown: return "an unidentified network namespace"
         }
+    }
+
+    /// The host's namespace: PID 1's. When PID 1's is hidden (a PID 1 that is
+    /// not dumpable denies even root), kthreadd's (PID 2 in the initial PID
+    /// namespace): kernel threads live in the initial network namespace, which
+    /// is PID 1's there.
+    private static func hostInode() -> Inode? {
+        if let pid1 = inode("/proc/1/ns/net") { return pid1 }
+        guard let fd = fopen("/proc/2/comm", "r") else { return nil }
+        defer { fclose(fd) }
+        var buffer = [CChar](repeating: 0, count: 32)
+        guard fgets(&buffer, Int32(buffer.count), fd) != nil,
+              String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) == "kthreadd\n" else { return nil }
+        return inode("/proc/2/ns/net")
     }
 
     /// Device and inode of a namespace file; nil when it cannot be read.

@@ -141,6 +141,17 @@ public enum PolicyLoader {
                 message: "\(n == 1 ? "this [[connection]] block is" : "these \(n) [[connection]] blocks are") ignored with \(pm): "
                     + "[[connection]] blocks apply only when the daemon is the path manager (kernel.path_manager = \"userspace\")"))
         }
+        if policy.kernel.pathManager != "userspace" {
+            // The in-kernel path manager announces on the endpoint's own port and
+            // opens no listener: the daemon's listeners are the userspace one's.
+            let pm = policy.kernel.pathManager.map { "path_manager = \"\($0)\"" } ?? "path_manager left at keep"
+            for rule in policy.interfaces where rule.announcePort != nil {
+                let key = "interface[\(rule.position)].announce_port"
+                warnings.append(PolicyDiagnostic(
+                    line: lines[key], key: key,
+                    message: "ignored with \(pm): announce_port applies only when the daemon is the path manager (kernel.path_manager = \"userspace\")"))
+            }
+        }
         return warnings
     }
 

@@ -290,9 +290,11 @@ final class ControlAPI: Sendable {
     /// The namespace's MPTCP subflows now, by the truth `connections` shows:
     /// those that carry traffic (established) and joins under way (syn-sent,
     /// syn-recv). Not recorded when sock_diag cannot be read (the last values stay).
+    /// Read in the daemon's namespace, whichever thread asks (the control
+    /// socket's worker, or the HTTP endpoint's).
     private func recordSubflowGauges() {
         let table: [Connection]
-        do { table = try ConnectionTable.read(namespace: .current) } catch {
+        do { table = try ConnectionTable.read(namespace: namespace) } catch {
             logger.warning("cannot list connections for the subflow gauges", metadata: ["error": "\(error)"])
             return
         }

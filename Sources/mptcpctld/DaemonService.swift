@@ -82,6 +82,34 @@ struct DaemonService: Service, CustomStringConvertible {
             lastNetwork = network
         }
 
+        // The MPTCP event socket is made before anything is changed: when it
+        // cannot be, start-up stops with the kernel as it found it (no setting
+        // applied, no endpoint added, nothing for `on_exit` to give back).
+        let userspace = reconciler.policy.kernel.pathManager == "userspace"
+        let namespace = self.namespace, eventBuffer = reconciler.policy.daemon.eventBuffer
+        func subscribe() throws -> EventSubscription {
+            if FaultInjection.failEventSubscription {
+                throw StoreError("cannot subscribe to MPTCP events: MPTCPCTLD_DEBUG_FAIL_EVENT_SUBSCRIPTION=1")
+            }
+            return try EventSubscription(namespace: namespace, receiveBuffer: eventBuffer)
+        }
+        var subscription: EventSubscription?
+        if userspace {
+            let s = try subscribe()
+            // CREATED repeats in ESTABLISHED (the first event the manager acts on);
+            // priority changes and closed listeners change nothing it decides.
+            try s.ignore([.created, .subflowPriority, .listenerClosed])
+            subscription = s
+        } else {
+            // The in-kernel path manager decides; the events are read only for
+            // `subscribe` and hooks (and cost nothing more while nobody listens).
+            do {
+                subscription = try subscribe()
+            } catch {
+                logger.error("cannot listen to MPTCP events: subscribers and hooks will not see them", metadata: ["error": "\(error)"])
+            }
+        }
+
         // Actions name what caused them (`EventCause`): here, start-up.
         let startCause = EventCause(trigger: "start")
         _ = reconciler.applySettings(logFound: true)
@@ -92,7 +120,7 @@ struct DaemonService: Service, CustomStringConvertible {
         // every live connection so none is left unmanaged after a restart.
         var manager: ConnectionManager?
         var events: EventWatcher?
-        if reconciler.policy.kernel.pathManager == "userspace" {
+        if userspace, let subscription {
             var initial = NetworkSnapshot(links: [], addresses: [], defaultRoutes: [])
             var adopt = true
             switch startNetwork {
@@ -105,10 +133,6 @@ struct DaemonService: Service, CustomStringConvertible {
             }
             let m = ConnectionManager(kernel: reconciler.kernel, logger: logger, policy: reconciler.policy, network: initial,
                                       hub: hub, wakeLoop: { doorbell.ring(.mptcp) })
-            let subscription = try EventSubscription(namespace: namespace, receiveBuffer: reconciler.policy.daemon.eventBuffer)
-            // CREATED repeats in ESTABLISHED (the first event the manager acts on);
-            // priority changes and closed listeners change nothing it decides.
-            try subscription.ignore([.created, .subflowPriority, .listenerClosed])
             logger.info("listening to MPTCP events", metadata: ["receive_buffer": "\(subscription.receiveBufferSize)"])
             let names = InterfaceNames(namespace: namespace)
             let w = EventWatcher(subscription: subscription, logger: logger) { notices in
@@ -123,18 +147,11 @@ struct DaemonService: Service, CustomStringConvertible {
             manager = m
             events = w
             state.update { $0.manager = m }
-        } else {
-            // The in-kernel path manager decides; the events are read only for
-            // `subscribe` and hooks (and cost nothing more while nobody listens).
-            do {
-                let subscription = try EventSubscription(namespace: namespace, receiveBuffer: reconciler.policy.daemon.eventBuffer)
-                let names = InterfaceNames(namespace: namespace, countEvents: true)
-                let w = EventWatcher(subscription: subscription, logger: logger) { names.publish($0, to: hub) }
-                w.start()
-                events = w
-            } catch {
-                logger.error("cannot listen to MPTCP events: subscribers and hooks will not see them", metadata: ["error": "\(error)"])
-            }
+        } else if let subscription {
+            let names = InterfaceNames(namespace: namespace, countEvents: true)
+            let w = EventWatcher(subscription: subscription, logger: logger) { names.publish($0, to: hub) }
+            w.start()
+            events = w
         }
         defer { events?.join() }
         SystemdNotify.send("READY=1\nSTATUS=endpoints follow the policy")

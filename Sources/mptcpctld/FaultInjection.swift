@@ -10,6 +10,11 @@ enum FaultInjection {
     /// read but none is acted on, as if never sent (tests of `interface.notify`).
     static let ignoreLinkEvents = getenv("MPTCPCTLD_DEBUG_IGNORE_LINK_EVENTS").map { String(cString: $0) } == "1"
 
+    /// `MPTCPCTLD_DEBUG_FAIL_EVENT_SUBSCRIPTION=1`: the MPTCP event socket
+    /// cannot be made, as if the kernel refused it (tests that such a start-up
+    /// failure leaves the kernel as found).
+    static let failEventSubscription = getenv("MPTCPCTLD_DEBUG_FAIL_EVENT_SUBSCRIPTION").map { String(cString: $0) } == "1"
+
     /// `MPTCPCTLD_DEBUG_CHANGE_DELAY_MS`: a pause (at most 10 s) before each
     /// endpoint change and each batch of subflow creations.
     static let changeDelayMilliseconds = getenv("MPTCPCTLD_DEBUG_CHANGE_DELAY_MS")

@@ -5,9 +5,11 @@ import Glibc
 #endif
 
 /// One daemon per network namespace: an exclusive `flock(2)` on
-/// `/run/mptcpctl/mptcpctld-NAME.lock` (`mptcpctld.lock` for the host), named
-/// as the default control socket is, taken before the daemon reads or changes
-/// anything and held for the life of the process. The kernel drops it when
+/// `/run/mptcpctl/mptcpctld-netINODE.lock`, named after the namespace's inode
+/// (what `ip netns identify` and `/proc/PID/ns/net` go by), not after a name:
+/// a namespace known by two names (`ip netns attach`, a second bind mount, a
+/// name for the host's own) still has one lock. Taken before the daemon reads
+/// or changes anything and held for the life of the process. The kernel drops it when
 /// the process dies however it dies, so SIGKILL never leaves a stale lock.
 /// The lock does not depend on the policy: two daemons with different
 /// `socket` or `state_directory` settings in one namespace still collide.
@@ -20,12 +22,16 @@ final class InstanceLock: Sendable {
     let path: String
     private let fd: Int32
 
-    /// The lock file of `namespace`: named after its name (`-n NAME`, or the
-    /// name `ip netns exec NAME` started the daemon in); a nameless one after
-    /// its inode, so the same namespace always gets the same file.
-    static func path(namespace: NetworkNamespace) -> String {
-        let name = namespace.name ?? currentNamespaceName()
-        return directory + "/" + (name.map { "mptcpctld-\($0).lock" } ?? "mptcpctld.lock")
+    /// The lock file of `namespace`: named after the inode of its namespace
+    /// file (`/run/netns/NAME`, or the process's own for the current one), so
+    /// every name of one namespace leads to the same file.
+    static func path(namespace: NetworkNamespace) throws(Failure) -> String {
+        let file = namespace.path ?? "/proc/self/ns/net"
+        var info = stat()
+        guard stat(file, &info) == 0 else {
+            throw .unidentified(file: file, errno: errno)
+        }
+        return directory + "/mptcpctld-net\(info.st_ino).lock"
     }
 
     /// Who holds the lock, as the holder wrote it.
@@ -39,6 +45,8 @@ final class InstanceLock: Sendable {
         case held(path: String, holder: Holder)
         /// The file could not be made or locked.
         case system(path: String, what: String, errno: Int32)
+        /// The namespace's file (which names the lock) cannot be read.
+        case unidentified(file: String, errno: Int32)
 
         var description: String {
             switch self {
@@ -48,6 +56,8 @@ final class InstanceLock: Sendable {
                 return "another daemon serves this network namespace: pid \(pid), socket \(socket) (lock \(path)); stop that one first"
             case .system(let path, let what, let code):
                 return "cannot \(what) the single-instance lock \(path): \(String(cString: strerror(code)))"
+            case .unidentified(let file, let code):
+                return "cannot identify the network namespace for the single-instance lock: \(file): \(String(cString: strerror(code)))"
             }
         }
     }
@@ -60,7 +70,7 @@ final class InstanceLock: Sendable {
     /// Takes the lock of `namespace` and records `socket` in it, or throws
     /// `.held` naming the holder. Changes nothing when it loses.
     static func acquire(namespace: NetworkNamespace, socket: String) throws(Failure) -> InstanceLock {
-        let path = path(namespace: namespace)
+        let path = try path(namespace: namespace)
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw .system(path: path, what: "create the directory of", errno: errno)
         }
@@ -123,18 +133,5 @@ final class InstanceLock: Sendable {
             usleep(20_000)
         }
         return holder
-    }
-
-    /// Without a name (the daemon names a namespace it was started in with
-    /// `ip netns exec NAME` itself, `MPTCPCtlD.enclosingNamespaceName`): its
-    /// inode number when it differs from pid 1's; nil for the host's, or when
-    /// it cannot be told (pid 1's namespace may be hidden from us: then a
-    /// nameless one counts as the host's, which errs on the side of refusing).
-    private static func currentNamespaceName() -> String? {
-        var mine = stat()
-        guard stat("/proc/self/ns/net", &mine) == 0 else { return nil }
-        var host = stat()
-        guard stat("/proc/1/ns/net", &host) == 0, host.st_dev != mine.st_dev || host.st_ino != mine.st_ino else { return nil }
-        return "net\(mine.st_ino)"
     }
 }

@@ -50,7 +50,9 @@ final class KernelHandle: @unchecked Sendable {
 }
 
 /// What this daemon changed in the namespace, kept in
-/// `STATE_DIRECTORY/endpoints-NAME.json` so a restart (even after SIGKILL)
+/// `STATE_DIRECTORY/endpoints-NAME.json` (`endpoints-host.json` without a name;
+/// in an unnamed namespace the daemon runs only with a state directory of its
+/// own, `SystemChecks.unnamedNamespaceProblem`) so a restart (even after SIGKILL)
 /// adopts it: the endpoints it added, and the namespace-wide settings it
 /// changed with the values it found (given back at exit). Written before
 /// each change and after each undo; replaced atomically (write, rename). No

@@ -262,8 +262,8 @@ enum PolicyFile {
     /// once no process has it open for writing (a read lease tells) and no
     /// write has touched it for `settle`, so a half-written file is never
     /// applied. One that keeps changing for `patience` is refused (the running
-    /// policy stays). What is not a regular file (`/dev/null`, a pipe) is read
-    /// once to its end.
+    /// policy stays). A device (`/dev/null`) is read once to its end; a pipe
+    /// (FIFO), a socket or a directory is refused, never waited on.
     ///
     /// An empty file, like one of only blank lines and comments, is a valid
     /// policy with every default (`mptcpctld.toml(5)`): the rule is the
@@ -284,19 +284,35 @@ enum PolicyFile {
 }
 
 extension PolicyFile {
+    /// Kinds of file that never hold a policy: a directory, and the ones a read
+    /// could wait on forever (a pipe with no writer, a socket).
+    private static let refusedKinds: [mode_t: String] = [
+        S_IFDIR: "a directory", S_IFIFO: "a pipe (FIFO)", S_IFSOCK: "a socket",
+    ]
+
     /// The whole content of `path` (any kind of file), with its identity and
     /// time stamp when it is a regular file that did not change while read
     /// (`stamp` empty: it did, or it is no regular file).
     private static func read(_ path: String) -> Result<(bytes: [UInt8], stamp: [Int], regular: Bool), Problems> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever
+        // (at start-up, or on SIGHUP in the service's loop); what it opened is
+        // judged by fstat below, and blocking reads restored for the rest.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let code = errno
+            if code == ENXIO { return .failure(Problems(file: path, "is a socket, not a policy file")) }
             return .failure(Problems(file: path, code == ENOENT ? "does not exist" : "cannot be read: \(String(cString: strerror(code)))"))
         }
         defer { close(fd) }
         var before = stat()
         guard fstat(fd, &before) == 0 else { return .failure(Problems(file: path, "cannot be read: \(String(cString: strerror(errno)))")) }
-        if before.st_mode & S_IFMT == S_IFDIR { return .failure(Problems(file: path, "is a directory, not a policy file")) }
+        if let kind = Self.refusedKinds[before.st_mode & S_IFMT] {
+            return .failure(Problems(file: path, "is \(kind), not a policy file"))
+        }
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
+            return .failure(Problems(file: path, "cannot be read: \(String(cString: strerror(errno)))"))
+        }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {

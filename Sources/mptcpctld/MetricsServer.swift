@@ -16,8 +16,14 @@ struct MetricsServer: Service, CustomStringConvertible {
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // Scrapes are answered off the event loop (they read sock_diag, a
+        // blocking netlink dump) by one worker in the daemon's namespace.
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
         let api = self.api
         do {
+            let namespace = api.namespace
+            try await pool.runIfActive { try namespace.enterOnThisThread() }
             let bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 64)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -25,7 +31,7 @@ struct MetricsServer: Service, CustomStringConvertible {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                         try channel.pipeline.syncOperations.addHandlers([
-                            IdleStateHandler(allTimeout: .seconds(30)), MetricsHTTPHandler(api: api),
+                            IdleStateHandler(allTimeout: .seconds(30)), MetricsHTTPHandler(api: api, pool: pool),
                         ])
                     }
                 }
@@ -37,9 +43,11 @@ struct MetricsServer: Service, CustomStringConvertible {
             try? await gracefulShutdown()
             try? await channel.close()
         } catch {
+            try? await pool.shutdownGracefully()
             try? await group.shutdownGracefully()
             throw ControlSocketError("cannot serve metrics on \(listen.host):\(listen.port): \(error)")
         }
+        try? await pool.shutdownGracefully()
         try? await group.shutdownGracefully()
     }
 }
@@ -50,9 +58,13 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let api: ControlAPI
+    private let pool: NIOThreadPool
     private var head: HTTPRequestHead?
 
-    init(api: ControlAPI) { self.api = api }
+    init(api: ControlAPI, pool: NIOThreadPool) {
+        self.api = api
+        self.pool = pool
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch Self.unwrapInboundIn(data) {
@@ -62,34 +74,40 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             guard let head else { return }
             self.head = nil
             let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-            let status: HTTPResponseStatus
-            var body: String
-            var headers: HTTPHeaders = ["Content-Type": "text/plain; charset=utf-8"]
             if path != "/metrics" {
-                (status, body) = (.notFound, "mptcpctld serves /metrics only\n")
+                respond(context, head, .notFound, "mptcpctld serves /metrics only\n")
             } else if head.method != .GET && head.method != .HEAD {
-                (status, body) = (.methodNotAllowed, "GET /metrics\n")
-                headers.add(name: "Allow", value: "GET, HEAD")
+                respond(context, head, .methodNotAllowed, "GET /metrics\n", extra: ["Allow": "GET, HEAD"])
             } else {
-                switch api.metrics() {
-                case .success(let v):
-                    status = .ok
-                    body = v["text"]?.stringValue ?? ""
-                    headers.replaceOrAdd(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
-                case .failure(let e):
-                    (status, body) = (.serviceUnavailable, e.message + "\n")
+                let api = self.api
+                pool.runIfActive(eventLoop: context.eventLoop) { api.metrics() }.assumeIsolated().whenComplete { result in
+                    switch result {
+                    case .success(.success(let v)):
+                        self.respond(context, head, .ok, v["text"]?.stringValue ?? "",
+                                     contentType: "text/plain; version=0.0.4; charset=utf-8")
+                    case .success(.failure(let e)):
+                        self.respond(context, head, .serviceUnavailable, e.message + "\n")
+                    case .failure:
+                        self.respond(context, head, .serviceUnavailable, "the daemon is shutting down\n")
+                    }
                 }
             }
-            let bytes = context.channel.allocator.buffer(string: body)
-            headers.add(name: "Content-Length", value: "\(bytes.readableBytes)")
-            let keepAlive = head.isKeepAlive
-            if !keepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
-                          promise: nil)
-            if head.method != .HEAD { context.write(Self.wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil) }
-            context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-                if !keepAlive { context.close(promise: nil) }
-            }
+        }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ body: String,
+                         contentType: String = "text/plain; charset=utf-8", extra: [String: String] = [:]) {
+        var headers: HTTPHeaders = ["Content-Type": contentType]
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        let bytes = context.channel.allocator.buffer(string: body)
+        headers.add(name: "Content-Length", value: "\(bytes.readableBytes)")
+        let keepAlive = head.isKeepAlive
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+                      promise: nil)
+        if head.method != .HEAD { context.write(Self.wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil) }
+        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
         }
     }
 

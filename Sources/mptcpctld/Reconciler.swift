@@ -121,7 +121,12 @@ final class Reconciler: @unchecked Sendable {
         }
         let (changes, leftAlone) = Planner.restoring(changedSettings, current: current)
         for why in leftAlone { logger.notice("not restoring a setting changed since by someone else", metadata: ["setting": "\(why)"]) }
-        var failed = false
+        // What stays recorded: only the settings whose restore failed. One
+        // restored (or left to whoever changed it since) leaves the record at
+        // once, so a partial failure does not make the next run report
+        // settings it already gave back as "changed since by someone else".
+        let recorded = changedSettings
+        var remaining = SettingsRecord()
         for change in changes {
             do {
                 try kernel.apply(change)
@@ -137,12 +142,19 @@ final class Reconciler: @unchecked Sendable {
                     ])
                 }
             } catch {
-                failed = true
                 logger.error("cannot restore a kernel setting (recorded for the next run)", metadata: ["change": "\(change)", "error": "\(error)"])
+                switch change {
+                case .pathManager: remaining.pathManager = recorded.pathManager
+                case .scheduler: remaining.scheduler = recorded.scheduler
+                case .limits:
+                    // The limits are set together; those the change was to restore stay.
+                    remaining.subflows = recorded.subflows.flatMap { current.limits.subflows == $0.set ? $0 : nil }
+                    remaining.addAddrAccepted = recorded.addAddrAccepted.flatMap { current.limits.addAddrAccepted == $0.set ? $0 : nil }
+                }
             }
         }
-        if !failed {
-            changedSettings = SettingsRecord()
+        if remaining != recorded {
+            changedSettings = remaining
             persist()
         }
     }

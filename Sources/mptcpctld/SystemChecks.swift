@@ -1,4 +1,5 @@
 import Foundation
+import MPTCPAPI
 import MPTCPKit
 import MPTCPPolicy
 #if canImport(Glibc)
@@ -25,6 +26,7 @@ struct SystemChecks: PolicyEnvironment {
         if let name = d.socketGroup, groupID(name) == nil { fail("daemon.socket_group", "no group \"\(name)\" on this system") }
         if let name = d.adminGroup, groupID(name) == nil { fail("daemon.admin_group", "no group \"\(name)\" on this system") }
 
+        if let problem = Self.unnamedNamespaceProblem(d, namespace: namespace) { problems.append(problem) }
         let socket = d.socketPath(namespace: namespace.name)
         if let why = Self.directoryProblem((socket as NSString).deletingLastPathComponent) {
             fail("daemon.socket", "\(socket): \(why)")
@@ -37,6 +39,31 @@ struct SystemChecks: PolicyEnvironment {
             fail("metrics.listen", why)
         }
         return problems
+    }
+
+    /// A daemon in an unnamed namespace (`unshare -n`, a container's, nothing
+    /// under /run/netns names it): its default socket and ownership record are
+    /// the host daemon's (they are named after the namespace's name, and it has
+    /// none), so it would rewrite the host daemon's record and run its `on_exit`
+    /// against it. Such a daemon must be given paths of its own; names derived
+    /// from the inode would not do, since the kernel reuses a dead namespace's
+    /// inode and the next namespace would adopt its record.
+    static func unnamedNamespaceProblem(_ d: DaemonSettings, namespace: NetworkNamespace) -> PolicyDiagnostic? {
+        guard namespace.name == nil else { return nil }
+        let identity = NamespaceIdentity.current()
+        // One that cannot be told from the host's counts as unnamed: refusing
+        // errs on the side of never sharing the host daemon's files.
+        guard identity == .unnamed || identity == .unknown else { return nil }
+        var missing: [String] = []
+        if d.socketPath(namespace: nil) == defaultControlSocketPath(namespace: nil) { missing.append("socket") }
+        if d.stateDirectory == DaemonSettings().stateDirectory { missing.append("state_directory") }
+        guard !missing.isEmpty else { return nil }
+        let key = missing.count == 1 ? "daemon." + missing[0] : "daemon"
+        return PolicyDiagnostic(line: nil, key: key, message:
+            (identity == .unnamed ? "this is an unnamed network namespace (none under /run/netns)"
+                : "this network namespace cannot be told from the host's (/proc/1/ns/net is not readable)")
+            + ": the default socket and state directory are the host daemon's; "
+            + "set daemon.socket and daemon.state_directory to paths of its own, or name it (ip netns attach NAME PID) and use -n NAME")
     }
 
     /// Why the daemon could not make files in `path` (creating it when

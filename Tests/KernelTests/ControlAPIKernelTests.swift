@@ -360,6 +360,43 @@ final class ControlAPIKernelTests {
         #expect(daemon.stop() == 0)
     }
 
+    /// The subflow gauges count the daemon's namespace over HTTP too: the
+    /// endpoint's thread never entered it, so reading "the current namespace"
+    /// there counted the host's subflows.
+    @Test func theHTTPEndpointsSubflowGaugesCountTheDaemonsNamespace() throws {
+        let daemon = try start(Self.policy + "\n[metrics]\nlisten = \"127.0.0.1:19465\"\n")
+        try daemon.waitUntil("the metrics endpoint") { daemon.log.contains("serving metrics over HTTP") }
+        let python = try #require(Repository.python)
+        func scrape() throws -> [String: Double] {
+            let text = try lab.exec(lab.client, [python, "-c", """
+                import urllib.request
+                print(urllib.request.urlopen("http://127.0.0.1:19465/metrics", timeout=30).read().decode())
+                """]).stdout
+            var samples: [String: Double] = [:]
+            for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+                let parts = line.split(separator: " ")
+                if parts.count == 2 { samples[String(parts[0])] = Double(parts[1]) }
+            }
+            return samples
+        }
+        #expect(try scrape()["mptcpctld_active_subflows"] == 0)
+        let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7405"])
+        defer { server.stop() }
+        _ = try server.wait(for: "listening")
+        let client = try lab.peer(lab.client, ["client", "--connect", "10.0.1.2", "--port", "7405"])
+        defer { client.stop() }
+        _ = try client.wait(for: "connected")
+        try daemon.waitUntil("the connection's subflows counted over HTTP", seconds: 60) {
+            (try scrape()["mptcpctld_active_subflows"] ?? 0) >= 1
+        }
+        // The same truth as `connections` (the server's side is in another namespace).
+        let connections = try lab.mptcpctl(lab.client, ["-j", "connections"]).stdout
+        let list = try JSONSerialization.jsonObject(with: Data(connections.utf8)) as? [[String: Any]] ?? []
+        let established = list.flatMap { ($0["subflows"] as? [[String: Any]]) ?? [] }.filter { $0["state"] as? String == "established" }.count
+        #expect(try scrape()["mptcpctld_active_subflows"] == Double(established), "\(connections)")
+        #expect(daemon.stop() == 0)
+    }
+
     /// Every family has HELP and TYPE, every declared counter series exists right
     /// after start-up at 0 (a dashboard tells "none yet" from "not exported"), and
     /// two scrapes list families, series and labels in the same order.

@@ -1,6 +1,10 @@
 import Foundation
+import MPTCPAPI
 import MPTCPKit
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One daemon per namespace (the loser changes nothing), what the daemon gives
 /// back at exit (the settings it found), what it leaves out under the
@@ -75,6 +79,13 @@ final class SingleInstanceAndLeftoversKernelTests {
                 "\(line)", sourceLocation: sourceLocation)
     }
 
+    /// `/run/mptcpctl/mptcpctld-netINODE.lock`: named after the namespace's inode.
+    static func lockPath(namespaceFile: String) throws -> String {
+        var info = stat()
+        guard stat(namespaceFile, &info) == 0 else { throw LabError("cannot stat \(namespaceFile)") }
+        return "/run/mptcpctl/mptcpctld-net\(info.st_ino).lock"
+    }
+
     @Test func aSecondDaemonInTheSameNamespaceChangesNothingAndExitsWithOneLineNamingTheFirst() throws {
         let first = try Daemon(namespace: lab.client, policy: Self.policy())
         try first.waitConverged()
@@ -100,7 +111,8 @@ final class SingleInstanceAndLeftoversKernelTests {
         try next.waitRunning(seconds: 30)
         #expect(try status()["pid"] as? Int == Int(next.process.processIdentifier))
         #expect(next.stop() == 0)
-        #expect(!FileManager.default.fileExists(atPath: "/run/mptcpctl/mptcpctld-\(lab.client).lock"), "a clean exit removes the lock file")
+        let lock = try Self.lockPath(namespaceFile: "/run/netns/\(lab.client)")
+        #expect(!FileManager.default.fileExists(atPath: lock), "a clean exit removes the lock file \(lock)")
     }
 
     /// `ip netns exec NS mptcpctld` (no -n) is NS's daemon: its socket, lock and
@@ -117,6 +129,156 @@ final class SingleInstanceAndLeftoversKernelTests {
         #expect(fromInside["pid"] as? Int == Int(daemon.process.processIdentifier), "ip netns exec NS mptcpctl finds it")
         try expectRefused(Self.policy(), holder: daemon)
         #expect(daemon.stop() == 0)
+    }
+
+    /// Two names for one namespace (a second bind mount, as `ip netns attach`
+    /// makes) are one namespace: the lock is its inode's, not a name's.
+    @Test func aNamespaceKnownByTwoNamesHasOneDaemon() throws {
+        let alias = lab.client + "-alias"
+        let aliasFile = "/run/netns/" + alias
+        _ = FileManager.default.createFile(atPath: aliasFile, contents: nil)
+        try run("/usr/bin/mount", ["--bind", "/run/netns/\(lab.client)", aliasFile])
+        defer {
+            _ = try? run("/usr/bin/umount", [aliasFile], check: false)
+            try? FileManager.default.removeItem(atPath: aliasFile)
+        }
+        let first = try Daemon(namespace: lab.client, policy: Self.policy())
+        try first.waitConverged()
+        try first.waitRunning()
+        #expect(FileManager.default.fileExists(atPath: try Self.lockPath(namespaceFile: aliasFile)), "the lock is named by the inode")
+        let before = try kernelState(record: first.statePath)
+
+        let loser = try Daemon(namespace: alias, policy: Self.policy(pathManager: "userspace", subflows: 2))
+        try loser.waitUntil("the second daemon exits", seconds: 30) { !loser.isRunning }
+        #expect(loser.status() == 1)
+        let lines = loser.log.split(separator: "\n")
+        #expect(lines.count == 1 && lines.first?.contains(
+            "another daemon serves this network namespace: pid \(first.process.processIdentifier), socket \(socketPath)") == true,
+                "\(loser.log)")
+        #expect(!FileManager.default.fileExists(atPath: loser.statePath), "the loser wrote no record")
+        #expect(try kernelState(record: first.statePath) == before)
+        #expect(try status()["pid"] as? Int == Int(first.process.processIdentifier), "the first daemon still serves")
+        #expect(first.stop() == 0)
+    }
+
+    /// A namespace with no name (`unshare -n`): the default socket and record
+    /// would be the host daemon's, so the daemon refuses, having changed
+    /// nothing, unless the policy gives it a socket and a state directory of its own.
+    @Test func aDaemonInAnUnnamedNamespaceNeedsASocketAndStateDirectoryOfItsOwn() throws {
+        let policy = "[daemon]\nstate_directory = \"@STATE@\"\nresync_interval = 0\n[kernel]\nlimits = { subflows = 3, add_addr_accepted = 3 }\n"
+        let hostSocket = defaultControlSocketPath(namespace: nil)
+        let hostSocketExisted = FileManager.default.fileExists(atPath: hostSocket)
+        let refused = try Daemon(namespace: "unnamed", policy: policy, launcher: ["/usr/bin/unshare", "-n"])
+        try refused.waitUntil("the daemon exits", seconds: 30) { !refused.isRunning }
+        #expect(refused.status() == 1, "\(refused.log)")
+        let lines = refused.log.split(separator: "\n")
+        #expect(lines.count == 1 && lines.first?.contains("daemon.socket: this is an unnamed network namespace") == true, "\(refused.log)")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: refused.stateDirectory)) ?? [] == [], "no record written")
+        #expect(FileManager.default.fileExists(atPath: hostSocket) == hostSocketExisted, "the host's socket is left alone")
+
+        // Only a socket of its own is not enough: the record would still be the host's.
+        let ownSocket = refused.directory.appendingPathComponent("own.sock").path
+        let withSocket = policy.replacingOccurrences(of: "[daemon]\n", with: "[daemon]\nsocket = \"\(ownSocket)\"\n")
+        let socketOnly = try Daemon(namespace: "unnamed", policy: withSocket.replacingOccurrences(of: "state_directory = \"@STATE@\"\n", with: ""),
+                                    directory: refused.directory, launcher: ["/usr/bin/unshare", "-n"])
+        try socketOnly.waitUntil("the daemon exits", seconds: 30) { !socketOnly.isRunning }
+        #expect(socketOnly.status() == 1)
+        #expect(socketOnly.log.contains("daemon.state_directory: this is an unnamed network namespace"), "\(socketOnly.log)")
+
+        let own = try Daemon(namespace: "unnamed", policy: withSocket, directory: refused.directory, launcher: ["/usr/bin/unshare", "-n"])
+        try own.waitRunning(seconds: 30)
+        #expect(FileManager.default.fileExists(atPath: ownSocket), "it serves on its own socket")
+        #expect(FileManager.default.fileExists(atPath: own.stateDirectory + "/endpoints-host.json"), "its record is in its own directory")
+        #expect(own.stop() == 0)
+    }
+
+    /// A start-up failure (here: no MPTCP event socket, which the userspace
+    /// path manager needs) comes before any change: the daemon exits 1 and the
+    /// kernel is as it was, with nothing recorded to give back.
+    @Test func aDaemonThatCannotListenToMPTCPEventsStopsBeforeChangingAnything() throws {
+        // Taken before the daemon starts; no record exists yet ("no record").
+        let before = try kernelState(record: "/nonexistent/endpoints.json")
+        let daemon = try Daemon(namespace: lab.client, policy: Self.policy(pathManager: "userspace", subflows: 2),
+                                environment: ["MPTCPCTLD_DEBUG_FAIL_EVENT_SUBSCRIPTION": "1"])
+        try daemon.waitUntil("the daemon exits", seconds: 30) { !daemon.isRunning }
+        #expect(daemon.status() == 1, "\(daemon.log)")
+        #expect(daemon.log.contains("MPTCPCTLD_DEBUG_FAIL_EVENT_SUBSCRIPTION"), "\(daemon.log)")
+        let after = try kernelState(record: daemon.statePath)
+        #expect(after == before, "changed: \(Set(after.split(separator: "\n")).symmetricDifference(before.split(separator: "\n")))")
+        #expect(daemon.lines("set path manager").isEmpty && daemon.lines("set limits").isEmpty, "\(daemon.log)")
+    }
+
+    /// A FIFO (or socket) as the policy file is refused with a clear line: it
+    /// would otherwise block the reader forever, at start-up, in `--check`,
+    /// and on SIGHUP (which would hang the daemon's loop).
+    @Test func aPipeAsThePolicyFileIsRefusedNotWaitedOn() throws {
+        let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("policy-fifo-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        try run("/usr/bin/mkfifo", [fifo])
+        defer { try? FileManager.default.removeItem(atPath: fifo) }
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: Repository.mptcpctld)
+        check.arguments = ["-n", lab.client, "--check", "--config", fifo]
+        let stderr = Pipe()
+        check.standardError = stderr
+        check.standardOutput = FileHandle.nullDevice
+        try check.run()
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while check.isRunning && clock.now < deadline { usleep(50_000) }
+        let hung = check.isRunning
+        if hung { Glibc.kill(check.processIdentifier, SIGKILL) }
+        check.waitUntilExit()
+        #expect(!hung, "--check waited on the FIFO")
+        let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(check.terminationStatus == 1)
+        #expect(text == "\(fifo): is a pipe (FIFO), not a policy file\n", "\(text)")
+
+        // On SIGHUP the running daemon refuses it and keeps serving.
+        let daemon = try Daemon(namespace: lab.client, policy: Self.policy())
+        try daemon.waitRunning(seconds: 30)
+        try FileManager.default.removeItem(atPath: daemon.configPath)
+        try run("/usr/bin/mkfifo", [daemon.configPath])
+        daemon.signal(SIGHUP)
+        try daemon.waitUntil("the reload is refused", seconds: 60) {
+            daemon.lines("reload refused, keeping the running policy").contains { $0["problem"]?.contains("is a pipe (FIFO)") == true }
+        }
+        #expect(try status()["pid"] as? Int == Int(daemon.process.processIdentifier))
+        #expect(daemon.stop() == 0, "the loop still answers SIGTERM")
+    }
+
+    /// A restore that fails for one setting keeps only that one recorded: the
+    /// others, given back, leave the record at once, so the next run does not
+    /// report them as "changed since by someone else".
+    @Test func aPartialRestoreKeepsOnlyTheSettingThatFailedRecorded() throws {
+        let first = try Daemon(namespace: lab.client, policy: Self.policy(pathManager: "userspace"))
+        try first.waitRunning(seconds: 30)
+        first.kill()
+        // A scheduler the daemon "set", found at a value that cannot be given
+        // back (no such scheduler): its restore fails, the others succeed.
+        let scheduler = try sysctl("net.mptcp.scheduler")
+        let data = try Data(contentsOf: URL(fileURLWithPath: first.statePath))
+        var record = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        var settings = try #require(record["settings"] as? [String: Any])
+        #expect(settings["path_manager"] != nil, "\(settings)")
+        settings["scheduler"] = ["found": "no-such-scheduler", "set": scheduler]
+        record["settings"] = settings
+        try JSONSerialization.data(withJSONObject: record).write(to: URL(fileURLWithPath: first.statePath))
+
+        let second = try Daemon(namespace: lab.client, policy: Self.policy(pathManager: "userspace"), directory: first.directory)
+        try second.waitRunning(seconds: 30)
+        #expect(second.stop() == 0)
+        #expect(try sysctl("net.mptcp.path_manager") == "kernel")
+        #expect(second.lines("restored path manager").first?["to"] == "kernel", "\(second.log)")
+        #expect(!second.lines("cannot restore a kernel setting (recorded for the next run)").isEmpty, "\(second.log)")
+        let left = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: first.statePath))) as? [String: Any])
+        let kept = (left["settings"] as? [String: Any]) ?? [:]
+        #expect(Set(kept.keys) == ["scheduler"], "only the failed restore stays recorded: \(kept)")
+
+        // The next run gives back nothing more and reports nothing as changed by someone else.
+        let third = try Daemon(namespace: lab.client, policy: Self.policy(), directory: first.directory)
+        try third.waitRunning(seconds: 30)
+        #expect(third.stop() == 0)
+        #expect(third.lines("not restoring a setting changed since by someone else").isEmpty, "\(third.log)")
     }
 
     @Test func theSettingsFoundAreRestoredAtExitEvenAfterACrashAndARestart() throws {

@@ -241,8 +241,13 @@ final class UserspaceCommandSetKernelTests {
             kill -TERM $daemon; wait $daemon; echo "daemon=$?"
             """
         let log = daemon.directory.appendingPathComponent("inner.log").path
+        // Started by `ip netns exec` the daemon is that namespace's, on its
+        // socket: the default socket is given to it explicitly here.
+        let inner = daemon.directory.appendingPathComponent("inner.toml").path
+        try "[daemon]\nsocket = \"/run/mptcpctl/mptcpctld.sock\"\nstate_directory = \"\(daemon.stateDirectory)\"\nresync_interval = 0\n"
+            .write(toFile: inner, atomically: true, encoding: .utf8)
         let result = try lab.exec(lab.server, ["unshare", "-m", "/bin/bash", "-c", script, "bash", Repository.mptcpctld,
-                                               daemon.configPath, log, Repository.mptcpctl], check: false)
+                                               inner, log, Repository.mptcpctl], check: false)
         #expect(result.stdout.contains("refused=64"), "\(result.stdout) \(result.stderr)")
         #expect(result.stdout.contains("explicit=0"), "\(result.stdout)")
         #expect(result.stdout.contains("daemon=0"), "\(result.stdout)")

@@ -73,4 +73,19 @@ import Testing
         #expect(userspace.warnings.isEmpty)
         #expect(try PolicyLoader.check("[kernel]\npath_manager = \"kernel\"\n", file: Self.file).warnings.isEmpty)
     }
+
+    @Test func announcePortWithoutTheUserspacePathManagerIsValidButWarnedAbout() throws {
+        let blocks = "[[interface]]\nname = \"eth0\"\nrole = \"active\"\n[[interface]]\nname = \"eth1\"\nrole = \"active\"\nannounce = true\nannounce_port = 7000\n"
+        let kernel = try PolicyLoader.check("[kernel]\npath_manager = \"kernel\"\n" + blocks, file: Self.file)
+        #expect(kernel.policy.interfaces.last?.announcePort == 7000)
+        #expect(kernel.warnings.count == 1, "\(kernel.warnings)")
+        #expect(kernel.warnings.first?.line == 10 && kernel.warnings.first?.key == "interface[2].announce_port", "\(kernel.warnings)")
+        #expect(kernel.warnings.first?.message.contains("ignored with path_manager = \"kernel\"") == true, "\(kernel.warnings)")
+
+        let keep = try PolicyLoader.check(blocks, file: Self.file)
+        #expect(keep.warnings.first?.message.contains("path_manager left at keep") == true, "\(keep.warnings)")
+
+        let userspace = try PolicyLoader.check("[kernel]\npath_manager = \"userspace\"\n" + blocks, file: Self.file)
+        #expect(userspace.warnings.isEmpty, "\(userspace.warnings)")
+    }
 }

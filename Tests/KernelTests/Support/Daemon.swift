@@ -32,9 +32,11 @@ final class Daemon: @unchecked Sendable {
 
     /// Writes `policy` (`@STATE@` becomes the state directory) and starts the daemon,
     /// with `-n NAMESPACE`, or (`viaIPNetnsExec`) as `ip netns exec NAMESPACE mptcpctld`
-    /// without `-n`, as a unit or a script might start it.
+    /// without `-n`, as a unit or a script might start it, or (`launcher`, e.g.
+    /// `unshare -n`) as that command's last argument, without `-n`.
     init(namespace: String, policy: String, directory: URL? = nil, signals: SignalMask = .inherited,
-         logLevel: String = "debug", environment: [String: String] = [:], viaIPNetnsExec: Bool = false) throws {
+         logLevel: String = "debug", environment: [String: String] = [:], viaIPNetnsExec: Bool = false,
+         launcher: [String] = []) throws {
         self.namespace = namespace
         ownsDirectory = directory == nil
         self.directory = directory ?? FileManager.default.temporaryDirectory
@@ -47,8 +49,12 @@ final class Daemon: @unchecked Sendable {
         logPath = logFile(n)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         try write(policy: policy)
-        let arguments = (viaIPNetnsExec ? [] : ["-n", namespace]) + ["--config", configPath, "--log-level", logLevel]
+        let arguments = (viaIPNetnsExec || !launcher.isEmpty ? [] : ["-n", namespace]) + ["--config", configPath, "--log-level", logLevel]
         switch signals {
+        case .inherited where !launcher.isEmpty:
+            // A command that runs the daemon where it is (`unshare -n`): no -n.
+            process.executableURL = URL(fileURLWithPath: launcher[0])
+            process.arguments = Array(launcher.dropFirst()) + [Repository.mptcpctld] + arguments
         case .inherited where viaIPNetnsExec:
             // `ip netns exec` execs the command: the process keeps ip's pid.
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
