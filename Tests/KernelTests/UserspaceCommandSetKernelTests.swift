@@ -226,14 +226,10 @@ final class UserspaceCommandSetKernelTests {
 
         // An unnamed namespace: the daemon on the default socket serves another
         // namespace, so it is refused (a private /run/mptcpctl keeps the host's apart).
-        // ($2, the test's policy file, is unused: the script writes its own.)
         let script = """
             set -u
             mkdir -p /run/mptcpctl && mount -t tmpfs tmpfs /run/mptcpctl || exit 90
-            # Started in a named namespace, the daemon would take that name's
-            # socket: the default one is asked for in the policy.
-            printf '[daemon]\nsocket = "/run/mptcpctl/mptcpctld.sock"\nstate_directory = "/run/mptcpctl/state"\nresync_interval = 0\n' >/run/mptcpctl/policy.toml
-            "$1" --config /run/mptcpctl/policy.toml 2>"$3" &
+            "$1" --config "$2" 2>"$3" &
             daemon=$!
             for _ in $(seq 500); do [ -S /run/mptcpctl/mptcpctld.sock ] && break; sleep 0.02; done
             unshare -n "$4" status >/dev/null 2>"$3.refused"; echo "refused=$?"
