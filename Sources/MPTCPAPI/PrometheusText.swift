@@ -94,40 +94,12 @@ public enum PrometheusText {
             self.value = value
         }
 
+        /// A sample line as the registry wrote it, label values kept escaped and
+        /// in the written order; nil when it is not a sample line.
         init?(_ line: String) {
-            let chars = Array(line.unicodeScalars)
-            var i = 0
-            var name = ""
-            while i < chars.count, chars[i] != "{", chars[i] != " " { name.unicodeScalars.append(chars[i]); i += 1 }
-            guard !name.isEmpty else { return nil }
-            var labels: [(String, String)] = []
-            if i < chars.count, chars[i] == "{" {
-                i += 1
-                while i < chars.count, chars[i] != "}" {
-                    var key = ""
-                    while i < chars.count, chars[i] != "=" { key.unicodeScalars.append(chars[i]); i += 1 }
-                    guard i + 1 < chars.count, chars[i + 1] == "\"" else { return nil }
-                    i += 2
-                    var value = ""
-                    while i < chars.count, chars[i] != "\"" {
-                        if chars[i] == "\\", i + 1 < chars.count {
-                            value.unicodeScalars.append(chars[i])
-                            i += 1
-                        }
-                        value.unicodeScalars.append(chars[i])
-                        i += 1
-                    }
-                    guard i < chars.count else { return nil }
-                    i += 1
-                    labels.append((key, value))
-                    if i < chars.count, chars[i] == "," { i += 1 }
-                }
-                guard i < chars.count else { return nil }
-                i += 1
-            }
-            let rest = String(String.UnicodeScalarView(chars[i...])).split(separator: " ")
-            guard let value = rest.first else { return nil }
-            self.init(name: name, labels: labels, value: String(value))
+            guard let tokens = try? PrometheusText.sampleTokens(line[...]) else { return nil }
+            self.init(name: String(tokens.name), labels: tokens.labels.map { (String($0.key), String($0.escapedValue)) },
+                      value: String(tokens.value))
         }
 
         /// The labels in `order` (declared first, the others sorted, `le` last).

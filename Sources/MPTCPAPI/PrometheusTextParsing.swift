@@ -76,48 +76,12 @@ extension PrometheusText {
     }
 
     private static func parseSample(_ line: Substring, number: Int) throws(ParseError) -> Sample {
-        var rest = line[...]
-        let name = rest.prefix { $0 != "{" && $0 != " " && $0 != "\t" }
-        guard !name.isEmpty else { throw ParseError(line: number, reason: "no metric name") }
-        rest = rest.dropFirst(name.count)
+        let tokens: SampleTokens
+        do { tokens = try sampleTokens(line) } catch { throw ParseError(line: number, reason: error.reason) }
+        guard let value = Self.number(tokens.value) else { throw ParseError(line: number, reason: "no sample value") }
         var labels: [String: String] = [:]
-        if rest.first == "{" {
-            rest = rest.dropFirst()
-            while true {
-                rest = rest.drop { $0 == " " || $0 == "," }
-                if rest.first == "}" { rest = rest.dropFirst(); break }
-                let key = rest.prefix { $0 != "=" }
-                rest = rest.dropFirst(key.count)
-                guard !key.isEmpty, rest.first == "=", rest.dropFirst().first == "\"" else {
-                    throw ParseError(line: number, reason: "a label is not name=\"value\"")
-                }
-                rest = rest.dropFirst(2)
-                var value = ""
-                var escaped = false
-                var closed = false
-                while let c = rest.first {
-                    rest = rest.dropFirst()
-                    if escaped {
-                        value.append(c == "n" ? "\n" : c)
-                        escaped = false
-                    } else if c == "\\" {
-                        escaped = true
-                    } else if c == "\"" {
-                        closed = true
-                        break
-                    } else {
-                        value.append(c)
-                    }
-                }
-                guard closed else { throw ParseError(line: number, reason: "a label value is not closed") }
-                labels[String(key.trimmingSpaces)] = value
-            }
-        }
-        let fields = rest.split(whereSeparator: { $0 == " " || $0 == "\t" })
-        guard let first = fields.first, let value = Self.number(first) else {
-            throw ParseError(line: number, reason: "no sample value")
-        }
-        return Sample(name: String(name), labels: labels, value: value)
+        for label in tokens.labels { labels[String(label.key)] = unescape(label.escapedValue) }
+        return Sample(name: String(tokens.name), labels: labels, value: value)
     }
 
     private static func number(_ text: Substring) -> Double? {
@@ -127,22 +91,6 @@ extension PrometheusText {
         case "NaN": return .nan
         default: return Double(text)
         }
-    }
-
-    private static func unescape(_ text: String) -> String {
-        var out = ""
-        var escaped = false
-        for c in text {
-            if escaped {
-                out.append(c == "n" ? "\n" : c)
-                escaped = false
-            } else if c == "\\" {
-                escaped = true
-            } else {
-                out.append(c)
-            }
-        }
-        return out
     }
 
     /// The families as `mptcpctl metrics --json` prints them: an array of
@@ -161,14 +109,5 @@ extension PrometheusText {
             object["help"] = f.help.map { .string($0) } ?? .null
             return .object(object)
         })
-    }
-}
-
-private extension Substring {
-    var trimmingSpaces: Substring {
-        var s = self
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return s
     }
 }
