@@ -28,21 +28,12 @@ final class DaemonConnection {
         self.path = path
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw CommandFailure("cannot create a socket: \(String(cString: strerror(errno)))", code: .system) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+        guard let address = UnixSocketAddress(path: path) else {
             close(fd)
             throw CommandFailure("\(path) is longer than a Unix socket path may be (107 bytes): give a shorter --socket", code: .system)
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else {
-            let code = errno
+        let code = address.connect(fd)
+        guard code == 0 else {
             close(fd)
             switch code {
             case ENOENT, ECONNREFUSED:

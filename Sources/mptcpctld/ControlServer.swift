@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MPTCPAPI
+import MPTCPKit
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -110,17 +111,8 @@ struct ControlServer: Service, CustomStringConvertible {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        return rc == 0
+        guard let address = UnixSocketAddress(path: path) else { return false }
+        return address.connect(fd) == 0
     }
 }
 
