@@ -22,35 +22,6 @@ extension ControlClient {
     }
 }
 
-/// Every MPTCP event of a namespace, in the order the kernel sent them.
-final class EventRecorder {
-    let subscription: EventSubscription
-    private(set) var events: [Event] = []
-    /// Where the next `wait` starts looking.
-    private var cursor = 0
-
-    init(_ namespace: NetworkNamespace) throws {
-        subscription = try EventSubscription(namespace: namespace)
-    }
-
-    /// The first event from the last one waited for on that `match`es, reading
-    /// more until it comes (or failing after `seconds`).
-    @discardableResult
-    func wait(seconds: Double = 15, _ what: String, _ match: (Event) -> Bool) throws -> Event {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            if let i = events[cursor...].firstIndex(where: match) {
-                cursor = i + 1
-                return events[i]
-            }
-            guard Date() < deadline else { throw LabError("no \(what) event within \(seconds) s; saw: \(events)") }
-            for notice in try subscription.next(timeoutMilliseconds: 200) {
-                if case .event(let e) = notice { events.append(e) }
-            }
-        }
-    }
-}
-
 /// `mptcpctl ARGS` running in the background (a monitor), its standard output
 /// collected in a file; ended (SIGTERM) and removed by `deinit`.
 final class BackgroundCommand {

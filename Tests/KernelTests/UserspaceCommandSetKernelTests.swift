@@ -35,7 +35,7 @@ final class UserspaceCommandSetKernelTests {
         try MPTCPSysctl(namespace: lab.clientNamespace).setPathManager("userspace")
         try MPTCPSysctl(namespace: lab.serverNamespace).setPathManager("userspace")
         try withoutTimestampsForIPv6(v6)
-        let client = try EventTrail(lab.clientNamespace), server = try EventTrail(lab.serverNamespace)
+        let client = try EventRecorder(lab.clientNamespace), server = try EventRecorder(lab.serverNamespace)
         let clientMonitor = try LineProcess(Repository.mptcpctl, ["-n", lab.client, "monitor", "--kernel", "--json"])
         let serverMonitor = try LineProcess(Repository.mptcpctl, ["-n", lab.server, "monitor", "--kernel", "--json"])
         defer { clientMonitor.stop(); serverMonitor.stop() }
@@ -53,13 +53,13 @@ final class UserspaceCommandSetKernelTests {
         defer { conn.stop() }
         _ = try conn.wait(for: "connected")
         conn.send("send 1000")
-        let tc = try #require(try client.wait("established") { $0.type == .established }.token)
-        let ts = try #require(try server.wait("established") { $0.type == .established && $0.isServerSide }.token)
+        let tc = try #require(try client.first("established") { $0.type == .established }.token)
+        let ts = try #require(try server.first("established") { $0.type == .established && $0.isServerSide }.token)
         let ctoken = formatToken(tc), stoken = formatToken(ts)
 
         // Announce without a port, with a device: the kernel stores the interface with the address.
         try lab.mptcpctl(lab.server, ["announce", "--token", stoken, "--address", b(2, v6).description, "--id", "5", "--dev", "b2"])
-        let announced = try client.wait("ADD_ADDR of path 2") { $0.type == .announced && $0.remoteID == 5 }
+        let announced = try client.first("ADD_ADDR of path 2") { $0.type == .announced && $0.remoteID == 5 }
         #expect(announced.remoteAddress == b(2, v6) && announced.remotePort == UInt16(port), "no port: the connection's")
         let b2 = try #require(try InterfaceTable.read(namespace: lab.serverNamespace).index(of: "b2"))
         let stored = try PathManager(namespace: lab.serverNamespace).addresses(token: ts).first { $0.id == 5 }
@@ -69,7 +69,7 @@ final class UserspaceCommandSetKernelTests {
         // A join to it is refused while nothing listens there (the userspace PM opens no listener) ...
         try lab.mptcpctl(lab.client, ["subflow", "create", "--token", ctoken, "--local", a(2, v6).description,
                                       "--remote", at(b(2, v6), port)])
-        let refused = try client.wait("the refused join") { $0.type == .subflowClosed && $0.remoteAddress == b(2, v6) }
+        let refused = try client.first("the refused join") { $0.type == .subflowClosed && $0.remoteAddress == b(2, v6) }
         #expect(refused.error == UInt8(ECONNREFUSED))
         // ... and accepted once `mptcpctl listen` holds one.
         let listen2 = try LineProcess(Repository.mptcpctl, ["-n", lab.server, "listen", b(2, v6).description, String(port)])
@@ -77,15 +77,15 @@ final class UserspaceCommandSetKernelTests {
         _ = try listen2.waitForLine("the listening line") { $0.hasPrefix("listening on \(at(b(2, v6), port))") }
         try lab.mptcpctl(lab.client, ["subflow", "create", "--token", ctoken, "--local", a(2, v6).description,
                                       "--remote", at(b(2, v6), port)])
-        let join2 = try client.wait("the join to path 2") { $0.type == .subflowEstablished && $0.remoteAddress == b(2, v6) }
+        let join2 = try client.first("the join to path 2") { $0.type == .subflowEstablished && $0.remoteAddress == b(2, v6) }
         let sport2 = try #require(join2.localPort)
-        _ = try server.wait("the join to path 2 on the server") { $0.type == .subflowEstablished && $0.localAddress == b(2, v6) }
+        _ = try server.first("the join to path 2 on the server") { $0.type == .subflowEstablished && $0.localAddress == b(2, v6) }
 
         // Announce with a port and a device; `listen --json` holds the listener for it.
         let port3 = 6300
         try lab.mptcpctl(lab.server, ["announce", "--token", stoken, "--address", b(3, v6).description, "--id", "6",
                                       "--port", String(port3), "--dev", "b3"])
-        let announced3 = try client.wait("ADD_ADDR of path 3") { $0.type == .announced && $0.remoteID == 6 }
+        let announced3 = try client.first("ADD_ADDR of path 3") { $0.type == .announced && $0.remoteID == 6 }
         #expect(announced3.remoteAddress == b(3, v6) && announced3.remotePort == UInt16(port3))
         let listen3 = try LineProcess(Repository.mptcpctl, ["-n", lab.server, "listen", "--json", b(3, v6).description, String(port3)])
         defer { listen3.stop() }
@@ -94,27 +94,27 @@ final class UserspaceCommandSetKernelTests {
         #expect(object["listening"] as? Bool == true && object["port"] as? Int == port3 && object["address"] as? String == b(3, v6).description)
         try lab.mptcpctl(lab.client, ["subflow", "create", "--token", ctoken, "--local", a(3, v6).description, "--dev", "a3",
                                       "--remote", at(b(3, v6), port3)])
-        let join3 = try client.wait("the join to path 3's port") {
+        let join3 = try client.first("the join to path 3's port") {
             $0.type == .subflowEstablished && $0.remoteAddress == b(3, v6) && $0.remotePort == UInt16(port3)
         }
         #expect(join3.interfaceIndex != nil && join3.interfaceIndex != 0, "a subflow bound to a3 carries if_idx")
         let sport3 = try #require(join3.localPort)
-        _ = try server.wait("the join to path 3 on the server") { $0.type == .subflowEstablished && $0.localPort == UInt16(port3) }
+        _ = try server.first("the join to path 3 on the server") { $0.type == .subflowEstablished && $0.localPort == UInt16(port3) }
 
         // Backup from the client's side, then from the server's: MP_PRIO reaches the other one.
         try lab.mptcpctl(lab.client, ["subflow", "set", "--token", ctoken, "--local", at(a(3, v6), Int(sport3)),
                                       "--remote", at(b(3, v6), port3), "--backup"])
-        _ = try server.wait("MP_PRIO from the client") { $0.type == .subflowPriority && $0.backup == true && $0.localPort == UInt16(port3) }
+        _ = try server.first("MP_PRIO from the client") { $0.type == .subflowPriority && $0.backup == true && $0.localPort == UInt16(port3) }
         try lab.mptcpctl(lab.server, ["subflow", "set", "--token", stoken, "--local", at(b(3, v6), port3),
                                       "--remote", at(a(3, v6), Int(sport3)), "--backup"])
-        _ = try client.wait("MP_PRIO from the server") { $0.type == .subflowPriority && $0.backup == true && $0.localPort == sport3 }
+        _ = try client.first("MP_PRIO from the server") { $0.type == .subflowPriority && $0.backup == true && $0.localPort == sport3 }
 
         // Destroy from the client's side, then withdraw the address from the server's.
         try lab.mptcpctl(lab.client, ["subflow", "destroy", "--token", ctoken, "--local", at(a(2, v6), Int(sport2)),
                                       "--remote", at(b(2, v6), port)])
-        _ = try server.wait("the client's destroy on the server") { $0.type == .subflowClosed && $0.localAddress == b(2, v6) }
+        _ = try server.first("the client's destroy on the server") { $0.type == .subflowClosed && $0.localAddress == b(2, v6) }
         try lab.mptcpctl(lab.server, ["remove", "--token", stoken, "--id", "5"])
-        _ = try client.wait("RM_ADDR of id 5") { $0.type == .removed && $0.remoteID == 5 }
+        _ = try client.first("RM_ADDR of id 5") { $0.type == .removed && $0.remoteID == 5 }
 
         // The client announces an address with a port it listens on (a join to a
         // port other than the connection's must have been announced: the kernel
@@ -127,29 +127,29 @@ final class UserspaceCommandSetKernelTests {
         let clientID = try PathManager(namespace: lab.clientNamespace).localID(token: tc, for: a(2, v6))
         try lab.mptcpctl(lab.client, ["announce", "--token", ctoken, "--address", a(2, v6).description, "--id", String(clientID),
                                       "--port", String(clientPort), "--dev", "a2"])
-        _ = try server.wait("the client's ADD_ADDR") { $0.type == .announced && $0.remoteAddress == a(2, v6) && $0.remotePort == UInt16(clientPort) }
+        _ = try server.first("the client's ADD_ADDR") { $0.type == .announced && $0.remoteAddress == a(2, v6) && $0.remotePort == UInt16(clientPort) }
         try lab.mptcpctl(lab.server, ["subflow", "create", "--token", stoken, "--local", b(2, v6).description,
                                       "--remote", at(a(2, v6), clientPort)])
-        let made = try server.wait("the server's own subflow") {
+        let made = try server.first("the server's own subflow") {
             $0.type == .subflowEstablished && $0.remoteAddress == a(2, v6) && $0.remotePort == UInt16(clientPort)
         }
         let serverPort = try #require(made.localPort)
-        _ = try client.wait("the server's subflow on the client") { $0.type == .subflowEstablished && $0.localPort == UInt16(clientPort) }
+        _ = try client.first("the server's subflow on the client") { $0.type == .subflowEstablished && $0.localPort == UInt16(clientPort) }
         try lab.mptcpctl(lab.server, ["subflow", "destroy", "--token", stoken, "--local", at(b(2, v6), Int(serverPort)),
                                       "--remote", at(a(2, v6), clientPort)])
-        _ = try client.wait("the server's destroy on the client") { $0.type == .subflowClosed && $0.localPort == UInt16(clientPort) }
+        _ = try client.first("the server's destroy on the client") { $0.type == .subflowClosed && $0.localPort == UInt16(clientPort) }
 
         // `listen` ends cleanly on SIGTERM (and SIGINT), closing its socket (LISTENER_CLOSED).
         #expect(listenClient.stop(signal: SIGINT) == 0)
         #expect(listen3.stop() == 0)
-        _ = try server.wait("LISTENER_CLOSED of path 3's port") { $0.type == .listenerClosed && $0.localPort == UInt16(port3) }
+        _ = try server.first("LISTENER_CLOSED of path 3's port") { $0.type == .listenerClosed && $0.localPort == UInt16(port3) }
         conn.stop()
-        _ = try client.wait("CLOSED") { $0.type == .closed && $0.token == tc }
-        _ = try server.wait("CLOSED on the server") { $0.type == .closed && $0.token == ts }
+        _ = try client.first("CLOSED") { $0.type == .closed && $0.token == tc }
+        _ = try server.first("CLOSED on the server") { $0.type == .closed && $0.token == ts }
 
         // Every event each side's kernel sent, with every attribute, is in that side's monitor.
         for (name, recorder, monitor, from) in [("client", client, clientMonitor, clientFrom), ("server", server, serverMonitor, serverFrom)] {
-            let events = Array(recorder.all[from...])
+            let events = Array(recorder.events[from...])
             #expect(events.allSatisfy { $0.unknownAttributes.isEmpty }, "every attribute the kernel sent is a known one")
             let kinds = Set(events.map(\.type))
             #expect(kinds.isSuperset(of: [.created, .established, .subflowEstablished, .subflowClosed, .subflowPriority, .closed,
@@ -163,22 +163,22 @@ final class UserspaceCommandSetKernelTests {
             }
             #expect(missing.isEmpty, "\(name): not in `monitor --kernel --json`: \(missing)")
         }
-        #expect(client.all.contains { $0.type == .announced && $0.remoteID == 6 && $0.remotePort == UInt16(port3) })
-        #expect(client.all.contains { $0.type == .removed && $0.remoteID == 5 })
+        #expect(client.events.contains { $0.type == .announced && $0.remoteID == 6 && $0.remotePort == UInt16(port3) })
+        #expect(client.events.contains { $0.type == .removed && $0.remoteID == 5 })
     }
 
     /// Until a monitor shows a listener_created of a throw-away `mptcpctl listen`,
     /// it may not be subscribed yet. Returns where its events begin in `recorder`.
-    func synchronise(_ monitor: LineProcess, _ recorder: EventTrail, namespace: String, address: IPAddress) throws -> Int {
+    func synchronise(_ monitor: LineProcess, _ recorder: EventRecorder, namespace: String, address: IPAddress) throws -> Int {
         for attempt in 0..<20 {
             let port = 6900 + attempt
-            let from = recorder.all.count
+            let from = recorder.events.count
             let listener = try LineProcess(Repository.mptcpctl, ["-n", namespace, "listen", address.description, String(port)])
             _ = try listener.waitForLine("the sync listener") { $0.hasPrefix("listening") }
-            let start = try recorder.wait("the sync LISTENER_CREATED") { $0.type == .listenerCreated && $0.localPort == UInt16(port) }
+            let start = try recorder.first("the sync LISTENER_CREATED") { $0.type == .listenerCreated && $0.localPort == UInt16(port) }
             let seen = (try? monitor.waitForLine("the monitor's sync line", seconds: 2) { $0.contains("\(port)") }) != nil
             listener.stop()
-            if seen, let index = recorder.all[from...].firstIndex(of: start) { return index }
+            if seen, let index = recorder.events[from...].firstIndex(of: start) { return index }
         }
         throw LabError("the monitor never showed a listener_created event")
     }
@@ -187,7 +187,7 @@ final class UserspaceCommandSetKernelTests {
         let policy = "[daemon]\nstate_directory = \"@STATE@\"\nresync_interval = 0\n[kernel]\npath_manager = \"userspace\"\n"
         let daemon = try Daemon(namespace: lab.server, policy: policy)
         try daemon.waitRunning()
-        let client = try EventTrail(lab.clientNamespace), server = try EventTrail(lab.serverNamespace)
+        let client = try EventRecorder(lab.clientNamespace), server = try EventRecorder(lab.serverNamespace)
         let app = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "6500"])
         defer { app.stop() }
         _ = try app.wait(for: "listening")
@@ -195,11 +195,11 @@ final class UserspaceCommandSetKernelTests {
         defer { conn.stop() }
         _ = try conn.wait(for: "connected")
         conn.send("send 1000")
-        let ts = try #require(try server.wait("established") { $0.type == .established && $0.isServerSide }.token)
+        let ts = try #require(try server.first("established") { $0.type == .established && $0.isServerSide }.token)
         let result = try lab.mptcpctl(lab.server, ["announce", "--token", formatToken(ts), "--address", "10.0.2.2", "--id", "5",
                                                    "--dev", "b2"])
         #expect(!result.stderr.contains("asking the kernel directly"), "the daemon took it: \(result.stderr)")
-        _ = try client.wait("ADD_ADDR of 10.0.2.2") { $0.type == .announced && $0.remoteID == 5 }
+        _ = try client.first("ADD_ADDR of 10.0.2.2") { $0.type == .announced && $0.remoteID == 5 }
         let b2 = try #require(try InterfaceTable.read(namespace: lab.serverNamespace).index(of: "b2"))
         #expect(try PathManager(namespace: lab.serverNamespace).addresses(token: ts).first { $0.id == 5 }?.interfaceIndex == b2)
         let unknown = try lab.mptcpctl(lab.server, ["announce", "--token", formatToken(ts), "--address", "10.0.3.2", "--id", "6",
@@ -286,7 +286,7 @@ final class UserspaceCommandSetKernelTests {
         try withoutTimestampsForIPv6(v6)
         let daemon = try Daemon(namespace: lab.server, policy: Self.daemonPolicy(v6: v6))
         try daemon.waitRunning()
-        let client = try EventTrail(lab.clientNamespace)
+        let client = try EventRecorder(lab.clientNamespace)
         let port = 7101
         let app = try lab.peer(lab.server, ["server", "--bind", b(1, v6).description, "--port", String(port)])
         defer { app.stop() }
@@ -297,9 +297,9 @@ final class UserspaceCommandSetKernelTests {
         conn.send("send 1000")
 
         // Announced on the connection's port (b2) and on announce_port (b3), each with a listener of the daemon's.
-        let on2 = try client.wait("ADD_ADDR of b2") { $0.type == .announced && $0.remoteAddress == b(2, v6) }
+        let on2 = try client.first("ADD_ADDR of b2") { $0.type == .announced && $0.remoteAddress == b(2, v6) }
         #expect(on2.remotePort == UInt16(port))
-        let on3 = try client.wait("ADD_ADDR of b3") { $0.type == .announced && $0.remoteAddress == b(3, v6) }
+        let on3 = try client.first("ADD_ADDR of b3") { $0.type == .announced && $0.remoteAddress == b(3, v6) }
         #expect(on3.remotePort == 7999, "announce_port travels in the ADD_ADDR")
         func listening() throws -> Set<String> {
             Set(try ConnectionTable.listeners(namespace: lab.serverNamespace).map(\.description))
@@ -317,7 +317,7 @@ final class UserspaceCommandSetKernelTests {
 
         // The address goes: its announcement is withdrawn and its listener closed; the other stays.
         try lab.exec(lab.server, ["ip", "addr", "del", v6 ? "\(b(3, v6))/64" : "\(b(3, v6))/24", "dev", "b3"])
-        _ = try client.wait("RM_ADDR of b3") { $0.type == .removed && $0.remoteID == on3.remoteID }
+        _ = try client.first("RM_ADDR of b3") { $0.type == .removed && $0.remoteID == on3.remoteID }
         try daemon.waitUntil("the listener on \(want3) is closed") { try !listening().contains(want3) }
         #expect(try listening().contains(want2))
         // The connection goes: nothing needs the last one.
@@ -394,110 +394,6 @@ enum MonitorRecord {
             guard (value(o, ["server_side"]) as? NSNumber)?.boolValue == true else { return false }
         }
         return true
-    }
-}
-
-/// Every event of one namespace, in order (an `EventLog` that keeps them all).
-final class EventTrail: @unchecked Sendable {
-    let subscription: EventSubscription
-    private(set) var all: [Event] = []
-
-    init(_ namespace: NetworkNamespace) throws {
-        subscription = try EventSubscription(namespace: namespace)
-    }
-
-    /// Reads what is queued, without waiting long.
-    func poll() {
-        for notice in (try? subscription.next(timeoutMilliseconds: 50)) ?? [] {
-            if case .event(let e) = notice { all.append(e) }
-        }
-    }
-
-    /// The first event (seen before or arriving within `seconds`) matching `match`.
-    @discardableResult
-    func wait(_ what: String, seconds: Double = 15, _ match: (Event) -> Bool) throws -> Event {
-        let deadline = Date().addingTimeInterval(seconds)
-        var checked = 0
-        while true {
-            if let e = all[checked...].first(where: match) { return e }
-            checked = all.count
-            guard Date() < deadline else { break }
-            for notice in try subscription.next(timeoutMilliseconds: 200) {
-                if case .event(let e) = notice { all.append(e) }
-            }
-        }
-        throw LabError("no \(what) event within \(seconds) s; saw: \(all.map { "\($0)" })")
-    }
-}
-
-/// A program run until stopped (`mptcpctl listen`, `monitor`), its stdout collected by line.
-final class LineProcess: @unchecked Sendable {
-    let process = Process()
-    private let collected = Locked<[String]>([])
-    private let errors = Locked<String>("")
-
-    init(_ executable: String, _ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let collected = self.collected, errors = self.errors
-        Thread.detachNewThread {
-            var buffer = Data()
-            while true {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                buffer.append(chunk)
-                while let nl = buffer.firstIndex(of: 0x0a) {
-                    let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
-                    buffer = Data(buffer[(nl + 1)...])
-                    collected.mutate { $0.append(line) }
-                }
-            }
-        }
-        Thread.detachNewThread {
-            errors.set(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
-        }
-    }
-
-    deinit { stop() }
-
-    var lines: [String] { collected.get() }
-
-    var jsonObjects: [[String: Any]] {
-        lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-    }
-
-    /// The first line matching `match`, waiting up to `seconds` for it.
-    func waitForLine(_ what: String, seconds: Double = 15, _ match: (String) -> Bool) throws -> String {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if let line = lines.first(where: match) { return line }
-            if !process.isRunning {
-                Thread.sleep(forTimeInterval: 0.1)
-                if let line = lines.first(where: match) { return line }
-                throw LabError("\(process.arguments ?? []) exited (\(process.terminationStatus)) before \(what): \(errors.get())")
-            }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        throw LabError("no \(what) within \(seconds) s; output: \(lines); stderr: \(errors.get())")
-    }
-
-    /// Sends `signal` (SIGKILL if it has not ended within 5 s) and returns the exit
-    /// status, or 128 + N when signal N ended it.
-    @discardableResult
-    func stop(signal: Int32 = SIGTERM) -> Int32 {
-        if process.isRunning {
-            kill(process.processIdentifier, signal)
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        process.waitUntilExit()
-        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     }
 }
 

@@ -73,27 +73,13 @@ final class Peer: @unchecked Sendable {
 
     init(namespace: String, arguments: [String]) throws {
         guard let python = Repository.python else { throw LabError("python3 is missing") }
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = ["netns", "exec", namespace, python, "-u", Repository.peerScript] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
+        let (out, err) = process.prepare("/usr/sbin/ip", ["netns", "exec", namespace, python, "-u", Repository.peerScript] + arguments,
+                                         input: input)
         try process.run()
         let lines = self.lines, errors = self.errors
-        Thread.detachNewThread {
-            var buffer = Data()
-            while true {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                buffer.append(chunk)
-                while let nl = buffer.firstIndex(of: 0x0a) {
-                    let line = buffer[buffer.startIndex..<nl]
-                    buffer = Data(buffer[(nl + 1)...])
-                    if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any] {
-                        lines.mutate { $0.append(object) }
-                    }
-                }
+        readLines(of: out) { line in
+            if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any] {
+                lines.mutate { $0.append(object) }
             }
         }
         Thread.detachNewThread {

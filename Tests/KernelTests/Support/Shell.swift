@@ -13,12 +13,7 @@ struct CommandResult {
 @discardableResult
 func run(_ executable: String, _ arguments: [String], check: Bool = true) throws -> CommandResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
+    let (out, err) = process.prepare(executable, arguments)
     try process.run()
     // Read both pipes concurrently so a chatty child cannot block on a full pipe.
     let errData = Locked(Data())
@@ -47,4 +42,35 @@ final class Locked<T>: @unchecked Sendable {
     func get() -> T { lock.withLock { value } }
     func set(_ new: T) { lock.withLock { value = new } }
     func mutate<R>(_ body: (inout T) -> R) -> R { lock.withLock { body(&value) } }
+}
+
+extension Process {
+    /// Sets what to run, with pipes for its output and errors and `input` (or
+    /// nothing) on its standard input; the pipes are returned for reading.
+    func prepare(_ executable: String, _ arguments: [String], input: Pipe? = nil) -> (out: Pipe, err: Pipe) {
+        executableURL = URL(fileURLWithPath: executable)
+        self.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        standardOutput = out
+        standardError = err
+        standardInput = input ?? FileHandle.nullDevice
+        return (out, err)
+    }
+}
+
+/// Calls `line` with every line `pipe` carries (without its newline), on a
+/// thread of its own, until the writer closes it.
+func readLines(of pipe: Pipe, _ line: @escaping @Sendable (Data) -> Void) {
+    Thread.detachNewThread {
+        var buffer = Data()
+        while true {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            buffer.append(chunk)
+            while let nl = buffer.firstIndex(of: 0x0a) {
+                line(Data(buffer[buffer.startIndex..<nl]))
+                buffer = Data(buffer[(nl + 1)...])
+            }
+        }
+    }
 }
