@@ -130,25 +130,18 @@ public enum PrometheusText {
     }
 
     /// A label value escaped as the format requires (backslash, quote, newline).
-    private static func escape(_ value: String) -> String {
-        var out = ""
-        for c in value.unicodeScalars {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
+    private static func escape(_ value: String) -> String { escape(value, quote: true) }
 
     /// A `# HELP` text escaped as the format requires (backslash, newline).
-    private static func escapeHelp(_ text: String) -> String {
+    private static func escapeHelp(_ text: String) -> String { escape(text, quote: false) }
+
+    /// Backslash and newline escaped, and `"` when `quote` (label values have it, `# HELP` texts not).
+    private static func escape(_ text: String, quote: Bool) -> String {
         var out = ""
         for c in text.unicodeScalars {
             switch c {
             case "\\": out += "\\\\"
+            case "\"" where quote: out += "\\\""
             case "\n": out += "\\n"
             default: out.unicodeScalars.append(c)
             }
