@@ -86,17 +86,7 @@ final class Reconciler: @unchecked Sendable {
             if changedSettings != before { persist() }
             do {
                 try kernel.apply(change)
-                switch change {
-                case .pathManager(let from, let to):
-                    logger.notice("set path manager", metadata: ["from": "\(from)", "to": "\(to)"])
-                case .scheduler(let from, let to):
-                    logger.notice("set scheduler", metadata: ["from": "\(from)", "to": "\(to)"])
-                case .limits(let from, let to):
-                    logger.notice("set limits", metadata: [
-                        "subflows": "\(from.subflows)->\(to.subflows)",
-                        "add_addr_accepted": "\(from.addAddrAccepted)->\(to.addAddrAccepted)",
-                    ])
-                }
+                log(change, as: "set")
             } catch {
                 ok = false
                 if changedSettings != before {
@@ -130,17 +120,7 @@ final class Reconciler: @unchecked Sendable {
         for change in changes {
             do {
                 try kernel.apply(change)
-                switch change {
-                case .pathManager(let from, let to):
-                    logger.notice("restored path manager", metadata: ["from": "\(from)", "to": "\(to)"])
-                case .scheduler(let from, let to):
-                    logger.notice("restored scheduler", metadata: ["from": "\(from)", "to": "\(to)"])
-                case .limits(let from, let to):
-                    logger.notice("restored limits", metadata: [
-                        "subflows": "\(from.subflows)->\(to.subflows)",
-                        "add_addr_accepted": "\(from.addAddrAccepted)->\(to.addAddrAccepted)",
-                    ])
-                }
+                log(change, as: "restored")
             } catch {
                 logger.error("cannot restore a kernel setting (recorded for the next run)", metadata: ["change": "\(change)", "error": "\(error)"])
                 switch change {
@@ -156,6 +136,22 @@ final class Reconciler: @unchecked Sendable {
         if remaining != recorded {
             changedSettings = remaining
             persist()
+        }
+    }
+
+    /// `set path manager from=kernel to=userspace` (or `restored …`): one
+    /// notice per kernel setting changed, in the words of `verb`.
+    private func log(_ change: SettingChange, as verb: String) {
+        switch change {
+        case .pathManager(let from, let to):
+            logger.notice("\(verb) path manager", metadata: ["from": "\(from)", "to": "\(to)"])
+        case .scheduler(let from, let to):
+            logger.notice("\(verb) scheduler", metadata: ["from": "\(from)", "to": "\(to)"])
+        case .limits(let from, let to):
+            logger.notice("\(verb) limits", metadata: [
+                "subflows": "\(from.subflows)->\(to.subflows)",
+                "add_addr_accepted": "\(from.addAddrAccepted)->\(to.addAddrAccepted)",
+            ])
         }
     }
 
