@@ -53,7 +53,11 @@ final class SingleInstanceAndLeftoversKernelTests {
         ].joined(separator: "\n--\n")
     }
 
+    /// The daemon's `status`, once its socket exists (the control server is a
+    /// service of its own: "running" may come before its socket).
     func status() throws -> [String: Any] {
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: socketPath), Date() < deadline { usleep(20_000) }
         let out = try lab.mptcpctl(lab.client, ["--socket", socketPath, "-j", "status"]).stdout
         return try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any] ?? [:]
     }
@@ -121,7 +125,8 @@ final class SingleInstanceAndLeftoversKernelTests {
     @Test func aDaemonStartedWithIPNetnsExecIsThatNamespacesDaemon() throws {
         let daemon = try Daemon(namespace: lab.client, policy: Self.policy(), viaIPNetnsExec: true)
         try daemon.waitRunning(seconds: 30)
-        #expect(FileManager.default.fileExists(atPath: socketPath), "its socket is \(socketPath)")
+        // The control server is a service of its own: "running" may come before its socket.
+        try daemon.waitUntil("its socket is \(socketPath)", seconds: 30) { FileManager.default.fileExists(atPath: socketPath) }
         #expect(FileManager.default.fileExists(atPath: daemon.statePath), "its record is \(daemon.statePath)")
         #expect(try status()["pid"] as? Int == Int(daemon.process.processIdentifier))
         let inside = try lab.exec(lab.client, [Repository.mptcpctl, "-j", "status"]).stdout
@@ -187,7 +192,8 @@ final class SingleInstanceAndLeftoversKernelTests {
 
         let own = try Daemon(namespace: "unnamed", policy: withSocket, directory: refused.directory, launcher: ["/usr/bin/unshare", "-n"])
         try own.waitRunning(seconds: 30)
-        #expect(FileManager.default.fileExists(atPath: ownSocket), "it serves on its own socket")
+        // The control server is a service of its own: "running" may come before its socket.
+        try own.waitUntil("it serves on its own socket", seconds: 30) { FileManager.default.fileExists(atPath: ownSocket) }
         #expect(FileManager.default.fileExists(atPath: own.stateDirectory + "/endpoints-host.json"), "its record is in its own directory")
         #expect(own.stop() == 0)
     }
