@@ -45,9 +45,10 @@ let package = Package(
         // event types the metric families list), so a kernel event has one shape on the
         // wire wherever it appears. Of Foundation it uses FoundationEssentials only.
         .target(name: "MPTCPAPI", dependencies: ["MPTCPKit"]),
-        // The daemon: wires the kernel, the engine and the signals together.
-        .executableTarget(
-            name: "mptcpctld",
+        // The daemon as a library: services doing the I/O around the policy engine,
+        // in folders per subsystem (Endpoints, UserspacePM, Control, Hooks, Runtime).
+        .target(
+            name: "MPTCPDaemon",
             dependencies: [
                 "MPTCPKit", "MPTCPPolicy", "MPTCPAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -62,6 +63,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // The daemon's executable: only `main`.
+        .executableTarget(name: "mptcpctld", dependencies: ["MPTCPDaemon"]),
         // Kept free of TOMLKit (and so of Foundation): `check` and `plan` run mptcpctld.
         .executableTarget(
             name: "mptcpctl",
@@ -81,6 +84,11 @@ let package = Package(
         .testTarget(
             name: "MPTCPAPITests",
             dependencies: ["MPTCPAPI", "MPTCPKit", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        // The daemon's unit tests: no root, no kernel (a fake kernel answers).
+        .testTarget(
+            name: "MPTCPDaemonTests",
+            dependencies: ["MPTCPDaemon", "MPTCPPolicy", "MPTCPKit", "MPTCPAPI"]
         ),
         .testTarget(
             name: "KernelTests",

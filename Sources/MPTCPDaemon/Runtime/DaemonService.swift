@@ -11,38 +11,6 @@ import UnixSignals
 import Glibc
 #endif
 
-/// Why the loop should run a pass; several may pile up while one runs.
-struct Pending: OptionSet, Sendable {
-    let rawValue: Int
-    static let network = Pending(rawValue: 1)
-    static let reload = Pending(rawValue: 2)
-    static let resync = Pending(rawValue: 4)
-    static let lost = Pending(rawValue: 8)
-    static let retry = Pending(rawValue: 16)
-    static let mptcp = Pending(rawValue: 32)
-    static let timer = Pending(rawValue: 64)
-}
-
-/// Coalesces triggers: producers set bits and ring; the loop takes all bits at once.
-final class Doorbell: Sendable {
-    private let pending = NIOLockedValueBox<Pending>([])
-    let stream: AsyncStream<Void>
-    private let continuation: AsyncStream<Void>.Continuation
-
-    init() {
-        (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-    }
-
-    func ring(_ why: Pending) {
-        pending.withLockedValue { $0.formUnion(why) }
-        continuation.yield()
-    }
-
-    func take() -> Pending { pending.withLockedValue { p in defer { p = [] }; return p } }
-
-    func close() { continuation.finish() }
-}
-
 /// The daemon: watches rtnetlink, reloads on SIGHUP, resyncs periodically, and
 /// reconciles on each of these until graceful shutdown, then applies `on_exit`.
 struct DaemonService: Service, CustomStringConvertible {
@@ -320,89 +288,6 @@ struct DaemonService: Service, CustomStringConvertible {
             hub.publish(DaemonEvent(.policy, "reload_refused", [
                 "config": .string(configPath), "problems": .string(problems.lines.joined(separator: "\n")),
             ]))
-        }
-    }
-}
-
-/// Names interface indexes in kernel events for subscribers and hooks; used only
-/// on the event thread (which serialises it), and only while someone listens.
-final class InterfaceNames: @unchecked Sendable {
-    private let namespace: NetworkNamespace
-    private var names: [Int32: String] = [:]
-    /// Count `mptcpctld_kernel_events_total` here (the in-kernel path manager's
-    /// daemon; under the userspace one the connection manager counts them).
-    private let countEvents: Bool
-    private var counters: [EventType: Counter] = [:]
-
-    init(namespace: NetworkNamespace, countEvents: Bool = false) {
-        self.namespace = namespace
-        self.countEvents = countEvents
-    }
-
-    func publish(_ notices: [EventNotice], to hub: EventHub) {
-        if countEvents {
-            for notice in notices {
-                switch notice {
-                case .event(let e):
-                    let c = counters[e.type] ?? Counter(label: "mptcpctld_kernel_events_total", dimensions: [("type", e.type.name)])
-                    counters[e.type] = c
-                    c.increment()
-                case .eventsLost:
-                    // The same name as the userspace path manager's statistics counter.
-                    Counter(label: "mptcpctld_pm_events_lost_total").increment()
-                case .malformed: break
-                }
-            }
-        }
-        guard hub.isObserved else { return }
-        var events: [DaemonEvent] = []
-        for notice in notices {
-            switch notice {
-            case .event(let e):
-                events.append(DaemonEvent(e) { index in
-                    if names[index] == nil, let table = try? InterfaceTable.read(namespace: namespace) { names = table.names }
-                    return names[index]
-                })
-            case .eventsLost:
-                events.append(.kernelEventsLost(
-                    message: "the kernel dropped MPTCP events (receive buffer overrun); the daemon resynchronises", time: 0))
-            case .malformed(let why):
-                events.append(.malformedEvent(why, time: 0))
-            }
-        }
-        hub.publish(events)
-    }
-}
-
-/// The resync interval, shared between the loop (which writes it on reload) and the timer task.
-final class SharedInterval: Sendable {
-    let value: Synchronization.Atomic<Int>
-    init(_ seconds: Int) { value = Synchronization.Atomic(seconds) }
-}
-
-/// Reads rtnetlink notifications on a thread of its own (blocking reads stay off
-/// the concurrency pool) and rings the doorbell for each batch.
-final class NetworkWatcher: WatcherThread, @unchecked Sendable {
-    private let monitor: NetworkMonitor
-    private let doorbell: Doorbell
-    private let deaf: Bool
-
-    init(monitor: NetworkMonitor, doorbell: Doorbell, logger: Logger, deaf: Bool = false) {
-        self.monitor = monitor
-        self.doorbell = doorbell
-        self.deaf = deaf
-        super.init(what: "the interface watcher thread", name: "mptcpctld-link", logger: logger)
-    }
-
-    override func step() {
-        do {
-            let notices = try monitor.next(timeoutMilliseconds: 200)
-            if deaf { return }
-            if notices.contains(.lost) { doorbell.ring(.lost) } else if !notices.isEmpty { doorbell.ring(.network) }
-        } catch {
-            logger.error("reading interface changes failed; retrying", metadata: ["error": "\(error)"])
-            doorbell.ring(.lost)
-            usleep(200_000)
         }
     }
 }

@@ -8,43 +8,6 @@ import MPTCPPolicy
 import Prometheus
 import Synchronization
 
-/// What the control API reports about the daemon: written by the service's loop
-/// (start-up, reloads, reconcile passes), read by API requests on their thread.
-final class DaemonState: Sendable {
-    struct Snapshot: Sendable {
-        var policy: Policy
-        var configPath: String
-        /// When the running policy was loaded (seconds since 1970).
-        var loadedAt: Double
-        var reloads = 0
-        var owned: Set<OwnedEndpoint> = []
-        /// The userspace path manager's table, when it runs.
-        var manager: ConnectionManager?
-    }
-
-    private let value: NIOLockedValueBox<Snapshot>
-    private let started = ContinuousClock.now
-
-    init(policy: Policy, configPath: String) {
-        value = NIOLockedValueBox(Snapshot(policy: policy, configPath: configPath, loadedAt: Date().timeIntervalSince1970))
-    }
-
-    var snapshot: Snapshot { value.withLockedValue { $0 } }
-    var uptimeSeconds: Double {
-        let d = ContinuousClock.now - started
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-
-    func update(_ body: (inout Snapshot) -> Void) { value.withLockedValue { body(&$0) } }
-}
-
-/// Who is on the other end of a control connection (`SO_PEERCRED`).
-struct ControlPeer: Sendable, Hashable {
-    var pid: Int32
-    var uid: UInt32
-    var gid: UInt32
-}
-
 /// The control API's methods. Requests run one at a time on the server's
 /// worker thread, which serialises the use of `kernel` (a handle of the API's
 /// own) and has entered the daemon's namespace (so `.current` reads there), or,

@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+import MPTCPAPI
+import MPTCPKit
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The control socket: a Unix stream socket speaking JSON-RPC 2.0, one object
+/// per line (`mptcpctld(8)`, API). Mode 0660, owned by root and
+/// `[daemon] socket_group`. Limits: requests of at most 64 KiB (longer: an
+/// error, then the connection is closed), 64 clients at once (the 65th gets an
+/// error and is closed), connections idle for `idleTimeout` are closed.
+struct ControlServer: Service, CustomStringConvertible {
+    var description: String { "control socket \(path)" }
+    static let maxClients = 64
+    static let idleTimeout = TimeAmount.seconds(300)
+    /// Events queued for a subscriber that is not reading, at most; beyond, they are counted as missed.
+    static let subscriberQueue = 1024
+
+    let path: String
+    let socketGroup: UInt32?
+    let api: ControlAPI
+    let logger: Logger
+
+    func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // One worker: requests touch the kernel (blocking netlink) and run in order.
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        // The worker enters the daemon's namespace once, so requests read its
+        // sysctls directly instead of through a thread of their own each time.
+        // So does the event loop's thread, which answers the cheap methods itself.
+        let namespace = api.namespace
+        do {
+            try await pool.runIfActive { try namespace.enterOnThisThread() }
+            try await group.next().submit { try namespace.enterOnThisThread() }.get()
+        } catch {
+            try? await pool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        do {
+            try await serve(group: group, pool: pool)
+        } catch {
+            try? await pool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try? await pool.shutdownGracefully()
+        try? await group.shutdownGracefully()
+    }
+
+    private func serve(group: MultiThreadedEventLoopGroup, pool: NIOThreadPool) async throws {
+        try Self.prepare(path)
+        let clients = ClientCount()
+        let api = self.api
+        let logger = self.logger
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 128)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        IdleStateHandler(allTimeout: Self.idleTimeout),
+                        ByteToMessageHandler(LineDecoder(limit: controlRequestLimit)),
+                        ControlConnectionHandler(api: api, pool: pool, clients: clients, logger: logger),
+                    ])
+                }
+            }
+            .bind(unixDomainSocketPath: path)
+            .get()
+        guard chmod(path, 0o660) == 0, chown(path, 0, socketGroup ?? 0) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? await channel.close()
+            unlink(path)
+            throw ControlSocketError("cannot set the owner and mode of \(path): \(reason)")
+        }
+        logger.info("serving the control API", metadata: ["socket": "\(path)"])
+        try? await gracefulShutdown()
+        try? await channel.close()
+        unlink(path)
+    }
+
+    /// Creates the socket's directory and removes a socket file nobody serves
+    /// (left by a killed daemon); refuses when another daemon answers on it.
+    static func prepare(_ path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !FileManager.default.fileExists(atPath: directory) {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o755])
+            } catch {
+                throw ControlSocketError("cannot create \(directory): \(error.localizedDescription)")
+            }
+        }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw ControlSocketError("\(path) exists and is not a socket: not replacing it")
+        }
+        if answers(path) {
+            throw ControlSocketError("another daemon serves \(path): set [daemon] socket, or stop that one")
+        }
+        unlink(path)
+    }
+
+    /// Whether something accepts connections on the Unix socket `path`.
+    private static func answers(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        guard let address = UnixSocketAddress(path: path) else { return false }
+        return address.connect(fd) == 0
+    }
+}
+
+struct ControlSocketError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
