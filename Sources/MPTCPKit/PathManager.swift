@@ -294,7 +294,7 @@ public final class PathManager: @unchecked Sendable {
 func chooseLocalID(for address: IPAddress, known: [Endpoint], token: UInt32) throws(MPTCPError) -> UInt8 {
     if let bound = known.first(where: { $0.address == address }) { return bound.id }
     let used = Set(known.map(\.id))
-    guard let free = (1...255).lazy.map({ UInt8($0) }).first(where: { !used.contains($0) }) else {
+    guard let free = AddressID.lowestFree(excluding: used) else {
         throw MPTCPError(code: .invalidArgument, operation: "choose a local id on \(formatToken(token))",
                          detail: "all 255 ids are in use")
     }

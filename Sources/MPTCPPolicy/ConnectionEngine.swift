@@ -434,7 +434,7 @@ public enum ConnectionEngine {
         /// The id this connection already binds `address` to, else the lowest free one (nil: all 255 taken).
         func localID(for address: IPAddress) -> UInt8? {
             if let known = assigned[address] { return known }
-            guard let free = (1...255).lazy.map({ UInt8($0) }).first(where: { !used.contains($0) }) else { return nil }
+            guard let free = AddressID.lowestFree(excluding: used) else { return nil }
             used.insert(free)
             assigned[address] = free
             return free

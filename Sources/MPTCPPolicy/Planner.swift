@@ -275,7 +275,7 @@ public enum Planner {
         }
         var usedIDs = Set(endpoints.map(\.id))
         for d in kept where !satisfied.contains(d.address) {
-            guard let id = (1...255).lazy.map({ UInt8($0) }).first(where: { !usedIDs.contains($0) }) else { break }
+            guard let id = AddressID.lowestFree(excluding: usedIDs) else { break }
             usedIDs.insert(id)
             adds.append(.add(Endpoint(id: id, address: d.address, flags: d.flags, interfaceIndex: d.interfaceIndex), reason: d.reason))
         }
