@@ -101,11 +101,43 @@ public struct MPTCPError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// What a kernel refusal means, decided here and nowhere else (as Go's
+/// netlink decides `IsNotExist(err)`): callers ask these, never match text.
 extension MPTCPError {
     /// The kernel has no subflow with the given addresses and ports: SUBFLOW_DESTROY
     /// answers ESRCH "subflow not found" (SET_FLAGS the same text with EINVAL). For a
     /// destroy this means the subflow is already gone; any other refusal leaves it alive.
     public var isNoSuchSubflow: Bool {
         code == .kernel && (errno == ESRCH || kernelMessage == "subflow not found")
+    }
+
+    /// No MPTCP connection has the token (ANNOUNCE, REMOVE, SUBFLOW_*: EINVAL
+    /// "invalid token"): the connection is gone.
+    public var isUnknownToken: Bool {
+        code == .kernel && kernelMessage == "invalid token"
+    }
+
+    /// The connection is managed by the in-kernel path manager, not the
+    /// userspace one (EINVAL "userspace PM not selected"; before 6.18
+    /// "invalid request; userspace PM not selected").
+    public var isUserspacePMNotSelected: Bool {
+        code == .kernel && (kernelMessage?.hasSuffix("userspace PM not selected") ?? false)
+    }
+
+    /// The connection is not (yet) fully established: SUBFLOW_CREATE before
+    /// the MPTCP handshake completed answers ENOTCONN.
+    public var isNotConnected: Bool {
+        code == .kernel && errno == ENOTCONN
+    }
+
+    /// The named object does not exist: an endpoint id or address ("address
+    /// not found"), a namespace, an interface, the genl family.
+    public var isNotFound: Bool {
+        code == .notFound || (code == .kernel && (kernelMessage?.hasSuffix("not found") ?? false) && errno == EINVAL)
+    }
+
+    /// The caller lacks CAP_NET_ADMIN in the namespace (EPERM, EACCES).
+    public var isPermissionDenied: Bool {
+        errno == EPERM || errno == EACCES
     }
 }

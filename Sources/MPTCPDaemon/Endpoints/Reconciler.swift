@@ -264,7 +264,7 @@ final class Reconciler: @unchecked Sendable {
                     try kernel.pathManager.deleteEndpoint(id: endpoint.id)
                 } catch {
                     // Already gone ("address not found"): nothing to undo.
-                    if error.kernelMessage?.contains("not found") != true { throw error }
+                    if !error.isNotFound { throw error }
                 }
                 owned.remove(OwnedEndpoint(id: endpoint.id, address: endpoint.address))
                 persist()
