@@ -67,16 +67,52 @@ def request_rate(path, count):
     return count / seconds
 
 
+def serve(mptcpctld, ns, tmp, label):
+    """Starts a daemon in ns and waits for its socket; returns (process, socket path)."""
+    policy = os.path.join(tmp, "policy-%s.toml" % label)
+    state = os.path.join(tmp, "state-%s" % label)
+    os.makedirs(state, exist_ok=True)
+    with open(policy, "w") as f:
+        f.write('[daemon]\nstate_directory = "%s"\nresync_interval = 0\n' % state)
+    log = open(os.path.join(tmp, "daemon-%s.log" % label), "w")
+    daemon = subprocess.Popen([mptcpctld, "-n", ns, "--config", policy, "--log-level", "warning"],
+                              stdout=subprocess.DEVNULL, stderr=log)
+    path = "/run/mptcpctl/mptcpctld-%s.sock" % ns
+    deadline = time.monotonic() + 10
+    while not os.path.exists(path):
+        if daemon.poll() is not None or time.monotonic() > deadline:
+            daemon.kill()
+            raise SystemExit("bench-api: the daemon did not serve %s (log: %s)" % (path, log.name))
+        time.sleep(0.02)
+    time.sleep(0.2)
+    return daemon, path
+
+
+def stop(daemon):
+    daemon.terminate()
+    try:
+        daemon.wait(10)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        daemon.wait()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--mptcpctl", default=os.path.join(ROOT, ".build/release/mptcpctl"))
     p.add_argument("--mptcpctld", default=os.path.join(ROOT, ".build/release/mptcpctld"))
+    p.add_argument("--baseline", metavar="DIR",
+                   help="a directory with an earlier mptcpctl and mptcpctld to measure in the same run")
     p.add_argument("--runs", type=int, default=200)
     p.add_argument("--requests", type=int, default=20000)
     args = p.parse_args()
-    for path in (args.mptcpctl, args.mptcpctld):
-        if not os.access(path, os.X_OK):
-            raise SystemExit("bench-api: %s is not built (run make release)" % path)
+    builds = [("", args.mptcpctl, args.mptcpctld)]
+    if args.baseline:
+        builds.insert(0, (" (before)", os.path.join(args.baseline, "mptcpctl"), os.path.join(args.baseline, "mptcpctld")))
+    for _, cli, daemon in builds:
+        for path in (cli, daemon):
+            if not os.access(path, os.X_OK):
+                raise SystemExit("bench-api: %s is not built (run make release)" % path)
     if args.runs < 1 or args.requests < 1:
         raise SystemExit("bench-api: --runs and --requests must be positive")
     if os.geteuid() != 0:
@@ -84,44 +120,33 @@ def main():
 
     ns = "mptapi-%d" % os.getpid()
     tmp = tempfile.mkdtemp(prefix="bench-api-")
-    daemon = None
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
         subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
         for i in range(1, 5):
             subprocess.run(["ip", "-n", ns, "mptcp", "endpoint", "add", "10.0.%d.1" % i, "id", str(i), "subflow"], check=True)
-        policy = os.path.join(tmp, "policy.toml")
-        with open(policy, "w") as f:
-            f.write('[daemon]\nstate_directory = "%s"\nresync_interval = 0\n' % tmp)
-        log = open(os.path.join(tmp, "daemon.log"), "w")
-        daemon = subprocess.Popen([args.mptcpctld, "-n", ns, "--config", policy, "--log-level", "warning"],
-                                  stdout=subprocess.DEVNULL, stderr=log)
-        path = "/run/mptcpctl/mptcpctld-%s.sock" % ns
-        deadline = time.monotonic() + 10
-        while not os.path.exists(path):
-            if daemon.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("bench-api: the daemon did not serve %s (log: %s)" % (path, log.name))
-            time.sleep(0.02)
-        time.sleep(0.2)
-
         print("control API benchmark: kernel %s, %d CPUs, %s" % (
             os.uname().release, os.cpu_count(), time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())))
-        ip = timed_runs(["ip", "-n", ns, "mptcp", "endpoint", "show"], args.runs)
-        status = timed_runs([args.mptcpctl, "-n", ns, "status"], args.runs)
         print("%d runs each, as whole processes            median ms   p99 ms" % args.runs)
-        print("ip -n NS mptcp endpoint show (reference)     %8.2f %8.2f" % (statistics.median(ip), percentile(ip, 99)))
-        print("mptcpctl -n NS status                        %8.2f %8.2f   (target: median < 15 ms)" % (
-            statistics.median(status), percentile(status, 99)))
-        print("ratio of medians status / ip: %.2f" % (statistics.median(status) / statistics.median(ip)))
-        rate = request_rate(path, args.requests)
-        print("status requests over one connection: %d in order, %.0f per second (target > 20000)" % (args.requests, rate))
-    finally:
-        if daemon is not None:
-            daemon.terminate()
+        rates = []
+        for label, cli, mptcpctld in builds:
+            daemon, path = serve(mptcpctld, ns, tmp, "before" if label else "after")
             try:
-                daemon.wait(10)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
+                ip = timed_runs(["ip", "-n", ns, "mptcp", "endpoint", "show"], args.runs)
+                status = timed_runs([cli, "-n", ns, "status"], args.runs)
+                print("ip -n NS mptcp endpoint show (reference)     %8.2f %8.2f" % (statistics.median(ip), percentile(ip, 99)))
+                print("%-44s %8.2f %8.2f   (target: median < 15 ms)" % (
+                    "mptcpctl -n NS status" + label, statistics.median(status), percentile(status, 99)))
+                print("ratio of medians status%s / ip: %.2f" % (label, statistics.median(status) / statistics.median(ip)))
+                rate = request_rate(path, args.requests)
+                rates.append(rate)
+                print("status requests over one connection%s: %d in order, %.0f per second (target > 20000)" % (
+                    label, args.requests, rate))
+            finally:
+                stop(daemon)
+        if len(rates) == 2:
+            print("request rate after / before: %.2f" % (rates[1] / rates[0]))
+    finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
     return 0
 

@@ -131,8 +131,8 @@ class KernelPM(Manager):
 
 
 class Mptcpctld(Manager):
-    def __init__(self, binary, mode="aggregate", paths=2):
-        super().__init__("mptcpctld")
+    def __init__(self, binary, mode="aggregate", paths=2, name="mptcpctld"):
+        super().__init__(name)
         self.binary = binary
         self.mode = mode
         self.paths = paths
@@ -485,6 +485,8 @@ def main():
     p.add_argument("--burst", type=int, default=1000)
     p.add_argument("--failover-runs", type=int, default=5)
     p.add_argument("--no-mptcpd", action="store_true")
+    p.add_argument("--baseline", metavar="MPTCPCTLD",
+                   help="an earlier mptcpctld to measure in the same run (connections phase), e.g. before a change")
     p.add_argument("--no-trace", dest="trace_wakeups", action="store_false",
                    help="do not time wake-ups through tracefs during the serial connections")
     p.add_argument("--quick", action="store_true", help="100 serial, 300 burst, 2 failover runs")
@@ -509,6 +511,10 @@ def main():
                                                                          time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())))
     print("logs in %s" % tmp)
     managers = [KernelPM(), Mptcpctld(args.mptcpctld)]
+    if args.baseline:
+        if not os.access(args.baseline, os.X_OK):
+            raise SystemExit("bench: --baseline %s is not executable" % args.baseline)
+        managers.insert(1, Mptcpctld(args.baseline, name="mptcpctld (before)"))
     if not args.no_mptcpd and ensure_mptcpd():
         managers.append(Mptcpd())
 
@@ -547,14 +553,25 @@ def connections_report(managers, args, tmp):
     for r in rows:
         if "wakeups" in r:
             w = r["wakeups"]
-            what = "event thread (woken -> running)" if r["name"] == "mptcpctld" else "mptcp_worker (queued -> running)"
+            what = "event thread (woken -> running)" if r["name"].startswith("mptcpctld") else "mptcp_worker (queued -> running)"
             print("%s %s during the serial connections: median %.0f us, p90 %.0f us over %d wake-ups" % (
                 r["name"], what, statistics.median(w), percentile(w, 90), len(w)))
-    ref = statistics.median(rows[0]["latency"]) if rows[0]["latency"] else float("nan")
-    ours = statistics.median(rows[1]["latency"]) if rows[1]["latency"] else float("nan")
-    print("ratio of medians mptcpctld / in-kernel PM: %.2f (target <= 1.25)" % (ours / ref))
-    if len(rows) > 2:
-        theirs = rows[2]
+    def median(r):
+        return statistics.median(r["latency"]) if r["latency"] else float("nan")
+    ref = median(rows[0])
+    ours = median(next(r for r in rows if r["name"] == "mptcpctld"))
+    for r in rows:
+        if r["name"].startswith("mptcpctld"):
+            print("ratio of medians %s / in-kernel PM: %.2f (target <= 1.25)" % (r["name"], median(r) / ref))
+    before = [r for r in rows if r["name"] == "mptcpctld (before)"]
+    if before:
+        after = next(r for r in rows if r["name"] == "mptcpctld")
+        print("mptcpctld after / before: latency median %.2f, CPU per connection %.2f, burst seconds %.2f" % (
+            ours / median(before[0]), after["cpu_us_per_conn"] / before[0]["cpu_us_per_conn"],
+            after["burst_seconds"] / before[0]["burst_seconds"]))
+    theirs_rows = [r for r in rows if r["name"].startswith("mptcpd ")]
+    if theirs_rows:
+        theirs = theirs_rows[0]
         if theirs["latency"]:
             print("ratio of medians mptcpctld / mptcpd: %.2f (target <= 1.00)" % (ours / statistics.median(theirs["latency"])))
         else:
