@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// An IPv4 or IPv6 address, stored in network byte order.
 public enum IPAddress: Hashable, Sendable, CustomStringConvertible, Comparable {

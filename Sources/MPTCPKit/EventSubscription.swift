@@ -1,9 +1,5 @@
 import CNetlink
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// What a read from the event socket yields.
 public enum EventNotice: Hashable, Sendable {
@@ -32,17 +28,13 @@ public final class EventSubscription {
 
     /// Joins the events group in `namespace` (needs CAP_NET_ADMIN there).
     /// The buffer is set with `SO_RCVBUFFORCE` when privileged, else `SO_RCVBUF`.
-    public init(namespace: NetworkNamespace = .current, receiveBuffer: Int = EventSubscription.defaultReceiveBuffer) throws {
-        let (sock, family, size) = try namespace.perform { () throws -> (NetlinkSocket, Int32, Int) in
+    public init(namespace: NetworkNamespace = .current, receiveBuffer: Int = EventSubscription.defaultReceiveBuffer) throws(MPTCPError) {
+        let (sock, family, size) = try namespace.perform { () throws(MPTCPError) -> (NetlinkSocket, Int32, Int) in
             let sock = try NetlinkSocket(protocol: NL.protoGeneric)
             let family = try sock.resolveFamily(MPTCPFamily.name)
             let group = try sock.resolveGroup(family: MPTCPFamily.name, group: MPTCPFamily.eventGroup)
             nl_socket_disable_seq_check(sock.handle)
-            let rc = nl_socket_add_membership(sock.handle, group)
-            if rc < 0 {
-                let code = cnl_errno()
-                throw MPTCPError.system("join the \(MPTCPFamily.eventGroup) multicast group", errno: code == 0 ? EPERM : code)
-            }
+            try libnlCall("join the \(MPTCPFamily.eventGroup) multicast group") { nl_socket_add_membership(sock.handle, group) }
             return (sock, family, sock.setReceiveBuffer(receiveBuffer))
         }
         socket = sock
@@ -58,7 +50,7 @@ public final class EventSubscription {
         let commands = types.map(\.rawValue).sorted()
         guard !commands.isEmpty else { return }
         guard commands.count < 256 else {  // every jump offset must fit a u8
-            throw MPTCPError(code: .invalidArgument, operation: "attach an event filter", detail: "ignoring every event type leaves nothing to read")
+            throw .invalidArgument("attach an event filter", "ignoring every event type leaves nothing to read")
         }
         // struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }
         var program: [(UInt16, UInt8, UInt8, UInt32)] = [(0x30, 0, 0, 16)]  // ldb [16]: genlmsghdr.cmd
@@ -82,9 +74,7 @@ public final class EventSubscription {
         fprog.storeBytes(of: UInt16(program.count), toByteOffset: 0, as: UInt16.self)
         fprog.storeBytes(of: filter, toByteOffset: 8, as: UnsafeMutableRawPointer.self)
         let soAttachFilter: Int32 = 26
-        if setsockopt(socket.fileDescriptor, SOL_SOCKET, soAttachFilter, fprog, 16) != 0 {
-            throw MPTCPError.system("attach an event filter", errno: cnl_errno())
-        }
+        try systemCall("attach an event filter") { setsockopt(socket.fileDescriptor, SOL_SOCKET, soAttachFilter, fprog, 16) }
     }
 
     /// The socket's descriptor, to wait on with poll/epoll.

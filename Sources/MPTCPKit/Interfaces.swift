@@ -11,43 +11,18 @@ public struct InterfaceTable: Sendable {
         self.addresses = addresses
     }
 
-    /// Reads the table of `namespace`.
-    public static func read(namespace: NetworkNamespace = .current) throws -> InterfaceTable {
-        try namespace.perform { () throws -> InterfaceTable in
-            let sock = try NetlinkSocket(protocol: NL.protoRoute)
-            // struct rtgenmsg: one byte of family (AF_UNSPEC), padded.
-            let links = try sock.transact(type: Int32(RT.getLink), flags: NL.fDump, genlCommand: nil,
-                                          payload: [0, 0, 0, 0], operation: "list interfaces")
-            let addrs = try sock.transact(type: Int32(RT.getAddr), flags: NL.fDump, genlCommand: nil,
-                                          payload: [0, 0, 0, 0], operation: "list addresses")
-            return try decode("list interfaces") { () throws(DecodeError) in
-                try InterfaceTable(linkMessages: links, addressMessages: addrs)
-            }
+    /// Reads the table of `namespace` (`RTM_GETLINK` and `RTM_GETADDR` dumps).
+    public static func read(namespace: NetworkNamespace = .current) throws(MPTCPError) -> InterfaceTable {
+        try namespace.perform { () throws(MPTCPError) -> InterfaceTable in
+            try NetworkReader().interfaceTable()
         }
     }
 
+    /// Decodes dump replies with `RouteNetlinkDecoder`, as `NetworkSnapshot` does.
     init(linkMessages: [NetlinkMessage], addressMessages: [NetlinkMessage]) throws(DecodeError) {
-        names = [:]
-        addresses = []
-        for m in linkMessages where m.type == RT.newLink {
-            // struct ifinfomsg: family u8, pad u8, type u16, index s32, flags u32, change u32
-            guard m.payload.count >= 16 else { throw DecodeError("RTM_NEWLINK shorter than ifinfomsg") }
-            let index = Int32(bitPattern: readLE32(m.payload, 4))
-            if let name = try parseAttributes(m.payload[16...]).first(where: { $0.type == RT.iflaIfname }) {
-                names[index] = name.string()
-            }
-        }
-        for m in addressMessages where m.type == RT.newAddr {
-            // struct ifaddrmsg: family u8, prefixlen u8, flags u8, scope u8, index u32
-            guard m.payload.count >= 8 else { throw DecodeError("RTM_NEWADDR shorter than ifaddrmsg") }
-            let index = Int32(bitPattern: readLE32(m.payload, 4))
-            let attrs = try parseAttributes(m.payload[8...])
-            // IFA_LOCAL is the local address on point-to-point links; IFA_ADDRESS otherwise.
-            let chosen = attrs.first(where: { $0.type == RT.ifaLocal }) ?? attrs.first(where: { $0.type == RT.ifaAddress })
-            if let chosen, let address = IPAddress(bytes: chosen.value) {
-                addresses.append((address, index))
-            }
-        }
+        let snapshot = try NetworkSnapshot(linkMessages: linkMessages, addressMessages: addressMessages, routeMessages: [])
+        names = Dictionary(snapshot.links.map { ($0.index, $0.name) }, uniquingKeysWith: { _, last in last })
+        addresses = snapshot.addresses.map { ($0.address, $0.interfaceIndex) }
     }
 
     /// The index of the interface called `name`.

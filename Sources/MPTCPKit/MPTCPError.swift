@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// A failure of an MPTCPKit operation. Carries the errno and, for kernel
 /// errors, the kernel's extended-ack text, so users see
@@ -80,10 +76,36 @@ public struct MPTCPError: Error, Hashable, Sendable, CustomStringConvertible {
     /// GET_ADDR, DEL_ADDR and SET_FLAGS with an endpoint id that does not exist.
     static let notFoundMessages: Set<String> = ["address not found"]
 
-    /// A failed system call, from the current `errno`.
+    /// A failed system call with the errno it set (see `systemCall`, which reads it).
     static func system(_ operation: String, errno code: Int32) -> MPTCPError {
         MPTCPError(code: .system, operation: operation, errno: code,
                    hint: defaultHint(errno: code, message: nil))
+    }
+
+    /// A failed libnl call that returned `rc`, a negative `NLE_*` code: the errno
+    /// the code stands for (when it stands for one), and libnl's own text where
+    /// `strerror` would not say the same thing.
+    static func libnl(_ operation: String, returned rc: Int32, code: Code = .system) -> MPTCPError {
+        var error = MPTCPError(code: code, operation: operation, errno: errnoForLibnl(rc))
+        let text = libnlError(rc)
+        if error.errnoName != text { error.detail = text }
+        if let errno = error.errno { error.hint = defaultHint(errno: errno, message: nil) }
+        return error
+    }
+
+    /// The caller's input is invalid; nothing was sent to the kernel.
+    public static func invalidArgument(_ operation: String, _ detail: String, hint: String? = nil) -> MPTCPError {
+        MPTCPError(code: .invalidArgument, operation: operation, detail: detail, hint: hint)
+    }
+
+    /// Something named (an endpoint, a namespace, an interface) does not exist.
+    public static func notFound(_ operation: String, _ detail: String?, errno: Int32? = nil, hint: String? = nil) -> MPTCPError {
+        MPTCPError(code: .notFound, operation: operation, errno: errno, detail: detail, hint: hint)
+    }
+
+    /// The kernel's reply could not be decoded, or lacked what the request asks for.
+    static func protocolViolation(_ operation: String, _ detail: String) -> MPTCPError {
+        MPTCPError(code: .protocolViolation, operation: operation, detail: detail)
     }
 
     static func defaultHint(errno code: Int32, message: String?) -> String? {

@@ -1,10 +1,5 @@
-import CNetlink
 import NIOConcurrencyHelpers
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// An MPTCP listening socket (`socket(AF_INET|AF_INET6, SOCK_STREAM,
 /// IPPROTO_MPTCP)`, `SO_REUSEADDR`, `bind`, `listen`), held open so that a
@@ -36,17 +31,9 @@ public final class MPTCPListener: @unchecked Sendable {
     public init(address: IPAddress, port: UInt16, backlog: Int32 = 64,
                 namespace: NetworkNamespace = .current) throws(MPTCPError) {
         let operation = "listen on \(AddressAndPort(address: address, port: port)) (MPTCP)"
-        let opened: Result<(Int32, UInt16), MPTCPError>
-        do {
-            opened = try namespace.perform { () -> Result<(Int32, UInt16), MPTCPError> in
-                Self.open(address: address, port: port, backlog: backlog, operation: operation)
-            }
-        } catch let error as MPTCPError {
-            throw error
-        } catch {
-            throw MPTCPError(code: .system, operation: operation, detail: "\(error)")
+        let (fd, bound) = try namespace.perform { () throws(MPTCPError) -> (Int32, UInt16) in
+            try Self.open(address: address, port: port, backlog: backlog, operation: operation)
         }
-        let (fd, bound) = try opened.get()
         self.fd = fd
         self.address = address
         self.port = bound
@@ -94,58 +81,61 @@ public final class MPTCPListener: @unchecked Sendable {
     /// socket, SO_REUSEADDR, [IPV6_V6ONLY], bind, listen (non-blocking, for
     /// `refuseQueuedConnections`); the descriptor and the bound port.
     private static func open(address: IPAddress, port: UInt16, backlog: Int32,
-                             operation: String) -> Result<(Int32, UInt16), MPTCPError> {
+                             operation: String) throws(MPTCPError) -> (Int32, UInt16) {
         let family = address.isIPv4 ? AF_INET : AF_INET6
-        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
-                        ipprotoMPTCP)
-        guard fd >= 0 else {
-            let code = cnl_errno()
-            if code == EPROTONOSUPPORT || code == EINVAL || code == ENOPROTOOPT {
-                return .failure(MPTCPError(code: .system, operation: operation, errno: code,
-                                           detail: "this kernel has no MPTCP sockets", hint: "check 'sysctl net.mptcp.enabled'"))
+        let fd: Int32
+        switch valueOrErrno({ socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
+                                     ipprotoMPTCP) }) {
+        case .success(let opened): fd = opened
+        case .failure(let errno):
+            var error = MPTCPError.system(operation, errno: errno.rawValue)
+            if [EPROTONOSUPPORT, EINVAL, ENOPROTOOPT].contains(errno.rawValue) {
+                error.detail = "this kernel has no MPTCP sockets"
+                error.hint = "check 'sysctl net.mptcp.enabled'"
             }
-            return .failure(.system(operation, errno: code))
+            throw error
         }
-        func fail(_ step: String) -> Result<(Int32, UInt16), MPTCPError> {
-            let code = cnl_errno()
+        do {
+            return (fd, try bindAndListen(fd, address: address, port: port, family: family, backlog: backlog, operation: operation))
+        } catch {
             _ = closeDescriptor(fd)
-            var e = MPTCPError.system(operation, errno: code)
-            e.detail = step
-            if code == EADDRINUSE { e.hint = "another socket (TCP or MPTCP) listens there already" }
-            if code == EADDRNOTAVAIL { e.hint = "the address is not configured in this namespace" }
-            return .failure(e)
+            throw error
+        }
+    }
+
+    /// The steps after `socket`; a failure names its step, with a hint for the usual causes.
+    private static func bindAndListen(_ fd: Int32, address: IPAddress, port: UInt16, family: Int32, backlog: Int32,
+                                      operation: String) throws(MPTCPError) -> UInt16 {
+        func step<I: FixedWidthInteger>(_ name: String, _ call: () -> I) throws(MPTCPError) {
+            guard case .failure(let errno) = valueOrErrno(call) else { return }
+            var error = MPTCPError.system(operation, errno: errno.rawValue)
+            error.detail = name
+            if errno.rawValue == EADDRINUSE { error.hint = "another socket (TCP or MPTCP) listens there already" }
+            if errno.rawValue == EADDRNOTAVAIL { error.hint = "the address is not configured in this namespace" }
+            throw error
         }
         var one: Int32 = 1
-        guard setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
-            return fail("setsockopt SO_REUSEADDR")
-        }
+        try step("setsockopt SO_REUSEADDR") { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)) }
         var storage = sockaddr_storage()
         let length: socklen_t
         switch address {
         case .v4(let bytes):
-            guard setBytes(bytes, family: family, port: port, into: &storage) else { return fail("address") }
+            guard setBytes(bytes, family: family, port: port, into: &storage) else { throw .system(operation, errno: EINVAL) }
             length = socklen_t(MemoryLayout<sockaddr_in>.size)
         case .v6(let bytes):
-            guard setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
-                return fail("setsockopt IPV6_V6ONLY")
-            }
-            guard setBytes(bytes, family: family, port: port, into: &storage) else { return fail("address") }
+            try step("setsockopt IPV6_V6ONLY") { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) }
+            guard setBytes(bytes, family: family, port: port, into: &storage) else { throw .system(operation, errno: EINVAL) }
             length = socklen_t(MemoryLayout<sockaddr_in6>.size)
         }
-        let bound = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard bound == 0 else { return fail("bind") }
-        guard listen(fd, backlog) == 0 else { return fail("listen") }
+        try step("bind") { withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } } }
+        try step("listen") { listen(fd, backlog) }
         var actual = sockaddr_storage()
         var actualLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let named = withUnsafeMutablePointer(to: &actual) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &actualLength) }
+        try step("getsockname") {
+            withUnsafeMutablePointer(to: &actual) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &actualLength) } }
         }
-        guard named == 0 else { return fail("getsockname") }
         // sin_port and sin6_port sit at the same offset, in network order.
-        let boundPort = withUnsafeBytes(of: &actual) { UInt16($0[2]) << 8 | UInt16($0[3]) }
-        return .success((fd, boundPort))
+        return withUnsafeBytes(of: &actual) { UInt16($0[2]) << 8 | UInt16($0[3]) }
     }
 
     private static func setBytes(_ bytes: [UInt8], family: Int32, port: UInt16, into storage: inout sockaddr_storage) -> Bool {

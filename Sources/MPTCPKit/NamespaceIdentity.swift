@@ -1,9 +1,5 @@
 import CNetlink
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Which network namespace the calling thread is in, as a name a user knows:
 /// the host's (the one of PID 1), one named under `/run/netns` (as `ip netns

@@ -1,9 +1,5 @@
 import CNetlink
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// A libnl socket (`struct nl_sock`) with request/reply and receive helpers.
 ///
@@ -17,16 +13,14 @@ final class NetlinkSocket {
     /// `nl_socket_alloc` + `nl_connect`, with extended acks enabled
     /// (`NETLINK_EXT_ACK`, `NETLINK_CAP_ACK`; libnl 3.7 has no API for them).
     init(protocol proto: Int32) throws(MPTCPError) {
-        guard let sock = nl_socket_alloc() else {
-            throw MPTCPError(code: .system, operation: "allocate netlink socket", errno: ENOMEM)
-        }
+        guard let sock = nl_socket_alloc() else { throw .system("allocate netlink socket", errno: ENOMEM) }
         handle = sock
         protocolNumber = proto
-        let rc = nl_connect(sock, proto)
-        if rc < 0 {
-            let code = cnl_errno()
+        do {
+            try libnlCall("open netlink socket") { nl_connect(sock, proto) }
+        } catch {
             nl_socket_free(sock)
-            throw MPTCPError.system("open netlink socket", errno: code == 0 ? EINVAL : code)
+            throw error
         }
         var one: Int32 = 1
         let fd = nl_socket_get_fd(sock)
@@ -45,48 +39,36 @@ final class NetlinkSocket {
 
     /// `genl_ctrl_resolve`: the numeric id of a generic-netlink family.
     func resolveFamily(_ name: String) throws(MPTCPError) -> Int32 {
-        let id = genl_ctrl_resolve(handle, name)
-        guard id >= 0 else {
-            throw MPTCPError(code: .notFound, operation: "resolve generic netlink family \(name)",
-                             detail: libnlError(id),
-                             hint: "is MPTCP enabled in this kernel (CONFIG_MPTCP, net.mptcp.enabled)?")
+        try libnlCall("resolve generic netlink family \(name)", code: .notFound,
+                      hint: "is MPTCP enabled in this kernel (CONFIG_MPTCP, net.mptcp.enabled)?") {
+            genl_ctrl_resolve(handle, name)
         }
-        return id
     }
 
     /// `genl_ctrl_resolve_grp`: the id of a family's multicast group.
     func resolveGroup(family: String, group: String) throws(MPTCPError) -> Int32 {
-        let id = genl_ctrl_resolve_grp(handle, family, group)
-        guard id >= 0 else {
-            throw MPTCPError(code: .notFound, operation: "resolve multicast group \(family)/\(group)",
-                             detail: libnlError(id))
+        try libnlCall("resolve multicast group \(family)/\(group)", code: .notFound) {
+            genl_ctrl_resolve_grp(handle, family, group)
         }
-        return id
     }
 
     /// Sends one message built by `genlmsg_put` (generic netlink) or
     /// `nlmsg_alloc_simple` (other protocols) with `payload` appended; returns its sequence number.
     func send(type: Int32, flags: UInt16, genlCommand: UInt8?, payload: [UInt8], operation: String) throws(MPTCPError) -> UInt32 {
         guard let msg = genlCommand == nil ? nlmsg_alloc_simple(type, Int32(flags)) : nlmsg_alloc() else {
-            throw MPTCPError(code: .system, operation: operation, errno: ENOMEM)
+            throw .system(operation, errno: ENOMEM)
         }
         defer { nlmsg_free(msg) }
         if let cmd = genlCommand {
             guard genlmsg_put(msg, UInt32(NL_AUTO_PORT), UInt32(NL_AUTO_SEQ), type, 0, Int32(flags), cmd, MPTCPFamily.version) != nil else {
-                throw MPTCPError(code: .system, operation: operation, errno: ENOMEM)
+                throw .system(operation, errno: ENOMEM)
             }
         }
         if !payload.isEmpty {
             var copy = payload
-            let rc = copy.withUnsafeMutableBytes { nlmsg_append(msg, $0.baseAddress, $0.count, 4) }
-            guard rc >= 0 else {
-                throw MPTCPError(code: .system, operation: operation, errno: ENOMEM, detail: libnlError(rc))
-            }
+            try libnlCall(operation) { copy.withUnsafeMutableBytes { nlmsg_append(msg, $0.baseAddress, $0.count, 4) } }
         }
-        let sent = nl_send_auto(handle, msg)
-        guard sent >= 0 else {
-            throw MPTCPError(code: .system, operation: operation, errno: cnl_errno(), detail: libnlError(sent))
-        }
+        try libnlCall(operation) { nl_send_auto(handle, msg) }
         return cnl_msg_seq(msg)
     }
 
@@ -134,64 +116,57 @@ final class NetlinkSocket {
             let ms = max(0, timeoutMilliseconds ?? 0)
             if receiveTimeout != ms {
                 var tv = timeval(tv_sec: Int(ms / 1000), tv_usec: Int(ms % 1000) * 1000)
-                guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
-                    throw MPTCPError.system(operation, errno: cnl_errno())
-                }
+                try systemCall(operation) { setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size)) }
                 receiveTimeout = ms
             }
         }
         while true {
             var peer = sockaddr_nl()
             var peerLength = socklen_t(MemoryLayout<sockaddr_nl>.size)
-            let n = datagramBuffer.withUnsafeMutableBytes { buffer in
-                withUnsafeMutablePointer(to: &peer) { p in
-                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        recvfrom(fd, buffer.baseAddress, buffer.count, (wait ? 0 : Int32(MSG_DONTWAIT)) | Int32(MSG_TRUNC), $0, &peerLength)
+            let received = valueOrErrno(retryOnInterrupt: wait && timeoutMilliseconds == nil) {
+                datagramBuffer.withUnsafeMutableBytes { buffer in
+                    withUnsafeMutablePointer(to: &peer) { p in
+                        p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            recvfrom(fd, buffer.baseAddress, buffer.count, (wait ? 0 : Int32(MSG_DONTWAIT)) | Int32(MSG_TRUNC), $0, &peerLength)
+                        }
                     }
                 }
             }
-            if n < 0 {
-                let code = cnl_errno()
-                switch code {
-                case EAGAIN, EWOULDBLOCK: return nil
-                case EINTR: if wait && timeoutMilliseconds == nil { continue } else { return nil }
+            let n: Int
+            switch received {
+            case .success(let count): n = count
+            case .failure(let errno):
+                switch errno.rawValue {
+                case EAGAIN, EWOULDBLOCK, EINTR: return nil
                 case ENOBUFS: return .overrun
-                default: throw MPTCPError.system(operation, errno: code)
+                default: throw .system(operation, errno: errno.rawValue)
                 }
             }
             if peer.nl_pid != 0 { continue }
             guard n <= datagramBuffer.count else {
-                throw MPTCPError(code: .protocolViolation, operation: operation,
-                                 detail: "a datagram of \(n) bytes exceeds the \(datagramBuffer.count)-byte buffer")
+                throw .protocolViolation(operation, "a datagram of \(n) bytes exceeds the \(datagramBuffer.count)-byte buffer")
             }
-            do {
-                return .messages(try NetlinkMessage.parse(Array(datagramBuffer[0..<n])))
-            } catch {
-                throw MPTCPError(code: .protocolViolation, operation: operation, detail: error.description)
-            }
+            let datagram = Array(datagramBuffer[0..<n])
+            return .messages(try decode(operation) { () throws(DecodeError) in try NetlinkMessage.parse(datagram) })
         }
     }
 
-    /// Sends a request and collects its replies until the kernel's ack (or, for a
-    /// dump, `NLMSG_DONE`). A kernel error becomes an `MPTCPError` with the extack text.
+    /// The request/reply primitive (mdlayher's `Conn.Execute`): sends a request
+    /// and collects its replies until the kernel's ack (or, for a dump,
+    /// `NLMSG_DONE`). A kernel error becomes an `MPTCPError` with the extack text.
     func transact(type: Int32, flags: UInt16, genlCommand: UInt8?, payload: [UInt8], operation: String) throws(MPTCPError) -> [NetlinkMessage] {
         let seq = try send(type: type, flags: flags, genlCommand: genlCommand, payload: payload, operation: operation)
         let isDump = flags & NL.fDump == NL.fDump
         var replies: [NetlinkMessage] = []
         while true {
-            guard case .messages(let batch) = try receive(operation: operation) else {
-                throw MPTCPError(code: .system, operation: operation, errno: ENOBUFS,
-                                 detail: "the reply overran the socket buffer")
-            }
-            for m in batch where m.sequence == seq {
+            for m in try receiveReplies(operation, overrun: "the reply overran the socket buffer") where m.sequence == seq {
                 switch m.type {
                 case NL.error:
-                    let status = try decode(operation) { () throws(DecodeError) in try NetlinkStatus(errorMessage: m) }
-                    if status.error != 0 { throw MPTCPError.kernel(operation, status) }
+                    if let refusal = try acknowledgement(m, operation) { throw .kernel(operation, refusal) }
                     if !isDump { return replies }
                 case NL.done:
                     let status = try decode(operation) { () throws(DecodeError) in try NetlinkStatus(doneMessage: m) }
-                    if status.error < 0 { throw MPTCPError.kernel(operation, status) }
+                    if status.error < 0 { throw .kernel(operation, status) }
                     return replies
                 case NL.noop, NL.overrun:
                     continue
@@ -202,11 +177,12 @@ final class NetlinkSocket {
         }
     }
 
-    /// Sends `payloads` as generic-netlink requests packed into as few datagrams as
-    /// `maxBatch` allows: the kernel handles the messages of a datagram in order,
-    /// each with its own ack. Returns, per request and in order, nil for success or
-    /// the kernel's refusal. Throws only when a datagram cannot be sent or its acks
-    /// cannot be read (then the outcome of the requests is unknown).
+    /// `transact` for many generic-netlink requests at once, packed into as few
+    /// datagrams as `maxBatch` allows: the kernel handles the messages of a
+    /// datagram in order, each with its own ack. Returns, per request and in
+    /// order, nil for success or the kernel's refusal. Throws only when a
+    /// datagram cannot be sent or its acks cannot be read (then the outcome of
+    /// the requests is unknown).
     func transactBatch(type: Int32, genlCommand: UInt8, payloads: [[UInt8]], maxBatch: Int = 64,
                        operation: String) throws(MPTCPError) -> [NetlinkStatus?] {
         var results: [NetlinkStatus?] = []
@@ -219,31 +195,15 @@ final class NetlinkSocket {
             for i in start..<end {
                 let seq = nl_socket_use_seq(handle)
                 index[seq] = i - start
-                let length = NL.headerLength + 4 + payloads[i].count
-                datagram.append(contentsOf: le32(UInt32(length)))
-                datagram.append(contentsOf: le16(UInt16(truncatingIfNeeded: type)))
-                datagram.append(contentsOf: le16(NL.fRequest | NL.fAck))
-                datagram.append(contentsOf: le32(seq))
-                datagram.append(contentsOf: le32(0))
-                datagram.append(contentsOf: [genlCommand, MPTCPFamily.version, 0, 0])
-                datagram.append(contentsOf: payloads[i])
-                datagram.append(contentsOf: [UInt8](repeating: 0, count: padding(length)))
+                datagram += genericRequest(type: type, sequence: seq, command: genlCommand, payload: payloads[i])
             }
-            let sent = datagram.withUnsafeMutableBytes { nl_sendto(handle, $0.baseAddress, $0.count) }
-            guard sent >= 0 else {
-                throw MPTCPError(code: .system, operation: operation, errno: cnl_errno(), detail: libnlError(sent))
-            }
+            try libnlCall(operation) { datagram.withUnsafeMutableBytes { nl_sendto(handle, $0.baseAddress, $0.count) } }
             var chunk = [NetlinkStatus?](repeating: nil, count: end - start)
             var waiting = end - start
             while waiting > 0 {
-                guard case .messages(let batch) = try receive(operation: operation) else {
-                    throw MPTCPError(code: .system, operation: operation, errno: ENOBUFS,
-                                     detail: "the acks overran the socket buffer")
-                }
-                for m in batch where m.type == NL.error {
+                for m in try receiveReplies(operation, overrun: "the acks overran the socket buffer") where m.type == NL.error {
                     guard let i = index.removeValue(forKey: m.sequence) else { continue }
-                    let status = try decode(operation) { () throws(DecodeError) in try NetlinkStatus(errorMessage: m) }
-                    chunk[i] = status.error == 0 ? nil : status
+                    chunk[i] = try acknowledgement(m, operation)
                     waiting -= 1
                 }
             }
@@ -253,15 +213,34 @@ final class NetlinkSocket {
         return results
     }
 
-    private func decode<T>(_ operation: String, _ body: () throws(DecodeError) -> T) throws(MPTCPError) -> T {
-        do { return try body() } catch {
-            throw MPTCPError(code: .protocolViolation, operation: operation, detail: error.description)
+    /// One read of replies; an overrun lost some, so the request's outcome is unknown.
+    private func receiveReplies(_ operation: String, overrun: String) throws(MPTCPError) -> [NetlinkMessage] {
+        guard case .messages(let batch) = try receive(operation: operation) else {
+            var error = MPTCPError.system(operation, errno: ENOBUFS)
+            error.detail = overrun
+            throw error
         }
+        return batch
+    }
+
+    /// An `NLMSG_ERROR` reply: nil for an ack, else the kernel's refusal.
+    private func acknowledgement(_ m: NetlinkMessage, _ operation: String) throws(MPTCPError) -> NetlinkStatus? {
+        let status = try decode(operation) { () throws(DecodeError) in try NetlinkStatus(errorMessage: m) }
+        return status.error == 0 ? nil : status
     }
 }
 
-/// libnl's text for a negative `NLE_*` code.
-func libnlError(_ code: Int32) -> String {
-    guard let text = nl_geterror(code) else { return "libnl error \(code)" }
-    return String(cString: text)
+/// One generic-netlink request message with `NLM_F_REQUEST | NLM_F_ACK`, padded
+/// to 4 bytes, as `genlmsg_put` lays it out (pure, so it is unit-tested).
+func genericRequest(type: Int32, sequence: UInt32, command: UInt8, payload: [UInt8]) -> [UInt8] {
+    let length = NL.headerLength + 4 + payload.count
+    var message = le32(UInt32(length))
+    message += le16(UInt16(truncatingIfNeeded: type))
+    message += le16(NL.fRequest | NL.fAck)
+    message += le32(sequence)
+    message += le32(0)
+    message += [command, MPTCPFamily.version, 0, 0]
+    message += payload
+    message += [UInt8](repeating: 0, count: padding(length))
+    return message
 }

@@ -1,9 +1,4 @@
 import CNetlink
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// An interface as rtnetlink describes it (`RTM_NEWLINK`).
 public struct Link: Hashable, Sendable {
@@ -107,81 +102,24 @@ public struct NetworkSnapshot: Hashable, Sendable {
 
     /// Dumps links, addresses and routes of `namespace` (`RTM_GETLINK`,
     /// `RTM_GETADDR`, `RTM_GETROUTE`).
-    public static func read(namespace: NetworkNamespace = .current) throws -> NetworkSnapshot {
-        try namespace.perform { () throws -> NetworkSnapshot in
+    public static func read(namespace: NetworkNamespace = .current) throws(MPTCPError) -> NetworkSnapshot {
+        try namespace.perform { () throws(MPTCPError) -> NetworkSnapshot in
             let reader = try NetworkReader()
             return try reader.read()
         }
     }
 
-    /// Decodes dump replies; pure, so it is unit-tested without a kernel.
+    /// Decodes dump replies (with `RouteNetlinkDecoder`); pure, so it is unit-tested without a kernel.
     init(linkMessages: [NetlinkMessage], addressMessages: [NetlinkMessage],
-                routeMessages: [NetlinkMessage]) throws(DecodeError) {
-        links = []
+         routeMessages: [NetlinkMessage]) throws(DecodeError) {
+        links = try linkMessages.filter { $0.type == RT.newLink }.map { m throws(DecodeError) in try RouteNetlinkDecoder.link(m) }
         addresses = []
-        defaultRoutes = []
-        for m in linkMessages where m.type == RT.newLink {
-            // struct ifinfomsg: family u8, pad u8, type u16, index s32, flags u32, change u32
-            guard m.payload.count >= 16 else { throw DecodeError("RTM_NEWLINK shorter than ifinfomsg") }
-            let index = Int32(bitPattern: readLE32(m.payload, 4))
-            let flags = readLE32(m.payload, 8)
-            var name: String?
-            var oper = Link.OperState.unknown
-            for a in try parseAttributes(m.payload[16...]) {
-                switch a.type {
-                case RT.iflaIfname: name = a.string()
-                case RT.iflaOperstate: oper = Link.OperState(rawValue: try a.u8("IFLA_OPERSTATE"))
-                default: break
-                }
-            }
-            guard let name else { throw DecodeError("RTM_NEWLINK for index \(index) without IFLA_IFNAME") }
-            links.append(Link(index: index, name: name, flags: flags, operState: oper))
-        }
         for m in addressMessages where m.type == RT.newAddr {
-            // struct ifaddrmsg: family u8, prefixlen u8, flags u8, scope u8, index u32
-            guard m.payload.count >= 8 else { throw DecodeError("RTM_NEWADDR shorter than ifaddrmsg") }
-            let index = Int32(bitPattern: readLE32(m.payload, 4))
-            var flags = UInt32(m.payload[m.payload.startIndex + 2])
-            var local: IPAddress?, address: IPAddress?
-            for a in try parseAttributes(m.payload[8...]) {
-                switch a.type {
-                case RT.ifaLocal: local = IPAddress(bytes: a.value)
-                case RT.ifaAddress: address = IPAddress(bytes: a.value)
-                case RT.ifaFlags: flags = try a.u32("IFA_FLAGS")
-                default: break
-                }
-            }
-            // IFA_LOCAL is the local address on point-to-point links; IFA_ADDRESS otherwise.
-            guard let chosen = local ?? address else { continue }
-            addresses.append(InterfaceAddress(address: chosen, prefixLength: m.payload[m.payload.startIndex + 1],
-                                              interfaceIndex: index, flags: flags))
+            if let address = try RouteNetlinkDecoder.address(m) { addresses.append(address) }
         }
+        defaultRoutes = []
         for m in routeMessages where m.type == RT.newRoute {
-            // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type (u8 each), flags u32
-            guard m.payload.count >= 12 else { throw DecodeError("RTM_NEWROUTE shorter than rtmsg") }
-            let base = m.payload.startIndex
-            let family = UInt16(m.payload[base])
-            guard m.payload[base + 1] == 0, m.payload[base + 7] == RT.routeUnicast else { continue }
-            var table = UInt32(m.payload[base + 4])
-            var interfaces: [Int32] = []
-            for a in try parseAttributes(m.payload[12...]) {
-                switch a.type {
-                case RT.rtaTable: table = try a.u32("RTA_TABLE")
-                case RT.rtaOif: interfaces.append(Int32(bitPattern: try a.u32("RTA_OIF")))
-                case RT.rtaMultipath:
-                    // struct rtnexthop: len u16, flags u8, hops u8, ifindex s32, then attributes
-                    var at = a.value.startIndex
-                    while at + 8 <= a.value.endIndex {
-                        let len = Int(UInt16(a.value[at]) | UInt16(a.value[at + 1]) << 8)
-                        guard len >= 8 else { throw DecodeError("RTA_MULTIPATH next hop of \(len) bytes") }
-                        interfaces.append(Int32(bitPattern: readLE32(a.value, at + 4)))
-                        at += (len + 3) & ~3
-                    }
-                default: break
-                }
-            }
-            guard table == RT.tableMain else { continue }
-            for i in interfaces { defaultRoutes.insert(DefaultRoute(family: family, interfaceIndex: i)) }
+            defaultRoutes.formUnion(try RouteNetlinkDecoder.defaultRoutes(m))
         }
     }
 
@@ -205,8 +143,8 @@ public final class NetworkReader {
     }
 
     /// Opens the socket in `namespace`.
-    public convenience init(namespace: NetworkNamespace) throws {
-        let socket = try namespace.perform { () throws -> NetlinkSocket in try NetlinkSocket(protocol: NL.protoRoute) }
+    public convenience init(namespace: NetworkNamespace) throws(MPTCPError) {
+        let socket = try namespace.perform { () throws(MPTCPError) -> NetlinkSocket in try NetlinkSocket(protocol: NL.protoRoute) }
         self.init(socket: socket)
     }
 
@@ -214,16 +152,29 @@ public final class NetworkReader {
 
     /// One snapshot of links, addresses and main-table default routes.
     public func read() throws(MPTCPError) -> NetworkSnapshot {
-        // ifinfomsg / ifaddrmsg / rtmsg headers, all zero: AF_UNSPEC, every table.
-        let links = try socket.transact(type: Int32(RT.getLink), flags: NL.fDump, genlCommand: nil,
-                                        payload: [UInt8](repeating: 0, count: 16), operation: "list interfaces")
-        let addrs = try socket.transact(type: Int32(RT.getAddr), flags: NL.fDump, genlCommand: nil,
-                                        payload: [UInt8](repeating: 0, count: 8), operation: "list addresses")
-        let routes = try socket.transact(type: Int32(RT.getRoute), flags: NL.fDump, genlCommand: nil,
-                                         payload: [UInt8](repeating: 0, count: 12), operation: "list routes")
+        let links = try dump(RT.getLink, "list interfaces")
+        let addrs = try dump(RT.getAddr, "list addresses")
+        let routes = try dump(RT.getRoute, "list routes")
         return try decode("read interfaces, addresses and routes") { () throws(DecodeError) in
             try NetworkSnapshot(linkMessages: links, addressMessages: addrs, routeMessages: routes)
         }
+    }
+
+    /// The interface names and addresses, without routes.
+    func interfaceTable() throws(MPTCPError) -> InterfaceTable {
+        let links = try dump(RT.getLink, "list interfaces")
+        let addrs = try dump(RT.getAddr, "list addresses")
+        return try decode("list interfaces") { () throws(DecodeError) in
+            try InterfaceTable(linkMessages: links, addressMessages: addrs)
+        }
+    }
+
+    /// A dump of every link, address or route: the request's ifinfomsg (16 bytes),
+    /// ifaddrmsg (8) or rtmsg (12) all zero, for AF_UNSPEC and every table.
+    private func dump(_ type: UInt16, _ operation: String) throws(MPTCPError) -> [NetlinkMessage] {
+        let headerLength = type == RT.getLink ? 16 : type == RT.getAddr ? 8 : 12
+        return try socket.transact(type: Int32(type), flags: NL.fDump, genlCommand: nil,
+                                   payload: [UInt8](repeating: 0, count: headerLength), operation: operation)
     }
 }
 
@@ -245,15 +196,12 @@ public final class NetworkMonitor {
     private let socket: NetlinkSocket
 
     /// Joins the groups in `namespace`.
-    public init(namespace: NetworkNamespace = .current, receiveBuffer: Int = 4 << 20) throws {
-        socket = try namespace.perform { () throws -> NetlinkSocket in
+    public init(namespace: NetworkNamespace = .current, receiveBuffer: Int = 4 << 20) throws(MPTCPError) {
+        socket = try namespace.perform { () throws(MPTCPError) -> NetlinkSocket in
             let sock = try NetlinkSocket(protocol: NL.protoRoute)
             nl_socket_disable_seq_check(sock.handle)
             for group in [RT.groupLink, RT.groupIPv4Address, RT.groupIPv6Address, RT.groupIPv4Route, RT.groupIPv6Route] {
-                if nl_socket_add_membership(sock.handle, group) < 0 {
-                    let code = cnl_errno()
-                    throw MPTCPError.system("join rtnetlink group \(group)", errno: code == 0 ? EPERM : code)
-                }
+                try libnlCall("join rtnetlink group \(group)") { nl_socket_add_membership(sock.handle, group) }
             }
             sock.setReceiveBuffer(receiveBuffer)
             return sock
@@ -270,7 +218,7 @@ public final class NetworkMonitor {
             return [.lost]
         case .messages(let messages):
             return messages.compactMap { m -> NetworkNotice? in
-                let index = m.payload.count >= 8 ? Int32(bitPattern: readLE32(m.payload, 4)) : nil
+                let index = RouteNetlinkDecoder.interfaceIndex(m)
                 switch m.type {
                 case RT.newLink, RT.delLink: return .changed(kind: .link, interfaceIndex: index)
                 case RT.newAddr, RT.delAddr: return .changed(kind: .address, interfaceIndex: index)

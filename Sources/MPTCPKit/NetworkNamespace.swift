@@ -1,9 +1,5 @@
 import CNetlink
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// A network namespace to act in: the caller's own, or a named one under
 /// `/run/netns` (as `ip netns add` creates them).
@@ -25,8 +21,7 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
     /// whether it exists is checked when it is entered.
     public init(named name: String) throws(MPTCPError) {
         guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), name.utf8.count < 256 else {
-            throw MPTCPError(code: .invalidArgument, operation: "select network namespace",
-                             detail: "'\(name)' is not a valid namespace name")
+            throw .invalidArgument("select network namespace", "'\(name)' is not a valid namespace name")
         }
         self.name = name
     }
@@ -43,35 +38,31 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
     /// reads there cost no thread of their own.
     public func enterOnThisThread() throws(MPTCPError) {
         guard let path else { return }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw MPTCPError.system("enter network namespace \(description)", errno: cnl_errno()) }
+        let fd = try systemCall("enter network namespace \(description)") { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
-        guard cnl_setns_net(fd) == 0 else { throw MPTCPError.system("enter network namespace \(description)", errno: cnl_errno()) }
+        try systemCall("enter network namespace \(description)") { cnl_setns_net(fd) }
     }
 
     /// Runs `body` inside this namespace and returns its result. For the current
     /// namespace the body runs on the calling thread; for a named one it runs on
     /// a new thread that enters the namespace first and ends afterwards.
-    public func perform<T>(_ body: () throws -> T) throws -> T {
+    public func perform<T>(_ body: () throws(MPTCPError) -> T) throws(MPTCPError) -> T {
         guard let path else { return try body() }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let code = cnl_errno()
-            if code == ENOENT {
-                throw MPTCPError(code: .notFound, operation: "enter network namespace \(description)",
-                                 errno: code, detail: "no namespace named '\(description)' (see 'ip netns list')")
-            }
-            throw MPTCPError.system("enter network namespace \(description)", errno: code)
+        let operation = "enter network namespace \(description)"
+        let fd: Int32
+        switch valueOrErrno({ open(path, O_RDONLY | O_CLOEXEC) }) {
+        case .success(let opened): fd = opened
+        case .failure(let errno) where errno.rawValue == ENOENT:
+            throw .notFound(operation, "no namespace named '\(description)' (see 'ip netns list')", errno: ENOENT)
+        case .failure(let errno): throw .system(operation, errno: errno.rawValue)
         }
         defer { close(fd) }
-        return try withoutActuallyEscaping(body) { escapable in
-            let job = NamespaceJob(fd: fd) { () -> Result<T, any Error> in
-                Result { try escapable() }
+        return try withoutActuallyEscaping(body) { (escapable) throws(MPTCPError) -> T in
+            let job = NamespaceJob(fd: fd) { () -> Result<T, MPTCPError> in
+                Result { () throws(MPTCPError) -> T in try escapable() }
             }
             try job.runOnDedicatedThread()
-            guard let outcome = job.outcome else {
-                throw MPTCPError.system("enter network namespace \(description)", errno: job.setnsErrno)
-            }
+            guard let outcome = job.outcome else { throw .system(operation, errno: job.setnsErrno) }
             return try outcome.get()
         }
     }
@@ -81,21 +72,20 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
 /// runs; the caller joins the thread before reading `outcome`.
 private final class NamespaceJob<T> {
     let fd: Int32
-    let work: () -> Result<T, any Error>
-    var outcome: Result<T, any Error>?
+    let work: () -> Result<T, MPTCPError>
+    var outcome: Result<T, MPTCPError>?
     var setnsErrno: Int32 = 0
 
-    init(fd: Int32, work: @escaping () -> Result<T, any Error>) {
+    init(fd: Int32, work: @escaping () -> Result<T, MPTCPError>) {
         self.fd = fd
         self.work = work
     }
 
     func runOnThread() {
-        guard cnl_setns_net(fd) == 0 else {
-            setnsErrno = cnl_errno()
-            return
+        switch valueOrErrno({ cnl_setns_net(fd) }) {
+        case .success: outcome = work()
+        case .failure(let errno): setnsErrno = errno.rawValue
         }
-        outcome = work()
     }
 
     func runOnDedicatedThread() throws(MPTCPError) {

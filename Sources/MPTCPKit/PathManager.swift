@@ -1,10 +1,6 @@
 import NIOConcurrencyHelpers
 import Synchronization
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The typed API of the `mptcp_pm` generic-netlink family: endpoints and limits
 /// of the in-kernel path manager, and the userspace path manager's per-connection
@@ -23,8 +19,8 @@ public final class PathManager: @unchecked Sendable {
     public let namespace: NetworkNamespace
 
     /// Opens a request socket in `namespace` and resolves the `mptcp_pm` family.
-    public init(namespace: NetworkNamespace = .current) throws {
-        let (sock, family) = try namespace.perform { () throws -> (NetlinkSocket, Int32) in
+    public init(namespace: NetworkNamespace = .current) throws(MPTCPError) {
+        let (sock, family) = try namespace.perform { () throws(MPTCPError) -> (NetlinkSocket, Int32) in
             let sock = try NetlinkSocket(protocol: NL.protoGeneric)
             return (sock, try sock.resolveFamily(MPTCPFamily.name))
         }
@@ -49,7 +45,7 @@ public final class PathManager: @unchecked Sendable {
             AddressNest(id: id).write(&w, as: PMAttr.addr)
         }
         guard let first = replies.first else {
-            throw MPTCPError(code: .protocolViolation, operation: op, detail: "the kernel sent no endpoint")
+            throw .protocolViolation(op, "the kernel sent no endpoint")
         }
         return try decode(op) { () throws(DecodeError) in try Endpoint(reply: first) }
     }
@@ -87,8 +83,8 @@ public final class PathManager: @unchecked Sendable {
     public func endpointID(for address: IPAddress, port: UInt16 = 0) throws(MPTCPError) -> UInt8 {
         let matches = try endpoints().filter { $0.address == address && (port == 0 || $0.port == port) }
         guard let match = matches.first else {
-            throw MPTCPError(code: .notFound, operation: "find endpoint \(AddressAndPort(address: address, port: port))",
-                             detail: "no endpoint has this address", hint: "list them with 'mptcpctl endpoint show'")
+            throw .notFound("find endpoint \(AddressAndPort(address: address, port: port))", "no endpoint has this address",
+                            hint: "list them with 'mptcpctl endpoint show'")
         }
         return match.id
     }
@@ -99,7 +95,7 @@ public final class PathManager: @unchecked Sendable {
     public func limits() throws(MPTCPError) -> Limits {
         let replies = try request(.getLimits, "show limits") { _ in }
         guard let first = replies.first else {
-            throw MPTCPError(code: .protocolViolation, operation: "show limits", detail: "the kernel sent no limits")
+            throw .protocolViolation("show limits", "the kernel sent no limits")
         }
         return try decode("show limits") { () throws(DecodeError) in try Limits(reply: first) }
     }
@@ -207,11 +203,10 @@ public final class PathManager: @unchecked Sendable {
 
     private static func subflowCreateRefusal(_ r: SubflowRequest) -> MPTCPError? {
         if r.remote.port == 0 {
-            return MPTCPError(code: .invalidArgument, operation: subflowCreateOperation(r), detail: "the remote port is required")
+            return .invalidArgument(subflowCreateOperation(r), "the remote port is required")
         }
         if r.local.address.family != r.remote.address.family {
-            return MPTCPError(code: .invalidArgument, operation: subflowCreateOperation(r),
-                              detail: "local and remote address families differ")
+            return .invalidArgument(subflowCreateOperation(r), "local and remote address families differ")
         }
         return nil
     }
@@ -231,10 +226,10 @@ public final class PathManager: @unchecked Sendable {
     public func destroySubflow(token: UInt32, local: AddressAndPort, remote: AddressAndPort) throws(MPTCPError) {
         let op = "destroy subflow \(local) -> \(remote) on \(formatToken(token))"
         guard local.port != 0, remote.port != 0 else {
-            throw MPTCPError(code: .invalidArgument, operation: op, detail: "both ports are required (see 'mptcpctl connections')")
+            throw .invalidArgument(op, "both ports are required (see 'mptcpctl connections')")
         }
         guard local.address.family == remote.address.family else {
-            throw MPTCPError(code: .invalidArgument, operation: op, detail: "local and remote address families differ")
+            throw .invalidArgument(op, "local and remote address families differ")
         }
         _ = try request(.subflowDestroy, op) { w in
             w.putU32(PMAttr.token, token)
@@ -248,7 +243,7 @@ public final class PathManager: @unchecked Sendable {
     public func setSubflowBackup(token: UInt32, local: AddressAndPort, remote: AddressAndPort, backup: Bool) throws(MPTCPError) {
         let op = "set \(backup ? "backup" : "nobackup") on subflow \(local) -> \(remote) of \(formatToken(token))"
         guard local.address.family == remote.address.family else {
-            throw MPTCPError(code: .invalidArgument, operation: op, detail: "local and remote address families differ")
+            throw .invalidArgument(op, "local and remote address families differ")
         }
         _ = try request(.setFlags, op) { w in
             w.putU32(PMAttr.token, token)
@@ -282,7 +277,7 @@ public final class PathManager: @unchecked Sendable {
         }
         return try messages.map { m throws(MPTCPError) in
             guard m.payload.count >= 4 else {
-                throw MPTCPError(code: .protocolViolation, operation: operation, detail: "reply shorter than a genl header")
+                throw .protocolViolation(operation, "reply shorter than a genl header")
             }
             return try decode(operation) { () throws(DecodeError) in try parseAttributes(m.payload[4...]) }
         }
@@ -295,15 +290,14 @@ func chooseLocalID(for address: IPAddress, known: [Endpoint], token: UInt32) thr
     if let bound = known.first(where: { $0.address == address }) { return bound.id }
     let used = Set(known.map(\.id))
     guard let free = AddressID.lowestFree(excluding: used) else {
-        throw MPTCPError(code: .invalidArgument, operation: "choose a local id on \(formatToken(token))",
-                         detail: "all 255 ids are in use")
+        throw .invalidArgument("choose a local id on \(formatToken(token))", "all 255 ids are in use")
     }
     return free
 }
 
 func decode<T>(_ operation: String, _ body: () throws(DecodeError) -> T) throws(MPTCPError) -> T {
     do { return try body() } catch {
-        throw MPTCPError(code: .protocolViolation, operation: operation, detail: "malformed kernel reply: \(error.description)")
+        throw .protocolViolation(operation, "malformed kernel reply: \(error.description)")
     }
 }
 

@@ -7,8 +7,8 @@ public enum ConnectionTable {
     static let tcpListen: UInt8 = 10
 
     /// Every MPTCP connection of `namespace` (listeners excluded), ordered by token.
-    public static func read(namespace: NetworkNamespace = .current) throws -> [Connection] {
-        try namespace.perform { () throws -> [Connection] in
+    public static func read(namespace: NetworkNamespace = .current) throws(MPTCPError) -> [Connection] {
+        try namespace.perform { () throws(MPTCPError) -> [Connection] in
             let sock = try NetlinkSocket(protocol: NL.protoSockDiag)
             var msk: [DiagSocket] = []
             var tcp: [DiagSocket] = []
@@ -22,8 +22,8 @@ public enum ConnectionTable {
     }
 
     /// Every MPTCP listener of `namespace` (the sockets an MP_JOIN can reach), ordered by port.
-    public static func listeners(namespace: NetworkNamespace = .current) throws -> [Listener] {
-        try namespace.perform { () throws -> [Listener] in
+    public static func listeners(namespace: NetworkNamespace = .current) throws(MPTCPError) -> [Listener] {
+        try namespace.perform { () throws(MPTCPError) -> [Listener] in
             let sock = try NetlinkSocket(protocol: NL.protoSockDiag)
             var result: [Listener] = []
             for family in [UInt8(2), UInt8(10)] {

@@ -1,9 +1,4 @@
-import CNetlink
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The MPTCP sysctls of a namespace (`/proc/sys/net/mptcp`): path-manager and
 /// packet-scheduler selection. Files are opened inside the namespace, because
@@ -18,8 +13,8 @@ public struct MPTCPSysctl: Sendable {
 
     /// `net.mptcp.path_manager` (6.15+), or `net.mptcp.pm_type` (0 = kernel,
     /// 1 = userspace) on older kernels.
-    public func pathManager() throws -> String {
-        try namespace.perform { () throws -> String in
+    public func pathManager() throws(MPTCPError) -> String {
+        try namespace.perform { () throws(MPTCPError) -> String in
             if let name = try Self.readIfPresent("path_manager") { return name }
             switch try Self.read("pm_type") {
             case "0": return "kernel"
@@ -30,8 +25,8 @@ public struct MPTCPSysctl: Sendable {
     }
 
     /// `net.mptcp.available_path_managers`; on kernels before 6.15, the two that `pm_type` offers.
-    public func availablePathManagers() throws -> [String] {
-        try namespace.perform { () throws -> [String] in
+    public func availablePathManagers() throws(MPTCPError) -> [String] {
+        try namespace.perform { () throws(MPTCPError) -> [String] in
             if let list = try Self.readIfPresent("available_path_managers") { return Self.words(list) }
             _ = try Self.read("pm_type")
             return ["kernel", "userspace"]
@@ -40,13 +35,13 @@ public struct MPTCPSysctl: Sendable {
 
     /// Selects the path manager for connections created from now on.
     /// A name the kernel does not offer is refused before anything is written.
-    public func setPathManager(_ name: String) throws {
-        try namespace.perform { () throws in
+    public func setPathManager(_ name: String) throws(MPTCPError) {
+        try namespace.perform { () throws(MPTCPError) in
             let newStyle = FileManagerless.exists(Self.directory + "path_manager")
             let available = newStyle ? Self.words(try Self.read("available_path_managers")) : ["kernel", "userspace"]
             guard available.contains(name) else {
-                throw MPTCPError(code: .invalidArgument, operation: "set path manager",
-                                 detail: "the kernel offers no path manager '\(name)'; available: \(available.joined(separator: ", "))")
+                throw .invalidArgument("set path manager",
+                                       "the kernel offers no path manager '\(name)'; available: \(available.joined(separator: ", "))")
             }
             if newStyle {
                 try Self.write("path_manager", name)
@@ -57,23 +52,23 @@ public struct MPTCPSysctl: Sendable {
     }
 
     /// `net.mptcp.scheduler`
-    public func scheduler() throws -> String {
-        try namespace.perform { () throws -> String in try Self.read("scheduler") }
+    public func scheduler() throws(MPTCPError) -> String {
+        try namespace.perform { () throws(MPTCPError) -> String in try Self.read("scheduler") }
     }
 
     /// `net.mptcp.available_schedulers`
-    public func availableSchedulers() throws -> [String] {
-        try namespace.perform { () throws -> [String] in Self.words(try Self.read("available_schedulers")) }
+    public func availableSchedulers() throws(MPTCPError) -> [String] {
+        try namespace.perform { () throws(MPTCPError) -> [String] in Self.words(try Self.read("available_schedulers")) }
     }
 
     /// Selects the packet scheduler for sockets created from now on.
     /// A name the kernel does not offer is refused before anything is written.
-    public func setScheduler(_ name: String) throws {
-        try namespace.perform { () throws in
+    public func setScheduler(_ name: String) throws(MPTCPError) {
+        try namespace.perform { () throws(MPTCPError) in
             let available = Self.words(try Self.read("available_schedulers"))
             guard available.contains(name) else {
-                throw MPTCPError(code: .invalidArgument, operation: "set scheduler",
-                                 detail: "the kernel offers no scheduler '\(name)'; available: \(available.joined(separator: ", "))")
+                throw .invalidArgument("set scheduler",
+                                       "the kernel offers no scheduler '\(name)'; available: \(available.joined(separator: ", "))")
             }
             try Self.write("scheduler", name)
         }
@@ -91,19 +86,13 @@ public struct MPTCPSysctl: Sendable {
     }
 
     static func read(_ name: String) throws(MPTCPError) -> String {
-        let path = directory + name
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw sysctlError("read net.mptcp.\(name)", cnl_errno()) }
+        let operation = "read net.mptcp.\(name)"
+        let fd = try sysctlCall(operation) { open(directory + name, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 512)
         while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                let code = cnl_errno()
-                if code == EINTR { continue }
-                throw sysctlError("read net.mptcp.\(name)", code)
-            }
+            let n = try sysctlCall(operation) { chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
             if n == 0 { break }
             bytes += chunk[0..<n]
         }
@@ -113,21 +102,22 @@ public struct MPTCPSysctl: Sendable {
     }
 
     static func write(_ name: String, _ value: String) throws(MPTCPError) {
-        let path = directory + name
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw sysctlError("write net.mptcp.\(name)", cnl_errno()) }
+        let fd = try sysctlCall("write net.mptcp.\(name)") { open(directory + name, O_WRONLY | O_CLOEXEC) }
         defer { close(fd) }
         let bytes = Array((value + "\n").utf8)
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard n == bytes.count else { throw sysctlError("write net.mptcp.\(name) = \(value)", n < 0 ? cnl_errno() : EIO) }
+        let operation = "write net.mptcp.\(name) = \(value)"
+        let n = try sysctlCall(operation) { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+        guard n == bytes.count else { throw .system(operation, errno: EIO) }
     }
 
-    static func sysctlError(_ operation: String, _ code: Int32) -> MPTCPError {
-        if code == ENOENT {
-            return MPTCPError(code: .notFound, operation: operation, errno: code,
-                              hint: "is MPTCP enabled in this kernel (CONFIG_MPTCP)?")
+    /// `systemCall` for a sysctl file: a missing one means the kernel has no MPTCP.
+    static func sysctlCall<I: FixedWidthInteger>(_ operation: String, _ call: () -> I) throws(MPTCPError) -> I {
+        switch valueOrErrno(call) {
+        case .success(let value): return value
+        case .failure(let errno) where errno.rawValue == ENOENT:
+            throw .notFound(operation, nil, errno: ENOENT, hint: "is MPTCP enabled in this kernel (CONFIG_MPTCP)?")
+        case .failure(let errno): throw .system(operation, errno: errno.rawValue)
         }
-        return MPTCPError.system(operation, errno: code)
     }
 }
 

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The address of a Unix socket at a filesystem path, filled in one place for
 /// everyone who connects to one (the CLI to the daemon, the daemon checking
@@ -24,15 +20,17 @@ public struct UnixSocketAddress {
     /// `connect(2)` of the socket `fd` to this address: 0, or the errno it failed with.
     public func connect(_ fd: Int32) -> Int32 {
         var address = address
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                #if canImport(Glibc)
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                #else
-                Musl.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                #endif
+        // No retry on EINTR: the connection then goes on in the background.
+        let result = valueOrErrno(retryOnInterrupt: false) {
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
             }
         }
-        return rc == 0 ? 0 : errno
+        switch result {
+        case .success: return 0
+        case .failure(let errno): return errno.rawValue
+        }
     }
 }

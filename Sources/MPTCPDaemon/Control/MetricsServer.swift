@@ -38,7 +38,9 @@ struct MetricsServer: Service, CustomStringConvertible {
             // The socket is made by the thread that calls bind: one inside the
             // daemon's namespace, so the address is the namespace's.
             let listen = self.listen
-            let channel = try api.namespace.perform { try bootstrap.bind(host: listen.host, port: listen.port).wait() }
+            let channel = try api.namespace.perform { () -> Result<any Channel, any Error> in
+                Result { try bootstrap.bind(host: listen.host, port: listen.port).wait() }
+            }.get()
             logger.info("serving metrics over HTTP", metadata: ["listen": "\(listen.host):\(listen.port)", "path": "/metrics"])
             try? await gracefulShutdown()
             try? await channel.close()

@@ -40,17 +40,17 @@ final class ConnectionManager: @unchecked Sendable {
 
     /// The kernel's answer to a command on a connection that no longer exists.
     static func isGone(_ error: any Error) -> Bool {
-        (error as? MPTCPError)?.kernelMessage == "invalid token"
+        (error as? MPTCPError)?.isUnknownToken ?? false
     }
 
     /// The kernel's answer to a subflow request before the connection is fully established.
     static func isNotYetEstablished(_ error: any Error) -> Bool {
-        (error as? MPTCPError)?.errno == ENOTCONN
+        (error as? MPTCPError)?.isNotConnected ?? false
     }
 
     /// The kernel's answer to a userspace-PM command on a connection of the in-kernel PM.
     static func isOtherManager(_ error: any Error) -> Bool {
-        (error as? MPTCPError)?.kernelMessage?.contains("userspace PM not selected") ?? false
+        (error as? MPTCPError)?.isUserspacePMNotSelected ?? false
     }
 
     private let lock = NIOLock()
