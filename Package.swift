@@ -28,6 +28,7 @@ let package = Package(
             pkgConfig: "libnl-genl-3.0",
             providers: [.apt(["libnl-genl-3-dev", "libnl-route-3-dev"])]
         ),
+        // Linux with Glibc only: no #if canImport(Musl) branches (they were never compiled).
         .target(
             name: "MPTCPKit",
             // NIOLockedValueBox: a pthread mutex, which ThreadSanitizer follows
