@@ -324,7 +324,7 @@ final class CLIUsageKernelTests {
     /// The commands that ask the daemon take --json too: status, reload, dispatch, and metrics as families.
     @Test func daemonCommandsPrintJSON() throws {
         let daemon = try Daemon(namespace: lab.client, policy: ControlAPIKernelTests.policy)
-        try daemon.waitUntil("the control socket") { daemon.log.contains("serving the control API") }
+        try daemon.waitServing()
         let metrics = try object(lab.mptcpctl(lab.client, ["-j", "metrics"]).stdout)
         let families = try #require(metrics["families"] as? [[String: Any]])
         #expect(!families.isEmpty)

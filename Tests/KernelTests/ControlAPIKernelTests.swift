@@ -3,79 +3,6 @@ import MPTCPAPI
 import MPTCPKit
 import Testing
 
-/// A client of the control socket for tests: one connection, one line out, one line in.
-final class ControlClient {
-    let fd: Int32
-
-    init(_ path: String) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw LabError("socket: \(errno)") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in path.utf8.enumerated() { raw[i] = b }
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else {
-            close(fd)
-            throw LabError("connect \(path): errno \(errno)")
-        }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    deinit { close(fd) }
-
-    func send(_ bytes: [UInt8]) {
-        var rest = bytes[...]
-        while !rest.isEmpty {
-            let n = rest.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { return }
-            rest = rest.dropFirst(n)
-        }
-    }
-
-    private var pending: [UInt8] = []
-
-    /// The next line, or nil at EOF (or after 10 s).
-    func readLine() -> [UInt8]? {
-        while true {
-            if let i = pending.firstIndex(of: 0x0A) {
-                let line = Array(pending[..<i])
-                pending.removeFirst(i + 1)
-                return line
-            }
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { return nil }
-            pending += buffer[..<n]
-        }
-    }
-
-    /// Sends a request and returns its outcome (a subscription's notifications
-    /// read meanwhile are skipped).
-    func call(_ method: String, _ params: [String: JSONValue] = [:], id: JSONValue = 1) throws -> Result<JSONValue, RPCError> {
-        send(RPCWire.encode(RPCRequest(id: id, method: method, params: params)))
-        while true {
-            guard let line = readLine() else { throw LabError("no answer to \(method)") }
-            guard case .response(let answerID, let outcome) = try RPCWire.decodeMessage(line) else { continue }
-            #expect(answerID == id)
-            return outcome
-        }
-    }
-
-    func result(_ method: String, _ params: [String: JSONValue] = [:]) throws -> JSONValue {
-        try call(method, params).get()
-    }
-
-    func error(_ method: String, _ params: [String: JSONValue] = [:]) throws -> RPCError? {
-        if case .failure(let e) = try call(method, params) { return e }
-        return nil
-    }
-}
-
 /// The control socket against a daemon in a private namespace: every method
 /// over a real socket, bad requests, limits and who may do what.
 @Suite(.serialized, .enabled(if: KernelRequirement.enabled, KernelRequirement.comment))
@@ -102,7 +29,7 @@ final class ControlAPIKernelTests {
 
     func start(_ policy: String = ControlAPIKernelTests.policy) throws -> Daemon {
         let daemon = try Daemon(namespace: lab.client, policy: policy)
-        try daemon.waitUntil("the control socket") { daemon.log.contains("serving the control API") }
+        try daemon.waitServing()
         return daemon
     }
 
@@ -163,8 +90,9 @@ final class ControlAPIKernelTests {
         #expect(try c.error("interface.notify", ["interface": "nosuch"])?.name == "invalid_params")
         #expect(try c.result("interface.notify") == ["interface": nil, "queued": true], "without one: every interface")
         #expect(try c.error("interface.notify", ["interface": "a2", "action": "no spaces"])?.name == "invalid_params")
+        let published = try daemon.subscribe([.policy])
         #expect(try c.result("policy.reload")["reloading"] == true)
-        try daemon.waitUntil("the reload") { daemon.log.contains("reloaded the policy") }
+        try published.wait("the reload") { $0.type == "reloaded" && $0["config"] == daemon.configPath }
         #expect(try c.result("status")["reloads"] == 1)
         try "[[interface]]\nname = \"a2\"\nrole = \"sideways\"\n".write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         let invalid = try #require(try c.error("policy.reload"))
@@ -192,8 +120,9 @@ final class ControlAPIKernelTests {
         #expect(try run(Repository.mptcpctl, ["--socket", socketPath, "status"]).stdout.contains("\nnamespace:        \(lab.client)\n"))
         #expect(try run(Repository.mptcpctl, ["status", "--socket", socketPath]).status == 0)
 
+        let published = try daemon.subscribe([.policy])
         #expect(try lab.mptcpctl(lab.client, ["reload"]).stdout == "reloading \(daemon.configPath): no changes\n")
-        try daemon.waitUntil("the reload") { daemon.log.contains("reloaded the policy") }
+        try published.wait("the reload") { $0.type == "reloaded" && $0["config"] == daemon.configPath && $0["changes"] == "0" }
         try "[[interface]]\nname = \"a2\"\nrole = \"sideways\"\n".write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         let refused = try lab.mptcpctl(lab.client, ["reload"], check: false)
         #expect(refused.status == 1)
@@ -209,7 +138,7 @@ final class ControlAPIKernelTests {
         let daemon = try Daemon(namespace: lab.client, policy: Self.policy.replacingOccurrences(
             of: "[daemon]\n", with: "[daemon]\nsocket = \"@STATE@/api.sock\"\n"),
             environment: ["MPTCPCTLD_DEBUG_IGNORE_LINK_EVENTS": "1"])
-        try daemon.waitUntil("the control socket") { daemon.log.contains("serving the control API") }
+        try daemon.waitServing()
         let hook = Repository.root.appendingPathComponent("config/networkmanager/90-mptcpctl").path
         func dispatch(_ interface: String, _ action: String) throws -> CommandResult {
             try run("/usr/bin/env", ["-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MPTCPCTL=\(Repository.mptcpctl)",
@@ -246,6 +175,9 @@ final class ControlAPIKernelTests {
         let policy = Self.policy.replacingOccurrences(of: "resync_interval = 0\n", with: "resync_interval = 0\n[kernel]\npath_manager = \"userspace\"\n")
             + "\n[[connection]]\nname = \"manual\"\nstrategy = \"single\"\n"
         let daemon = try start(policy)
+        let published = try daemon.subscribe([.action])
+        /// What the daemon did because its policy did not want a subflow.
+        func unwanted() throws -> [EventRecord] { try published.all { $0["reason"]?.contains("not wanted by manual") == true } }
         try MPTCPSysctl(namespace: lab.serverNamespace).setPathManager("userspace")
         let serverEvents = try EventLog(lab.serverNamespace)
         let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7402"])
@@ -277,7 +209,7 @@ final class ControlAPIKernelTests {
         #expect(try c.result("subflow.set_backup", ["token": .string(token), "local": "10.0.2.1", "local_port": .integer(port),
                                                     "remote": "10.0.1.2", "remote_port": 7402, "backup": false]) == ["backup": false])
         _ = try serverEvents.wait("MP_PRIO") { $0.type == .subflowPriority && $0.backup == false }
-        #expect(!daemon.log.contains("not wanted by manual"), "the policy leaves a hand-made subflow alone")
+        #expect(try unwanted().isEmpty, "the policy leaves a hand-made subflow alone: \(published.described)")
         #expect(try c.result("subflow.destroy", ["token": .string(token), "local": "10.0.2.1", "local_port": .integer(port),
                                                  "remote": "10.0.1.2", "remote_port": 7402]) == ["destroyed": true])
         #expect(try c.result("announce", ["token": .string(token), "address": "10.0.2.1", "id": 5]) == ["announced": true])
@@ -309,7 +241,7 @@ final class ControlAPIKernelTests {
             (try c.result("connections").arrayValue?.first { $0["remote_port"] == 7402 }?["subflows"]?.arrayValue?.count) == 2
         }
         Thread.sleep(forTimeInterval: 0.3)
-        #expect(!daemon.log.contains("not wanted by manual"))
+        #expect(try unwanted().isEmpty, "\(published.described)")
         let refused = try lab.mptcpctl(lab.client, ["remove", "--token", "deadbeef", "--id", "3"], check: false)
         #expect(refused.status == 1 && refused.stderr.contains("invalid token"), "\(refused.stderr)")
         #expect(daemon.stop() == 0)
@@ -365,7 +297,6 @@ final class ControlAPIKernelTests {
     /// there counted the host's subflows.
     @Test func theHTTPEndpointsSubflowGaugesCountTheDaemonsNamespace() throws {
         let daemon = try start(Self.policy + "\n[metrics]\nlisten = \"127.0.0.1:19465\"\n")
-        try daemon.waitUntil("the metrics endpoint") { daemon.log.contains("serving metrics over HTTP") }
         let python = try #require(Repository.python)
         func scrape() throws -> [String: Double] {
             let text = try lab.exec(lab.client, [python, "-c", """
@@ -379,6 +310,7 @@ final class ControlAPIKernelTests {
             }
             return samples
         }
+        try daemon.waitUntil("the metrics endpoint answers") { (try? scrape()) != nil }
         #expect(try scrape()["mptcpctld_active_subflows"] == 0)
         let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7405"])
         defer { server.stop() }
@@ -566,6 +498,7 @@ final class ControlAPIKernelTests {
             """
         let methods = ["status", "connections", "endpoints", "interfaces", "policy.show", "policy.plan", "metrics", "policy.reload", "interface.notify",
                        "subflow.create", "subflow.destroy", "subflow.set_backup", "announce", "remove", "subscribe"]
+        let published = try daemon.subscribe([.policy])
         func asNobody() throws -> [String] {
             let out = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", python, "-c", script,
                                                        socketPath] + methods).stdout
@@ -576,7 +509,9 @@ final class ControlAPIKernelTests {
                                    "subflow.create permission_denied", "subflow.destroy permission_denied",
                                    "subflow.set_backup permission_denied", "announce permission_denied", "remove permission_denied",
                                    "subscribe ok"])
-        #expect(!daemon.log.contains("reloaded the policy"))
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(try published.all { $0.type == "reloaded" }.isEmpty, "\(published.described)")
+        #expect(try ControlClient(socketPath).result("status")["reloads"] == 0)
         #expect(daemon.stop() == 0)
 
         // admin_group admits it to the mutating methods.

@@ -83,7 +83,7 @@ final class EventsAndHooksKernelTests {
             role = "\(role)"
             families = ["ipv4"]
             """)
-        try daemon.waitUntil("the control socket") { daemon.log.contains("serving the control API") }
+        try daemon.waitServing()
         try daemon.waitUntil("the backup endpoint") { try PathManager(namespace: lab.clientNamespace).endpoints().count == 1 }
         return daemon
     }
@@ -610,7 +610,6 @@ final class EventsAndHooksKernelTests {
     /// `[metrics] listen`: /metrics over HTTP inside the daemon's namespace.
     @Test func metricsAreServedOverHTTPWhenAsked() throws {
         let daemon = try start("[metrics]\nlisten = \"127.0.0.1:19464\"\n")
-        try daemon.waitUntil("the metrics endpoint") { daemon.log.contains("serving metrics over HTTP") }
         let python = try #require(Repository.python)
         func get(_ path: String, in namespace: String) throws -> String {
             try lab.exec(namespace, [python, "-c", """
@@ -624,6 +623,7 @@ final class EventsAndHooksKernelTests {
                     print("refused")
                 """, path]).stdout
         }
+        try daemon.waitUntil("the metrics endpoint answers") { try get("/metrics", in: lab.client).hasPrefix("200 ") }
         // Under the in-kernel path manager too, kernel events are counted by type.
         try lab.exec(lab.client, [python, "-c", """
             import socket

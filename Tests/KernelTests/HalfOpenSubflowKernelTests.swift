@@ -74,6 +74,7 @@ final class HalfOpenSubflowKernelTests {
         // The default retry (join_timeout 7 s, backoff from 200 ms): several retries in 30 s.
         let daemon = try Daemon(namespace: lab.client, policy: Self.fullmesh)
         try daemon.waitRunning()
+        let published = try daemon.subscribe([.action])
         let s = try server(7601)
         defer { s.stop() }
         let c = try client(7601)
@@ -110,7 +111,7 @@ final class HalfOpenSubflowKernelTests {
         #expect(failures.count >= 2, "\(daemon.log)")
         #expect(failures.compactMap { $0["attempt"] }.prefix(2) == ["1", "2"], "attempts count up: \(failures)")
         #expect(failures.allSatisfy { Int($0["retry_in_ms"] ?? "") ?? 0 >= 200 }, "the retry backs off (initial 200 ms)")
-        #expect(daemon.lines("destroyed subflow").filter { $0["local"]?.hasPrefix("10.0.2.1") == true }.count >= 2)
+        #expect(try published.all { $0.type == "subflow_destroyed" && $0["local_address"] == "10.0.2.1" }.count >= 2, "\(published.described)")
         #expect(daemon.lines("retrying subflow").filter { $0["local"] == "10.0.2.1" }.count >= 2)
         #expect(daemon.stop() == 0)
     }
@@ -127,6 +128,7 @@ final class HalfOpenSubflowKernelTests {
         try MPTCPSysctl(namespace: lab.serverNamespace).setPathManager("userspace")
         let daemon = try Daemon(namespace: lab.client, policy: Self.fullmesh + "\nretry = { join_timeout = \"60s\" }\n")
         try daemon.waitRunning()
+        let published = try daemon.subscribe([.action])
         let s = try server(port)
         defer { s.stop() }
         let listener = try LineProcess(Repository.mptcpctl, ["-n", lab.server, "listen", "10.0.1.2", String(announcedPort)])
@@ -174,8 +176,11 @@ final class HalfOpenSubflowKernelTests {
         }
         #expect(halfOpen.allSatisfy { $0 == stuck }, "the one join to 7700, never a second: \(stuck) then \(halfOpen)")
         #expect(try metric("mptcpctld_pm_subflows_failed_total") == failedBefore, "a path close is no failed join: \(daemon.log)")
-        #expect(daemon.lines("creating subflow").filter { $0["local"] == "10.0.3.1" && $0["remote"] == "10.0.1.2:\(announcedPort)" }.count == 1,
-                "asked for once: \(daemon.log)")
+        let asked = try published.all {
+            $0.type == "subflow_requested" && $0["local_address"] == "10.0.3.1" && $0["remote_address"] == "10.0.1.2"
+                && $0["remote_port"] == String(announcedPort)
+        }
+        #expect(asked.count == 1, "asked for once: \(published.described)")
         #expect(daemon.stop() == 0)
     }
 
@@ -218,8 +223,8 @@ final class HalfOpenSubflowKernelTests {
 
         // The daemon adopts the connection: the join under way is pending, not asked for again.
         let daemon = try Daemon(namespace: lab.client, policy: Self.fullmesh + "\nretry = { join_timeout = \"60s\" }\n")
-        try daemon.waitUntil("start-up adoption") { daemon.log.contains("connections resynchronised") }
-        try daemon.waitUntil("the control API") { daemon.log.contains("serving the control API") }
+        try daemon.waitRunning()  // READY=1 comes after start-up adoption
+        try daemon.waitServing()
         Thread.sleep(forTimeInterval: 1)
         #expect(try subflows(7611).filter { $0.localAddress == IPAddress("10.0.2.1") }.map(\.localPort) == [stuck.localPort],
                 "one join from 10.0.2.1, the one made by hand")

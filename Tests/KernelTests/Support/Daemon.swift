@@ -1,4 +1,5 @@
 import Foundation
+import MPTCPAPI
 import MPTCPKit
 
 /// A running `mptcpctld` in a lab namespace, with its policy file, state
@@ -29,6 +30,20 @@ final class Daemon: @unchecked Sendable {
     private(set) var neededKill = false
     /// Whether this instance made `directory` (and so removes it; a restart passes it on).
     private let ownsDirectory: Bool
+    /// The datagram socket the daemon's `sd_notify` messages come to (its `NOTIFY_SOCKET`).
+    private let notifySocket: Int32
+    /// The `sd_notify` messages received so far (`READY=1`, `STATUS=…`), in order.
+    private(set) var notifications: [String] = []
+    /// The control socket: the policy's `socket = "…"`, or `/run/mptcpctl/mptcpctld-NAMESPACE.sock`.
+    var socketPath: String {
+        for line in policyText.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.count == 2, parts[0] == "socket", parts[1].count > 2, parts[1].hasPrefix("\""), parts[1].hasSuffix("\"") {
+                return String(parts[1].dropFirst().dropLast())
+            }
+        }
+        return "/run/mptcpctl/mptcpctld-\(namespace).sock"
+    }
 
     /// Writes `policy` (`@STATE@` becomes the state directory) and starts the daemon,
     /// with `-n NAMESPACE`, or (`viaIPNetnsExec`) as `ip netns exec NAMESPACE mptcpctld`
@@ -47,6 +62,8 @@ final class Daemon: @unchecked Sendable {
         var n = 1
         while FileManager.default.fileExists(atPath: logFile(n)) { n += 1 }
         logPath = logFile(n)
+        let notifyPath = base.appendingPathComponent(n == 1 ? "notify.sock" : "notify-\(n).sock").path
+        notifySocket = try Self.datagramSocket(boundTo: notifyPath)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         try write(policy: policy)
         let arguments = (viaIPNetnsExec || !launcher.isEmpty ? [] : ["-n", namespace]) + ["--config", configPath, "--log-level", logLevel]
@@ -72,9 +89,9 @@ final class Daemon: @unchecked Sendable {
             process.arguments = ["-c", "import os, signal, sys; \(how); os.execv(sys.argv[1], sys.argv[1:])",
                                  Repository.mptcpctld] + arguments
         }
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        }
+        // Readiness comes as systemd would see it: `READY=1` on NOTIFY_SOCKET.
+        process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": notifyPath]) { _, new in new }
+            .merging(environment) { _, new in new }
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
@@ -84,6 +101,7 @@ final class Daemon: @unchecked Sendable {
     /// Kills and reaps the daemon; removes the directory it made unless MPTCPCTL_KEEP_TEST_DIRS=1.
     deinit {
         kill()
+        close(notifySocket)
         if ownsDirectory && ProcessInfo.processInfo.environment["MPTCPCTL_KEEP_TEST_DIRS"] != "1" {
             try? FileManager.default.removeItem(at: directory)
         }
@@ -172,9 +190,63 @@ final class Daemon: @unchecked Sendable {
         try waitUntil("the kernel matches the policy (mptcpctl plan exits 0)", seconds: seconds) { try converged() }
     }
 
-    /// Waits for the "running" line: start-up (first pass included) is over.
+    /// Waits for `READY=1` on the daemon's NOTIFY_SOCKET (as systemd would): start-up
+    /// (first pass and, for the userspace path manager, adoption included) is over.
     func waitRunning(seconds: Double = 10) throws {
-        try waitUntil("the daemon reports running", seconds: seconds) { !lines("running").isEmpty }
+        try waitUntil("the daemon reports READY=1", seconds: seconds) {
+            readNotifications()
+            return notifications.contains { $0.split(separator: "\n").contains("READY=1") }
+        }
+    }
+
+    /// Waits until the control socket answers `status`.
+    func waitServing(seconds: Double = 10) throws {
+        let path = socketPath
+        try waitUntil("the control socket answers status", seconds: seconds) {
+            (try? ControlClient(path).result("status")["pid"]) != nil
+        }
+    }
+
+    /// Once the control socket answers, a subscription to the events the daemon
+    /// publishes from then on (those of start-up may come before it).
+    func subscribe(_ kinds: [EventRecord.Kind]? = nil, seconds: Double = 10) throws -> DaemonEvents {
+        try waitServing(seconds: seconds)
+        return try DaemonEvents(socketPath: socketPath, kinds: kinds)
+    }
+
+    /// Moves the datagrams queued on the notify socket into `notifications`.
+    private func readNotifications() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(notifySocket, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            guard n > 0 else { return }
+            notifications.append(String(decoding: buffer[..<n], as: UTF8.self))
+        }
+    }
+
+    /// A Unix datagram socket bound to `path` (replacing a stale file).
+    private static func datagramSocket(boundTo path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw LabError("socket: errno \(errno)") }
+        unlink(path)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw LabError("notify socket path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw LabError("bind \(path): errno \(errno)")
+        }
+        return fd
     }
 }
 
