@@ -31,7 +31,7 @@ class WatcherThread: @unchecked Sendable {
         let rc = pthread_create(&t, nil, { raw in
             guard let raw else { return nil }
             let watcher = Unmanaged<WatcherThread>.fromOpaque(raw).takeRetainedValue()
-            watcher.nameThisThread()
+            nameCurrentThread(watcher.name)
             while !watcher.stop.load(ordering: .relaxed) { watcher.step() }
             return nil
         }, box.toOpaque())
@@ -39,15 +39,6 @@ class WatcherThread: @unchecked Sendable {
             box.release()
             logger.critical("cannot start \(what)", metadata: ["errno": "\(rc)"])
         }
-    }
-
-    /// prctl(PR_SET_NAME) through procfs (Glibc's Swift module hides
-    /// pthread_setname_np); the kernel keeps the first 15 bytes.
-    private func nameThisThread() {
-        let fd = open("/proc/thread-self/comm", O_WRONLY)
-        guard fd >= 0 else { return }
-        _ = name.withCString { write(fd, $0, strlen($0)) }
-        close(fd)
     }
 
     func join() {
