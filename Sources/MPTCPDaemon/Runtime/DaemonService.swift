@@ -15,14 +15,17 @@ import UnixSignals
 ///   applies `on_exit`. Woken by its `Doorbell`, or by its next deadline.
 /// - `mptcpctld-link` (`NetworkWatcher`): reads rtnetlink notifications, rings
 ///   the doorbell (`network`, `lost`).
-/// - `mptcpctld-mptcp` (`EventWatcher`): reads MPTCP events, publishes them and
+/// - `mptcpctld-event` (`EventWatcher`): reads MPTCP events, publishes them and
 ///   hands them to the userspace path manager; rings `mptcp` when it needs an
 ///   earlier wake-up.
 /// - `mptcpctld-hooks` (`HookRunner`): takes events from the hub, runs hooks.
-/// - Swift's cooperative pool (no blocking call): this service (SIGHUP rings
-///   `reload`; shutdown rings `stop` and awaits the endpoint thread's end),
-///   the control server on NIO's event loop (API requests read the
-///   `PolicyStore` and `DaemonState`, ring `network` or `reload`), metrics.
+/// - The control server's NIO event loop (one thread) answers cheap methods and
+///   subscriptions; its one `NIOThreadPool` worker runs the requests that touch
+///   the kernel, in order. Both read the `PolicyStore` and `DaemonState`, and
+///   ring `network` or `reload`. The metrics server shares that design.
+/// - Swift's cooperative pool runs no blocking call: this service (SIGHUP rings
+///   `reload`; graceful shutdown rings `stop` and awaits the endpoint thread's
+///   end) and the service group.
 /// - Shared state, each with one writer: `PolicyStore` (the policy; written by
 ///   the endpoint thread's reload), `DaemonState` (owned endpoints, the
 ///   manager; written by the endpoint thread), `EventHub` (published by all,

@@ -6,7 +6,7 @@ import Glibc
 
 /// A thread of its own for blocking netlink reads (kept off the concurrency
 /// pool): runs `step()` until `join()`. Subclasses own their socket and say what
-/// one step is; `start` and `join` run on the service's task, which serialises them.
+/// one step is; `start` and `join` run on the endpoint thread, which serialises them.
 class WatcherThread: @unchecked Sendable {
     private let what: String
     /// The thread's name (15 bytes at most), for `top -H`, `ps -L` and tracing.
