@@ -30,13 +30,8 @@ final class EndpointLoop: @unchecked Sendable {
     /// Links and addresses as last seen, for interface events (nil: not read yet).
     var lastNetwork: NetworkSnapshot?
 
-    /// Refused endpoint changes are retried with backoff (1 s doubling to 60 s,
-    /// 8 retries, about 3 minutes), then left until the network or the policy
-    /// changes or the next resync: a lasting refusal is neither hammered nor
-    /// retried forever (the reconciler logs each one once).
-    private static let endpointRetry = RetryPolicy(initialMilliseconds: 1000, maximumMilliseconds: 60_000, attempts: 8)
-    private var failedPasses = 0
-    private var retryAt: ContinuousClock.Instant?
+    /// Retries of passes whose changes the kernel refused.
+    private var retries = EndpointRetrySeries()
     private var resyncAt: ContinuousClock.Instant?
     /// What the userspace path manager's timers need next.
     private var timerAt: ContinuousClock.Instant?
@@ -69,7 +64,7 @@ final class EndpointLoop: @unchecked Sendable {
         started(.success(()))
         scheduleResync(after: policies.current.daemon.resyncInterval)
         while true {
-            var why = doorbell.wait(until: [retryAt, resyncAt, timerAt].compactMap { $0 }.min())
+            var why = doorbell.wait(until: [retries.retryAt, resyncAt, timerAt].compactMap { $0 }.min())
             if why.contains(.stop) { break }
             why.formUnion(dueDeadlines())
             if !why.isEmpty { pass(why) }
@@ -81,7 +76,10 @@ final class EndpointLoop: @unchecked Sendable {
     private func dueDeadlines() -> Pending {
         let now = ContinuousClock.now
         var due: Pending = []
-        if let at = retryAt, at <= now { due.insert(.retry); retryAt = nil }
+        if let at = retries.retryAt, at <= now {
+            due.insert(.retry)
+            retries.retryDue()
+        }
         if let at = timerAt, at <= now { due.insert(.timer); timerAt = nil }
         if let at = resyncAt, at <= now {
             due.insert(.resync)
@@ -104,7 +102,7 @@ final class EndpointLoop: @unchecked Sendable {
         // the cause of the actions that follow it in the pass.
         let cause = EventCause(trigger: trigger)
         // Something changed: a refused change deserves a fresh series of retries.
-        if !why.isDisjoint(with: [.network, .reload, .lost]) { failedPasses = 0 }
+        if !why.isDisjoint(with: [.network, .reload, .lost]) { retries.restart() }
         if why.contains(.reload) {
             let interval = policies.current.daemon.resyncInterval
             hub.attributing(to: cause) { reload() }
@@ -166,19 +164,11 @@ final class EndpointLoop: @unchecked Sendable {
 
     /// After a pass: a failed one schedules a retry, within the series' bounds.
     private func settle(reconciled: Bool) {
-        if reconciled {
-            failedPasses = 0
-            return
-        }
-        failedPasses += 1
-        if retryAt != nil {
-            // A retry is on its way already.
-        } else if Self.endpointRetry.allowsRetry(after: failedPasses) {
-            let delay = Self.endpointRetry.delay(attempt: failedPasses, jitter: 0)
-            logger.notice("will retry", metadata: ["in_ms": "\(delay)", "attempt": "\(failedPasses)"])
-            retryAt = .now + .milliseconds(delay)
-        } else if Self.endpointRetry.allowsRetry(after: failedPasses - 1) {
-            // The first pass past the last retry (said once per series).
+        switch retries.settle(reconciled: reconciled, now: .now) {
+        case .settled, .alreadyPending, .givenUp: break
+        case .retry(let delay, let attempt):
+            logger.notice("will retry", metadata: ["in_ms": "\(delay)", "attempt": "\(attempt)"])
+        case .exhausted(let failedPasses):
             Counter(label: "mptcpctld_endpoint_retries_exhausted_total").increment()
             logger.warning("giving up retrying refused endpoint changes until the network or the policy changes, or the next resync",
                            metadata: ["failed_passes": "\(failedPasses)"])
