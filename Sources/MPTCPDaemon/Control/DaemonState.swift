@@ -8,10 +8,13 @@ import MPTCPPolicy
 import Prometheus
 import Synchronization
 
-/// What the control API reports about the daemon: written by the service's loop
-/// (start-up, reloads, reconcile passes), read by API requests on their thread.
+/// What the control API reports about the daemon: written by the endpoint
+/// thread (reconcile passes) and start-up, read by API requests on their thread.
+/// The policy, its load time and the reload count are the `PolicyStore`'s,
+/// read from it with each snapshot.
 final class DaemonState: Sendable {
     struct Snapshot: Sendable {
+        /// The store's (`PolicyStore`), as of this snapshot.
         var policy: Policy
         var configPath: String
         /// When the running policy was loaded (seconds since 1970).
@@ -23,13 +26,21 @@ final class DaemonState: Sendable {
     }
 
     private let value: NIOLockedValueBox<Snapshot>
+    private let policies: PolicyStore
     private let started = ContinuousClock.now
 
-    init(policy: Policy, configPath: String) {
-        value = NIOLockedValueBox(Snapshot(policy: policy, configPath: configPath, loadedAt: Date().timeIntervalSince1970))
+    init(policies: PolicyStore, configPath: String) {
+        self.policies = policies
+        let loaded = policies.loaded
+        value = NIOLockedValueBox(Snapshot(policy: loaded.policy, configPath: configPath, loadedAt: loaded.loadedAt))
     }
 
-    var snapshot: Snapshot { value.withLockedValue { $0 } }
+    var snapshot: Snapshot {
+        var s = value.withLockedValue { $0 }
+        let loaded = policies.loaded
+        (s.policy, s.loadedAt, s.reloads) = (loaded.policy, loaded.loadedAt, loaded.reloads)
+        return s
+    }
     var uptimeSeconds: Double {
         let d = ContinuousClock.now - started
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18

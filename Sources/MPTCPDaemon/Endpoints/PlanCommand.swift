@@ -31,8 +31,12 @@ struct PlanResult {
     let names: [Int32: String]
 
     init(kernel: KernelHandle, owned: Set<OwnedEndpoint>, policy: Policy) throws {
+        try self.init(kernel: kernel.endpointKernel, owned: owned, policy: policy)
+    }
+
+    init(kernel: EndpointKernel, owned: Set<OwnedEndpoint>, policy: Policy) throws {
         let network = try kernel.network.read()
-        plan = try kernel.observe(owned: owned, policy: policy)
+        plan = try kernel.observe(owned: owned, policy: policy, network: network)
         settings = Planner.settingsChanges(policy: policy, current: try kernel.settings())
         names = Dictionary(network.links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
     }

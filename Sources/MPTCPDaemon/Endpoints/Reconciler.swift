@@ -10,14 +10,17 @@ import MPTCPPolicy
 
 /// Takes the kernel to the policy: plans with the engine, applies each change,
 /// records ownership, and logs what it did and why. Owned by the daemon
-/// service's single loop, which serialises every call.
+/// thread (`EndpointLoop`), which serialises every call; reaches the kernel
+/// only through `EndpointKernel`'s protocols, so it is tested on a fake kernel.
 final class Reconciler: @unchecked Sendable {
-    private(set) var policy: Policy
+    /// The running policy, read from the daemon's one store at each use.
+    var policy: Policy { policies.current }
+    let policies: PolicyStore
     private(set) var owned: Set<OwnedEndpoint>
     /// The namespace-wide settings this daemon (or the run it adopted) changed,
     /// with the values found before: given back at exit with `on_exit = "remove"`.
     private(set) var changedSettings: SettingsRecord
-    let kernel: KernelHandle
+    let kernel: EndpointKernel
     let store: OwnershipStore
     let logger: Logger
     private var lastWarnings: Set<String> = []
@@ -31,9 +34,9 @@ final class Reconciler: @unchecked Sendable {
     /// Where endpoint changes are published (`subscribe`).
     let hub: EventHub
 
-    init(policy: Policy, kernel: KernelHandle, store: OwnershipStore, logger: Logger, hub: EventHub) throws {
+    init(policies: PolicyStore, kernel: EndpointKernel, store: OwnershipStore, logger: Logger, hub: EventHub) throws {
         self.hub = hub
-        self.policy = policy
+        self.policies = policies
         self.kernel = kernel
         self.store = store
         self.logger = logger
@@ -165,9 +168,8 @@ final class Reconciler: @unchecked Sendable {
         return parts.joined(separator: " ")
     }
 
-    /// Replaces the policy (after a reload).
-    func replace(policy new: Policy) {
-        policy = new
+    /// The store holds a new policy (a reload): its warnings are said again.
+    func policyReplaced() {
         lastWarnings = []
     }
 
@@ -251,7 +253,7 @@ final class Reconciler: @unchecked Sendable {
                 owned.insert(record)
                 persist()
                 do {
-                    try kernel.pathManager.addEndpoint(endpoint)
+                    try kernel.endpoints.addEndpoint(endpoint)
                 } catch {
                     owned.remove(record)
                     persist()
@@ -261,7 +263,7 @@ final class Reconciler: @unchecked Sendable {
                 logger.info("added endpoint", metadata: meta)
             case .delete(let endpoint, _):
                 do {
-                    try kernel.pathManager.deleteEndpoint(id: endpoint.id)
+                    try kernel.endpoints.deleteEndpoint(id: endpoint.id)
                 } catch {
                     // Already gone ("address not found"): nothing to undo.
                     if !error.isNotFound { throw error }
@@ -270,7 +272,7 @@ final class Reconciler: @unchecked Sendable {
                 persist()
                 logger.info("deleted endpoint", metadata: meta)
             case .setFlags(let endpoint, let flags, _):
-                try kernel.pathManager.setEndpointFlags(id: endpoint.id, flags: flags)
+                try kernel.endpoints.setEndpointFlags(id: endpoint.id, flags: flags)
                 meta["flags"] = "\(flags.names.joined(separator: ","))"
                 meta["was"] = "\(endpoint.flags.names.joined(separator: ","))"
                 logger.info("changed endpoint flags", metadata: meta)
@@ -319,7 +321,7 @@ final class Reconciler: @unchecked Sendable {
     /// `on_exit = "remove"`: deletes exactly the endpoints this daemon added.
     func removeOwned() {
         let endpoints: [Endpoint]
-        do { endpoints = try kernel.pathManager.endpoints() } catch {
+        do { endpoints = try kernel.endpoints.endpoints() } catch {
             logger.error("cannot list endpoints at exit", metadata: ["error": "\(error)"])
             return
         }
@@ -327,7 +329,7 @@ final class Reconciler: @unchecked Sendable {
         owned.formIntersection(present)
         for e in endpoints where owned.contains(OwnedEndpoint(id: e.id, address: e.address)) {
             do {
-                try kernel.pathManager.deleteEndpoint(id: e.id)
+                try kernel.endpoints.deleteEndpoint(id: e.id)
                 owned.remove(OwnedEndpoint(id: e.id, address: e.address))
                 logger.info("removed endpoint at exit", metadata: ["id": "\(e.id)", "address": "\(e.address)"])
             } catch {

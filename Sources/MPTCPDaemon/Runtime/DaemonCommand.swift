@@ -60,14 +60,28 @@ public struct MPTCPCtlD: AsyncParsableCommand {
     }
 
     public func run() async throws {
-        let namespace: NetworkNamespace
+        let namespace = try resolveNamespace()
+        guard let checked = try loadPolicy(namespace: namespace) else { return }
+        if plan {
+            throw ExitCode(try PlanCommand(policy: checked.policy, namespace: namespace, json: json).run())
+        }
+        try await serve(checked, namespace: namespace)
+    }
+
+    /// `-n NAME`, else the namespace `ip netns exec` started us in, else the current one.
+    private func resolveNamespace() throws -> NetworkNamespace {
         do {
-            namespace = try (netns ?? Self.enclosingNamespaceName()).map { try NetworkNamespace(named: $0) } ?? .current
+            let namespace = try (netns ?? Self.enclosingNamespaceName()).map { try NetworkNamespace(named: $0) } ?? .current
             // A namespace that does not exist is said once, here, for every mode.
             try namespace.perform {}
+            return namespace
         } catch {
             throw Failure(error)
         }
+    }
+
+    /// The checked policy; nil after `--check` has reported on a valid one.
+    private func loadPolicy(namespace: NetworkNamespace) throws -> CheckedPolicy? {
         let checked: CheckedPolicy
         switch PolicyFile.load(path: config, namespace: namespace) {
         case .success(let c): checked = c
@@ -82,89 +96,15 @@ public struct MPTCPCtlD: AsyncParsableCommand {
             throw Failure("the policy file is invalid: " + problems.lines.joined(separator: "; "),
                           code: "invalid-policy", problems: report.problemsJSON)
         }
-        let policy = checked.policy
-        if check {
-            let report = CheckReport(file: config, policy: policy, warnings: checked.warnings, problems: [])
-            if json {
-                print(report.json)
-            } else {
-                for w in checked.warnings { FileHandle.standardError.write(Data(("warning: " + w.formatted(file: config) + "\n").utf8)) }
-                print(report.text)
-            }
-            return
+        guard check else { return checked }
+        let report = CheckReport(file: config, policy: checked.policy, warnings: checked.warnings, problems: [])
+        if json {
+            print(report.json)
+        } else {
+            for w in checked.warnings { FileHandle.standardError.write(Data(("warning: " + w.formatted(file: config) + "\n").utf8)) }
+            print(report.text)
         }
-        if plan {
-            throw ExitCode(try PlanCommand(policy: policy, namespace: namespace, json: json).run())
-        }
-
-        // One daemon per namespace, decided before the ownership record, the
-        // kernel or the socket is touched: the loser changes nothing.
-        let instance: InstanceLock
-        do {
-            instance = try InstanceLock.acquire(namespace: namespace, socket: policy.daemon.socketPath(namespace: namespace.name))
-        } catch {
-            throw Failure("\(error)")
-        }
-        defer { instance.release() }
-
-        let level = Logger.Level(rawValue: logLevel ?? policy.daemon.logLevel.rawValue) ?? .info
-        let journal = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil
-        LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level, journal: journal) }
-        let logger = Logger(label: "mptcpctld")
-        logger.debug("single-instance lock taken", metadata: ["lock": "\(instance.path)"])
-        for w in checked.warnings { logger.warning("\(w.formatted(file: config))") }
-
-        let hub = EventHub()
-        let reconciler: Reconciler
-        do {
-            let kernel = try KernelHandle(namespace: namespace)
-            let store = OwnershipStore(directory: policy.daemon.stateDirectory, namespace: namespace)
-            reconciler = try Reconciler(policy: policy, kernel: kernel, store: store, logger: logger, hub: hub)
-            // Fail now, not by retrying forever, when we may not change anything:
-            // rewriting the current limits is a no-op that needs CAP_NET_ADMIN.
-            let limits = try kernel.pathManager.limits()
-            try kernel.pathManager.setLimits(subflows: limits.subflows, addAddrAccepted: limits.addAddrAccepted)
-        } catch {
-            logger.critical("cannot start", metadata: ["error": "\(error)"])
-            throw ExitCode(1)
-        }
-        let doorbell = Doorbell()
-        let state = DaemonState(policy: policy, configPath: config)
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let control: ControlServer
-        do {
-            // Checked with the policy (SystemChecks); a group deleted since is still caught here.
-            let socketGroup = try policy.daemon.socketGroup.map { try requireGroup("daemon.socket_group", $0) }
-            let adminGroup = try policy.daemon.adminGroup.map { try requireGroup("daemon.admin_group", $0) }
-            let api = ControlAPI(state: state, kernel: try KernelHandle(namespace: namespace), namespace: namespace,
-                                 adminGroup: adminGroup, logger: logger, registry: registry, hub: hub,
-                                 notifyNetwork: { doorbell.ring(.network) },
-                                 reload: { doorbell.ring(.reload) })
-            control = ControlServer(path: policy.daemon.socketPath(namespace: namespace.name), socketGroup: socketGroup,
-                                    api: api, logger: logger)
-        } catch {
-            logger.critical("cannot start", metadata: ["error": "\(error)"])
-            throw ExitCode(1)
-        }
-        let hooks = HookRunner(settings: policy.hooks, hub: hub, namespace: namespace,
-                               socketPath: policy.daemon.socketPath(namespace: namespace.name), logger: logger)
-        let service = DaemonService(reconciler: reconciler, configPath: config, namespace: namespace, logger: logger,
-                                    doorbell: doorbell, state: state, hub: hub, hooks: hooks)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service), .init(service: control)]
-        if let listen = policy.metrics.listen.flatMap(MetricsListen.init) {
-            services.append(.init(service: MetricsServer(listen: listen, api: control.api, logger: logger)))
-        }
-        let group = ServiceGroup(configuration: .init(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            logger.critical("stopped on an error", metadata: ["error": "\(error)"])
-            throw ExitCode(1)
-        }
+        return nil
     }
 
     /// The entry point (`main.swift`). Exit statuses: 1 failure, 64 usage (as mptcpctl).

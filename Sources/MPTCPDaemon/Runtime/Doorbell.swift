@@ -1,17 +1,6 @@
 import NIOConcurrencyHelpers
-import Foundation
-import Logging
-import Metrics
-import MPTCPKit
-import MPTCPPolicy
-import ServiceLifecycle
-import Synchronization
-import UnixSignals
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// Why the loop should run a pass; several may pile up while one runs.
+/// Why the endpoint thread should run a pass; several may pile up while one runs.
 struct Pending: OptionSet, Sendable {
     let rawValue: Int
     static let network = Pending(rawValue: 1)
@@ -21,24 +10,39 @@ struct Pending: OptionSet, Sendable {
     static let retry = Pending(rawValue: 16)
     static let mptcp = Pending(rawValue: 32)
     static let timer = Pending(rawValue: 64)
+    /// Graceful shutdown: the endpoint thread ends its loop and applies `on_exit`.
+    static let stop = Pending(rawValue: 128)
 }
 
-/// Coalesces triggers: producers set bits and ring; the loop takes all bits at once.
-final class Doorbell: Sendable {
-    private let pending = NIOLockedValueBox<Pending>([])
-    let stream: AsyncStream<Void>
-    private let continuation: AsyncStream<Void>.Continuation
-
-    init() {
-        (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-    }
+/// The endpoint thread's mailbox: producers on other threads (the interface
+/// watcher, the MPTCP event thread, the control API, SIGHUP, shutdown) set bits
+/// and ring; the endpoint thread waits for a ring or its next deadline and
+/// takes all bits at once, so triggers that pile up during a pass coalesce.
+final class Doorbell: @unchecked Sendable {
+    /// 1 while bits are pending, 0 otherwise.
+    private let condition = ConditionLock(value: 0)
+    /// Guarded by `condition`.
+    private var pending: Pending = []
 
     func ring(_ why: Pending) {
-        pending.withLockedValue { $0.formUnion(why) }
-        continuation.yield()
+        condition.lock()
+        pending.formUnion(why)
+        condition.unlock(withValue: 1)
     }
 
-    func take() -> Pending { pending.withLockedValue { p in defer { p = [] }; return p } }
-
-    func close() { continuation.finish() }
+    /// Blocks the calling thread until a ring or `deadline` (nil: none);
+    /// returns the bits rung, empty when the deadline came first.
+    func wait(until deadline: ContinuousClock.Instant?) -> Pending {
+        if let deadline {
+            let left = (deadline - .now).components
+            let seconds = Double(left.seconds) + Double(left.attoseconds) / 1e18
+            guard condition.lock(whenValue: 1, timeoutSeconds: max(seconds, 0)) else { return [] }
+        } else {
+            condition.lock(whenValue: 1)
+        }
+        let taken = pending
+        pending = []
+        condition.unlock(withValue: 0)
+        return taken
+    }
 }

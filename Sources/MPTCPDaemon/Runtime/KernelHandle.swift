@@ -3,8 +3,9 @@ import MPTCPKit
 import MPTCPPolicy
 
 /// The daemon's sockets into one namespace: genl requests, rtnetlink dumps and
-/// the sysctls. Used by one task at a time (the reconciler's loop, or the
-/// one-shot `--plan`), which serialises every call.
+/// the sysctls. Used by one thread at a time (the reconciler's, the userspace
+/// path manager's, or the one-shot `--plan`), which serialises every call. The
+/// reconciler reaches it only through `endpointKernel`'s protocols.
 final class KernelHandle: @unchecked Sendable {
     let namespace: NetworkNamespace
     let pathManager: PathManager
@@ -26,25 +27,8 @@ final class KernelHandle: @unchecked Sendable {
         return KernelOffer(pathManagers: managers, schedulers: schedulers)
     }
 
-    func settings() throws -> KernelSettingsSnapshot {
-        KernelSettingsSnapshot(pathManager: try sysctl.pathManager(), scheduler: try sysctl.scheduler(),
-                               limits: try pathManager.limits())
-    }
-
-    /// Everything the planner needs, read now.
-    /// `snapshot`: links and addresses the caller has just read (else read here).
-    func observe(owned: Set<OwnedEndpoint>, policy: Policy, network snapshot: NetworkSnapshot? = nil) throws -> EndpointPlan {
-        let snapshot = try snapshot ?? network.read()
-        let endpoints = try pathManager.endpoints()
-        return Planner.plan(policy: policy, network: snapshot, endpoints: endpoints, owned: owned)
-    }
-
-    /// Applies one namespace-wide setting.
-    func apply(_ change: SettingChange) throws {
-        switch change {
-        case .pathManager(_, let to): try sysctl.setPathManager(to)
-        case .scheduler(_, let to): try sysctl.setScheduler(to)
-        case .limits(_, let to): try pathManager.setLimits(subflows: to.subflows, addAddrAccepted: to.addAddrAccepted)
-        }
+    /// The endpoint side of this handle, through the protocols the reconciler takes.
+    var endpointKernel: EndpointKernel {
+        EndpointKernel(endpoints: pathManager, network: network, sysctl: sysctl)
     }
 }

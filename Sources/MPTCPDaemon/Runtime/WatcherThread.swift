@@ -6,7 +6,7 @@ import Glibc
 
 /// A thread of its own for blocking netlink reads (kept off the concurrency
 /// pool): runs `step()` until `join()`. Subclasses own their socket and say what
-/// one step is; `start` and `join` run on the service's task, which serialises them.
+/// one step is; `start` and `join` run on the endpoint thread, which serialises them.
 class WatcherThread: @unchecked Sendable {
     private let what: String
     /// The thread's name (15 bytes at most), for `top -H`, `ps -L` and tracing.
@@ -31,7 +31,7 @@ class WatcherThread: @unchecked Sendable {
         let rc = pthread_create(&t, nil, { raw in
             guard let raw else { return nil }
             let watcher = Unmanaged<WatcherThread>.fromOpaque(raw).takeRetainedValue()
-            watcher.nameThisThread()
+            nameCurrentThread(watcher.name)
             while !watcher.stop.load(ordering: .relaxed) { watcher.step() }
             return nil
         }, box.toOpaque())
@@ -39,15 +39,6 @@ class WatcherThread: @unchecked Sendable {
             box.release()
             logger.critical("cannot start \(what)", metadata: ["errno": "\(rc)"])
         }
-    }
-
-    /// prctl(PR_SET_NAME) through procfs (Glibc's Swift module hides
-    /// pthread_setname_np); the kernel keeps the first 15 bytes.
-    private func nameThisThread() {
-        let fd = open("/proc/thread-self/comm", O_WRONLY)
-        guard fd >= 0 else { return }
-        _ = name.withCString { write(fd, $0, strlen($0)) }
-        close(fd)
     }
 
     func join() {

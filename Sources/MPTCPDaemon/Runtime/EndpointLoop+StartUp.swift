@@ -1,0 +1,126 @@
+import Logging
+import MPTCPKit
+import MPTCPPolicy
+
+/// Start-up and shutdown of the endpoint thread: the threads it owns, the
+/// first pass, adoption, and `on_exit`.
+extension EndpointLoop {
+    /// Subscribes to interface changes and MPTCP events, applies the settings,
+    /// runs the first pass and starts the userspace path manager. Throws when
+    /// the MPTCP event socket the path manager needs cannot be made: start-up
+    /// then stops with the kernel as it found it (no setting applied, no
+    /// endpoint added, nothing for `on_exit` to give back).
+    func startUp() throws {
+        // Subscribe before the first pass so no change between them is missed.
+        let monitor = try NetworkMonitor(namespace: namespace)
+        let deaf = FaultInjection.ignoreLinkEvents
+        if deaf { logger.warning("MPTCPCTLD_DEBUG_IGNORE_LINK_EVENTS=1: link and address changes are seen only on request") }
+        let w = NetworkWatcher(monitor: monitor, doorbell: doorbell, logger: logger, deaf: deaf)
+        w.start()
+        watcher = w
+        hooks?.start()
+        // Links and addresses, read once for start-up's reconciliation, the
+        // connection manager and, as last seen, for interface events.
+        let startNetwork = Result { try kernel.network.read() }
+        lastNetwork = try? startNetwork.get()
+        let subscription = try subscribeToEvents()
+
+        // Actions name what caused them (`EventCause`): here, start-up.
+        let startCause = EventCause(trigger: "start")
+        _ = reconciler.applySettings(logFound: true)
+        if !hub.attributing(to: startCause, { reconciler.reconcile(trigger: "start", network: lastNetwork) }) { doorbell.ring(.retry) }
+        state.update { $0.owned = reconciler.owned }
+        if policies.current.kernel.pathManager == "userspace", let subscription {
+            startConnectionManager(subscription, network: startNetwork, cause: startCause)
+        } else if let subscription {
+            let names = InterfaceNames(namespace: namespace, countEvents: true)
+            let hub = self.hub
+            let e = EventWatcher(subscription: subscription, logger: logger) { names.publish($0, to: hub) }
+            e.start()
+            events = e
+        }
+    }
+
+    /// The MPTCP event socket: required with the userspace path manager; with
+    /// the in-kernel one, the events are read only for `subscribe` and hooks
+    /// (and cost nothing more while nobody listens).
+    private func subscribeToEvents() throws -> EventSubscription? {
+        let namespace = self.namespace, eventBuffer = policies.current.daemon.eventBuffer
+        func subscribe() throws -> EventSubscription {
+            if FaultInjection.failEventSubscription {
+                throw StoreError("cannot subscribe to MPTCP events: MPTCPCTLD_DEBUG_FAIL_EVENT_SUBSCRIPTION=1")
+            }
+            return try EventSubscription(namespace: namespace, receiveBuffer: eventBuffer)
+        }
+        if policies.current.kernel.pathManager == "userspace" {
+            let s = try subscribe()
+            // CREATED repeats in ESTABLISHED (the first event the manager acts on);
+            // priority changes and closed listeners change nothing it decides.
+            try s.ignore([.created, .subflowPriority, .listenerClosed])
+            return s
+        }
+        do { return try subscribe() } catch {
+            logger.error("cannot listen to MPTCP events: subscribers and hooks will not see them", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// The userspace path manager: events on a socket of their own, then adopt
+    /// every live connection so none is left unmanaged after a restart.
+    private func startConnectionManager(_ subscription: EventSubscription, network: Result<NetworkSnapshot, any Error>,
+                                        cause: EventCause) {
+        var initial = NetworkSnapshot(links: [], addresses: [], defaultRoutes: [])
+        var adopt = true
+        switch network {
+        case .success(let network): initial = network
+        case .failure(let error):
+            // The resync the loop runs next adopts them instead.
+            logger.error("cannot read links and addresses: adoption postponed", metadata: ["error": "\(error)"])
+            adopt = false
+            doorbell.ring(.resync)
+        }
+        let doorbell = self.doorbell, hub = self.hub
+        let m = ConnectionManager(kernel: kernel, logger: logger, policy: policies.current, network: initial,
+                                  hub: hub, wakeLoop: { doorbell.ring(.mptcp) })
+        logger.info("listening to MPTCP events", metadata: ["receive_buffer": "\(subscription.receiveBufferSize)"])
+        let names = InterfaceNames(namespace: namespace)
+        let e = EventWatcher(subscription: subscription, logger: logger) { notices in
+            // The kernel's events are published before the actions they cause.
+            hub.attributing(to: EventCause(trigger: "kernel")) {
+                names.publish(notices, to: hub)
+                m.handle(notices)
+            }
+        }
+        e.start()
+        if adopt { hub.attributing(to: cause) { m.resync(reason: "start-up adoption") } }
+        manager = m
+        events = e
+        state.update { $0.manager = m }
+    }
+
+    /// Joins the interface watcher, the MPTCP event reader and the hook runner.
+    func stopThreads() {
+        watcher?.join()
+        events?.join()
+        hooks?.join()
+    }
+
+    /// Graceful shutdown: the threads stop, then `on_exit` is applied.
+    func shutDown() {
+        watcher?.join()
+        events?.join()
+        manager?.logStatistics()
+        SystemdNotify.send("STOPPING=1")
+        switch policies.current.kernel.onExit {
+        case .remove:
+            logger.info("shutting down: removing the endpoints this daemon added and restoring the settings it changed")
+            reconciler.removeOwned()
+            reconciler.restoreSettings()
+        case .keep:
+            logger.info("shutting down: keeping endpoints (on_exit = keep)", metadata: [
+                "owned": "\(reconciler.owned.count)", "changed_settings": "\(Reconciler.describe(reconciler.changedSettings))",
+            ])
+        }
+        hooks?.join()
+    }
+}

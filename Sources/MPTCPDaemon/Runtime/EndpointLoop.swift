@@ -1,0 +1,177 @@
+import Logging
+import Metrics
+import MPTCPKit
+import MPTCPPolicy
+
+/// The endpoint thread (`mptcpctld-endp`), the daemon's one owner of the
+/// reconciler, the retry series, the resync deadline and the wake-up the
+/// userspace path manager asks for: it starts the daemon's other threads,
+/// runs one pass per doorbell ring or due deadline, and at shutdown stops
+/// those threads and applies `on_exit`. Every kernel call it makes blocks this
+/// thread, never Swift's cooperative pool. Its state is touched on this thread
+/// only (construction excepted).
+final class EndpointLoop: @unchecked Sendable {
+    let reconciler: Reconciler
+    let kernel: KernelHandle
+    let policies: PolicyStore
+    let configPath: String
+    let namespace: NetworkNamespace
+    let logger: Logger
+    let doorbell: Doorbell
+    let state: DaemonState
+    let hub: EventHub
+    let hooks: HookRunner?
+
+    /// The threads this one starts and stops: interface watcher, MPTCP event reader.
+    var watcher: NetworkWatcher?
+    var events: EventWatcher?
+    /// The userspace path manager, when the policy selects it at start-up.
+    var manager: ConnectionManager?
+    /// Links and addresses as last seen, for interface events (nil: not read yet).
+    var lastNetwork: NetworkSnapshot?
+
+    /// Retries of passes whose changes the kernel refused.
+    private var retries = EndpointRetrySeries()
+    private var resyncAt: ContinuousClock.Instant?
+    /// What the userspace path manager's timers need next.
+    private var timerAt: ContinuousClock.Instant?
+
+    init(reconciler: Reconciler, kernel: KernelHandle, policies: PolicyStore, configPath: String, namespace: NetworkNamespace,
+         logger: Logger, doorbell: Doorbell, state: DaemonState, hub: EventHub, hooks: HookRunner?) {
+        self.reconciler = reconciler
+        self.kernel = kernel
+        self.policies = policies
+        self.configPath = configPath
+        self.namespace = namespace
+        self.logger = logger
+        self.doorbell = doorbell
+        self.state = state
+        self.hub = hub
+        self.hooks = hooks
+    }
+
+    /// The thread's body: start-up (its outcome handed to `started`), the
+    /// passes until `.stop`, then shutdown.
+    func run(started: (Result<Void, any Error>) -> Void) {
+        do { try startUp() } catch {
+            stopThreads()
+            started(.failure(error))
+            return
+        }
+        SystemdNotify.send("READY=1\nSTATUS=endpoints follow the policy")
+        logger.info("running", metadata: ["config": "\(configPath)", "namespace": "\(namespace)",
+                                           "owned": "\(reconciler.owned.count)"])
+        started(.success(()))
+        scheduleResync(after: policies.current.daemon.resyncInterval)
+        while true {
+            var why = doorbell.wait(until: [retries.retryAt, resyncAt, timerAt].compactMap { $0 }.min())
+            if why.contains(.stop) { break }
+            why.formUnion(dueDeadlines())
+            if !why.isEmpty { pass(why) }
+        }
+        shutDown()
+    }
+
+    /// The deadlines that have come, as triggers (each cleared, the resync's set anew).
+    private func dueDeadlines() -> Pending {
+        let now = ContinuousClock.now
+        var due: Pending = []
+        if let at = retries.retryAt, at <= now {
+            due.insert(.retry)
+            retries.retryDue()
+        }
+        if let at = timerAt, at <= now { due.insert(.timer); timerAt = nil }
+        if let at = resyncAt, at <= now {
+            due.insert(.resync)
+            scheduleResync(after: policies.current.daemon.resyncInterval)
+        }
+        return due
+    }
+
+    /// `daemon.resync_interval` seconds from now; 0 turns resyncs off.
+    func scheduleResync(after seconds: Int) {
+        resyncAt = seconds > 0 ? .now + .seconds(seconds) : nil
+    }
+
+    /// One pass: reload, interface events, the userspace path manager, then the endpoints.
+    private func pass(_ why: Pending) {
+        let trigger = why.contains(.reload) ? "reload" : why.contains(.lost) ? "resync-after-loss"
+            : why.contains(.network) ? "network" : why.contains(.retry) ? "retry"
+            : why.contains(.resync) ? "resync" : why.contains(.timer) ? "timer" : "kernel"
+        // What this pass publishes (interface events, the reload, a resync) is
+        // the cause of the actions that follow it in the pass.
+        let cause = EventCause(trigger: trigger)
+        // Something changed: a refused change deserves a fresh series of retries.
+        if !why.isDisjoint(with: [.network, .reload, .lost]) { retries.restart() }
+        if why.contains(.reload) {
+            let interval = policies.current.daemon.resyncInterval
+            hub.attributing(to: cause) { reload() }
+            manager?.policyChanged()
+            if policies.current.daemon.resyncInterval != interval { scheduleResync(after: policies.current.daemon.resyncInterval) }
+        }
+        if why.contains(.lost) {
+            hub.attributing(to: cause) { hub.publish(DaemonEvent(.lost, "interface_notifications_lost")) }
+            Counter(label: "mptcpctld_interface_notifications_lost_total").increment()
+            logger.warning("interface notifications were lost; re-reading everything")
+        }
+        // Links and addresses, read once per pass for the interface events, the
+        // connection manager and the reconciler (which reads them itself
+        // when this read failed, and reports that).
+        var network: NetworkSnapshot?
+        if !why.isSubset(of: [.mptcp, .timer]) {
+            do {
+                let n = try kernel.network.read()
+                hub.attributing(to: cause) { observe(n) }
+                network = n
+            } catch {
+                if manager != nil { logger.error("cannot read links and addresses", metadata: ["error": "\(error)"]) }
+            }
+        }
+        if manager != nil {
+            driveManager(why, network: network, cause: cause)
+            if why.isSubset(of: [.mptcp, .timer]) { return }
+        }
+        let reconciled = hub.attributing(to: cause) { reconciler.reconcile(trigger: trigger, network: network) }
+        state.update { $0.owned = reconciler.owned }
+        settle(reconciled: reconciled)
+        if why.contains(.reload) { SystemdNotify.send("READY=1") }
+    }
+
+    /// Publishes the interface events since the last snapshot.
+    func observe(_ network: NetworkSnapshot) {
+        if let lastNetwork, hub.isObserved { hub.publish(interfaceEvents(from: lastNetwork, to: network)) }
+        lastNetwork = network
+    }
+
+    /// The userspace path manager: MPTCP events are handled on the event
+    /// thread; here rtnetlink changes, reloads and resyncs re-apply the policy
+    /// everywhere, and its timers fire.
+    private func driveManager(_ why: Pending, network: NetworkSnapshot?, cause: EventCause) {
+        guard let manager else { return }
+        hub.attributing(to: cause) {
+            if let network {
+                manager.update(policy: policies.current, network: network)
+                if why.contains(.resync) { manager.resync(reason: "resync") } else { manager.decideAll() }
+            }
+            if why.contains(.timer) { manager.timerFired() }
+        }
+        // .mptcp: the event thread needs a wake-up sooner than the armed one.
+        if let delay = manager.rearm() {
+            let at = ContinuousClock.now + .milliseconds(delay)
+            timerAt = timerAt.map { min($0, at) } ?? at
+        }
+    }
+
+    /// After a pass: a failed one schedules a retry, within the series' bounds.
+    private func settle(reconciled: Bool) {
+        switch retries.settle(reconciled: reconciled, now: .now) {
+        case .settled, .alreadyPending, .givenUp: break
+        case .retry(let delay, let attempt):
+            logger.notice("will retry", metadata: ["in_ms": "\(delay)", "attempt": "\(attempt)"])
+        case .exhausted(let failedPasses):
+            Counter(label: "mptcpctld_endpoint_retries_exhausted_total").increment()
+            logger.warning("giving up retrying refused endpoint changes until the network or the policy changes, or the next resync",
+                           metadata: ["failed_passes": "\(failedPasses)"])
+        }
+    }
+}
