@@ -99,7 +99,8 @@ struct DaemonService: Service, CustomStringConvertible {
                 adopt = false
                 doorbell.ring(.resync)
             }
-            let m = ConnectionManager(kernel: reconciler.kernel, logger: logger, policy: reconciler.policy, network: initial,
+            let m = ConnectionManager(kernel: reconciler.kernel.pathManager, namespace: reconciler.kernel.namespace, logger: logger,
+                                      policy: reconciler.policy, network: initial,
                                       hub: hub, wakeLoop: { doorbell.ring(.mptcp) })
             logger.info("listening to MPTCP events", metadata: ["receive_buffer": "\(subscription.receiveBufferSize)"])
             let names = InterfaceNames(namespace: namespace)
