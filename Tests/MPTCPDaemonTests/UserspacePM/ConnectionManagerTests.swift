@@ -90,8 +90,26 @@ import Testing
         manager.handle([Self.established])
         #expect(kernel.take() == [wantedJoin])
         #expect(manager.count == 0)
+        #expect(manager.policyNames().isEmpty, "not in the table the API lists")
         #expect(manager.counters["connections_gone"] == 1)
+        #expect(actions().isEmpty, "not reported as a refusal")
         #expect(manager.rearm() == nil, "no timer for a forgotten connection")
+        clock.set(60_000)
+        manager.timerFired()
+        manager.decideAll()
+        #expect(kernel.take().isEmpty, "nothing retried")
+        #expect(manager.counters["connections_gone"] == 1, "counted once")
+    }
+
+    /// The race of `aConnectionClosedBeforeItsSubflowsAreCreatedIsForgottenAndCounted`
+    /// (kernel tests) without the pause: the CLOSED event comes in the same batch
+    /// as ESTABLISHED, so nothing is asked for at all.
+    @Test func aConnectionClosedInTheSameBatchAsItsEstablishedGetsNothing() {
+        let closed = EventNotice.event(Event(type: .closed, token: Self.token))
+        manager.handle([Self.established, closed])
+        #expect(kernel.take().isEmpty)
+        #expect(manager.count == 0)
+        #expect(manager.rearm() == nil)
     }
 
     @Test func aConnectionNotYetEstablishedWaitsForItsEvent() {
