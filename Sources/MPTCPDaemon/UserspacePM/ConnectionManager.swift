@@ -12,6 +12,7 @@ import Glibc
 /// tables to the `ConnectionTracker` (which holds every decision and all state),
 /// sends the commands it returns through `UserspacePathManaging`, settles each
 /// outcome, and logs and publishes what happened.
+/// `seed` (the retry jitter's) and `clock` are inputs so tests are deterministic.
 /// Called from two threads: the event thread (`handle`, at once, for latency)
 /// and the service's loop (network changes, reloads, timers). `lock` serialises
 /// every entry point; the `locked…` methods assume it is held.
@@ -42,7 +43,7 @@ final class ConnectionManager: @unchecked Sendable {
     let hub: EventHub
 
     init(kernel: any UserspacePathManaging, namespace: NetworkNamespace, logger: Logger, policy: Policy,
-         network: NetworkSnapshot, hub: EventHub, seed: UInt64 = SystemRandomNumberGenerator().nextSeed(),
+         network: NetworkSnapshot, hub: EventHub, seed: UInt64 = .random(in: .min ... .max),
          clock: @escaping @Sendable () -> Int = ConnectionManager.monotonicMilliseconds(),
          wakeLoop: @escaping @Sendable () -> Void) {
         self.hub = hub
@@ -259,13 +260,5 @@ final class ConnectionManager: @unchecked Sendable {
         let c = Counter(label: label, dimensions: dimensions)
         metricCounters[key] = c
         return c
-    }
-}
-
-extension SystemRandomNumberGenerator {
-    /// A seed for the retry jitter.
-    func nextSeed() -> UInt64 {
-        var g = self
-        return g.next()
     }
 }

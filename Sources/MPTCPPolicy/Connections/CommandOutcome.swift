@@ -37,7 +37,7 @@ public enum CommandOutcome: Hashable, Sendable {
         }
     }
 
-    /// The refusal, when the kernel gave one (nil for `sent` and `connectionGone`).
+    /// The refusal, when the tracker keeps it (nil for `sent`, `notYetEstablished` and `connectionGone`).
     public var error: MPTCPError? {
         switch self {
         case .sent, .connectionGone, .notYetEstablished: nil
