@@ -100,11 +100,13 @@ struct DaemonService: Service, CustomStringConvertible {
                 doorbell.ring(.resync)
             }
             let m = ConnectionManager(kernel: reconciler.kernel.pathManager, namespace: reconciler.kernel.namespace, logger: logger,
-                                      policy: reconciler.policy, network: initial,
-                                      hub: hub, wakeLoop: { doorbell.ring(.mptcp) })
+                                      policy: reconciler.policy, network: initial, hub: hub)
             logger.info("listening to MPTCP events", metadata: ["receive_buffer": "\(subscription.receiveBufferSize)"])
             let names = InterfaceNames(namespace: namespace)
-            let w = EventWatcher(subscription: subscription, logger: logger) { notices in
+            // The manager's wake-ups run on the event thread (its read timeout).
+            let timers = EventWatcher.Timers(millisecondsToWake: { m.millisecondsToWake() },
+                                             fire: { hub.attributing(to: EventCause(trigger: "timer")) { m.timerFired() } })
+            let w = EventWatcher(subscription: subscription, logger: logger, timers: timers) { notices in
                 // The kernel's events are published before the actions they cause.
                 hub.attributing(to: EventCause(trigger: "kernel")) {
                     names.publish(notices, to: hub)
@@ -190,14 +192,6 @@ struct DaemonService: Service, CustomStringConvertible {
                         if let network {
                             manager.update(policy: reconciler.policy, network: network)
                             if why.contains(.resync) { manager.resync(reason: "resync") } else { manager.decideAll() }
-                        }
-                        if why.contains(.timer) { manager.timerFired() }
-                    }
-                    // .mptcp: the event thread needs a wake-up sooner than the armed one.
-                    if let delay = manager.rearm() {
-                        group.addTask {
-                            try? await Task.sleep(for: .milliseconds(delay))
-                            doorbell.ring(.timer)
                         }
                     }
                     if why.isSubset(of: [.mptcp, .timer]) { continue }

@@ -13,16 +13,13 @@ import Glibc
 /// sends the commands it returns through `UserspacePathManaging`, settles each
 /// outcome, and logs and publishes what happened.
 /// `seed` (the retry jitter's) and `clock` are inputs so tests are deterministic.
-/// Called from two threads: the event thread (`handle`, at once, for latency)
-/// and the service's loop (network changes, reloads, timers). `lock` serialises
-/// every entry point; the `locked…` methods assume it is held.
+/// Called from the event thread (`handle`, at once, for latency; `timerFired`,
+/// when `millisecondsToWake` says so: the wake-up is its poll timeout), from the
+/// service's loop (network changes, reloads) and from API requests. `lock`
+/// serialises every entry point; the `locked…` methods assume it is held.
 final class ConnectionManager: @unchecked Sendable {
     let lock = NIOLock()
     var tracker: ConnectionTracker
-    /// The wake-up the loop has a timer for.
-    private var armed: Int?
-    /// Rung when a wake-up earlier than `armed` appears on the event thread.
-    private let wakeLoop: @Sendable () -> Void
     let kernel: any UserspacePathManaging
     let logger: Logger
     /// Milliseconds since an origin of the caller's choice (monotonic).
@@ -44,14 +41,12 @@ final class ConnectionManager: @unchecked Sendable {
 
     init(kernel: any UserspacePathManaging, namespace: NetworkNamespace, logger: Logger, policy: Policy,
          network: NetworkSnapshot, hub: EventHub, seed: UInt64 = .random(in: .min ... .max),
-         clock: @escaping @Sendable () -> Int = ConnectionManager.monotonicMilliseconds(),
-         wakeLoop: @escaping @Sendable () -> Void) {
+         clock: @escaping @Sendable () -> Int = ConnectionManager.monotonicMilliseconds()) {
         self.hub = hub
         self.kernel = kernel
         self.logger = logger
         self.tracker = ConnectionTracker(policy: policy, network: network, seed: seed)
         self.clock = clock
-        self.wakeLoop = wakeLoop
         announcementListeners = AnnouncementListenerSet(namespace: namespace, logger: logger)
     }
 
@@ -146,14 +141,9 @@ final class ConnectionManager: @unchecked Sendable {
     }
 
     /// Applies a batch of events and decides for the connections they touched
-    /// (on the event thread); rings the loop when a timer is needed sooner.
+    /// (on the event thread).
     func handle(_ notices: [EventNotice]) {
-        let sooner = lock.withLock { () -> Bool in
-            lockedHandle(notices)
-            guard let next = tracker.nextWake() else { return false }
-            return armed.map { next < $0 } ?? true
-        }
-        if sooner { wakeLoop() }
+        lock.withLock { lockedHandle(notices) }
     }
 
     private func lockedHandle(_ notices: [EventNotice]) {
@@ -224,24 +214,18 @@ final class ConnectionManager: @unchecked Sendable {
         announcementListeners.release(tracker.context, connections: tracker.managedViews)
     }
 
-    /// The loop's timer went off: decide for the connections whose wake-up is due.
+    /// A wake-up is due (`millisecondsToWake` <= 0): decide for the connections whose time came.
     func timerFired() {
         lock.withLock {
-            armed = nil
             listenersFresh = false
             decide(tracker.due(now))
             flushCreates()
         }
     }
 
-    /// When the loop should call `timerFired` next, in ms from now, if sooner than
-    /// the timer it has; nil when that one will do (or none is needed).
-    func rearm() -> Int? {
-        lock.withLock {
-            guard let next = tracker.nextWake(), armed.map({ next < $0 }) ?? true else { return nil }
-            armed = next
-            return max(1, next - now)
-        }
+    /// In how many ms `timerFired` is due (0 or less: now); nil when no connection needs a wake-up.
+    func millisecondsToWake() -> Int? {
+        lock.withLock { tracker.nextWake().map { $0 - now } }
     }
 
     /// Counts `key` in the statistics and in the metrics (`mptcpctld_pm_KEY_total`).

@@ -43,7 +43,7 @@ import Testing
         hub.add(published)
         manager = ConnectionManager(kernel: kernel, namespace: .current, logger: Logger(label: "test"),
                                     policy: Policy(interfaces: rules, connections: [c]), network: network, hub: hub,
-                                    seed: 42, clock: clock.read, wakeLoop: {})
+                                    seed: 42, clock: clock.read)
     }
 
     static let established = EventNotice.event(Event(type: .established, token: token, localAddress: local.address,
@@ -65,7 +65,7 @@ import Testing
         #expect(kernel.take() == [wantedJoin])
         #expect(actions() == ["subflow_requested"])
         #expect(manager.counters["subflows_created"] == 1)
-        #expect(manager.rearm() == 7000, "the loop wakes at the join's deadline")
+        #expect(manager.millisecondsToWake() == 7000, "the event thread wakes at the join's deadline")
     }
 
     @Test func aRefusedSubflowIsPublishedAndSentAgainWhenItsBackoffIsDue() throws {
@@ -73,7 +73,7 @@ import Testing
         manager.handle([Self.established])
         #expect(kernel.take() == [wantedJoin])
         #expect(actions() == ["subflow_refused"])
-        let delay = try #require(manager.rearm())
+        let delay = try #require(manager.millisecondsToWake())
         #expect((200..<250).contains(delay), "200 ms and its jitter")
         clock.set(delay - 1)
         manager.timerFired()
@@ -93,7 +93,7 @@ import Testing
         #expect(manager.policyNames().isEmpty, "not in the table the API lists")
         #expect(manager.counters["connections_gone"] == 1)
         #expect(actions().isEmpty, "not reported as a refusal")
-        #expect(manager.rearm() == nil, "no timer for a forgotten connection")
+        #expect(manager.millisecondsToWake() == nil, "no timer for a forgotten connection")
         clock.set(60_000)
         manager.timerFired()
         manager.decideAll()
@@ -109,14 +109,14 @@ import Testing
         manager.handle([Self.established, closed])
         #expect(kernel.take().isEmpty)
         #expect(manager.count == 0)
-        #expect(manager.rearm() == nil)
+        #expect(manager.millisecondsToWake() == nil)
     }
 
     @Test func aConnectionNotYetEstablishedWaitsForItsEvent() {
         kernel.createAnswers = [FakeUserspacePM.notConnected]
         manager.handle([Self.established])
         #expect(manager.counters["adopted_before_established"] == 1)
-        #expect(manager.rearm() == nil, "nothing pending: its memory is as before")
+        #expect(manager.millisecondsToWake() == nil, "nothing pending: its memory is as before")
         manager.handle([Self.established])
         #expect(kernel.take() == [wantedJoin, wantedJoin], "asked again at its ESTABLISHED")
     }
@@ -152,7 +152,7 @@ import Testing
         #expect(kernel.take() == [.connectionTable, .destroy(token: Self.token, local: halfOpen.localAddressAndPort, remote: Self.remote)])
         #expect(manager.counters["joins_timed_out"] == 1)
         #expect(manager.counters["subflows_failed"] == 1)
-        let delay = try #require(manager.rearm())
+        let delay = try #require(manager.millisecondsToWake())
         clock.set(7000 + delay)
         manager.timerFired()
         #expect(kernel.take() == [wantedJoin], "retried after the backoff")
