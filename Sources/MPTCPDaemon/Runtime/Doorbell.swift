@@ -8,8 +8,6 @@ struct Pending: OptionSet, Sendable {
     static let resync = Pending(rawValue: 4)
     static let lost = Pending(rawValue: 8)
     static let retry = Pending(rawValue: 16)
-    static let mptcp = Pending(rawValue: 32)
-    static let timer = Pending(rawValue: 64)
     /// Graceful shutdown: the endpoint thread ends its loop and applies `on_exit`.
     static let stop = Pending(rawValue: 128)
 }

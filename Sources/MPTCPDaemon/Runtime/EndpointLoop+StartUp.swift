@@ -79,12 +79,15 @@ extension EndpointLoop {
             adopt = false
             doorbell.ring(.resync)
         }
-        let doorbell = self.doorbell, hub = self.hub
-        let m = ConnectionManager(kernel: kernel, logger: logger, policy: policies.current, network: initial,
-                                  hub: hub, wakeLoop: { doorbell.ring(.mptcp) })
+        let hub = self.hub
+        let m = ConnectionManager(kernel: kernel.pathManager, namespace: kernel.namespace, logger: logger,
+                                  policy: policies.current, network: initial, hub: hub)
         logger.info("listening to MPTCP events", metadata: ["receive_buffer": "\(subscription.receiveBufferSize)"])
         let names = InterfaceNames(namespace: namespace)
-        let e = EventWatcher(subscription: subscription, logger: logger) { notices in
+        // The manager's wake-ups run on the event thread (its read timeout).
+        let timers = EventWatcher.Timers(millisecondsToWake: { m.millisecondsToWake() },
+                                         fire: { hub.attributing(to: EventCause(trigger: "timer")) { m.timerFired() } })
+        let e = EventWatcher(subscription: subscription, logger: logger, timers: timers) { notices in
             // The kernel's events are published before the actions they cause.
             hub.attributing(to: EventCause(trigger: "kernel")) {
                 names.publish(notices, to: hub)

@@ -33,8 +33,6 @@ final class EndpointLoop: @unchecked Sendable {
     /// Retries of passes whose changes the kernel refused.
     private var retries = EndpointRetrySeries()
     private var resyncAt: ContinuousClock.Instant?
-    /// What the userspace path manager's timers need next.
-    private var timerAt: ContinuousClock.Instant?
 
     init(reconciler: Reconciler, kernel: KernelHandle, policies: PolicyStore, configPath: String, namespace: NetworkNamespace,
          logger: Logger, doorbell: Doorbell, state: DaemonState, hub: EventHub, hooks: HookRunner?) {
@@ -64,7 +62,7 @@ final class EndpointLoop: @unchecked Sendable {
         started(.success(()))
         scheduleResync(after: policies.current.daemon.resyncInterval)
         while true {
-            var why = doorbell.wait(until: [retries.retryAt, resyncAt, timerAt].compactMap { $0 }.min())
+            var why = doorbell.wait(until: [retries.retryAt, resyncAt].compactMap { $0 }.min())
             if why.contains(.stop) { break }
             why.formUnion(dueDeadlines())
             if !why.isEmpty { pass(why) }
@@ -80,7 +78,6 @@ final class EndpointLoop: @unchecked Sendable {
             due.insert(.retry)
             retries.retryDue()
         }
-        if let at = timerAt, at <= now { due.insert(.timer); timerAt = nil }
         if let at = resyncAt, at <= now {
             due.insert(.resync)
             scheduleResync(after: policies.current.daemon.resyncInterval)
@@ -97,7 +94,7 @@ final class EndpointLoop: @unchecked Sendable {
     private func pass(_ why: Pending) {
         let trigger = why.contains(.reload) ? "reload" : why.contains(.lost) ? "resync-after-loss"
             : why.contains(.network) ? "network" : why.contains(.retry) ? "retry"
-            : why.contains(.resync) ? "resync" : why.contains(.timer) ? "timer" : "kernel"
+            : "resync"
         // What this pass publishes (interface events, the reload, a resync) is
         // the cause of the actions that follow it in the pass.
         let cause = EventCause(trigger: trigger)
@@ -118,19 +115,14 @@ final class EndpointLoop: @unchecked Sendable {
         // connection manager and the reconciler (which reads them itself
         // when this read failed, and reports that).
         var network: NetworkSnapshot?
-        if !why.isSubset(of: [.mptcp, .timer]) {
-            do {
-                let n = try kernel.network.read()
-                hub.attributing(to: cause) { observe(n) }
-                network = n
-            } catch {
-                if manager != nil { logger.error("cannot read links and addresses", metadata: ["error": "\(error)"]) }
-            }
+        do {
+            let n = try kernel.network.read()
+            hub.attributing(to: cause) { observe(n) }
+            network = n
+        } catch {
+            if manager != nil { logger.error("cannot read links and addresses", metadata: ["error": "\(error)"]) }
         }
-        if manager != nil {
-            driveManager(why, network: network, cause: cause)
-            if why.isSubset(of: [.mptcp, .timer]) { return }
-        }
+        if manager != nil { driveManager(why, network: network, cause: cause) }
         let reconciled = hub.attributing(to: cause) { reconciler.reconcile(trigger: trigger, network: network) }
         state.update { $0.owned = reconciler.owned }
         settle(reconciled: reconciled)
@@ -143,9 +135,9 @@ final class EndpointLoop: @unchecked Sendable {
         lastNetwork = network
     }
 
-    /// The userspace path manager: MPTCP events are handled on the event
-    /// thread; here rtnetlink changes, reloads and resyncs re-apply the policy
-    /// everywhere, and its timers fire.
+    /// The userspace path manager: MPTCP events and its timers are handled on
+    /// the event thread; here rtnetlink changes, reloads and resyncs re-apply
+    /// the policy everywhere.
     private func driveManager(_ why: Pending, network: NetworkSnapshot?, cause: EventCause) {
         guard let manager else { return }
         hub.attributing(to: cause) {
@@ -153,12 +145,6 @@ final class EndpointLoop: @unchecked Sendable {
                 manager.update(policy: policies.current, network: network)
                 if why.contains(.resync) { manager.resync(reason: "resync") } else { manager.decideAll() }
             }
-            if why.contains(.timer) { manager.timerFired() }
-        }
-        // .mptcp: the event thread needs a wake-up sooner than the armed one.
-        if let delay = manager.rearm() {
-            let at = ContinuousClock.now + .milliseconds(delay)
-            timerAt = timerAt.map { min($0, at) } ?? at
         }
     }
 
