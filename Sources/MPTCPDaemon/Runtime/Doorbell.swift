@@ -22,6 +22,9 @@ final class Doorbell: @unchecked Sendable {
     /// Guarded by `condition`.
     private var pending: Pending = []
 
+    /// The longest a timed wait lasts before its deadline is checked again (s).
+    static let longestWait = 1.0
+
     func ring(_ why: Pending) {
         condition.lock()
         pending.formUnion(why)
@@ -29,12 +32,16 @@ final class Doorbell: @unchecked Sendable {
     }
 
     /// Blocks the calling thread until a ring or `deadline` (nil: none);
-    /// returns the bits rung, empty when the deadline came first.
+    /// returns the bits rung, empty when the deadline came first. A wait
+    /// lasts at most `longestWait` seconds: the condition variable times on
+    /// the wall clock (NIO's ConditionLock uses CLOCK_REALTIME), which may be
+    /// stepped back, so the caller re-checks its monotonic deadlines at least
+    /// that often instead of sleeping an hour late.
     func wait(until deadline: ContinuousClock.Instant?) -> Pending {
         if let deadline {
             let left = (deadline - .now).components
             let seconds = Double(left.seconds) + Double(left.attoseconds) / 1e18
-            guard condition.lock(whenValue: 1, timeoutSeconds: max(seconds, 0)) else { return [] }
+            guard condition.lock(whenValue: 1, timeoutSeconds: min(max(seconds, 0), Self.longestWait)) else { return [] }
         } else {
             condition.lock(whenValue: 1)
         }

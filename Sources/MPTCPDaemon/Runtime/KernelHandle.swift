@@ -3,9 +3,12 @@ import MPTCPKit
 import MPTCPPolicy
 
 /// The daemon's sockets into one namespace: genl requests, rtnetlink dumps and
-/// the sysctls. Used by one thread at a time (the reconciler's, the userspace
-/// path manager's, or the one-shot `--plan`), which serialises every call. The
-/// reconciler reaches it only through `endpointKernel`'s protocols.
+/// the sysctls. `network` (no lock of its own) and the sysctls are used by the
+/// endpoint thread alone (or the one-shot `--plan`); `pathManager` is shared by
+/// the endpoint thread (the reconciler) and the MPTCP event thread (the
+/// userspace path manager), which is safe because `PathManager` serialises
+/// its requests with a lock of its own. The reconciler reaches it only
+/// through `endpointKernel`'s protocols.
 final class KernelHandle: @unchecked Sendable {
     let namespace: NetworkNamespace
     let pathManager: PathManager

@@ -61,6 +61,8 @@ import Testing
     @Test func aCrashBetweenTheRecordWriteAndTheAddLeavesNothingBehindAfterRestart() throws {
         let rig = ReconcilerRig()
         var atCrash: (record: OwnershipStore.Record, table: [Endpoint])?
+        // The closure holds the rig: cleared at the end so the rig (and its directory) goes.
+        defer { rig.kernel.beforeEach = nil }
         rig.kernel.beforeEach = { request throws(MPTCPError) in
             if case .add(_, "10.0.2.1", _) = request, atCrash == nil { atCrash = (try? rig.record()).map { ($0, rig.kernel.table) } }
         }
@@ -113,6 +115,8 @@ import Testing
         let reconciler = try restarted.reconciler(try ReconcilerRig.policy(a2: "off"))
         rig.kernel.clearRequests()
         // Someone deletes it between the plan and the delete.
+        // The closure holds the rig: cleared at the end so the rig (and its directory) goes.
+        defer { rig.kernel.beforeEach = nil }
         rig.kernel.beforeEach = { request throws(MPTCPError) in
             if case .delete(let id) = request { rig.kernel.removeEndpoint(id: id) }
         }
@@ -148,6 +152,8 @@ import Testing
         let reconciler = try rig.reconciler(try ReconcilerRig.policy())
         #expect(reconciler.reconcile(trigger: "start"))
         rig.kernel.network = ReconcilerRig.network(addresses: ["10.0.1.1": 2, "10.0.2.1": 3, "10.0.82.1": 2])
+        // The closure holds the rig: cleared at the end so the rig (and its directory) goes.
+        defer { rig.kernel.beforeEach = nil }
         rig.kernel.beforeEach = { request throws(MPTCPError) in
             if case .add(_, "10.0.82.1", _) = request {
                 rig.kernel.network = ReconcilerRig.network(addresses: ["10.0.1.1": 2, "10.0.2.1": 3])
