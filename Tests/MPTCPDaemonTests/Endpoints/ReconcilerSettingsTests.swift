@@ -11,6 +11,7 @@ import Testing
     @Test func aSettingIsRecordedBeforeItIsChangedAndRestoredAtExit() throws {
         let rig = ReconcilerRig()
         var recordedFirst: SettingsRecord?
+        defer { rig.kernel.beforeEach = nil }
         rig.kernel.beforeEach = { request throws(MPTCPError) in
             if case .setLimits = request { recordedFirst = try? rig.record().settings }
         }
