@@ -65,30 +65,30 @@ test-sanitize: deps lint-man
 	    $(SWIFT) test --skip-build --sanitize=$$s --scratch-path .build-$$s || exit 1; \
 	done
 
-# A long lab scenario (scripts/soak.py): churn, flaps, reloads, API polling;
+# A long lab scenario (scripts/robustness/soak.py): churn, flaps, reloads, API polling;
 # fails on unmanaged connections, RSS or descriptor growth, a dead daemon.
 DURATION ?= 120
 soak: build
-	python3 scripts/soak.py --duration $(DURATION) --mptcpctld $(CURDIR)/.build/debug/mptcpctld --mptcpctl $(CURDIR)/.build/debug/mptcpctl
+	python3 scripts/robustness/soak.py --duration $(DURATION) --mptcpctld $(CURDIR)/.build/debug/mptcpctld --mptcpctl $(CURDIR)/.build/debug/mptcpctl
 
 # libFuzzer targets (Tests/Fuzz) for the netlink, sock_diag, policy and
 # control-request decoders, FUZZ_SECONDS each (default 60).
 FUZZ_SECONDS ?= 60
 fuzz: deps
-	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) bash scripts/fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) bash scripts/robustness/fuzz
 
 # Re-captures the netlink seeds (Tests/Fuzz/Seeds) from the running kernel.
 fuzz-corpus: deps
-	python3 scripts/fuzz-corpus.py --out Tests/Fuzz/Seeds
+	python3 scripts/robustness/fuzz-corpus.py --out Tests/Fuzz/Seeds
 
 demo: release
-	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl MPTCPCTLD=$(CURDIR)/.build/release/mptcpctld bash scripts/demo
+	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl MPTCPCTLD=$(CURDIR)/.build/release/mptcpctld bash scripts/lab/demo
 
 bench: release
-	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl bash scripts/bench-endpoint-show
-	MPTCPCTLD=$(CURDIR)/.build/release/mptcpctld bash scripts/bench-daemon-latency
-	python3 scripts/bench-api.py --mptcpctl $(CURDIR)/.build/release/mptcpctl --mptcpctld $(CURDIR)/.build/release/mptcpctld
-	python3 scripts/bench-userspace-pm.py --mptcpctld $(CURDIR)/.build/release/mptcpctld
+	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl bash scripts/bench/endpoint-show
+	MPTCPCTLD=$(CURDIR)/.build/release/mptcpctld bash scripts/bench/daemon-latency
+	python3 scripts/bench/api.py --mptcpctl $(CURDIR)/.build/release/mptcpctl --mptcpctld $(CURDIR)/.build/release/mptcpctld
+	python3 scripts/bench/userspace-pm.py --mptcpctld $(CURDIR)/.build/release/mptcpctld
 
 # What `make install` builds from; `install-files` installs without building
 # (BINARIES=.build/debug for a quick look, as the tests do).
