@@ -50,7 +50,7 @@ final class ConnectionManager: @unchecked Sendable {
 
     /// The kernel's answer to a userspace-PM command on a connection of the in-kernel PM.
     static func isOtherManager(_ error: any Error) -> Bool {
-        (error as? MPTCPError)?.kernelMessage?.contains("userspace PM not selected") ?? false
+        (error as? MPTCPError)?.isUserspacePMNotSelected ?? false
     }
 
     private let lock = NIOLock()

@@ -132,7 +132,7 @@ struct PolicyReader {
         if let v = string(t, "scheduler", at: "kernel"), v != "keep" {
             if let offered = offer?.schedulers, !offered.contains(v) {
                 fail("kernel.scheduler", "\"\(v)\" is not offered by the kernel; use one of: keep, \(offered.joined(separator: ", "))")
-            } else if v.isEmpty || v.contains("/") || v.contains(where: \.isWhitespace) {
+            } else if v.isEmpty || v.contains("/" as Character) || v.contains(where: \.isWhitespace) {
                 fail("kernel.scheduler", "\"\(v)\" is not a scheduler name")
             } else {
                 k.scheduler = v
