@@ -6,15 +6,20 @@ DESTDIR ?=
 SWIFT ?= swift
 BINDIR = $(DESTDIR)$(PREFIX)/bin
 MANDIR = $(DESTDIR)$(PREFIX)/share/man
+# Debug info of the installed binaries, kept apart (the binaries are stripped
+# and name it in a .gnu_debuglink): $(DEBUGDIR)$(PREFIX)/bin/NAME.debug, the
+# layout gdb searches under its debug-file-directory (/usr/lib/debug for PREFIX=/usr).
+DEBUGDIR ?= $(PREFIX)/lib/debug
+DEBUGBINDIR = $(DESTDIR)$(DEBUGDIR)$(PREFIX)/bin
 SYSCONFDIR ?= /etc
 CONFDIR = $(DESTDIR)$(SYSCONFDIR)/mptcpctl
 UNITDIR ?= $(DESTDIR)/etc/systemd/system
 MANPAGES = man/mptcpctl.8 man/mptcpctld.8 man/mptcpctld.toml.5
 
 # Debian packages the build, the tests and the demo use.
-DEBIAN_PACKAGES = libnl-genl-3-dev libnl-route-3-dev pkg-config iproute2 python3 groff-base man-db util-linux procps systemd nftables
+DEBIAN_PACKAGES = libnl-genl-3-dev libnl-route-3-dev pkg-config iproute2 python3 groff-base man-db util-linux procps systemd nftables binutils
 
-.PHONY: all deps build release test demo bench bench-daemon install install-files uninstall lint-man clean fuzz fuzz-corpus test-sanitize soak
+.PHONY: all deps build release test demo bench bench-daemon footprint install install-files uninstall lint-man clean fuzz fuzz-corpus test-sanitize soak
 
 all: build
 
@@ -65,30 +70,35 @@ test-sanitize: deps lint-man
 	    $(SWIFT) test --skip-build --sanitize=$$s --scratch-path .build-$$s || exit 1; \
 	done
 
-# A long lab scenario (scripts/soak.py): churn, flaps, reloads, API polling;
+# A long lab scenario (scripts/robustness/soak.py): churn, flaps, reloads, API polling;
 # fails on unmanaged connections, RSS or descriptor growth, a dead daemon.
 DURATION ?= 120
 soak: build
-	python3 scripts/soak.py --duration $(DURATION) --mptcpctld $(CURDIR)/.build/debug/mptcpctld --mptcpctl $(CURDIR)/.build/debug/mptcpctl
+	python3 scripts/robustness/soak.py --duration $(DURATION) --mptcpctld $(CURDIR)/.build/debug/mptcpctld --mptcpctl $(CURDIR)/.build/debug/mptcpctl
 
 # libFuzzer targets (Tests/Fuzz) for the netlink, sock_diag, policy and
 # control-request decoders, FUZZ_SECONDS each (default 60).
 FUZZ_SECONDS ?= 60
 fuzz: deps
-	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) bash scripts/fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) bash scripts/robustness/fuzz
 
 # Re-captures the netlink seeds (Tests/Fuzz/Seeds) from the running kernel.
 fuzz-corpus: deps
-	python3 scripts/fuzz-corpus.py --out Tests/Fuzz/Seeds
+	python3 scripts/robustness/fuzz-corpus.py --out Tests/Fuzz/Seeds
 
 demo: release
-	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl MPTCPCTLD=$(CURDIR)/.build/release/mptcpctld bash scripts/demo
+	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl MPTCPCTLD=$(CURDIR)/.build/release/mptcpctld bash scripts/lab/demo
 
 bench: release
-	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl bash scripts/bench-endpoint-show
-	MPTCPCTLD=$(CURDIR)/.build/release/mptcpctld bash scripts/bench-daemon-latency
-	python3 scripts/bench-api.py --mptcpctl $(CURDIR)/.build/release/mptcpctl --mptcpctld $(CURDIR)/.build/release/mptcpctld
-	python3 scripts/bench-userspace-pm.py --mptcpctld $(CURDIR)/.build/release/mptcpctld
+	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl bash scripts/bench/endpoint-show
+	MPTCPCTLD=$(CURDIR)/.build/release/mptcpctld bash scripts/bench/daemon-latency
+	python3 scripts/bench/api.py --mptcpctl $(CURDIR)/.build/release/mptcpctl --mptcpctld $(CURDIR)/.build/release/mptcpctld
+	python3 scripts/bench/userspace-pm.py --mptcpctld $(CURDIR)/.build/release/mptcpctld
+
+# Installed sizes of the release binaries, the idle daemon's RSS and threads
+# (scripts/bench/footprint measures, builds nothing).
+footprint: release
+	python3 scripts/bench/footprint --mptcpctl $(CURDIR)/.build/release/mptcpctl --mptcpctld $(CURDIR)/.build/release/mptcpctld
 
 # What `make install` builds from; `install-files` installs without building
 # (BINARIES=.build/debug for a quick look, as the tests do).
@@ -102,8 +112,13 @@ install-files:
 	install -d $(BINDIR) $(MANDIR)/man8 $(MANDIR)/man5 $(CONFDIR)
 	@# Hooks (mptcpctld(8), HOOKS): an empty directory, root's only.
 	install -d -m 0755 $(CONFDIR)/hooks.d
-	install -s -m 0755 $(BINARIES)/mptcpctl $(BINDIR)/mptcpctl
-	install -s -m 0755 $(BINARIES)/mptcpctld $(BINDIR)/mptcpctld
+	@# Stripped binaries; their debug info goes to $(DEBUGBINDIR)/NAME.debug.
+	install -d $(DEBUGBINDIR)
+	@for b in mptcpctl mptcpctld; do \
+	  objcopy --only-keep-debug $(BINARIES)/$$b $(DEBUGBINDIR)/$$b.debug && chmod 0644 $(DEBUGBINDIR)/$$b.debug && \
+	  objcopy --strip-all --add-gnu-debuglink=$(DEBUGBINDIR)/$$b.debug $(BINARIES)/$$b $(BINDIR)/.$$b.new && \
+	  chmod 0755 $(BINDIR)/.$$b.new && mv -f $(BINDIR)/.$$b.new $(BINDIR)/$$b || exit 1; \
+	done
 	install -m 0644 man/mptcpctl.8 man/mptcpctld.8 $(MANDIR)/man8/
 	install -m 0644 man/mptcpctld.toml.5 $(MANDIR)/man5/
 	@# The admin's policy is never overwritten.
@@ -128,7 +143,7 @@ install-files:
 	fi
 
 uninstall:
-	rm -f $(BINDIR)/mptcpctl $(BINDIR)/mptcpctld $(MANDIR)/man8/mptcpctl.8 $(MANDIR)/man8/mptcpctld.8 \
+	rm -f $(BINDIR)/mptcpctl $(BINDIR)/mptcpctld $(DEBUGBINDIR)/mptcpctl.debug $(DEBUGBINDIR)/mptcpctld.debug $(MANDIR)/man8/mptcpctl.8 $(MANDIR)/man8/mptcpctld.8 \
 	  $(MANDIR)/man5/mptcpctld.toml.5 $(UNITDIR)/mptcpctld.service $(DESTDIR)$(NMDISPATCHDIR)/90-mptcpctl \
 	  $(COMPLETIONS)/bash-completion/completions/mptcpctl $(COMPLETIONS)/zsh/vendor-completions/_mptcpctl \
 	  $(COMPLETIONS)/fish/vendor_completions.d/mptcpctl.fish

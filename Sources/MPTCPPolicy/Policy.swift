@@ -177,12 +177,12 @@ public struct MetricsListen: Hashable, Sendable {
             guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
             hostPart = text[text.index(after: text.startIndex)..<close]
             portPart = text[text.index(close, offsetBy: 2)...]
-            guard hostPart.contains(":") else { return nil }
+            guard hostPart.contains(":" as Character) else { return nil }
         } else {
             guard let colon = text.lastIndex(of: ":") else { return nil }
             hostPart = text[..<colon]
             portPart = text[text.index(after: colon)...]
-            guard !hostPart.contains(":") else { return nil }
+            guard !hostPart.contains(":" as Character) else { return nil }
         }
         guard let address = IPAddress(String(hostPart)), let port = Int(portPart), (1...65535).contains(port),
               portPart.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 
-/// `make install` into a DESTDIR: the expected files, a unit systemd accepts,
-/// the dispatcher hook and the shell completions. No kernel needed.
+/// `make install` into a DESTDIR: the expected files, stripped binaries with
+/// their debug info apart, a unit systemd accepts, the dispatcher hook and the
+/// shell completions. No kernel needed.
 @Suite struct InstallTests {
     @Test func installPutsTheExpectedFilesAndTheUnitVerifies() throws {
         let destination = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-install-\(getpid())-\(UUID().uuidString.prefix(8))")
@@ -22,6 +23,8 @@ import Testing
             "etc/systemd/system/mptcpctld.service",
             "usr/local/bin/mptcpctl",
             "usr/local/bin/mptcpctld",
+            "usr/local/lib/debug/usr/local/bin/mptcpctl.debug",
+            "usr/local/lib/debug/usr/local/bin/mptcpctld.debug",
             "usr/local/share/bash-completion/completions/mptcpctl",
             "usr/local/share/fish/vendor_completions.d/mptcpctl.fish",
             "usr/local/share/man/man5/mptcpctld.toml.5",
@@ -30,6 +33,17 @@ import Testing
             "usr/local/share/zsh/vendor-completions/_mptcpctl",
         ])
         #expect(FileManager.default.isExecutableFile(atPath: root + "/etc/NetworkManager/dispatcher.d/90-mptcpctl"))
+        for binary in ["mptcpctl", "mptcpctld"] {
+            let installed = root + "/usr/local/bin/" + binary
+            #expect(FileManager.default.isExecutableFile(atPath: installed))
+            let sections = try run("/usr/bin/readelf", ["-S", "-W", installed]).stdout
+            #expect(!sections.contains(".debug_info") && !sections.contains(".symtab"), "\(binary) is installed stripped")
+            #expect(sections.contains(".gnu_debuglink"), "\(binary) names its debug file")
+            let link = try run("/usr/bin/readelf", ["-p", ".gnu_debuglink", installed]).stdout
+            #expect(link.contains(binary + ".debug"))
+            let debug = try run("/usr/bin/readelf", ["-S", "-W", root + "/usr/local/lib/debug/usr/local/bin/\(binary).debug"]).stdout
+            #expect(debug.contains(".debug_info") && debug.contains(".symtab"), "\(binary).debug keeps the debug info and symbols")
+        }
         var isDirectory: ObjCBool = false
         #expect(FileManager.default.fileExists(atPath: root + "/etc/mptcpctl/hooks.d", isDirectory: &isDirectory) && isDirectory.boolValue,
                 "the hooks directory, empty")

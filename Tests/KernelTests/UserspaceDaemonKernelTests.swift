@@ -335,7 +335,7 @@ final class UserspaceDaemonKernelTests {
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         holder.arguments = ["netns", "exec", lab.client, try #require(Repository.python), "-u",
-                            Repository.root.appendingPathComponent("scripts/mptcp-burst.py").path,
+                            Repository.root.appendingPathComponent("scripts/lab/mptcp-burst.py").path,
                             "client", "--connect", "10.0.1.2", "--port", "7501", "--count", "200", "--subflows", "5",
                             "--timeout", "60", "--hold", "60"]
         let out = Pipe()
@@ -427,10 +427,10 @@ final class UserspaceDaemonKernelTests {
         #expect(daemon.log.contains("connections_gone=1"))
     }
 
-    /// Runs scripts/mptcp-burst.py in a namespace and returns its JSON lines.
+    /// Runs scripts/lab/mptcp-burst.py in a namespace and returns its JSON lines.
     func burst(_ namespace: String, _ arguments: [String]) throws -> [[String: Any]] {
         let python = try #require(Repository.python)
-        let script = Repository.root.appendingPathComponent("scripts/mptcp-burst.py").path
+        let script = Repository.root.appendingPathComponent("scripts/lab/mptcp-burst.py").path
         let out = try lab.exec(namespace, [python, script] + arguments).stdout
         return out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
@@ -446,7 +446,7 @@ final class UserspaceDaemonKernelTests {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         p.arguments = ["netns", "exec", lab.server, try #require(Repository.python),
-                       Repository.root.appendingPathComponent("scripts/mptcp-burst.py").path, "server", "--port", String(port)]
+                       Repository.root.appendingPathComponent("scripts/lab/mptcp-burst.py").path, "server", "--port", String(port)]
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         Thread.sleep(forTimeInterval: 0.3)

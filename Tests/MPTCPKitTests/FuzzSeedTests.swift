@@ -3,7 +3,7 @@ import MPTCPKit
 import Testing
 
 /// The fuzz targets' seeds (Tests/Fuzz/Seeds, captured from the kernel by
-/// scripts/fuzz-corpus.py) are real traffic: every one must decode, through
+/// scripts/robustness/fuzz-corpus.py) are real traffic: every one must decode, through
 /// the same entry points the fuzzers use.
 @Suite struct FuzzSeedTests {
     static let seeds = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

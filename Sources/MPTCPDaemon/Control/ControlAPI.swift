@@ -1,5 +1,8 @@
 import NIOConcurrencyHelpers
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Metrics
 import MPTCPAPI

@@ -1,5 +1,5 @@
 import NIOConcurrencyHelpers
-import Foundation
+import FoundationEssentials
 import Logging
 import Metrics
 import MPTCPAPI

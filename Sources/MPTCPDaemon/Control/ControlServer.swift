@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import MPTCPAPI
 import MPTCPKit
@@ -86,14 +86,9 @@ struct ControlServer: Service, CustomStringConvertible {
     /// Creates the socket's directory and removes a socket file nobody serves
     /// (left by a killed daemon); refuses when another daemon answers on it.
     static func prepare(_ path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        if !FileManager.default.fileExists(atPath: directory) {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o755])
-            } catch {
-                throw ControlSocketError("cannot create \(directory): \(error.localizedDescription)")
-            }
+        let directory = Directory.containing(path)
+        if !FileManager.default.fileExists(atPath: directory), let code = Directory.create(directory, mode: 0o755) {
+            throw ControlSocketError("cannot create \(directory): \(String(cString: strerror(code)))")
         }
         var info = stat()
         guard lstat(path, &info) == 0 else { return }

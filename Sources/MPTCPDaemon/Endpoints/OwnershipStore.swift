@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import MPTCPKit
 import MPTCPPolicy
 
@@ -47,7 +50,7 @@ struct OwnershipStore: Sendable {
     }
 
     func save(_ record: Record) throws {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = Directory.containing(path)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

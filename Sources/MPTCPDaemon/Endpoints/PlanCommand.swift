@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import MPTCPKit
 import MPTCPPolicy
 
@@ -85,7 +85,7 @@ struct PlanResult {
         for r in rows { for (i, c) in r.enumerated() where i < columns - 1 { widths[i] = max(widths[i], c.count) } }
         return rows.map { r in
             r.enumerated().map { i, c in i < r.count - 1 ? c + String(repeating: " ", count: widths[i] - c.count + 2) : c }
-                .joined().trimmingCharacters(in: .whitespaces)
+                .joined().trimmingWhitespace()
         }.joined(separator: "\n") + (rows.isEmpty ? "" : "\n")
     }
 

@@ -1,5 +1,5 @@
 import NIOConcurrencyHelpers
-import Foundation
+import FoundationEssentials
 import Logging
 import Metrics
 import MPTCPAPI
@@ -88,8 +88,8 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
     /// exists when this is called; hooks added to it later run without a reload.
     func configure(_ new: HookSettings) {
         settings.withLockedValue { $0 = new }
-        var isDirectory: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: new.directory, isDirectory: &isDirectory) && isDirectory.boolValue
+        var isDirectory = false
+        let exists = FileManager.default.fileExists(atPath: new.directory, isDirectory: &isDirectory) && isDirectory
         subscriber.withLockedValue { current in
             if exists, current == nil {
                 let wakeWrite = self.wakeWrite
@@ -181,7 +181,7 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
     static func hooks(in directory: String) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.compactMap { name in
-            if name.hasPrefix(".") || name.hasSuffix("~") || name.contains(".dpkg-") || name.hasSuffix(".rpmsave")
+            if name.hasPrefix(".") || name.hasSuffix("~") || name.firstRange(of: ".dpkg-") != nil || name.hasSuffix(".rpmsave")
                 || name.hasSuffix(".rpmnew") || name.hasSuffix(".disabled") { return nil }
             let path = directory + "/" + name
             var info = stat()
@@ -220,9 +220,10 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
         ]
         for (key, value) in job.event.fields.sorted(by: { $0.key < $1.key }) {
             // As `monitor` writes the value (an array as its elements separated by spaces).
-            guard let text = EventRecord.flatText(value) else { continue }
+            guard var text = EventRecord.flatText(value) else { continue }
             // No NUL can reach the environment; names are ours (lower-case words).
-            env.append("MPTCPCTL_\(key.uppercased())=\(text.replacingOccurrences(of: "\0", with: ""))")
+            text.unicodeScalars.removeAll { $0 == "\0" }
+            env.append("MPTCPCTL_\(key.uppercased())=\(text)")
         }
         return env
     }
@@ -342,7 +343,7 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
     }
 
     private func finished(_ job: Job, _ c: Child, status: Int32?) {
-        let output = String(decoding: c.captured, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let output = String(decoding: c.captured, as: UTF8.self).trimmingWhitespace()
         var meta: Logger.Metadata = ["hook": "\(c.hook)", "event": "\(job.name)", "pid": "\(c.pid)"]
         if !output.isEmpty { meta["output"] = "\(output)" }
         if c.outputBytes > Self.outputLimit { meta["output_bytes"] = "\(c.outputBytes)" }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import MPTCPAPI
 import MPTCPPolicy
 
@@ -21,8 +21,8 @@ struct CheckReport {
     /// The hooks `[hooks] directory` holds now (what the daemon would run), nil when it does not exist.
     var hooks: [String]? {
         guard let directory = policy?.hooks.directory else { return nil }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else { return nil }
+        var isDirectory = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory else { return nil }
         return HookRunner.hooks(in: directory)
     }
 

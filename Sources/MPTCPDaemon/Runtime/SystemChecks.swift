@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import MPTCPAPI
 import MPTCPKit
 import MPTCPPolicy
@@ -28,7 +28,7 @@ struct SystemChecks: PolicyEnvironment {
 
         if let problem = Self.unnamedNamespaceProblem(d, namespace: namespace) { problems.append(problem) }
         let socket = d.socketPath(namespace: namespace.name)
-        if let why = Self.directoryProblem((socket as NSString).deletingLastPathComponent) {
+        if let why = Self.directoryProblem(Directory.containing(socket)) {
             fail("daemon.socket", "\(socket): \(why)")
         } else if let why = Self.socketFileProblem(socket) {
             fail("daemon.socket", why)
@@ -81,7 +81,7 @@ struct SystemChecks: PolicyEnvironment {
         default: return nil
         }
         // Missing: the nearest existing ancestor must be a writable directory.
-        var ancestor = (path as NSString).deletingLastPathComponent
+        var ancestor = Directory.containing(path)
         while !ancestor.isEmpty {
             if stat(ancestor, &info) == 0 {
                 guard info.st_mode & S_IFMT == S_IFDIR else {
@@ -91,7 +91,7 @@ struct SystemChecks: PolicyEnvironment {
             }
             if errno != ENOENT { return nil }
             if ancestor == "/" { break }
-            ancestor = (ancestor as NSString).deletingLastPathComponent
+            ancestor = Directory.containing(ancestor)
         }
         return nil
     }

@@ -45,8 +45,8 @@ enum Repository {
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     }()
 
-    static var labScript: String { root.appendingPathComponent("scripts/lab").path }
-    static var peerScript: String { root.appendingPathComponent("scripts/mptcp-peer.py").path }
+    static var labScript: String { root.appendingPathComponent("scripts/lab/lab").path }
+    static var peerScript: String { root.appendingPathComponent("scripts/lab/mptcp-peer.py").path }
 
     /// The CLI under test: `$MPTCPCTL_BIN`, else the debug build.
     static var mptcpctl: String {

@@ -2,10 +2,10 @@ import Foundation
 import MPTCPKit
 import Synchronization
 
-/// A throw-away two-host lab (`scripts/lab`): namespaces `NAME-a` (client) and
+/// A throw-away two-host lab (`scripts/lab/lab`): namespaces `NAME-a` (client) and
 /// `NAME-b` (server) joined by `paths` veth pairs; path i has 10.0.i.1 (a) and
 /// 10.0.i.2 (b), fd00:i::1 and fd00:i::2, and per-path routing.
-/// Names embed the test process id so `scripts/lab gc` can sweep leftovers of
+/// Names embed the test process id so `scripts/lab/lab gc` can sweep leftovers of
 /// crashed runs; `close()` (also run by `deinit`) removes the lab.
 final class Lab: @unchecked Sendable {
     let name: String
@@ -58,13 +58,13 @@ final class Lab: @unchecked Sendable {
         try run(Repository.mptcpctl, ["-n", namespace] + arguments, check: check)
     }
 
-    /// Starts `scripts/mptcp-peer.py` in a namespace.
+    /// Starts `scripts/lab/mptcp-peer.py` in a namespace.
     func peer(_ namespace: String, _ arguments: [String]) throws -> Peer {
         try Peer(namespace: namespace, arguments: arguments)
     }
 }
 
-/// A running `scripts/mptcp-peer.py`: JSON lines out, commands in.
+/// A running `scripts/lab/mptcp-peer.py`: JSON lines out, commands in.
 final class Peer: @unchecked Sendable {
     let process = Process()
     private let input = Pipe()

@@ -2,10 +2,10 @@
 """mptcpctld as the userspace path manager, against the in-kernel path manager
 (the reference) and mptcpd, side by side in one run on the same lab.
 
-Usage (root): bench-userspace-pm.py [--mptcpctld PATH] [--serial N] [--burst N]
+Usage (root): scripts/bench/userspace-pm.py [--mptcpctld PATH] [--serial N] [--burst N]
                                      [--failover-runs N] [--no-mptcpd] [--no-trace] [--quick]
 
-For each manager, in a fresh two-path lab (scripts/lab, unshaped veth):
+For each manager, in a fresh two-path lab (scripts/lab/lab, unshaped veth):
   latency   N serial connections (default 500): connect() to the first extra
             subflow established (MPTCP_TCPINFO), median and p99;
   burst     N connections at once (default 1000): wall time until every one
@@ -46,10 +46,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-LAB = os.path.join(HERE, "lab")
-BURST = os.path.join(HERE, "mptcp-burst.py")
-BULK = os.path.join(HERE, "mptcp-bulk.py")
+ROOT = os.path.dirname(os.path.dirname(HERE))
+LAB = os.path.join(ROOT, "scripts", "lab", "lab")
+BURST = os.path.join(ROOT, "scripts", "lab", "mptcp-burst.py")
+BULK = os.path.join(ROOT, "scripts", "lab", "mptcp-bulk.py")
 PY = sys.executable
 MPTCPD = "/usr/libexec/mptcpd"
 
@@ -479,7 +479,7 @@ def ensure_mptcpd():
 
 
 def main():
-    p = argparse.ArgumentParser(prog="bench-userspace-pm.py")
+    p = argparse.ArgumentParser(prog="userspace-pm.py")
     p.add_argument("--mptcpctld", default=os.path.join(ROOT, ".build/release/mptcpctld"))
     p.add_argument("--serial", type=int, default=500)
     p.add_argument("--burst", type=int, default=1000)

@@ -16,8 +16,8 @@ dying, or on a critical log line; and prints the figures the README records.
 """
 import argparse, json, os, signal, socket, subprocess, sys, tempfile, threading, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAB = os.path.join(ROOT, "scripts", "lab")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAB = os.path.join(ROOT, "scripts", "lab", "lab")
 RSS_BOUND_KIB = 16 * 1024
 FD_BOUND = 8
 

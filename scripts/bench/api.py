@@ -4,7 +4,7 @@ request rate for `status` over one connection, against a daemon in a
 throw-away namespace. Reference in the same run: `ip mptcp endpoint show`
 (a process that asks the kernel one question).
 
-Usage (root): bench-api.py [--mptcpctl PATH] [--mptcpctld PATH] [--runs N] [--requests N]
+Usage (root): scripts/bench/api.py [--mptcpctl PATH] [--mptcpctld PATH] [--runs N] [--requests N]
 
 Prints the medians and p99 of N runs (default 200) of each command, and the
 rate of N requests (default 20000) written back to back on one connection and
@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def percentile(values, p):

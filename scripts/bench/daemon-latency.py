@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time from an address appearing to its MPTCP endpoint being in the kernel.
 
-Runs inside the namespace under test (scripts/bench-daemon-latency starts it
+Runs inside the namespace under test (scripts/bench/daemon-latency starts it
 with `ip netns exec`), with a path manager (mptcpctld, or the reference shell
 loop) already running there. Each round:
 
@@ -25,8 +25,8 @@ loop) already running there. Each round:
 
 A round that does not finish within --timeout seconds is counted as a timeout.
 
-  bench-daemon-latency.py --dev a1 --rounds 500 [--cleanup wait|flush] [--timeout 2] [--samples]
-  bench-daemon-latency.py --dev a1 --rounds 100 --calibrate   -> {"request_median_ms":..,"request_p99_ms":..}
+  daemon-latency.py --dev a1 --rounds 500 [--cleanup wait|flush] [--timeout 2] [--samples]
+  daemon-latency.py --dev a1 --rounds 100 --calibrate   -> {"request_median_ms":..,"request_p99_ms":..}
 
 Prints one JSON object: {"rounds":N,"ok":K,"timeouts":T,"cleanup_timeouts":C,
 "median_ms":..,"p99_ms":..,"max_ms":..,"removal_median_ms":..}.
