@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Logging
 import MPTCPAPI
 import MPTCPKit
@@ -87,7 +87,7 @@ public struct MPTCPCtlD: AsyncParsableCommand {
         case .success(let c): checked = c
         case .failure(let problems):
             guard json else {
-                for line in problems.lines { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+                for line in problems.lines { StandardError.write(line + "\n") }
                 throw ExitCode(1)
             }
             // --check keeps its report on stdout (valid: false); both modes fail with one error object.
@@ -101,7 +101,7 @@ public struct MPTCPCtlD: AsyncParsableCommand {
         if json {
             print(report.json)
         } else {
-            for w in checked.warnings { FileHandle.standardError.write(Data(("warning: " + w.formatted(file: config) + "\n").utf8)) }
+            for w in checked.warnings { StandardError.write("warning: " + w.formatted(file: config) + "\n") }
             print(report.text)
         }
         return nil
@@ -118,9 +118,9 @@ public struct MPTCPCtlD: AsyncParsableCommand {
             if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
         } catch let failure as Failure {
             if json {
-                FileHandle.standardError.write(Data((RPCWire.text(failure.json) + "\n").utf8))
+                StandardError.write(RPCWire.text(failure.json) + "\n")
             } else {
-                FileHandle.standardError.write(Data(("mptcpctld: " + failure.message + "\n").utf8))
+                StandardError.write("mptcpctld: " + failure.message + "\n")
             }
             Glibc.exit(1)
         } catch {
@@ -132,7 +132,7 @@ public struct MPTCPCtlD: AsyncParsableCommand {
             }
             if error is ExitCode { Glibc.exit(code.rawValue) }
             let message = message(for: error)
-            FileHandle.standardError.write(Data(("mptcpctld: " + message + "\n").utf8))
+            StandardError.write("mptcpctld: " + message + "\n")
             Glibc.exit(code == .validationFailure ? 64 : code.rawValue == 0 ? 1 : code.rawValue)
         }
     }
