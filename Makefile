@@ -89,11 +89,15 @@ fuzz-corpus: deps
 demo: release
 	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl MPTCPCTLD=$(CURDIR)/.build/release/mptcpctld bash scripts/lab/demo
 
+# BASELINE=DIR (a folder with an earlier mptcpctl and mptcpctld, e.g. the
+# release build of the commit before a change): the API and userspace-PM
+# benchmarks measure it too, in the same run, and print after/before ratios.
+BASELINE ?=
 bench: release
 	MPTCPCTL=$(CURDIR)/.build/release/mptcpctl bash scripts/bench/endpoint-show
 	MPTCPCTLD=$(CURDIR)/.build/release/mptcpctld bash scripts/bench/daemon-latency
-	python3 scripts/bench/api.py --mptcpctl $(CURDIR)/.build/release/mptcpctl --mptcpctld $(CURDIR)/.build/release/mptcpctld
-	python3 scripts/bench/userspace-pm.py --mptcpctld $(CURDIR)/.build/release/mptcpctld
+	python3 scripts/bench/api.py --mptcpctl $(CURDIR)/.build/release/mptcpctl --mptcpctld $(CURDIR)/.build/release/mptcpctld $(if $(BASELINE),--baseline $(BASELINE))
+	python3 scripts/bench/userspace-pm.py --mptcpctld $(CURDIR)/.build/release/mptcpctld $(if $(BASELINE),--baseline $(BASELINE)/mptcpctld)
 
 # Installed sizes of the release binaries, the idle daemon's RSS and threads
 # (scripts/bench/footprint measures, builds nothing).
