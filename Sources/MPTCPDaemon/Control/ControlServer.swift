@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import MPTCPAPI
 import MPTCPKit
@@ -86,7 +93,7 @@ struct ControlServer: Service, CustomStringConvertible {
     /// Creates the socket's directory and removes a socket file nobody serves
     /// (left by a killed daemon); refuses when another daemon answers on it.
     static func prepare(_ path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = parentDirectory(of: path)
         if !FileManager.default.fileExists(atPath: directory) {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
@@ -114,6 +121,14 @@ struct ControlServer: Service, CustomStringConvertible {
         guard let address = UnixSocketAddress(path: path) else { return false }
         return address.connect(fd) == 0
     }
+}
+
+/// The directory holding `path` (`/run/mptcpctl` for `/run/mptcpctl/x.sock`; `.`
+/// for a bare name, `/` for a file in the root).
+func parentDirectory(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    let directory = String(path[..<slash])
+    return directory.isEmpty ? "/" : directory
 }
 
 struct ControlSocketError: Error, CustomStringConvertible {

@@ -82,8 +82,8 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
                 let api = self.api
                 pool.runIfActive(eventLoop: context.eventLoop) { api.metrics() }.assumeIsolated().whenComplete { result in
                     switch result {
-                    case .success(.success(let v)):
-                        self.respond(context, head, .ok, v["text"]?.stringValue ?? "",
+                    case .success(.success(let record)):
+                        self.respond(context, head, .ok, record.text,
                                      contentType: "text/plain; version=0.0.4; charset=utf-8")
                     case .success(.failure(let e)):
                         self.respond(context, head, .serviceUnavailable, e.message + "\n")
