@@ -34,6 +34,8 @@ final class ControlAPI: Sendable {
 
     /// Events for `subscribe`.
     let hub: EventHub
+    /// The threads requests run on (the control socket's and the metrics endpoint's).
+    let threads: ControlThreads
 
     init(state: DaemonState, kernel: KernelHandle, namespace: NetworkNamespace, adminGroup: UInt32?, logger: Logger,
          registry: PrometheusCollectorRegistry? = nil, hub: EventHub,
@@ -45,6 +47,7 @@ final class ControlAPI: Sendable {
         self.kernel = kernel
         self.namespace = namespace
         self.authorisation = ControlAuthorisation(adminGroup: adminGroup)
+        self.threads = ControlThreads(namespace: namespace)
         self.notifyNetwork = notifyNetwork
         self.reload = reload
     }
