@@ -1,18 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import MPTCPAPI
 import MPTCPPolicy
 
 /// The policy as JSON, keys in snake case (as `policy.show` returns it): the
 /// wire encoding of MPTCPPolicy's `Policy`, kept out of the pure policy module.
 func policyJSON(_ policy: Policy) -> JSONValue? {
-    let encoder = JSONEncoder()
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    guard let data = try? encoder.encode(policy) else { return nil }
-    return try? JSONDecoder().decode(JSONValue.self, from: data)
+    try? JSONValueEncoder(convertToSnakeCase: true).encode(policy)
 }
 
 /// What `new` changes from `old`, key by key, in a stable order (`policy.reload`'s
