@@ -38,7 +38,7 @@ let package = Package(
         // The policy engine: pure decisions from (policy, network, kernel state) to changes.
         .target(
             name: "MPTCPPolicy",
-            dependencies: ["MPTCPKit", "MPTCPAPI", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["MPTCPKit", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         // The control API's wire format (JSON-RPC 2.0, one object per line), shared by the
         // daemon and the CLI. It depends on MPTCPKit (which the CLI links anyway): the

@@ -7,15 +7,6 @@ import Foundation
 /// The release of mptcpctl and mptcpctld (both report it with `--version`).
 public let mptcpctlVersion = "0.2.0"
 
-/// Where a daemon with no `[daemon] socket` listens: `/run/mptcpctl/mptcpctld.sock`
-/// in the host namespace, `/run/mptcpctl/mptcpctld-NAME.sock` in namespace NAME
-/// (`-n NAME`), so daemons in several namespaces never collide. A namespace with
-/// no name has no default of its own (it would be the host's): the daemon
-/// refuses to start there without an explicit `[daemon] socket`.
-public func defaultControlSocketPath(namespace name: String?) -> String {
-    name.map { "/run/mptcpctl/mptcpctld-\($0).sock" } ?? "/run/mptcpctl/mptcpctld.sock"
-}
-
 /// The control API's version, reported by `status`; raised on incompatible changes.
 public let controlAPIVersion = 1
 

@@ -1,5 +1,3 @@
-import Foundation
-import MPTCPAPI
 import MPTCPKit
 
 /// The daemon's policy file, decoded and validated (`mptcpctld.toml(5)`).
@@ -190,52 +188,3 @@ public struct MetricsListen: Hashable, Sendable {
         self.port = port
     }
 }
-
-/// One difference between two policies: a key as `policy.show` names it
-/// (`interface[2].role`, `kernel.scheduler`), with its old and new values
-/// (nil: absent on that side).
-public struct PolicyChange: Hashable, Sendable {
-    public var key: String
-    public var old: JSONValue?
-    public var new: JSONValue?
-}
-
-/// What `new` changes from `old`, key by key, in a stable order.
-public func policyDifferences(from old: Policy, to new: Policy) -> [PolicyChange] {
-    guard let a = policyJSON(old), let b = policyJSON(new) else { return [] }
-    var changes: [PolicyChange] = []
-    diff(a, b, key: "", into: &changes)
-    return changes
-}
-
-/// The policy as JSON, keys in snake case (as `policy.show` returns it).
-public func policyJSON(_ policy: Policy) -> JSONValue? {
-    let encoder = JSONEncoder()
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    guard let data = try? encoder.encode(policy) else { return nil }
-    return try? JSONDecoder().decode(JSONValue.self, from: data)
-}
-
-private func diff(_ a: JSONValue?, _ b: JSONValue?, key: String, into changes: inout [PolicyChange]) {
-    if a == b { return }
-    switch (a, b) {
-    case (.object(let x)?, .object(let y)?):
-        for k in Set(x.keys).union(y.keys).sorted() {
-            // The file's block names: [[interface]] and [[connection]], counted from 1.
-            let name = key.isEmpty ? (k == "interfaces" ? "interface" : k == "connections" ? "connection" : k) : key + "." + k
-            diff(x[k], y[k], key: name, into: &changes)
-        }
-    case (.array(let x)?, .array(let y)?) where key == "interface" || key == "connection":
-        for i in 0..<max(x.count, y.count) {
-            diff(i < x.count ? Optional(x[i]) : nil, i < y.count ? Optional(y[i]) : nil, key: "\(key)[\(i + 1)]", into: &changes)
-        }
-    case (.array(let x)?, .array(let y)?) where x.count == y.count && unordered(x) == unordered(y):
-        // A list of names, families or ports means the same in any order (and a
-        // Set's encoding has none).
-        return
-    default:
-        changes.append(PolicyChange(key: key, old: a, new: b))
-    }
-}
-
-private func unordered(_ values: [JSONValue]) -> [String] { values.map { RPCWire.text($0) }.sorted() }

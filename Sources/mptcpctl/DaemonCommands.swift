@@ -51,11 +51,27 @@ final class DaemonConnection {
 
     deinit { close(fd) }
 
-    /// Sends `method` and returns the daemon's answer; a transport failure throws.
-    func call(_ method: String, _ params: [String: JSONValue] = [:]) throws -> Result<JSONValue, RPCError> {
+    /// An answer: the daemon's JSON as it came (printed by `--json`), and the
+    /// typed record read from it.
+    struct Answer<Record: ControlRecord> {
+        var json: JSONValue
+        var record: Record
+    }
+
+    /// Calls `method` and returns the daemon's answer (an API error is a
+    /// `.failure`); a transport failure, or a result not of the method's shape, throws.
+    func call<M: ControlMethod>(_ method: M.Type, _ params: M.Params) throws -> Result<Answer<M.Result>, RPCError> {
+        switch try exchange(M.request(id: .integer(nextID), params)) {
+        case .success(let json): return .success(Answer(json: json, record: try M.Result(json: json)))
+        case .failure(let error): return .failure(error)
+        }
+    }
+
+    /// Sends `request` (whose id is `nextID`) and waits for its answer.
+    private func exchange(_ request: RPCRequest) throws -> Result<JSONValue, RPCError> {
         let id = JSONValue.integer(nextID)
         nextID += 1
-        var out = RPCWire.encode(RPCRequest(id: id, method: method, params: params))[...]
+        var out = RPCWire.encode(request)[...]
         while !out.isEmpty {
             let n = out.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n < 0 && errno == EINTR { continue }
@@ -63,7 +79,7 @@ final class DaemonConnection {
             out = out.dropFirst(n)
         }
         while true {
-            switch try RPCWire.decodeMessage(readLine(waiting: "an answer to \(method)")) {
+            switch try RPCWire.decodeMessage(readLine(waiting: "an answer to \(request.method)")) {
             case .response(let answerID, let outcome) where answerID == id: return outcome
             case .response: continue
             case .notification(let m, let params): notifications.append((m, params))
@@ -101,20 +117,25 @@ final class DaemonConnection {
 
     /// `call`, with an API error turned into a one-line failure (a bad parameter
     /// is a usage error, as the same mistake made directly would be).
-    func result(_ method: String, _ params: [String: JSONValue] = [:]) throws -> JSONValue {
+    func result<M: ControlMethod>(_ method: M.Type, _ params: M.Params) throws -> Answer<M.Result> {
         switch try call(method, params) {
-        case .success(let v): return v
+        case .success(let answer): return answer
         // Named after the command the user typed, not the API method (`subflow create: …`).
         case .failure(let e) where e.name == "invalid_params": throw UsageError(e.message)
-        case .failure(let e): throw CommandFailure("\(method): \(e.message) (\(e.name))", code: .daemon, daemonError: e.name)
+        case .failure(let e): throw CommandFailure("\(M.name): \(e.message) (\(e.name))", code: .daemon, daemonError: e.name)
         }
+    }
+
+    /// `result` of a method that takes no parameters.
+    func result<M: ControlMethod>(_ method: M.Type) throws -> Answer<M.Result> where M.Params == NoParams {
+        try result(method, NoParams())
     }
 
     /// Runs `method` through the daemon when one answers (its table and policy
     /// stay authoritative: a subflow made this way is left alone by its policy);
     /// else `direct`, against the kernel, saying so on standard error.
-    static func route(_ global: GlobalOptions, _ method: String, _ params: () throws -> [String: JSONValue],
-                      direct: () throws -> Void) throws {
+    static func route<M: ControlMethod>(_ global: GlobalOptions, _ method: M.Type, _ params: () throws -> M.Params,
+                                        direct: () throws -> Void) throws {
         let path = try global.socketPath
         if let daemon = try ifRunning(path) {
             _ = try daemon.result(method, try params())
@@ -154,32 +175,20 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let status = try DaemonConnection(path: try global.socketPath).result("status")
+        let answer = try DaemonConnection(path: try global.socketPath).result(ControlMethods.Status.self)
         if global.json {
-            Output.line(RPCWire.text(status))
+            Output.line(RPCWire.text(answer.json))
             return
         }
-        func text(_ key: String) -> String {
-            switch status[key] {
-            case .string(let s)?: return s
-            case .integer(let i)?: return String(i)
-            case .number(let d)?: return String(d)
-            case .bool(let b)?: return b ? "yes" : "no"
-            default: return "-"
-            }
-        }
-        let uptime = status["uptime_seconds"].flatMap { v -> Double? in
-            if case .number(let d) = v { return d }
-            return v.integerValue.map(Double.init)
-        } ?? 0
+        let s = answer.record
         let rows = [
-            ("daemon", "mptcpctld \(text("version")) (API \(text("api_version"))), pid \(text("pid")), up \(duration(uptime))"),
-            ("namespace", text("namespace")),
-            ("path manager", text("path_manager")
-                + (status["userspace_path_manager"] == true ? " (managing \(text("connections")) connections)" : "")),
-            ("scheduler", text("scheduler")),
-            ("policy", "\(text("config")), loaded \(text("config_loaded_at")), reloaded \(text("reloads")) time(s)"),
-            ("owned endpoints", text("owned_endpoints")),
+            ("daemon", "mptcpctld \(s.version) (API \(s.apiVersion)), pid \(s.pid), up \(duration(s.uptimeSeconds))"),
+            ("namespace", s.namespace),
+            ("path manager", (s.pathManager ?? "-")
+                + (s.userspacePathManager ? " (managing \(s.connections.map { String($0) } ?? "-") connections)" : "")),
+            ("scheduler", s.scheduler ?? "-"),
+            ("policy", "\(s.config), loaded \(s.configLoadedAt), reloaded \(s.reloads) time(s)"),
+            ("owned endpoints", String(s.ownedEndpoints)),
         ]
         for (label, value) in rows {
             Output.line(label + ":" + String(repeating: " ", count: 17 - label.count) + value)
@@ -205,16 +214,15 @@ struct ReloadCommand: ParsableCommand {
 
     func run() throws {
         let daemon = try DaemonConnection(path: try global.socketPath)
-        switch try daemon.call("policy.reload") {
-        case .success(let result):
-            if global.json { Output.line(RPCWire.text(result)) } else {
-                let changes = result["changes"]?.arrayValue ?? []
-                Output.line("reloading \(result["config"]?.stringValue ?? "the policy"): "
+        switch try daemon.call(ControlMethods.PolicyReload.self, NoParams()) {
+        case .success(let answer):
+            if global.json { Output.line(RPCWire.text(answer.json)) } else {
+                let changes = answer.record.changes
+                Output.line("reloading \(answer.record.config): "
                             + (changes.isEmpty ? "no changes" : "\(changes.count) change\(changes.count == 1 ? "" : "s")"))
                 for c in changes {
-                    let key = c["key"]?.stringValue ?? "?"
-                    func show(_ v: JSONValue?) -> String { v == nil || v == .null ? "(none)" : RPCWire.text(v ?? .null) }
-                    Output.line("  \(key): \(show(c["old"])) -> \(show(c["new"]))")
+                    func show(_ v: JSONValue?) -> String { v.map(RPCWire.text) ?? "(none)" }
+                    Output.line("  \(c.key): \(show(c.old)) -> \(show(c.new))")
                 }
             }
         case .failure(let e) where e.name == "invalid_policy":
@@ -268,11 +276,10 @@ struct DispatchCommand: ParsableCommand {
             outcome["reason"] = .string(error.message)
             return show()
         }
-        var params: [String: JSONValue] = ["action": .string(action)]
-        if !interface.isEmpty { params["interface"] = .string(interface) }
-        let result = try daemon.result("interface.notify", params)
+        let params = InterfaceNotifyParams(interface: interface.isEmpty ? nil : interface, action: action)
+        let answer = try daemon.result(ControlMethods.InterfaceNotify.self, params)
         outcome["notified"] = true
-        outcome["result"] = result
+        outcome["result"] = answer.json
         show()
     }
 }
@@ -286,8 +293,7 @@ struct MetricsCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let result = try DaemonConnection(path: try global.socketPath).result("metrics")
-        guard let text = result["text"]?.stringValue else { throw CommandFailure("metrics: the daemon's answer has no text") }
+        let text = try DaemonConnection(path: try global.socketPath).result(ControlMethods.Metrics.self).record.text
         if global.json {
             // Families with their HELP, TYPE and samples, as a dashboard script wants them, not the text.
             let families: [PrometheusText.Family]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import MPTCPAPI
 import MPTCPKit
 
 struct EndpointCommand: ParsableCommand {
@@ -160,13 +161,13 @@ struct EndpointCommand: ParsableCommand {
 func printEndpoints(_ endpoints: [Endpoint], namespace: NetworkNamespace, json: Bool) throws {
     let interfaces = endpoints.contains { $0.interfaceIndex != 0 } ? try InterfaceTable.read(namespace: namespace) : nil
     if json {
-        try Output.json(endpoints.map { EndpointJSON($0, interfaces: interfaces) })
+        Output.line(RPCWire.text(endpoints.map { EndpointRecord($0) { interfaces?.names[$0] } }.json))
         return
     }
     Output.table(["ID", "ADDRESS", "PORT", "FLAGS", "INTERFACE"], endpoints.map { e in
         [String(e.id), e.address.description, e.port == 0 ? "-" : String(e.port),
          e.flags.isEmpty ? "-" : e.flags.names.joined(separator: ","),
-         e.interfaceIndex == 0 ? "-" : interfaceName(e.interfaceIndex, interfaces)]
+         e.interfaceIndex == 0 ? "-" : interfaceLabel(e.interfaceIndex) { interfaces?.names[$0] }]
     })
 }
 
@@ -175,7 +176,7 @@ func printEndpoints(_ endpoints: [Endpoint], namespace: NetworkNamespace, json: 
 func printEndpoint(_ endpoint: Endpoint, namespace: NetworkNamespace, json: Bool) throws {
     if json {
         let interfaces = endpoint.interfaceIndex != 0 ? try InterfaceTable.read(namespace: namespace) : nil
-        try Output.json(EndpointJSON(endpoint, interfaces: interfaces))
+        Output.line(RPCWire.text(EndpointRecord(endpoint) { interfaces?.names[$0] }.json))
     } else {
         try printEndpoints([endpoint], namespace: namespace, json: false)
     }

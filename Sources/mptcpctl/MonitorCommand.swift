@@ -16,7 +16,7 @@ struct MonitorCommand: ParsableCommand {
             """
     )
 
-    static let kinds = ["kernel", "interface", "action", "resync", "policy", "lost"]
+    static let kinds = EventRecord.Kind.allCases.map(\.rawValue)
 
     @OptionGroup var global: GlobalOptions
     @Option(parsing: .unconditional, help: "Exit after N events (1 or more).", transform: NumberArgument.count) var count: Int?
@@ -94,21 +94,19 @@ extension MonitorCommand {
     /// `subscribe`, then one line (or JSON object) per event.
     private func throughDaemon(_ daemon: DaemonConnection) throws {
         unblockStopSignals()
-        var params: [String: JSONValue] = [:]
-        let chosen = kinds.flatMap { $0.split(separator: ",").map(String.init) }
-        if !chosen.isEmpty { params["kinds"] = .array(chosen.map { .string($0) }) }
-        _ = try daemon.result("subscribe", params)
+        // Checked by `validate`: every name is a kind.
+        let chosen = kinds.flatMap { $0.split(separator: ",").compactMap { EventRecord.Kind(rawValue: String($0)) } }
+        _ = try daemon.result(ControlMethods.Subscribe.self, SubscribeParams(kinds: chosen.isEmpty ? nil : chosen))
         var printed = 0
         while count.map({ printed < $0 }) ?? true {
             let (method, params) = try daemon.nextNotification()
-            switch method {
-            case "event":
-                show(try EventRecord(json: params))
-            case "events_missed":
-                let missed = params["missed"]?.integerValue ?? 0
+            switch try ControlNotification(method: method, params: params) {
+            case .event(let record)?:
+                show(record)
+            case .eventsMissed(let missed, _)?:
                 show(.eventsMissed(missed, message: "this monitor did not keep up; 'mptcpctl connections' shows the state",
-                                    time: EventRecord.now()))
-            default:
+                                   time: EventRecord.now()))
+            case nil:
                 continue
             }
             printed += 1
@@ -118,7 +116,7 @@ extension MonitorCommand {
     /// One event: its JSON object with `--json`, else its line; the same schema
     /// whether it came from the kernel or through the daemon.
     private func show(_ record: EventRecord) {
-        Output.line(global.json ? RPCWire.text(record.json) : record.text)
+        Output.line(record.monitorLine(json: global.json))
     }
 }
 
@@ -143,18 +141,17 @@ struct ConnectionsCommand: ParsableCommand {
         // the daemon answers.
         var policies: [String: String] = [:]
         if let daemon = try DaemonConnection.ifRunning(try global.socketPath) {
-            for entry in try daemon.result("connections").arrayValue ?? [] {
-                if let token = entry["token"]?.stringValue, let policy = entry["policy"]?.stringValue { policies[token] = policy }
+            for entry in try daemon.result(ControlMethods.Connections.self).record {
+                if let policy = entry.policy { policies[formatToken(entry.token)] = policy }
             }
         } else {
             Output.note("no mptcpctld answers on \(try global.socketPath); the kernel's view, without policies")
         }
         if global.json {
-            try Output.json(connections.map { c in
-                var json = ConnectionJSON(c, interfaces: interfaces)
-                json.policy = policies[json.token]
-                return json
-            })
+            let records = connections.map { c in
+                ConnectionRecord(c, policy: policies[formatToken(c.token)]) { interfaces.names[$0] }
+            }
+            Output.line(RPCWire.text(records.json))
             return
         }
         var rows: [[String]] = []
@@ -169,7 +166,7 @@ struct ConnectionsCommand: ParsableCommand {
                              AddressAndPort(address: s.localAddress, port: s.localPort).description,
                              AddressAndPort(address: s.remoteAddress, port: s.remotePort).description,
                              "\(s.localID)/\(s.remoteID)",
-                             s.interfaceIndex == 0 ? "-" : interfaceName(s.interfaceIndex, interfaces),
+                             s.interfaceIndex == 0 ? "-" : interfaceLabel(s.interfaceIndex) { interfaces.names[$0] },
                              s.state.name,
                              s.carriesTraffic ? (s.backup ? "backup" : "active") : "-"])
             }

@@ -76,74 +76,7 @@ enum Output {
 
 // MARK: - JSON shapes (field names are documented in mptcpctl(8); keep them stable)
 
-struct EndpointJSON: Encodable {
-    var id: UInt8
-    var address: String
-    var port: UInt16?
-    var flags: [String]
-    var interface: String?
-
-    init(_ e: Endpoint, interfaces: InterfaceTable?) {
-        id = e.id
-        address = e.address.description
-        port = e.port == 0 ? nil : e.port
-        flags = e.flags.names
-        interface = e.interfaceIndex == 0 ? nil : interfaceName(e.interfaceIndex, interfaces)
-    }
-}
-
 struct LimitsJSON: Encodable {
     var subflows: UInt32
     var add_addr_accepted: UInt32
-}
-
-struct SubflowJSON: Encodable {
-    var local_address: String
-    var local_port: UInt16
-    var remote_address: String
-    var remote_port: UInt16
-    var local_id: UInt8
-    var remote_id: UInt8
-    var backup: Bool
-    var interface: String?
-    /// The TCP state (`established`, `syn-sent`, …): only an established subflow carries traffic.
-    var state: String
-
-    init(_ s: Subflow, interfaces: InterfaceTable) {
-        local_address = s.localAddress.description
-        local_port = s.localPort
-        remote_address = s.remoteAddress.description
-        remote_port = s.remotePort
-        local_id = s.localID
-        remote_id = s.remoteID
-        backup = s.backup
-        interface = s.interfaceIndex == 0 ? nil : interfaceName(s.interfaceIndex, interfaces)
-        state = s.state.name
-    }
-}
-
-struct ConnectionJSON: Encodable {
-    var token: String
-    var side: String
-    var local_address: String
-    var local_port: UInt16
-    var remote_address: String
-    var remote_port: UInt16
-    var subflows: [SubflowJSON]
-    /// The `[[connection]]` block mptcpctld manages it under, when the daemon answers.
-    var policy: String?
-
-    init(_ c: Connection, interfaces: InterfaceTable) {
-        token = formatToken(c.token)
-        side = c.side.rawValue
-        local_address = c.localAddress.description
-        local_port = c.localPort
-        remote_address = c.remoteAddress.description
-        remote_port = c.remotePort
-        subflows = c.subflows.map { SubflowJSON($0, interfaces: interfaces) }
-    }
-}
-
-func interfaceName(_ index: Int32, _ table: InterfaceTable?) -> String {
-    table?.names[index] ?? "if\(index)"
 }

@@ -76,19 +76,14 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         if config == nil, let daemon = try DaemonConnection.ifRunning(try global.socketPath) {
-            var result = try daemon.result("policy.plan")
-            let pending = result["pending"]?.integerValue ?? 0
+            let plan = try daemon.result(ControlMethods.PolicyPlan.self).record
             if global.json {
-                if case .object(var members) = result {
-                    members["text"] = nil
-                    members["pending"] = nil
-                    result = .object(members)
-                }
-                Output.line(RPCWire.text(result))
+                // `mptcpctld --plan --json`'s members, without the text and the count.
+                Output.line(RPCWire.text(.object(plan.plan)))
             } else {
-                Output.text(result["text"]?.stringValue ?? "")
+                Output.text(plan.text)
             }
-            if pending > 0 { Glibc.exit(2) }
+            if plan.pending > 0 { Glibc.exit(2) }
             return
         }
         var args = ["--plan"]

@@ -39,13 +39,9 @@ struct SubflowCommand: ParsableCommand {
         func run() throws {
             let token = connection.token.value
             let givenID = localID
-            try DaemonConnection.route(global, "subflow.create", {
-                var p: [String: JSONValue] = ["token": .string(formatToken(token)), "local": .string(local.value.description),
-                                             "remote": .string(remote.value.address.description),
-                                             "remote_port": .integer(Int64(remote.value.port)), "backup": .bool(backup)]
-                if let givenID { p["local_id"] = .integer(Int64(givenID)) }
-                if let dev { p["interface"] = .string(dev) }
-                return p
+            try DaemonConnection.route(global, ControlMethods.SubflowCreate.self, {
+                SubflowCreateParams(token: token, local: local.value, localID: givenID, interface: dev, remote: remote.value,
+                                    backup: backup)
             }) {
                 let ns = try global.namespace()
                 let pm = try PathManager(namespace: ns)
@@ -73,10 +69,8 @@ struct SubflowCommand: ParsableCommand {
         }
 
         func run() throws {
-            try DaemonConnection.route(global, "subflow.destroy", {
-                ["token": .string(formatToken(connection.token.value)),
-                 "local": .string(local.value.address.description), "local_port": .integer(Int64(local.value.port)),
-                 "remote": .string(remote.value.address.description), "remote_port": .integer(Int64(remote.value.port))]
+            try DaemonConnection.route(global, ControlMethods.SubflowDestroy.self, {
+                SubflowDestroyParams(token: connection.token.value, local: local.value, remote: remote.value)
             }) {
                 try PathManager(namespace: try global.namespace())
                     .destroySubflow(token: connection.token.value, local: local.value, remote: remote.value)
@@ -96,13 +90,8 @@ struct SubflowCommand: ParsableCommand {
             // A port left out may match several subflows; the kernel would flip one of them silently.
             let (local, remote) = try resolveSubflow(token: connection.token.value, local: local.value, remote: remote.value,
                                                      namespace: try global.namespace())
-            try DaemonConnection.route(global, "subflow.set_backup", {
-                var p: [String: JSONValue] = ["token": .string(formatToken(connection.token.value)),
-                                             "local": .string(local.address.description),
-                                             "remote": .string(remote.address.description), "backup": .bool(backup)]
-                if local.port != 0 { p["local_port"] = .integer(Int64(local.port)) }
-                if remote.port != 0 { p["remote_port"] = .integer(Int64(remote.port)) }
-                return p
+            try DaemonConnection.route(global, ControlMethods.SubflowSetBackup.self, {
+                SubflowSetBackupParams(token: connection.token.value, local: local, remote: remote, backup: backup)
             }) {
                 try PathManager(namespace: try global.namespace())
                     .setSubflowBackup(token: connection.token.value, local: local, remote: remote, backup: backup)
@@ -128,12 +117,9 @@ struct AnnounceCommand: ParsableCommand {
 
     func run() throws {
         let endpoint = Endpoint(id: id, address: address.value, port: port ?? 0, flags: .signal)
-        try DaemonConnection.route(global, "announce", {
-            var p: [String: JSONValue] = ["token": .string(formatToken(connection.token.value)),
-                                         "address": .string(address.value.description), "id": .integer(Int64(endpoint.id))]
-            if endpoint.port != 0 { p["port"] = .integer(Int64(endpoint.port)) }
-            if let dev { p["interface"] = .string(dev) }
-            return p
+        try DaemonConnection.route(global, ControlMethods.Announce.self, {
+            AnnounceParams(token: connection.token.value, address: address.value, id: endpoint.id, port: endpoint.port,
+                           interface: dev)
         }) {
             let ns = try global.namespace()
             var announced = endpoint
@@ -155,8 +141,8 @@ struct RemoveCommand: ParsableCommand {
 
     func run() throws {
         let localID = id
-        try DaemonConnection.route(global, "remove", {
-            ["token": .string(formatToken(connection.token.value)), "id": .integer(Int64(localID))]
+        try DaemonConnection.route(global, ControlMethods.Remove.self, {
+            RemoveParams(token: connection.token.value, id: localID)
         }) {
             try PathManager(namespace: try global.namespace()).remove(token: connection.token.value, localID: localID)
         }

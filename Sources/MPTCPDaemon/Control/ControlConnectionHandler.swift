@@ -122,12 +122,14 @@ final class ControlConnectionHandler: ChannelInboundHandler {
             case .success(let r):
                 request = r
             }
-            if ControlAPI.methods[request.method]?.onLoop ?? true {
+            if ControlAPI.answersOnLoop(request.method) {
                 // Cheap and non-blocking (or unknown): answered here, in order.
                 let outcome = api.handle(request, from: peer)
                 answer(context, request, outcome)
                 answered = true
-                if request.method == "subscribe", case .success(let result) = outcome { subscribe(context, result) }
+                if case .success(let a) = outcome, let subscription = a.record as? SubscriptionRecord {
+                    subscribe(context, subscription)
+                }
                 continue
             }
             busy = true
@@ -151,8 +153,8 @@ final class ControlConnectionHandler: ChannelInboundHandler {
     }
 
     /// Starts (or, subscribed again, replaces) this connection's event stream.
-    private func subscribe(_ context: ChannelHandlerContext, _ result: JSONValue) {
-        let kinds = Set((result["kinds"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(DaemonEvent.Kind.init) })
+    private func subscribe(_ context: ChannelHandlerContext, _ subscription: SubscriptionRecord) {
+        let kinds = Set(subscription.kinds)
         if let old = subscriber { api.hub.remove(old) }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let loop = context.eventLoop
@@ -172,15 +174,14 @@ final class ControlConnectionHandler: ChannelInboundHandler {
             let entries = subscriber.take(limit: 64)
             if entries.isEmpty { break }
             for entry in entries {
+                let notification: ControlNotification
                 switch entry {
-                case .event(let e):
-                    write(context, RPCWire.encodeNotification(method: "event", params: e.json))
+                case .event(let e): notification = .event(e)
                 case .missed(let n):
-                    write(context, RPCWire.encodeNotification(method: "events_missed", params: [
-                        "missed": .integer(Int64(n)),
-                        "message": .string("\(n) events were dropped here: this client did not read fast enough (queue of \(ControlServer.subscriberQueue))"),
-                    ]))
+                    notification = .eventsMissed(Int64(n), message: "\(n) events were dropped here: this client did not read fast enough"
+                                                 + " (queue of \(ControlServer.subscriberQueue))")
                 }
+                write(context, notification.line)
             }
             wrote = true
         }
@@ -188,10 +189,10 @@ final class ControlConnectionHandler: ChannelInboundHandler {
     }
 
     /// Queues the answer (a notification, without an id, gets none: JSON-RPC 2.0).
-    private func answer(_ context: ChannelHandlerContext, _ request: RPCRequest, _ outcome: Result<JSONValue, RPCError>) {
+    private func answer(_ context: ChannelHandlerContext, _ request: RPCRequest, _ outcome: Result<ControlAnswer, RPCError>) {
         guard let id = request.id else { return }
-        context.write(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: RPCWire.encodeResponse(id: id, outcome))),
-                      promise: nil)
+        let bytes = RPCWire.encodeResponse(id: id, outcome.map(\.json))
+        context.write(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
     }
 
     private func write(_ context: ChannelHandlerContext, _ bytes: [UInt8]) {

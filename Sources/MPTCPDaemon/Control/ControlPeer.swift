@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import FoundationEssentials
+import Glibc
 import Logging
 import Metrics
 import MPTCPAPI

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Glibc
 import Logging
 import MPTCPAPI
 import MPTCPKit
@@ -25,31 +26,15 @@ struct ControlServer: Service, CustomStringConvertible {
     let logger: Logger
 
     func run() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        // One worker: requests touch the kernel (blocking netlink) and run in order.
-        let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
-        // The worker enters the daemon's namespace once, so requests read its
-        // sysctls directly instead of through a thread of their own each time.
-        // So does the event loop's thread, which answers the cheap methods itself.
-        let namespace = api.namespace
+        // The control plane's threads (ControlThreads): one event loop, one worker.
+        let threads = try await api.threads.acquire()
         do {
-            try await pool.runIfActive { try namespace.enterOnThisThread() }
-            try await group.next().submit { try namespace.enterOnThisThread() }.get()
+            try await serve(group: threads.group, pool: threads.pool)
         } catch {
-            try? await pool.shutdownGracefully()
-            try? await group.shutdownGracefully()
+            await api.threads.release()
             throw error
         }
-        do {
-            try await serve(group: group, pool: pool)
-        } catch {
-            try? await pool.shutdownGracefully()
-            try? await group.shutdownGracefully()
-            throw error
-        }
-        try? await pool.shutdownGracefully()
-        try? await group.shutdownGracefully()
+        await api.threads.release()
     }
 
     private func serve(group: MultiThreadedEventLoopGroup, pool: NIOThreadPool) async throws {
@@ -109,6 +94,14 @@ struct ControlServer: Service, CustomStringConvertible {
         guard let address = UnixSocketAddress(path: path) else { return false }
         return address.connect(fd) == 0
     }
+}
+
+/// The directory holding `path` (`/run/mptcpctl` for `/run/mptcpctl/x.sock`; `.`
+/// for a bare name, `/` for a file in the root).
+func parentDirectory(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    let directory = String(path[..<slash])
+    return directory.isEmpty ? "/" : directory
 }
 
 struct ControlSocketError: Error, CustomStringConvertible {

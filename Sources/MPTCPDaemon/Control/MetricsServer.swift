@@ -15,16 +15,14 @@ struct MetricsServer: Service, CustomStringConvertible {
     let logger: Logger
 
     func run() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         // Scrapes are answered off the event loop (they read sock_diag, a
-        // blocking netlink dump) by one worker in the daemon's namespace.
-        let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
+        // blocking netlink dump) by the control plane's worker (ControlThreads),
+        // in turn with API requests.
+        let threads = try await api.threads.acquire()
         let api = self.api
+        let pool = threads.pool
         do {
-            let namespace = api.namespace
-            try await pool.runIfActive { try namespace.enterOnThisThread() }
-            let bootstrap = ServerBootstrap(group: group)
+            let bootstrap = ServerBootstrap(group: threads.group)
                 .serverChannelOption(.backlog, value: 64)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
@@ -45,12 +43,10 @@ struct MetricsServer: Service, CustomStringConvertible {
             try? await gracefulShutdown()
             try? await channel.close()
         } catch {
-            try? await pool.shutdownGracefully()
-            try? await group.shutdownGracefully()
+            await api.threads.release()
             throw ControlSocketError("cannot serve metrics on \(listen.host):\(listen.port): \(error)")
         }
-        try? await pool.shutdownGracefully()
-        try? await group.shutdownGracefully()
+        await api.threads.release()
     }
 }
 
@@ -84,8 +80,8 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
                 let api = self.api
                 pool.runIfActive(eventLoop: context.eventLoop) { api.metrics() }.assumeIsolated().whenComplete { result in
                     switch result {
-                    case .success(.success(let v)):
-                        self.respond(context, head, .ok, v["text"]?.stringValue ?? "",
+                    case .success(.success(let record)):
+                        self.respond(context, head, .ok, record.text,
                                      contentType: "text/plain; version=0.0.4; charset=utf-8")
                     case .success(.failure(let e)):
                         self.respond(context, head, .serviceUnavailable, e.message + "\n")

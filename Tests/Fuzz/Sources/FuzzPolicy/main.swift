@@ -10,10 +10,8 @@ import Glibc
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     let offer = KernelOffer(pathManagers: ["kernel", "userspace"], schedulers: ["default", "bpf_burst"])
-    if let policy = try? PolicyLoader.load(text, file: "fuzz.toml", offer: offer) {
-        // A valid policy also goes through what a reload does with it.
-        _ = policyDifferences(from: Policy(), to: policy)
-    }
+    // (The reload diff of a valid policy is the daemon's, outside MPTCPPolicy since issue 12.)
+    _ = try? PolicyLoader.load(text, file: "fuzz.toml", offer: offer)
     return 0
 }
 

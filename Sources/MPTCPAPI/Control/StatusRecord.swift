@@ -1,0 +1,65 @@
+/// `status`: the running daemon. Every member is always present; those the
+/// daemon cannot tell (a sysctl it cannot read, no userspace path manager) are null.
+public struct StatusRecord: ControlRecord {
+    public var version: String
+    public var apiVersion: Int
+    public var pid: Int
+    /// The namespace's name, `host` for the host's.
+    public var namespace: String
+    /// Seconds since start, to the millisecond.
+    public var uptimeSeconds: Double
+    public var pathManager: String?
+    public var scheduler: String?
+    /// The policy file.
+    public var config: String
+    /// When the running policy was loaded (ISO 8601).
+    public var configLoadedAt: String
+    public var reloads: Int
+    public var ownedEndpoints: Int
+    /// Connections the userspace path manager tracks; nil when it does not run.
+    public var connections: Int?
+    public var userspacePathManager: Bool
+    /// Requests handled since start.
+    public var apiRequests: Int
+
+    public init(version: String, apiVersion: Int, pid: Int, namespace: String, uptimeSeconds: Double, pathManager: String?,
+                scheduler: String?, config: String, configLoadedAt: String, reloads: Int, ownedEndpoints: Int,
+                connections: Int?, userspacePathManager: Bool, apiRequests: Int) {
+        self.version = version
+        self.apiVersion = apiVersion
+        self.pid = pid
+        self.namespace = namespace
+        self.uptimeSeconds = uptimeSeconds
+        self.pathManager = pathManager
+        self.scheduler = scheduler
+        self.config = config
+        self.configLoadedAt = configLoadedAt
+        self.reloads = reloads
+        self.ownedEndpoints = ownedEndpoints
+        self.connections = connections
+        self.userspacePathManager = userspacePathManager
+        self.apiRequests = apiRequests
+    }
+
+    public var json: JSONValue {
+        [
+            "version": .string(version), "api_version": .integer(Int64(apiVersion)), "pid": .integer(Int64(pid)),
+            "namespace": .string(namespace), "uptime_seconds": .number(uptimeSeconds),
+            "path_manager": orNull(pathManager), "scheduler": orNull(scheduler),
+            "config": .string(config), "config_loaded_at": .string(configLoadedAt), "reloads": .integer(Int64(reloads)),
+            "owned_endpoints": .integer(Int64(ownedEndpoints)), "connections": orNull(connections),
+            "userspace_path_manager": .bool(userspacePathManager), "api_requests": .integer(Int64(apiRequests)),
+        ]
+    }
+
+    public init(json: JSONValue) throws(RPCError) {
+        let r = try RecordReader(json, "status")
+        self.init(version: try r.string("version"), apiVersion: try r.integer("api_version"), pid: try r.integer("pid"),
+                  namespace: try r.string("namespace"), uptimeSeconds: try r.number("uptime_seconds"),
+                  pathManager: try r.optionalString("path_manager"), scheduler: try r.optionalString("scheduler"),
+                  config: try r.string("config"), configLoadedAt: try r.string("config_loaded_at"),
+                  reloads: try r.integer("reloads"), ownedEndpoints: try r.integer("owned_endpoints"),
+                  connections: try r.optionalInteger("connections"),
+                  userspacePathManager: try r.bool("userspace_path_manager"), apiRequests: try r.integer("api_requests"))
+    }
+}
