@@ -29,6 +29,9 @@ final class ControlAPIKernelTests {
 
     func start(_ policy: String = ControlAPIKernelTests.policy) throws -> Daemon {
         let daemon = try Daemon(namespace: lab.client, policy: policy)
+        // Start-up (its first pass included) is over, and the socket answers:
+        // the control server starts beside the endpoint thread, not after it.
+        try daemon.waitRunning()
         try daemon.waitServing()
         return daemon
     }
