@@ -61,7 +61,10 @@ extension ControlAPI {
 
     func policyShow() throws(RPCError) -> PolicyShowRecord {
         let s = state.snapshot
-        guard let policy = policyJSON(s.policy) else { throw .internalError("cannot show the policy") }
+        let policy: JSONValue
+        do { policy = try JSONValueEncoder(convertToSnakeCase: true).encode(s.policy) } catch {
+            throw .internalError("cannot show the policy: \(error)")
+        }
         return PolicyShowRecord(config: s.configPath, loadedAt: iso8601(s.loadedAt), policy: policy)
     }
 
@@ -112,9 +115,9 @@ extension ControlAPI {
         do {
             result = try PlanResult(kernel: kernel, owned: s.owned, policy: s.policy)
         } catch { throw .kernel("\(error)") }
-        // The plan's members are written by `mptcpctld --plan --json`'s encoder, read here once.
+        // The plan's members are `mptcpctld --plan --json`'s document.
         let plan: JSONValue
-        do { plan = try JSONDecoder().decode(JSONValue.self, from: try result.json()) } catch {
+        do { plan = try result.jsonValue() } catch {
             throw .internalError("cannot encode the plan: \(error)")
         }
         guard case .object(let members) = plan else { throw .internalError("cannot encode the plan") }

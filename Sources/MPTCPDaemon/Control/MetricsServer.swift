@@ -18,7 +18,10 @@ struct MetricsServer: Service, CustomStringConvertible {
         // Scrapes are answered off the event loop (they read sock_diag, a
         // blocking netlink dump) by the control plane's worker (ControlThreads),
         // in turn with API requests.
-        let threads = try await api.threads.acquire()
+        let threads: ControlThreads.Threads
+        do { threads = try await api.threads.acquire() } catch {
+            throw ControlSocketError("cannot serve metrics on \(listen.host):\(listen.port): \(error)")
+        }
         let api = self.api
         let pool = threads.pool
         do {

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import MPTCPAPI
 import MPTCPKit
 import MPTCPPolicy
 
@@ -120,7 +121,20 @@ struct PlanResult {
         var warnings: [String]
     }
 
+    /// `mptcpctld --plan --json`'s bytes (sorted keys).
     func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(document())
+    }
+
+    /// The same document as a JSON value, for the control API's `policy.plan`
+    /// (encoded straight to a value, not written out and read back).
+    func jsonValue() throws -> JSONValue {
+        try JSONValueEncoder().encode(document())
+    }
+
+    private func document() -> PlanJSON {
         func ep(_ e: Endpoint) -> EndpointJSON {
             EndpointJSON(id: e.id, address: e.address.description, port: e.port == 0 ? nil : e.port, flags: e.flags.names,
                          interface: e.interfaceIndex == 0 ? nil : names[e.interfaceIndex] ?? "if\(e.interfaceIndex)")
@@ -142,12 +156,9 @@ struct PlanResult {
                 changes.append(ChangeJSON(action: "set", endpoint: ep(e), flags: flags.names, reason: why))
             }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(PlanJSON(
+        return PlanJSON(
             changes: changes, foreign: plan.foreign.map(ep),
             skipped: plan.skipped.map { SkippedJSON(address: $0.address.description, interface: names[$0.interfaceIndex] ?? "if\($0.interfaceIndex)", reason: $0.reason) },
-            warnings: plan.warnings))
-        return data
+            warnings: plan.warnings)
     }
 }
