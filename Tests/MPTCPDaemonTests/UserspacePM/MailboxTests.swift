@@ -10,33 +10,6 @@ import Glibc
 /// waits for itself; without an owner (before one starts, after it stops) work
 /// runs on its caller.
 @Suite struct MailboxTests {
-    /// An owner thread polling the mailbox (no timeout) until told to stop.
-    final class Owner: Sendable {
-        let mailbox = Mailbox()
-        let thread = OwnedThread(name: "test-owner")
-        let stopping = Atomic<Bool>(false)
-        let id = Atomic<UInt>(0)
-
-        func start() -> Bool {
-            guard mailbox.reserve() else { return false }
-            return thread.start { [self] in
-                mailbox.claim()
-                id.store(UInt(pthread_self()), ordering: .relaxed)
-                while !stopping.load(ordering: .relaxed) {
-                    var fd = pollfd(fd: mailbox.fileDescriptor, events: Int16(POLLIN), revents: 0)
-                    if poll(&fd, 1, -1) > 0 { mailbox.runPending() }
-                }
-            }
-        }
-
-        func stop() async {
-            stopping.store(true, ordering: .relaxed)
-            mailbox.ring()
-            await thread.finished()
-            mailbox.release()
-        }
-    }
-
     /// Touched only by the thread that owns the mailbox (or, without one, its callers one at a time).
     final class Log: @unchecked Sendable { var entries: [Int] = [] }
 
@@ -48,7 +21,7 @@ import Glibc
     }
 
     @Test func workPostedFromAnotherThreadRunsOnTheOwnerAndItsCallerGetsTheResult() async {
-        let owner = Owner()
+        let owner = MailboxOwner()
         #expect(owner.start())
         let ranOn = owner.mailbox.perform { UInt(pthread_self()) }
         #expect(ranOn == owner.id.load(ordering: .relaxed))
@@ -58,7 +31,7 @@ import Glibc
     }
 
     @Test func postsRunInTheOrderTheyWereMadeAndEachHasRunWhenItsCallReturns() async {
-        let owner = Owner()
+        let owner = MailboxOwner()
         #expect(owner.start())
         let log = Log()
         for i in 1...50 {
@@ -70,7 +43,7 @@ import Glibc
     }
 
     @Test func postsFromManyThreadsAllRunOnTheOwnerOneAtATime() async {
-        let owner = Owner()
+        let owner = MailboxOwner()
         #expect(owner.start())
         let log = Log()
         let mailbox = owner.mailbox
@@ -90,7 +63,7 @@ import Glibc
     }
 
     @Test func workPostedOnTheOwnerRunsAtOnceWithoutWaitingForItself() async {
-        let owner = Owner()
+        let owner = MailboxOwner()
         #expect(owner.start())
         let mailbox = owner.mailbox
         let nested = mailbox.perform { () -> Bool in
@@ -126,7 +99,7 @@ import Glibc
     }
 
     @Test func afterTheOwnerStopsQueuedAndLaterWorkRunsOnTheCaller() async {
-        let owner = Owner()
+        let owner = MailboxOwner()
         #expect(owner.start())
         await owner.stop()
         let me = UInt(pthread_self())
