@@ -9,15 +9,18 @@ import UnixSignals
 ///
 /// Thread map (who owns what, who talks to whom):
 /// - `mptcpctld-endp`, the endpoint thread (`EndpointLoop`): owns the
-///   reconciler, the ownership record, the retry and resync deadlines, the
-///   userspace path manager's wake-up deadline; makes every blocking endpoint,
-///   sysctl and rtnetlink-dump request; starts and stops the threads below;
-///   applies `on_exit`. Woken by its `Doorbell`, or by its next deadline.
+///   reconciler, the ownership record, the retry and resync deadlines; makes
+///   every blocking endpoint, sysctl and rtnetlink-dump request; starts and
+///   stops the threads below; applies `on_exit`. Woken by its `Doorbell`, or
+///   by its next deadline.
 /// - `mptcpctld-link` (`NetworkWatcher`): reads rtnetlink notifications, rings
 ///   the doorbell (`network`, `lost`).
-/// - `mptcpctld-event` (`EventWatcher`): reads MPTCP events, publishes them and
-///   hands them to the userspace path manager; rings `mptcp` when it needs an
-///   earlier wake-up.
+/// - `mptcpctld-event` (`EventWatcher`): reads MPTCP events and publishes them.
+///   Under the userspace path manager it alone owns the `ConnectionManager`
+///   and its tracker (no lock): it polls the event socket together with the
+///   manager's `Mailbox`, with the tracker's next wake-up as poll timeout, and
+///   runs there the network snapshots, reloads and resyncs the endpoint thread
+///   posts and the API's requests (each caller waits for its message to run).
 /// - `mptcpctld-hooks` (`HookRunner`): takes events from the hub, runs hooks.
 /// - The control server's NIO event loop (one thread) answers cheap methods and
 ///   subscriptions; its one `NIOThreadPool` worker runs the requests that touch

@@ -84,10 +84,11 @@ extension EndpointLoop {
                                   policy: policies.current, network: initial, hub: hub)
         logger.info("listening to MPTCP events", metadata: ["receive_buffer": "\(subscription.receiveBufferSize)"])
         let names = InterfaceNames(namespace: namespace)
-        // The manager's wake-ups run on the event thread (its read timeout).
+        // The event thread owns the manager: it runs its wake-ups (its poll
+        // timeout) and what other threads post to its mailbox.
         let timers = EventWatcher.Timers(millisecondsToWake: { m.millisecondsToWake() },
                                          fire: { hub.attributing(to: EventCause(trigger: "timer")) { m.timerFired() } })
-        let e = EventWatcher(subscription: subscription, logger: logger, timers: timers) { notices in
+        let e = EventWatcher(subscription: subscription, logger: logger, timers: timers, mailbox: m.mailbox) { notices in
             // The kernel's events are published before the actions they cause.
             hub.attributing(to: EventCause(trigger: "kernel")) {
                 names.publish(notices, to: hub)

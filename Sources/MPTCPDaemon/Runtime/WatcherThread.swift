@@ -22,10 +22,17 @@ class WatcherThread: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// One blocking read (with a timeout, so `join` is noticed) and its hand-off.
+    /// One blocking read (with a timeout, or woken by `interrupt`, so `join` is
+    /// noticed) and its hand-off.
     func step() {}
 
-    func start() {
+    /// Called by `join` once the thread is told to stop: a step that waits
+    /// without a timeout must be woken here.
+    func interrupt() {}
+
+    /// Starts the thread; false when the system refused one.
+    @discardableResult
+    func start() -> Bool {
         let box = Unmanaged.passRetained(self)
         var t = pthread_t()
         let rc = pthread_create(&t, nil, { raw in
@@ -39,10 +46,12 @@ class WatcherThread: @unchecked Sendable {
             box.release()
             logger.critical("cannot start \(what)", metadata: ["errno": "\(rc)"])
         }
+        return rc == 0
     }
 
     func join() {
         stop.store(true, ordering: .relaxed)
+        interrupt()
         if let thread { pthread_join(thread, nil) }
         thread = nil
     }

@@ -6,7 +6,7 @@ import MPTCPPolicy
 /// closed to match `AnnouncementListeners.wanted` (the decision is pure; this
 /// is the I/O around it).
 ///
-/// Not thread-safe: the connection manager calls it under its lock.
+/// Not thread-safe: the connection manager calls it on the thread that owns it.
 final class AnnouncementListenerSet {
     private let namespace: NetworkNamespace
     private let logger: Logger

@@ -1,4 +1,3 @@
-import NIOConcurrencyHelpers
 import Logging
 import Metrics
 import MPTCPAPI
@@ -13,12 +12,19 @@ import Glibc
 /// sends the commands it returns through `UserspacePathManaging`, settles each
 /// outcome, and logs and publishes what happened.
 /// `seed` (the retry jitter's) and `clock` are inputs so tests are deterministic.
-/// Called from the event thread (`handle`, at once, for latency; `timerFired`,
-/// when `millisecondsToWake` says so: the wake-up is its poll timeout), from the
-/// service's loop (network changes, reloads) and from API requests. `lock`
-/// serialises every entry point; the `locked…` methods assume it is held.
+///
+/// Owned by the MPTCP event thread (`mptcpctld-event`), which alone touches its
+/// state, with no lock: there it handles events (`handle`, at once, for latency)
+/// and wake-ups (`timerFired`, when `millisecondsToWake` says so: the wake-up is
+/// its poll timeout). The entry points called from other threads — the endpoint
+/// thread (network changes, reloads, resyncs) and API requests — post their work
+/// to `mailbox`, which the event thread polls beside its netlink socket, and
+/// return once it has run there, under the `EventCause` current at the call.
+/// Before the event thread takes the mailbox (and after it ends), entry points
+/// run on their caller, one at a time: tests drive a manager that way.
 final class ConnectionManager: @unchecked Sendable {
-    let lock = NIOLock()
+    /// Work for the owning thread (see above).
+    let mailbox = Mailbox()
     var tracker: ConnectionTracker
     let kernel: any UserspacePathManaging
     let logger: Logger
@@ -61,33 +67,40 @@ final class ConnectionManager: @unchecked Sendable {
 
     /// A new policy or network snapshot (from the loop); the caller decides again.
     func update(policy: Policy, network: NetworkSnapshot) {
-        lock.withLock { tracker.update(policy: policy, network: network) }
+        onOwner { self.tracker.update(policy: policy, network: network) }
+    }
+
+    /// Runs `body` on the owning thread (at once when called there) and returns
+    /// its result once it has run; the actions it publishes keep the caller's cause.
+    private func onOwner<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
+        let cause = EventHub.cause
+        return mailbox.perform { EventHub.$cause.withValue(cause, operation: body) }
     }
 
     var now: Int { clock() }
 
-    var count: Int { lock.withLock { tracker.connections.count } }
+    var count: Int { onOwner { self.tracker.connections.count } }
 
     /// Marks (or, with `pinned` false, unmarks) a hand-made subflow of `token`,
     /// which the policy then leaves alone until it closes. False when the daemon
     /// does not manage that connection.
     @discardableResult
     func setManual(token: UInt32, local: IPAddress, remote: AddressAndPort, pinned: Bool) -> Bool {
-        lock.withLock { tracker.setManual(token: token, local: local, remote: remote, pinned: pinned) }
+        onOwner { self.tracker.setManual(token: token, local: local, remote: remote, pinned: pinned) }
     }
 
     /// The policy each managed connection was last decided under, by token.
     func policyNames() -> [UInt32: String] {
-        lock.withLock { tracker.policyNames }
+        onOwner { self.tracker.policyNames }
     }
 
     /// Lists every live MPTCP connection through sock_diag and manages it: at
     /// start-up (adoption) and after lost events (resynchronisation).
     func resync(reason: String) {
-        lock.withLock { lockedResync(reason: reason) }
+        onOwner { self.resyncNow(reason: reason) }
     }
 
-    private func lockedResync(reason: String) {
+    private func resyncNow(reason: String) {
         count("resyncs")
         let table: [Connection]
         do { table = try kernel.connectionTable() } catch {
@@ -115,7 +128,7 @@ final class ConnectionManager: @unchecked Sendable {
         hub.publish(DaemonEvent(.resync, "connections", [
             "reason": .string(reason), "connections": .integer(Int64(connections)), "forgotten": .integer(Int64(adoption.forgotten)),
         ]))
-        lockedDecideAll()
+        decideAllNow()
     }
 
     /// Decides for `tokens` at one instant; connections with a request past its
@@ -143,10 +156,10 @@ final class ConnectionManager: @unchecked Sendable {
     /// Applies a batch of events and decides for the connections they touched
     /// (on the event thread).
     func handle(_ notices: [EventNotice]) {
-        lock.withLock { lockedHandle(notices) }
+        onOwner { self.handleNow(notices) }
     }
 
-    private func lockedHandle(_ notices: [EventNotice]) {
+    private func handleNow(_ notices: [EventNotice]) {
         var touched: Set<UInt32> = []
         var lost = false
         for notice in notices {
@@ -166,7 +179,7 @@ final class ConnectionManager: @unchecked Sendable {
             count("events_lost")
             logger.warning("MPTCP events were lost (receive buffer overrun); resynchronising through sock_diag",
                            metadata: ["losses": "\(counters["events_lost", default: 0])"])
-            lockedResync(reason: "events lost")
+            resyncNow(reason: "events lost")
             return
         }
         listenersFresh = false
@@ -177,17 +190,17 @@ final class ConnectionManager: @unchecked Sendable {
 
     /// The counters, logged at shutdown (and read by scripts/bench-userspace-pm.py).
     func logStatistics() {
-        lock.withLock {
-            var metadata: Logger.Metadata = ["connections": "\(tracker.connections.count)",
-                                             "subflow_create_cpu_us": "\(createNanoseconds / 1000)"]
-            for (key, value) in counters { metadata[key] = "\(value)" }
-            logger.notice("userspace path manager statistics", metadata: metadata)
+        onOwner {
+            var metadata: Logger.Metadata = ["connections": "\(self.tracker.connections.count)",
+                                             "subflow_create_cpu_us": "\(self.createNanoseconds / 1000)"]
+            for (key, value) in self.counters { metadata[key] = "\(value)" }
+            self.logger.notice("userspace path manager statistics", metadata: metadata)
         }
     }
 
     /// A new policy: announcement refusals are worth saying again.
     func policyChanged() {
-        lock.withLock { tracker.update(policy: tracker.context.policy, network: tracker.context.network, policyChanged: true) }
+        onOwner { self.tracker.update(policy: self.tracker.context.policy, network: self.tracker.context.network, policyChanged: true) }
     }
 
     private func currentListeners() -> [Listener]? {
@@ -205,9 +218,9 @@ final class ConnectionManager: @unchecked Sendable {
     }
 
     /// Link or address changes and reloads: re-apply the policy everywhere.
-    func decideAll() { lock.withLock { lockedDecideAll() } }
+    func decideAll() { onOwner { self.decideAllNow() } }
 
-    private func lockedDecideAll() {
+    private func decideAllNow() {
         listenersFresh = false
         decide(tracker.tokens)
         flushCreates()
@@ -216,16 +229,16 @@ final class ConnectionManager: @unchecked Sendable {
 
     /// A wake-up is due (`millisecondsToWake` <= 0): decide for the connections whose time came.
     func timerFired() {
-        lock.withLock {
-            listenersFresh = false
-            decide(tracker.due(now))
-            flushCreates()
+        onOwner {
+            self.listenersFresh = false
+            self.decide(self.tracker.due(self.now))
+            self.flushCreates()
         }
     }
 
     /// In how many ms `timerFired` is due (0 or less: now); nil when no connection needs a wake-up.
     func millisecondsToWake() -> Int? {
-        lock.withLock { tracker.nextWake().map { $0 - now } }
+        onOwner { self.tracker.nextWake().map { $0 - self.now } }
     }
 
     /// Counts `key` in the statistics and in the metrics (`mptcpctld_pm_KEY_total`).
