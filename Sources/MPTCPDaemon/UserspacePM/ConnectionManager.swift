@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import Metrics
 import MPTCPAPI
 import MPTCPKit
@@ -74,12 +75,20 @@ final class ConnectionManager: @unchecked Sendable {
     /// its result once it has run; the actions it publishes keep the caller's cause.
     private func onOwner<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
         let cause = EventHub.cause
-        return mailbox.perform { EventHub.$cause.withValue(cause, operation: body) }
+        return mailbox.perform {
+            let result = EventHub.$cause.withValue(cause, operation: body)
+            self.connectionCount.store(self.tracker.connections.count, ordering: .relaxed)
+            return result
+        }
     }
 
     var now: Int { clock() }
 
-    var count: Int { onOwner { self.tracker.connections.count } }
+    /// The connections managed now, as of the last call that ran: read without
+    /// the mailbox, so `status` and `/metrics` (answered on the control event
+    /// loop) never wait for the event thread.
+    var count: Int { connectionCount.load(ordering: .relaxed) }
+    private let connectionCount = Atomic<Int>(0)
 
     /// Marks (or, with `pinned` false, unmarks) a hand-made subflow of `token`,
     /// which the policy then leaves alone until it closes. False when the daemon
@@ -200,7 +209,7 @@ final class ConnectionManager: @unchecked Sendable {
 
     /// A new policy: announcement refusals are worth saying again.
     func policyChanged() {
-        onOwner { self.tracker.update(policy: self.tracker.context.policy, network: self.tracker.context.network, policyChanged: true) }
+        onOwner { self.tracker.policyChanged() }
     }
 
     private func currentListeners() -> [Listener]? {

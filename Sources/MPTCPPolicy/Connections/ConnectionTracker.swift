@@ -31,6 +31,12 @@ public struct ConnectionTracker: Sendable {
         if policyChanged { refusedWarned = [] }
     }
 
+    /// A reload: announcement refusals are worth warning about again (the
+    /// policy itself comes with the next `update`).
+    public mutating func policyChanged() {
+        refusedWarned = []
+    }
+
     /// Every tracked token.
     public var tokens: [UInt32] { Array(connections.keys) }
 
