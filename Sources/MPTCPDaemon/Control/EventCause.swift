@@ -8,7 +8,9 @@ import Synchronization
 /// the same scope that concerns it (its connection's kernel event, else the pass's
 /// interface, policy or resync event), or, when there was none, the trigger (a
 /// timer, start-up, a periodic resync). A scope is used by one thread at a time:
-/// the event thread for a batch of kernel events, the service's loop for a pass.
+/// the event thread for a batch of kernel events or a timer; the endpoint thread
+/// for a pass, whose userspace-PM work runs on the event thread (through its
+/// mailbox, carrying the scope) while the endpoint thread waits for it.
 final class EventCause: Sendable {
     let trigger: String
     private struct Seen: Sendable {

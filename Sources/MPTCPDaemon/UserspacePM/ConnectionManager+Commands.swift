@@ -88,10 +88,7 @@ extension ConnectionManager {
         logger.info("destroyed subflow", metadata: [
             "token": "\(formatToken(token))", "local": "\(s.local)", "remote": "\(s.remote)", "reason": "\(reason)",
         ])
-        publishAction("subflow_destroyed", token, planned.policy, reason, [
-            "local_address": .string(s.local.address.description), "local_port": .integer(Int64(s.local.port)),
-            "remote_address": .string(s.remote.address.description), "remote_port": .integer(Int64(s.remote.port)),
-        ])
+        publishAction("subflow_destroyed", token, planned.policy, reason, Self.fields(of: s))
         return settlement
     }
 
@@ -175,12 +172,15 @@ extension ConnectionManager {
         logger.info("set subflow priority", metadata: [
             "token": "\(formatToken(token))", "local": "\(s.local)", "backup": "\(backup)", "reason": "\(reason)",
         ])
-        publishAction("subflow_priority_set", token, planned.policy, reason, [
-            "local_address": .string(s.local.address.description), "local_port": .integer(Int64(s.local.port)),
-            "remote_address": .string(s.remote.address.description), "remote_port": .integer(Int64(s.remote.port)),
-            "backup": .bool(backup),
-        ])
+        publishAction("subflow_priority_set", token, planned.policy, reason,
+                      Self.fields(of: s).merging(["backup": .bool(backup)]) { $1 })
         return settlement
+    }
+
+    /// A subflow's addresses and ports, as its action events carry them.
+    static func fields(of s: SubflowView) -> [String: JSONValue] {
+        ["local_address": .string(s.local.address.description), "local_port": .integer(Int64(s.local.port)),
+         "remote_address": .string(s.remote.address.description), "remote_port": .integer(Int64(s.remote.port))]
     }
 
     /// Publishes what was done to `token` and why (nothing to build without subscribers).

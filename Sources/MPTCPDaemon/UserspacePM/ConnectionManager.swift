@@ -197,7 +197,7 @@ final class ConnectionManager: @unchecked Sendable {
         announcementListeners.release(tracker.context, connections: tracker.managedViews)
     }
 
-    /// The counters, logged at shutdown (and read by scripts/bench-userspace-pm.py).
+    /// The counters, logged at shutdown (and read by scripts/bench/userspace-pm.py).
     func logStatistics() {
         onOwner {
             var metadata: Logger.Metadata = ["connections": "\(self.tracker.connections.count)",
