@@ -96,14 +96,6 @@ struct ControlServer: Service, CustomStringConvertible {
     }
 }
 
-/// The directory holding `path` (`/run/mptcpctl` for `/run/mptcpctl/x.sock`; `.`
-/// for a bare name, `/` for a file in the root).
-func parentDirectory(of path: String) -> String {
-    guard let slash = path.lastIndex(of: "/") else { return "." }
-    let directory = String(path[..<slash])
-    return directory.isEmpty ? "/" : directory
-}
-
 struct ControlSocketError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }

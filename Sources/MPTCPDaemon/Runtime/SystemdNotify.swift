@@ -3,7 +3,10 @@ import Glibc
 #endif
 
 /// `sd_notify(3)` without libsystemd: one datagram to `$NOTIFY_SOCKET`.
-/// Does nothing when the variable is unset (not started by systemd).
+/// Does nothing when the variable is unset (not started by systemd). Never
+/// blocks (as sd_notify, MSG_DONTWAIT): a receiver whose queue is full loses
+/// the message instead of stalling the endpoint thread, which sends
+/// `RELOADING=1` and `READY=1` at each reload.
 enum SystemdNotify {
     static func send(_ state: String) {
         guard let path = getenv("NOTIFY_SOCKET").map({ String(cString: $0) }), !path.isEmpty else { return }
@@ -23,7 +26,7 @@ enum SystemdNotify {
         let message = Array(state.utf8)
         _ = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                message.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, length) }
+                message.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL), sa, length) }
             }
         }
     }

@@ -65,7 +65,9 @@ final class Mailbox: Sendable {
     }
 
     /// Runs `body` on the owner (at once when called there) and returns its
-    /// result once it has run; without an owner, runs it here.
+    /// result once it has run; without an owner, runs it here, holding a lock
+    /// that is not recursive: a body must not call `perform` itself (the
+    /// manager's bodies call its `…Now` methods, never its public entry points).
     func perform<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
         if isOwnerThread { return body() }
         let reply = Reply<T>()

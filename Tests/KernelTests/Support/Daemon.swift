@@ -126,7 +126,12 @@ final class Daemon: @unchecked Sendable {
 
     var isRunning: Bool { process.isRunning }
 
-    func signal(_ number: Int32) { Glibc.kill(process.processIdentifier, number) }
+    /// Sends signal `number`, having read the notify socket first: its queue
+    /// (about ten datagrams) is kept drained, so every `READY=1` is seen.
+    func signal(_ number: Int32) {
+        readNotifications()
+        Glibc.kill(process.processIdentifier, number)
+    }
 
     /// Rewrites the policy and sends SIGHUP.
     func reload(policy: String) throws {
@@ -179,6 +184,7 @@ final class Daemon: @unchecked Sendable {
     func waitUntil(_ what: String, seconds: Double = 10, _ condition: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
+            readNotifications()
             if try condition() { return }
             if !process.isRunning { throw LabError("mptcpctld exited (\(status())) before \(what):\n\(log)") }
             Thread.sleep(forTimeInterval: 0.02)

@@ -74,10 +74,4 @@ import Testing
         let other = ControlAuthorisation(adminGroup: 51, groups: { _, _ in [7, 50] }).check("remove", peer: peer)
         #expect(other?.message == "remove changes the daemon's state: it needs root or membership of daemon.admin_group (you are uid 1000)")
     }
-
-    @Test func theSocketDirectoryIsThePathWithoutItsLastComponent() {
-        #expect(parentDirectory(of: "/run/mptcpctl/mptcpctld.sock") == "/run/mptcpctl")
-        #expect(parentDirectory(of: "/x.sock") == "/")
-        #expect(parentDirectory(of: "x.sock") == ".")
-    }
 }
