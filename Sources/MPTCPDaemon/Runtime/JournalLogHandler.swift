@@ -33,14 +33,7 @@ struct JournalLogHandler: LogHandler {
         for (key, value) in all.sorted(by: { $0.key < $1.key }) {
             text += " " + key + "=" + LogValue.quoted(value.description)
         }
-        text += "\n"
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 { if errno == EINTR { continue } else { return } }
-            offset += n
-        }
+        StandardError.write(text + "\n")
     }
 
     /// syslog priorities (sd-daemon(3) prefixes).
