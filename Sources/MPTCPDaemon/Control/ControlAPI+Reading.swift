@@ -62,7 +62,7 @@ extension ControlAPI {
     func policyShow() throws(RPCError) -> PolicyShowRecord {
         let s = state.snapshot
         let policy: JSONValue
-        do { policy = try JSONValueEncoder(convertToSnakeCase: true).encode(s.policy) } catch {
+        do { policy = try policyJSON(s.policy) } catch {
             throw .internalError("cannot show the policy: \(error)")
         }
         return PolicyShowRecord(config: s.configPath, loadedAt: iso8601(s.loadedAt), policy: policy)

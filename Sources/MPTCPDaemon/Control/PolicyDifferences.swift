@@ -3,14 +3,14 @@ import MPTCPPolicy
 
 /// The policy as JSON, keys in snake case (as `policy.show` returns it): the
 /// wire encoding of MPTCPPolicy's `Policy`, kept out of the pure policy module.
-func policyJSON(_ policy: Policy) -> JSONValue? {
-    try? JSONValueEncoder(convertToSnakeCase: true).encode(policy)
+func policyJSON(_ policy: Policy) throws -> JSONValue {
+    try JSONValueEncoder(convertToSnakeCase: true).encode(policy)
 }
 
 /// What `new` changes from `old`, key by key, in a stable order (`policy.reload`'s
 /// `changes`, the `reloaded` event's `changed_keys`).
 func policyDifferences(from old: Policy, to new: Policy) -> [PolicyChangeRecord] {
-    guard let a = policyJSON(old), let b = policyJSON(new) else { return [] }
+    guard let a = try? policyJSON(old), let b = try? policyJSON(new) else { return [] }
     var changes: [PolicyChangeRecord] = []
     diff(a, b, key: "", into: &changes)
     return changes
