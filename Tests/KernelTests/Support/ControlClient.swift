@@ -6,8 +6,13 @@ import Testing
 final class ControlClient {
     let fd: Int32
 
+    /// The descriptor is stored only once connected: a throw before that runs
+    /// no `deinit`, so the failure path's `close` is the only one. (Stored
+    /// first, a failed connect closed it twice: the second `close` could end a
+    /// descriptor another test had opened meanwhile, which `waitServing`'s
+    /// polling made likely.)
     init(_ path: String) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw LabError("socket: \(errno)") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -23,6 +28,7 @@ final class ControlClient {
         }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        self.fd = fd
     }
 
     deinit { close(fd) }
