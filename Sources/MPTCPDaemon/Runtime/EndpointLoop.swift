@@ -56,6 +56,8 @@ final class EndpointLoop: @unchecked Sendable {
             started(.failure(error))
             return
         }
+        // What start-up published is kept for `subscribe`'s start_up; from now on a client can be there.
+        hub.endStartUp()
         SystemdNotify.send("READY=1\nSTATUS=endpoints follow the policy")
         logger.info("running", metadata: ["config": "\(configPath)", "namespace": "\(namespace)",
                                            "owned": "\(reconciler.owned.count)"])
