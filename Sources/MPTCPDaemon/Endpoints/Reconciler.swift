@@ -231,7 +231,10 @@ final class Reconciler: @unchecked Sendable {
                 "id": .integer(Int64(e.id)), "address": .string(e.address.description), "reason": .string(change.reason),
                 "trigger": .string(trigger), "result": .string(applied ? "ok" : "refused"),
             ]
-            if case .setFlags(_, let flags, _) = change { fields["flags"] = .string(flags.names.joined(separator: ",")) } else {
+            if case .setFlags(_, let flags, _) = change {
+                fields["flags"] = .string(flags.names.joined(separator: ","))
+                fields["was"] = .string(e.flags.names.joined(separator: ","))
+            } else {
                 fields["flags"] = .string(e.flags.names.joined(separator: ","))
             }
             hub.publish(DaemonEvent(.action, "endpoint_" + action, fields))
