@@ -435,6 +435,7 @@ final class DaemonKernelTests {
     @Test func aChangeRefusedOrOvertakenIsLoggedOnceCountedAndNotRetriedForever() throws {
         let daemon = try Daemon(namespace: lab.client, policy: Self.policy(), environment: ["MPTCPCTLD_DEBUG_CHANGE_DELAY_MS": "1000"])
         try daemon.waitConverged(seconds: 20)
+        let published = try daemon.subscribe([.action])
         func pausedBefore(_ change: String) throws {
             try daemon.waitUntil("the pause before \(change)") {
                 daemon.lines("debug: pausing before an endpoint change").contains { $0["change"] == change }
@@ -444,7 +445,7 @@ final class DaemonKernelTests {
         try ip("addr", "add", "10.0.81.1/24", "dev", "a1")
         try pausedBefore("add 10.0.81.1 subflow")
         try ip("mptcp", "endpoint", "add", "10.0.81.1", "id", "60", "signal")
-        try daemon.waitUntil("the refusal") { !daemon.lines("kernel refused an endpoint change").isEmpty }
+        try published.first("the refusal") { $0.isRefusal }
         try daemon.waitUntil("the retry finds nothing to do", seconds: 15) {
             !daemon.lines("a refused endpoint change is no longer needed").isEmpty
         }
@@ -460,8 +461,8 @@ final class DaemonKernelTests {
         let settled = daemon.log
         Thread.sleep(forTimeInterval: 2.5)
         #expect(daemon.log == settled, "nothing after convergence:\n\(daemon.log.dropFirst(settled.count))")
-        let refused = daemon.lines("kernel refused an endpoint change")
-        #expect(refused.count == 1 && refused.first?["address"] == "10.0.81.1", "logged once: \(daemon.log)")
+        let refused = try published.all(\.isRefusal)
+        #expect(refused.count == 1 && refused.first?["address"] == "10.0.81.1", "refused once: \(published.described)")
         #expect(refused.first?["error"]?.contains("duplicate") == true, "the kernel's reason: \(refused)")
         #expect(daemon.lines("will retry").count == 1, "one retry, which found nothing to do")
         let metrics = try lab.mptcpctl(lab.client, ["metrics"]).stdout

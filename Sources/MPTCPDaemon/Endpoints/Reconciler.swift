@@ -222,7 +222,8 @@ final class Reconciler: @unchecked Sendable {
         case .delete: action = "delete"
         case .setFlags: action = "set_flags"
         }
-        let applied = applyLogged(change, trigger: trigger)
+        let refusal = applyLogged(change, trigger: trigger)
+        let applied = refusal == nil
         Counter(label: "mptcpctld_endpoint_changes_total", dimensions: [("action", action), ("result", applied ? "ok" : "refused")])
             .increment()
         if hub.isObserved {
@@ -237,12 +238,14 @@ final class Reconciler: @unchecked Sendable {
             } else {
                 fields["flags"] = .string(e.flags.names.joined(separator: ","))
             }
+            if let refusal { fields["error"] = .string(refusal) }
             hub.publish(DaemonEvent(.action, "endpoint_" + action, fields))
         }
         return applied
     }
 
-    private func applyLogged(_ change: EndpointChange, trigger: String) -> Bool {
+    /// Applies and logs `change`; nil when done, else the kernel's refusal.
+    private func applyLogged(_ change: EndpointChange, trigger: String) -> String? {
         let e = change.endpoint
         var meta: Logger.Metadata = [
             "id": "\(e.id)", "address": "\(e.address)", "reason": "\(change.reason)", "trigger": "\(trigger)",
@@ -283,7 +286,7 @@ final class Reconciler: @unchecked Sendable {
             if let n = refusals.removeValue(forKey: Self.refusalKey(change)) {
                 logger.notice("an endpoint change refused before went through", metadata: meta.merging(["refusals": "\(n)"]) { a, _ in a })
             }
-            return true
+            return nil
         } catch {
             meta["error"] = "\(error)"
             let key = Self.refusalKey(change)
@@ -295,7 +298,7 @@ final class Reconciler: @unchecked Sendable {
                 meta["refusals"] = "\(n)"
                 logger.debug("kernel refused an endpoint change again", metadata: meta)
             }
-            return false
+            return "\(error)"
         }
     }
 

@@ -1,0 +1,38 @@
+import MPTCPAPI
+import MPTCPKit
+import MPTCPPolicy
+@testable import MPTCPDaemon
+import Testing
+
+/// The endpoint events say what the log says: a refusal with the kernel's words,
+/// a flag change with the flags it replaced.
+@Suite struct ReconcilerEventTests {
+    func published(_ rig: ReconcilerRig) -> [DaemonEvent] {
+        rig.events.take().compactMap { if case .event(let e) = $0 { e } else { nil } }
+    }
+
+    @Test func aRefusedChangeCarriesTheKernelsErrorAndADoneOneNone() throws {
+        let rig = ReconcilerRig()
+        rig.kernel.refuse(FakeKernel.duplicate("add endpoint 10.0.1.1"), times: 1) {
+            if case .add(_, "10.0.1.1", _) = $0 { true } else { false }
+        }
+        let reconciler = try rig.reconciler(try ReconcilerRig.policy())
+        _ = reconciler.reconcile(trigger: "start")
+        let events = published(rig)
+        let refused = try #require(events.first { $0.fields["address"] == "10.0.1.1" })
+        #expect(refused.fields["result"] == "refused" && refused.fields["error"]?.stringValue?.contains("duplicate") == true,
+                "\(refused.text)")
+        #expect(events.first { $0.fields["address"] == "10.0.2.1" }?.fields["error"] == nil)
+    }
+
+    @Test func aFlagChangeSaysWhatItReplaced() throws {
+        let rig = ReconcilerRig()
+        #expect(try rig.reconciler(try ReconcilerRig.policy()).reconcile(trigger: "start"))
+        _ = published(rig)
+        let restarted = rig.restarted()
+        #expect(try restarted.reconciler(try ReconcilerRig.policy(a1: "backup")).reconcile(trigger: "reload"))
+        let changed = try #require(published(restarted).first { $0.type == "endpoint_set_flags" })
+        #expect(changed.fields["address"] == "10.0.1.1" && changed.fields["flags"] == "subflow,backup" && changed.fields["was"] == "subflow",
+                "\(changed.text)")
+    }
+}
