@@ -64,6 +64,31 @@ extension EventRecord {
         return EventRecord(.action, type, f)
     }
 
+    // MARK: - Endpoints
+
+    /// What the reconciler found rather than did: `endpoints_adopted` (at start-up,
+    /// the endpoints an earlier run recorded as its own), `endpoints_forgotten`
+    /// (recorded as its own but gone from the kernel), `endpoint_record_unreadable`
+    /// (the ownership record was set aside: what it listed is treated as foreign);
+    /// `endpoints` lists them as `ID:ADDRESS`.
+    public static func endpointRecord(_ type: String, endpoints: [String], _ details: [String: JSONValue] = [:]) -> EventRecord {
+        var f = details
+        f["endpoints"] = .array(endpoints.map { .string($0) })
+        f["count"] = .integer(Int64(endpoints.count))
+        return EventRecord(.action, type, f)
+    }
+
+    /// An endpoint the daemon did not make, left alone (said when it appears).
+    public static func foreignEndpoint(id: UInt8, address: String, flags: String) -> EventRecord {
+        EventRecord(.action, "foreign_endpoint", ["id": .integer(Int64(id)), "address": .string(address), "flags": .string(flags)])
+    }
+
+    /// A warning of the endpoint plan (an address held by a foreign endpoint, the
+    /// 8-endpoint cap leaving addresses out…), in the log's words (said when it appears).
+    public static func endpointWarning(_ message: String) -> EventRecord {
+        EventRecord(.action, "endpoint_warning", ["message": .string(message)])
+    }
+
     // MARK: - Interfaces
 
     /// `interface.notify` asked the daemon to re-examine `interface` (every

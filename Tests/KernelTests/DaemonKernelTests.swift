@@ -339,7 +339,8 @@ final class DaemonKernelTests {
         let foreign = "42 10.0.60.1 signal -"
         let daemon = try start()
         #expect(try endpoint("10.0.60.1")?.description == foreign)
-        #expect(daemon.lines("foreign endpoint left alone").contains { $0["id"] == "42" }, "\(daemon.log)")
+        let startUp = try daemon.subscribe([.action], startUp: true)
+        try startUp.first("the foreign endpoint, left alone") { $0.type == "foreign_endpoint" && $0["id"] == "42" }
         #expect(try !owned(daemon).contains("42 10.0.60.1"))
 
         try daemon.reload(policy: Self.policy(a2: "active"))
@@ -362,8 +363,10 @@ final class DaemonKernelTests {
         #expect(try endpoints().filter { $0.address == "10.0.1.1" }.map(\.description) == ["7 10.0.1.1 signal -"],
                 "neither taken over nor duplicated")
         #expect(try rows() == ["10.0.1.1 signal -"] + Self.initial.dropFirst())
-        #expect(daemon.logLines.contains { $0.level == "warning" && $0.message.contains("10.0.1.1 (a1) is wanted but held by a foreign endpoint (id 7)") },
-                "\(daemon.log)")
+        let startUp = try daemon.subscribe([.action], startUp: true)
+        try startUp.first("the warning") {
+            $0.type == "endpoint_warning" && $0["message"]?.contains("10.0.1.1 (a1) is wanted but held by a foreign endpoint (id 7)") == true
+        }
         #expect(daemon.stop() == 0)
         #expect(try endpoints().map(\.description) == ["7 10.0.1.1 signal -"])
     }
@@ -387,7 +390,7 @@ final class DaemonKernelTests {
         let after = try endpoints()
         #expect(after.filter { $0.address != "10.0.55.1" } == converged, "the same endpoints with the same ids")
         #expect(Set(after.map(\.address)).count == after.count, "no address twice")
-        #expect(again.lines("adopting endpoints recorded by an earlier run").first?["count"] == "4", "\(again.log)")
+        #expect(try startUp.first("the adoption") { $0.type == "endpoints_adopted" }["count"] == "4", "\(startUp.described)")
         #expect(try startUp.all { $0.type == "endpoint_add" }.compactMap { $0["address"] } == ["10.0.55.1"], "\(startUp.described)")
         #expect(try startUp.all { $0.type == "endpoint_delete" }.isEmpty, "\(startUp.described)")
         #expect(again.stop() == 0)
@@ -476,6 +479,7 @@ final class DaemonKernelTests {
     /// atomically, or left alone, is applied whole.
     @Test func aPolicyRewrittenDuringReloadsIsNeverAppliedHalfWritten() throws {
         let daemon = try start()
+        let reloads = try daemon.subscribe([.policy])
         let three = Self.policy().replacingOccurrences(of: "@STATE@", with: daemon.stateDirectory)
         let four = Self.policy(extra: "[[interface]]\nname = \"a4\"\nrole = \"active\"\n")
             .replacingOccurrences(of: "@STATE@", with: daemon.stateDirectory)
@@ -507,10 +511,9 @@ final class DaemonKernelTests {
         // Atomically replaced, then reloaded: applied whole.
         try daemon.reload(policy: four)
         try daemon.waitUntil("the last version applied", seconds: 15) {
-            daemon.lines("reloaded the policy").last?["interfaces"] == "4" && daemon.log.hasSuffix("\n")
-                && (try? endpoints().count) != nil
+            try reloads.all { $0.type == "reloaded" }.last?["interfaces"] == "4" && (try? endpoints().count) != nil
         }
-        let applied = daemon.lines("reloaded the policy").compactMap { $0["interfaces"] }
+        let applied = try reloads.all { $0.type == "reloaded" }.compactMap { $0["interfaces"] }
         #expect(!applied.isEmpty && applied.allSatisfy { $0 == "3" || $0 == "4" }, "only whole files: \(applied)")
         #expect(daemon.isRunning)
         #expect(daemon.stop() == 0)
@@ -522,9 +525,8 @@ final class DaemonKernelTests {
         first.kill()
         try "not json".write(toFile: first.statePath, atomically: true, encoding: .utf8)
         let again = try Daemon(namespace: lab.client, policy: Self.policy(), directory: first.directory)
-        try again.waitUntil("the damaged record is set aside") {
-            !again.lines("the ownership record is unreadable; set aside, endpoints it listed are treated as foreign").isEmpty
-        }
+        try again.waitRunning()
+        try again.subscribe([.action], startUp: true).first("the damaged record set aside") { $0.type == "endpoint_record_unreadable" }
         try again.waitConverged()
         #expect(FileManager.default.fileExists(atPath: first.statePath + ".damaged"))
         #expect(again.isRunning)
@@ -583,8 +585,7 @@ final class DaemonKernelTests {
         try daemon.waitUntil("the resync restores both") { try rows() == Self.initial }
         #expect(try endpoint("10.0.1.1")?.id == a1.id, "flags set back in place")
         #expect(try endpoints().filter { $0.address != "10.0.2.1" } == before.filter { $0.address != "10.0.2.1" })
-        #expect(daemon.lines("forgot endpoints that are gone from the kernel").contains { $0["endpoints"] == "\(a2.id):10.0.2.1" },
-                "\(daemon.log)")
+        try published.first("the forgotten endpoint") { $0.type == "endpoints_forgotten" && $0["endpoints"] == "\(a2.id):10.0.2.1" }
         try published.first("the flags set back by the resync") {
             $0.type == "endpoint_set_flags" && $0["address"] == "10.0.1.1" && $0["trigger"] == "resync"
         }
@@ -597,6 +598,7 @@ final class DaemonKernelTests {
         // A foreign endpoint takes one of the kernel's 8 slots: 7 are left.
         try ip("mptcp", "endpoint", "add", "10.0.60.5", "id", "100", "signal")
         let daemon = try start()
+        let published = try daemon.subscribe([.action])
         try ipBatch([
             "addr add 10.0.70.4/32 dev a2", "addr add 10.0.70.3/32 dev a2", "addr add 10.0.70.2/32 dev a2",
             "addr add 10.0.70.1/32 dev a2", "addr add fd00:70::2/128 dev a1 nodad", "addr add fd00:70::1/128 dev a1 nodad",
@@ -608,10 +610,11 @@ final class DaemonKernelTests {
         try daemon.waitUntil("the 7 highest-priority addresses") { try rows() == want }
         try daemon.waitConverged()
         #expect(try rows() == want)
-        #expect(daemon.logLines.contains {
-            $0.level == "warning" && $0.message.hasPrefix("the kernel holds at most 8 endpoints (1 foreign); not using ")
-                && $0.message.contains("10.0.70.3 (a2, backup)") && $0.message.contains("fd00:2::1 (a2, backup)")
-        }, "\(daemon.log)")
+        try published.first("the cap's warning") {
+            let message = $0["message"] ?? ""
+            return $0.type == "endpoint_warning" && message.hasPrefix("the kernel holds at most 8 endpoints (1 foreign); not using ")
+                && message.contains("10.0.70.3 (a2, backup)") && message.contains("fd00:2::1 (a2, backup)")
+        }
 
         // A slot frees up: the next by priority (10.0.70.3) takes it.
         try ip("-6", "addr", "del", "fd00:70::1/128", "dev", "a1")

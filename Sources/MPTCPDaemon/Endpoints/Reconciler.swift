@@ -51,6 +51,9 @@ final class Reconciler: @unchecked Sendable {
             _ = rename(store.path, aside)
             logger.error("the ownership record is unreadable; set aside, endpoints it listed are treated as foreign",
                          metadata: ["state": "\(store.path)", "moved_to": "\(aside)", "error": "\(error)"])
+            hub.publish(.endpointRecord("endpoint_record_unreadable", endpoints: [], [
+                "state": .string(store.path), "moved_to": .string(aside), "error": .string("\(error)"),
+            ]))
             owned = []
             changedSettings = SettingsRecord()
         }
@@ -64,6 +67,8 @@ final class Reconciler: @unchecked Sendable {
                 "count": "\(owned.count)", "state": "\(store.path)",
                 "endpoints": "\(owned.sorted().map { "\($0.id):\($0.address)" }.joined(separator: ","))",
             ])
+            hub.publish(.endpointRecord("endpoints_adopted", endpoints: owned.sorted().map { "\($0.id):\($0.address)" },
+                                        ["state": .string(store.path)]))
         }
     }
 
@@ -189,6 +194,7 @@ final class Reconciler: @unchecked Sendable {
             logger.info("forgot endpoints that are gone from the kernel", metadata: [
                 "endpoints": "\(plan.staleOwnership.map { "\($0.id):\($0.address)" }.joined(separator: ","))",
             ])
+            hub.publish(.endpointRecord("endpoints_forgotten", endpoints: plan.staleOwnership.map { "\($0.id):\($0.address)" }))
         }
         report(plan)
         var ok = true
@@ -305,7 +311,10 @@ final class Reconciler: @unchecked Sendable {
     /// Warnings and foreign endpoints are logged when they change, not on every pass.
     private func report(_ plan: EndpointPlan) {
         let warnings = Set(plan.warnings)
-        for w in plan.warnings where !lastWarnings.contains(w) { logger.warning("\(w)") }
+        for w in plan.warnings where !lastWarnings.contains(w) {
+            logger.warning("\(w)")
+            hub.publish(.endpointWarning("\(w)"))
+        }
         lastWarnings = warnings
         let foreign = Set(plan.foreign)
         if foreign != lastForeign {
@@ -313,6 +322,7 @@ final class Reconciler: @unchecked Sendable {
                 logger.notice("foreign endpoint left alone", metadata: [
                     "id": "\(e.id)", "address": "\(e.address)", "flags": "\(e.flags.names.joined(separator: ","))",
                 ])
+                hub.publish(.foreignEndpoint(id: e.id, address: "\(e.address)", flags: e.flags.names.joined(separator: ",")))
             }
             lastForeign = foreign
         }

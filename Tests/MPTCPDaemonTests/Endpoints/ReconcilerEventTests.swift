@@ -35,4 +35,20 @@ import Testing
         #expect(changed.fields["address"] == "10.0.1.1" && changed.fields["flags"] == "subflow,backup" && changed.fields["was"] == "subflow",
                 "\(changed.text)")
     }
+
+    @Test func aRestartPublishesTheEndpointsItAdoptsAndAForeignOneLeftAlone() throws {
+        let rig = ReconcilerRig()
+        #expect(try rig.reconciler(try ReconcilerRig.policy()).reconcile(trigger: "start"))
+        try rig.kernel.addEndpoint(Endpoint(id: 42, address: IPAddress("10.0.60.1")!, flags: .signal))
+        let restarted = rig.restarted()
+        let reconciler = try restarted.reconciler(try ReconcilerRig.policy())
+        let adopted = try #require(published(restarted).first)
+        #expect(adopted.type == "endpoints_adopted" && adopted.fields["count"] == 2, "\(adopted.text)")
+        #expect(adopted.fields["endpoints"] == ["1:10.0.1.1", "2:10.0.2.1"])
+        #expect(reconciler.reconcile(trigger: "start"))
+        let foreign = published(restarted).filter { $0.type == "foreign_endpoint" }
+        #expect(foreign.map(\.text) == ["[ACTION foreign_endpoint] flags=signal address=10.0.60.1 id=42"])
+        #expect(reconciler.reconcile(trigger: "resync"))
+        #expect(published(restarted).isEmpty, "said once, when it appears")
+    }
 }
