@@ -78,6 +78,15 @@ extension EventRecord {
         return EventRecord(.action, type, f)
     }
 
+    /// What becomes of refused endpoint changes: `endpoint_retry_scheduled` (a pass
+    /// had refusals: the next in `in_ms`, its `attempt`), `endpoint_retries_exhausted`
+    /// (`failed_passes`: no retry until the network or the policy changes, or the
+    /// next resync), `endpoint_refusal_cleared` (a refused `change` no longer
+    /// planned, after `refusals` refusals: nothing is left to retry).
+    public static func endpointRetry(_ type: String, _ fields: [String: JSONValue]) -> EventRecord {
+        EventRecord(.action, type, fields)
+    }
+
     /// An endpoint the daemon did not make, left alone (said when it appears).
     public static func foreignEndpoint(id: UInt8, address: String, flags: String) -> EventRecord {
         EventRecord(.action, "foreign_endpoint", ["id": .integer(Int64(id)), "address": .string(address), "flags": .string(flags)])

@@ -449,9 +449,7 @@ final class DaemonKernelTests {
         try pausedBefore("add 10.0.81.1 subflow")
         try ip("mptcp", "endpoint", "add", "10.0.81.1", "id", "60", "signal")
         try published.first("the refusal") { $0.isRefusal }
-        try daemon.waitUntil("the retry finds nothing to do", seconds: 15) {
-            !daemon.lines("a refused endpoint change is no longer needed").isEmpty
-        }
+        try published.first("the retry finds nothing to do", seconds: 15) { $0.type == "endpoint_refusal_cleared" }
         #expect(try endpoint("10.0.81.1")?.description == "60 10.0.81.1 signal -", "the other endpoint is left alone")
 
         // The address that vanishes while the daemon is about to add its endpoint
@@ -467,7 +465,7 @@ final class DaemonKernelTests {
         let refused = try published.all(\.isRefusal)
         #expect(refused.count == 1 && refused.first?["address"] == "10.0.81.1", "refused once: \(published.described)")
         #expect(refused.first?["error"]?.contains("duplicate") == true, "the kernel's reason: \(refused)")
-        #expect(daemon.lines("will retry").count == 1, "one retry, which found nothing to do")
+        #expect(try published.all { $0.type == "endpoint_retry_scheduled" }.count == 1, "one retry, which found nothing to do")
         let metrics = try lab.mptcpctl(lab.client, ["metrics"]).stdout
         #expect(metrics.contains("mptcpctld_endpoint_changes_total{action=\"add\",result=\"refused\"} 1"), "\(metrics)")
         #expect(daemon.stop() == 0)

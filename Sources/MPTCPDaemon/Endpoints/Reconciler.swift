@@ -206,6 +206,7 @@ final class Reconciler: @unchecked Sendable {
         let planned = Set(plan.changes.map(Self.refusalKey))
         for key in refusals.keys where !planned.contains(key) {
             logger.info("a refused endpoint change is no longer needed", metadata: ["change": "\(key)", "refusals": "\(refusals[key] ?? 0)"])
+            hub.publish(.endpointRetry("endpoint_refusal_cleared", ["change": .string(key), "refusals": .integer(Int64(refusals[key] ?? 0))]))
             refusals[key] = nil
         }
         return ok

@@ -51,4 +51,20 @@ import Testing
         #expect(reconciler.reconcile(trigger: "resync"))
         #expect(published(restarted).isEmpty, "said once, when it appears")
     }
+
+    @Test func aRefusalNoLongerPlannedIsPublishedAsCleared() throws {
+        let rig = ReconcilerRig()
+        let reconciler = try rig.reconciler(try ReconcilerRig.policy())
+        #expect(reconciler.reconcile(trigger: "start"))
+        rig.kernel.network = ReconcilerRig.network(addresses: ["10.0.1.1": 2, "10.0.2.1": 3, "10.0.81.1": 2])
+        rig.kernel.beforeEach = { request throws(MPTCPError) in
+            if case .add(_, "10.0.81.1", _) = request { rig.kernel.insert(Endpoint(id: 60, address: IPAddress("10.0.81.1")!, flags: .signal)) }
+        }
+        #expect(!reconciler.reconcile(trigger: "network"))
+        rig.kernel.beforeEach = nil
+        _ = published(rig)
+        #expect(reconciler.reconcile(trigger: "retry"))
+        let cleared = published(rig).filter { $0.type == "endpoint_refusal_cleared" }
+        #expect(cleared.map(\.fields) == [["change": "add 10.0.81.1 subflow", "refusals": 1]], "\(cleared.map(\.text))")
+    }
 }
