@@ -25,6 +25,9 @@ public struct EventRecord: Hashable, Sendable {
         /// Events that could not be delivered: dropped by the kernel, unreadable, or
         /// not read fast enough by this subscriber.
         case lost
+        /// What the daemon's hooks did: ran, failed, timed out, could not start
+        /// (`EventRecord+Outcomes.swift`). Never runs a hook itself.
+        case hook
     }
 
     public var kind: Kind

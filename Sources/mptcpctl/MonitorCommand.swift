@@ -21,9 +21,9 @@ struct MonitorCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(parsing: .unconditional, help: "Exit after N events (1 or more).", transform: NumberArgument.count) var count: Int?
     @Option(name: .customLong("kind"), parsing: .upToNextOption,
-            help: ArgumentHelp("Through the daemon: only these kinds (kernel, interface, action, resync, policy, lost; default all).",
+            help: ArgumentHelp("Through the daemon: only these kinds (kernel, interface, action, resync, policy, lost, hook; default all).",
                                valueName: "KIND"),
-            completion: .list(["kernel", "interface", "action", "resync", "policy", "lost"]))
+            completion: .list(["kernel", "interface", "action", "resync", "policy", "lost", "hook"]))
     var kinds: [String] = []
     @Flag(help: "Read the kernel's events directly, even when mptcpctld runs.") var kernel = false
 

@@ -141,7 +141,8 @@ final class ControlAPIKernelTests {
         let daemon = try Daemon(namespace: lab.client, policy: Self.policy.replacingOccurrences(
             of: "[daemon]\n", with: "[daemon]\nsocket = \"@STATE@/api.sock\"\n"),
             environment: ["MPTCPCTLD_DEBUG_IGNORE_LINK_EVENTS": "1"])
-        try daemon.waitServing()
+        let notified = try daemon.subscribe([.interface])
+        func isNotified(_ e: EventRecord) -> Bool { e.kind == .interface && e.type == "notified" }
         let hook = Repository.root.appendingPathComponent("config/networkmanager/90-mptcpctl").path
         func dispatch(_ interface: String, _ action: String) throws -> CommandResult {
             try run("/usr/bin/env", ["-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MPTCPCTL=\(Repository.mptcpctl)",
@@ -156,19 +157,15 @@ final class ControlAPIKernelTests {
         #expect(try PathManager(namespace: lab.clientNamespace).endpoints().map(\.address.description) == ["10.0.2.1"])
         // ...until NetworkManager's dispatcher runs the hook.
         #expect(try dispatch("a2", "dhcp4-change").status == 0)
-        try daemon.waitUntil("the request") {
-            daemon.lines("re-examining interfaces on request").contains { $0["interface"] == "a2" && $0["action"] == "dhcp4-change" }
-        }
+        try notified.wait("the request") { isNotified($0) && $0["interface"] == "a2" && $0["action"] == "dhcp4-change" }
         try daemon.waitUntil("the new address's endpoint") {
             try PathManager(namespace: lab.clientNamespace).endpoints().map(\.address.description).sorted() == ["10.0.2.1", "10.0.2.77"]
         }
         #expect(try dispatch("a2", "up").status == 0)
         #expect(try dispatch("", "connectivity-change").status == 0)
-        try daemon.waitUntil("every interface") {
-            daemon.lines("re-examining interfaces on request").contains { $0["interface"] == "all" }
-        }
+        try notified.wait("every interface") { isNotified($0) && $0["interface"] == nil && $0["action"] == "connectivity-change" }
         #expect(try dispatch("a2", "hostname").status == 0, "other actions are ignored")
-        #expect(daemon.lines("re-examining interfaces on request").count == 3)
+        #expect(try notified.all(isNotified).count == 3, "\(notified.described)")
         #expect(daemon.stop() == 0)
     }
 

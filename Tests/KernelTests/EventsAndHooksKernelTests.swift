@@ -97,7 +97,7 @@ final class EventsAndHooksKernelTests {
         let all = try ControlClient(socketPath)
         let subscribed = try all.result("subscribe")
         #expect(subscribed["subscribed"] == true && subscribed["queue"] == 1024)
-        #expect(subscribed["kinds"] == ["kernel", "interface", "action", "resync", "policy", "lost"])
+        #expect(subscribed["kinds"] == ["kernel", "interface", "action", "resync", "policy", "lost", "hook"])
         let policyOnly = try ControlClient(socketPath)
         #expect(try policyOnly.result("subscribe", ["kinds": ["policy"]])["kinds"] == ["policy"])
         #expect(try ControlClient(socketPath).error("subscribe", ["kinds": ["nonsense"]])?.name == "invalid_params")
@@ -214,7 +214,10 @@ final class EventsAndHooksKernelTests {
         try hook(".hidden", "echo hidden >> \"$R/order\"")
         try hook("50-not-executable", "echo 50 >> \"$R/order\"", executable: false)
         let daemon = try start("[hooks]\ndirectory = \"\(directory.path)\"\ntimeout = 3\n")
-        #expect(daemon.log.contains("running hooks"))
+        // What the hooks did, from start-up on (hooks were enabled before any client could subscribe).
+        let runs = try daemon.subscribe([.hook], startUp: true)
+        let enabled = try runs.first("hooks enabled") { $0.kind == .hook && $0.type == "enabled" }
+        #expect(enabled["directory"] == directory.path && enabled["timeout"] == "3", "\(runs.described)")
 
         func order() -> [String] {
             ((try? String(contentsOf: records.appendingPathComponent("order"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
@@ -240,19 +243,21 @@ final class EventsAndHooksKernelTests {
         // and its endpoint with it while the hook still runs.
         try link("a2", "up")
         try daemon.waitUntil("the endpoint back") { try PathManager(namespace: lab.clientNamespace).endpoints().count == 1 }
-        #expect(!daemon.log.contains("hook killed at its timeout"), "re-added before the hook's timeout")
-        try daemon.waitUntil("the hang killed", seconds: 10) { daemon.log.contains("hook killed at its timeout") }
-        let killed = try #require(daemon.lines("hook killed at its timeout").first)
+        #expect(try runs.all { $0.type == "killed" }.isEmpty, "re-added before the hook's timeout")
+        let killed = try runs.first("the hang killed", seconds: 10) { $0.type == "killed" }
         #expect(killed["hook"]?.hasSuffix("30-hang") == true && killed["event"] == "interface_down")
+        #expect(try runs.all { $0.type == "timed_out" }.first?["hook"] == killed["hook"], "SIGTERM at its timeout came first: \(runs.described)")
         let child = try #require(Int32(try String(contentsOf: records.appendingPathComponent("child.pid"), encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)))
         try daemon.waitUntil("its child gone too") { kill(child, 0) != 0 }
         try daemon.waitUntil("the rest of the hooks") { order().filter { $0 == "40 interface_down" || $0 == "40 interface_up" }.count == 2 }
         // 3 MB of output: read and dropped, its size logged, the first KiB kept.
-        let loud = try #require(daemon.lines("hook ran").first { $0["hook"]?.hasSuffix("25-loud") == true && $0["output_bytes"] != nil })
-        #expect(loud["output_bytes"] == "3000000" && loud["output"]?.count == 1024, "\(loud)")
-        let failed = daemon.lines("hook failed").filter { $0["hook"]?.hasSuffix("20-fail") == true }
-        #expect(failed.first?["exit_code"] == "3" && failed.first?["output"] == "twenty failed")
+        let loud = try runs.first("the loud hook's run") {
+            $0.type == "ran" && $0["hook"]?.hasSuffix("25-loud") == true && $0["output_bytes"] != nil
+        }
+        #expect(loud["output_bytes"] == "3000000" && loud["output"]?.count == 1024, "\(loud.text)")
+        let failed = try runs.first("the failing hook's run") { $0.type == "failed" && $0["hook"]?.hasSuffix("20-fail") == true }
+        #expect(failed["exit_code"] == "3" && failed["output"] == "twenty failed", "\(failed.text)")
         // Name order within each event; the hidden and the non-executable never run.
         for event in ["interface_down", "interface_up"] {
             #expect(order().filter { $0.hasSuffix(" " + event) } == ["10 \(event)", "20 \(event)", "30 \(event)", "40 \(event)"])
@@ -308,6 +313,7 @@ final class EventsAndHooksKernelTests {
             """.write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
         let daemon = try start("[hooks]\ndirectory = \"\(directory.path)\"\ntimeout = 30\n")
+        let runs = try daemon.subscribe([.hook])
         func alive() throws -> Int {
             Int(try run("/usr/bin/pgrep", ["-f", "-c", "sleep \(marker)"], check: false).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
@@ -320,7 +326,8 @@ final class EventsAndHooksKernelTests {
         let grown = Int((try String(contentsOfFile: hooks.path + "/grown", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         #expect(grown >= 128, "the hook grew its tree: \(grown) leaves")
         try daemon.waitUntil("every process of the tree ended with the hook", seconds: 10) { try alive() == 0 }
-        #expect(!daemon.log.contains("hook killed at its timeout"), "ended when the hook exited, not at its timeout")
+        try runs.first("the tree hook's end") { $0.type == "ran" && $0["hook"]?.hasSuffix("10-tree") == true && $0["event"] == "interface_down" }
+        #expect(try runs.all { $0.type == "killed" || $0.type == "timed_out" }.isEmpty, "ended when the hook exited, not at its timeout")
         try link("a2", "up")
         try daemon.waitUntil("path management went on") { try PathManager(namespace: lab.clientNamespace).endpoints().count == 1 }
         #expect(daemon.stop() == 0)

@@ -242,11 +242,12 @@ final class SingleInstanceAndLeftoversKernelTests {
         // On SIGHUP the running daemon refuses it and keeps serving.
         let daemon = try Daemon(namespace: lab.client, policy: Self.policy())
         try daemon.waitRunning(seconds: 30)
+        let reloads = try daemon.subscribe([.policy])
         try FileManager.default.removeItem(atPath: daemon.configPath)
         try run("/usr/bin/mkfifo", [daemon.configPath])
         daemon.signal(SIGHUP)
-        try daemon.waitUntil("the reload is refused", seconds: 60) {
-            daemon.lines("reload refused, keeping the running policy").contains { $0["problem"]?.contains("is a pipe (FIFO)") == true }
+        try reloads.first("the refused reload", seconds: 60) {
+            $0.type == "reload_refused" && $0["problems"]?.contains("is a pipe (FIFO)") == true
         }
         #expect(try status()["pid"] as? Int == Int(daemon.process.processIdentifier))
         #expect(daemon.stop() == 0, "the loop still answers SIGTERM")

@@ -105,23 +105,29 @@ public struct MetricsRecord: ControlRecord {
     }
 }
 
-/// `subscribe`: the stream is on, with these kinds and a queue of this many events.
+/// `subscribe`: the stream is on, with these kinds and a queue of this many
+/// events, beginning with the start-up events when `start_up` was asked for.
 public struct SubscriptionRecord: ControlRecord {
     public var kinds: [EventRecord.Kind]
     public var queue: Int
+    public var startUp: Bool
 
-    public init(kinds: [EventRecord.Kind], queue: Int) {
+    public init(kinds: [EventRecord.Kind], queue: Int, startUp: Bool = false) {
         self.kinds = kinds
         self.queue = queue
+        self.startUp = startUp
     }
 
     public var json: JSONValue {
-        ["subscribed": true, "kinds": .array(kinds.map { .string($0.rawValue) }), "queue": .integer(Int64(queue))]
+        var object: [String: JSONValue] = ["subscribed": true, "kinds": .array(kinds.map { .string($0.rawValue) }),
+                                           "queue": .integer(Int64(queue))]
+        if startUp { object["start_up"] = true }
+        return .object(object)
     }
 
     public init(json: JSONValue) throws(RPCError) {
         let r = try RecordReader(json, "subscribe")
         self.init(kinds: try r.array("kinds").compactMap { $0.stringValue.flatMap(EventRecord.Kind.init) },
-                  queue: try r.integer("queue"))
+                  queue: try r.integer("queue"), startUp: json["start_up"]?.boolValue ?? false)
     }
 }

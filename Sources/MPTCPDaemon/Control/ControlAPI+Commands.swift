@@ -79,6 +79,7 @@ extension ControlAPI {
         }
         logger.info("re-examining interfaces on request",
                     metadata: ["interface": "\(p.interface ?? "all")", "action": "\(p.action ?? "-")"])
+        hub.publish(.interfaceNotified(interface: p.interface, action: p.action))
         notifyNetwork()
         return InterfaceNotifiedRecord(interface: p.interface, action: p.action)
     }

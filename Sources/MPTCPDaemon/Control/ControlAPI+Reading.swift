@@ -103,9 +103,10 @@ extension ControlAPI {
     }
 
     /// The kinds asked for (all by default); the connection's handler then starts
-    /// the stream (`event` notifications, `events_missed` when its queue overflowed).
+    /// the stream (`event` notifications, `events_missed` when its queue overflowed),
+    /// beginning with the kept start-up events when `start_up` asks for them.
     func subscribe(_ p: SubscribeParams) -> SubscriptionRecord {
-        SubscriptionRecord(kinds: p.kinds ?? DaemonEvent.Kind.allCases, queue: ControlServer.subscriberQueue)
+        SubscriptionRecord(kinds: p.kinds ?? DaemonEvent.Kind.allCases, queue: ControlServer.subscriberQueue, startUp: p.startUp)
     }
 
     /// What the daemon would change now under the policy it runs (`mptcpctld --plan`'s content).

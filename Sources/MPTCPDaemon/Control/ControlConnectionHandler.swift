@@ -162,7 +162,7 @@ final class ControlConnectionHandler: ChannelInboundHandler {
             loop.execute { bound.value.0.sendEvents(bound.value.1) }
         }
         subscriber = s
-        api.hub.add(s)
+        api.hub.add(s, replayingStartUp: subscription.startUp)
     }
 
     /// Writes queued events while the client keeps up; what it does not read

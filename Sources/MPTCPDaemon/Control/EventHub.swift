@@ -64,6 +64,55 @@ final class EventHub: Sendable {
     /// Read without the lock on every publish: nothing to do without subscribers.
     private let count = Synchronization.Atomic<Int>(0)
 
+    /// Start-up events kept for subscribers that ask for them (`subscribe`'s
+    /// `start_up`): what the daemon published before it was ready, when no client
+    /// could have subscribed yet (adoption, the first pass, hooks enabled, the
+    /// first network events). A subscriber of every kind until `endStartUp`; at
+    /// most `startUpLimit` events, the rest counted as missed. Nil when not kept.
+    private let startUp: Subscriber?
+    static let startUpLimit = 256
+
+    /// A hub; `keepingStartUp` keeps what is published until `endStartUp`.
+    init(keepingStartUp: Bool = false) {
+        startUp = keepingStartUp ? Subscriber(kinds: Set(DaemonEvent.Kind.allCases), capacity: Self.startUpLimit) {} : nil
+        if let startUp { add(startUp) }
+    }
+
+    /// Start-up is over (the daemon is ready): what was kept stays, nothing is added.
+    func endStartUp() {
+        guard let startUp else { return }
+        // Under the publishing lock, so no event is half-offered to the record.
+        published.withLockedValue { _ in
+            if subscribers.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(startUp)) }) != nil {
+                count.subtract(1, ordering: .relaxed)
+            }
+        }
+    }
+
+    /// Adds `s`, first queueing the start-up events it takes (those kept so far,
+    /// with their own numbers, and where the record overflowed, how many were
+    /// missed), so it sees them before anything published after.
+    func add(_ s: Subscriber, replayingStartUp: Bool) {
+        guard replayingStartUp, let startUp else { return add(s) }
+        let woken = published.withLockedValue { _ -> Bool in
+            let kept = startUp.state.withLockedValue { $0.queue }
+            s.state.withLockedValue { q in
+                for entry in kept {
+                    switch entry {
+                    case .event(let e) where s.kinds.contains(e.kind) && s.filter?(e) ?? true:
+                        q.queue.append(entry)
+                        q.events += 1
+                    case .event: break
+                    case .missed: q.queue.append(entry)
+                    }
+                }
+            }
+            add(s)
+            return s.state.withLockedValue { !$0.queue.isEmpty }
+        }
+        if woken { s.wake() }
+    }
+
     var isObserved: Bool { count.load(ordering: .relaxed) > 0 }
 
     func add(_ s: Subscriber) {

@@ -51,6 +51,9 @@ final class Reconciler: @unchecked Sendable {
             _ = rename(store.path, aside)
             logger.error("the ownership record is unreadable; set aside, endpoints it listed are treated as foreign",
                          metadata: ["state": "\(store.path)", "moved_to": "\(aside)", "error": "\(error)"])
+            hub.publish(.endpointRecord("endpoint_record_unreadable", endpoints: [], [
+                "state": .string(store.path), "moved_to": .string(aside), "error": .string("\(error)"),
+            ]))
             owned = []
             changedSettings = SettingsRecord()
         }
@@ -64,6 +67,8 @@ final class Reconciler: @unchecked Sendable {
                 "count": "\(owned.count)", "state": "\(store.path)",
                 "endpoints": "\(owned.sorted().map { "\($0.id):\($0.address)" }.joined(separator: ","))",
             ])
+            hub.publish(.endpointRecord("endpoints_adopted", endpoints: owned.sorted().map { "\($0.id):\($0.address)" },
+                                        ["state": .string(store.path)]))
         }
     }
 
@@ -189,6 +194,7 @@ final class Reconciler: @unchecked Sendable {
             logger.info("forgot endpoints that are gone from the kernel", metadata: [
                 "endpoints": "\(plan.staleOwnership.map { "\($0.id):\($0.address)" }.joined(separator: ","))",
             ])
+            hub.publish(.endpointRecord("endpoints_forgotten", endpoints: plan.staleOwnership.map { "\($0.id):\($0.address)" }))
         }
         report(plan)
         var ok = true
@@ -200,6 +206,7 @@ final class Reconciler: @unchecked Sendable {
         let planned = Set(plan.changes.map(Self.refusalKey))
         for key in refusals.keys where !planned.contains(key) {
             logger.info("a refused endpoint change is no longer needed", metadata: ["change": "\(key)", "refusals": "\(refusals[key] ?? 0)"])
+            hub.publish(.endpointRetry("endpoint_refusal_cleared", ["change": .string(key), "refusals": .integer(Int64(refusals[key] ?? 0))]))
             refusals[key] = nil
         }
         return ok
@@ -222,7 +229,8 @@ final class Reconciler: @unchecked Sendable {
         case .delete: action = "delete"
         case .setFlags: action = "set_flags"
         }
-        let applied = applyLogged(change, trigger: trigger)
+        let refusal = applyLogged(change, trigger: trigger)
+        let applied = refusal == nil
         Counter(label: "mptcpctld_endpoint_changes_total", dimensions: [("action", action), ("result", applied ? "ok" : "refused")])
             .increment()
         if hub.isObserved {
@@ -231,15 +239,20 @@ final class Reconciler: @unchecked Sendable {
                 "id": .integer(Int64(e.id)), "address": .string(e.address.description), "reason": .string(change.reason),
                 "trigger": .string(trigger), "result": .string(applied ? "ok" : "refused"),
             ]
-            if case .setFlags(_, let flags, _) = change { fields["flags"] = .string(flags.names.joined(separator: ",")) } else {
+            if case .setFlags(_, let flags, _) = change {
+                fields["flags"] = .string(flags.names.joined(separator: ","))
+                fields["was"] = .string(e.flags.names.joined(separator: ","))
+            } else {
                 fields["flags"] = .string(e.flags.names.joined(separator: ","))
             }
+            if let refusal { fields["error"] = .string(refusal) }
             hub.publish(DaemonEvent(.action, "endpoint_" + action, fields))
         }
         return applied
     }
 
-    private func applyLogged(_ change: EndpointChange, trigger: String) -> Bool {
+    /// Applies and logs `change`; nil when done, else the kernel's refusal.
+    private func applyLogged(_ change: EndpointChange, trigger: String) -> String? {
         let e = change.endpoint
         var meta: Logger.Metadata = [
             "id": "\(e.id)", "address": "\(e.address)", "reason": "\(change.reason)", "trigger": "\(trigger)",
@@ -280,7 +293,7 @@ final class Reconciler: @unchecked Sendable {
             if let n = refusals.removeValue(forKey: Self.refusalKey(change)) {
                 logger.notice("an endpoint change refused before went through", metadata: meta.merging(["refusals": "\(n)"]) { a, _ in a })
             }
-            return true
+            return nil
         } catch {
             meta["error"] = "\(error)"
             let key = Self.refusalKey(change)
@@ -292,14 +305,17 @@ final class Reconciler: @unchecked Sendable {
                 meta["refusals"] = "\(n)"
                 logger.debug("kernel refused an endpoint change again", metadata: meta)
             }
-            return false
+            return "\(error)"
         }
     }
 
     /// Warnings and foreign endpoints are logged when they change, not on every pass.
     private func report(_ plan: EndpointPlan) {
         let warnings = Set(plan.warnings)
-        for w in plan.warnings where !lastWarnings.contains(w) { logger.warning("\(w)") }
+        for w in plan.warnings where !lastWarnings.contains(w) {
+            logger.warning("\(w)")
+            hub.publish(.endpointWarning("\(w)"))
+        }
         lastWarnings = warnings
         let foreign = Set(plan.foreign)
         if foreign != lastForeign {
@@ -307,6 +323,7 @@ final class Reconciler: @unchecked Sendable {
                 logger.notice("foreign endpoint left alone", metadata: [
                     "id": "\(e.id)", "address": "\(e.address)", "flags": "\(e.flags.names.joined(separator: ","))",
                 ])
+                hub.publish(.foreignEndpoint(id: e.id, address: "\(e.address)", flags: e.flags.names.joined(separator: ",")))
             }
             lastForeign = foreign
         }

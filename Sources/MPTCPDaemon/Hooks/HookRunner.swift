@@ -25,6 +25,9 @@ import Glibc
 final class HookRunner: WatcherThread, @unchecked Sendable {
     static let queueLimit = 1024
     static let outputLimit = 1024
+    /// The kinds hooks run on (through `hookEvent`); never `hook`, so what a
+    /// hook did cannot run hooks again.
+    static let kinds: Set<DaemonEvent.Kind> = [.kernel, .action, .interface, .policy]
 
     private let hub: EventHub
     private let namespace: NetworkNamespace
@@ -93,7 +96,7 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
         subscriber.withLockedValue { current in
             if exists, current == nil {
                 let wakeWrite = self.wakeWrite
-                let s = EventHub.Subscriber(kinds: [.kernel, .action, .interface, .policy], capacity: Self.queueLimit,
+                let s = EventHub.Subscriber(kinds: Self.kinds, capacity: Self.queueLimit,
                                            filter: { $0.hookEvent != nil }) {
                     var byte: UInt8 = 1
                     _ = write(wakeWrite, &byte, 1)
@@ -102,10 +105,12 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
                 current = s
                 logger.info("running hooks", metadata: ["directory": "\(new.directory)", "timeout": "\(new.timeout)",
                                                         "max_concurrent": "\(new.maxConcurrent)"])
+                hub.publish(.hooks(enabled: true, directory: new.directory, timeout: new.timeout, maxConcurrent: new.maxConcurrent))
             } else if !exists, let s = current {
                 hub.remove(s)
                 current = nil
                 logger.info("no hooks: the directory does not exist", metadata: ["directory": "\(new.directory)"])
+                hub.publish(.hooks(enabled: false, directory: new.directory, timeout: new.timeout, maxConcurrent: new.maxConcurrent))
             } else if !exists {
                 logger.debug("no hooks: the directory does not exist", metadata: ["directory": "\(new.directory)"])
             }
@@ -201,8 +206,9 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
                 return
             case .failure(let failure):
                 Counter(label: "mptcpctld_hook_runs_total", dimensions: [("result", "spawn_error")]).increment()
-                logger.error("cannot start a hook", metadata: ["hook": "\(hook)", "event": "\(job.name)",
-                                                              "error": "\(String(cString: strerror(failure.code)))"])
+                let error = String(cString: strerror(failure.code))
+                logger.error("cannot start a hook", metadata: ["hook": "\(hook)", "event": "\(job.name)", "error": "\(error)"])
+                hub.publish(.hookRun("not_started", hook: hook, event: job.name, pid: nil, ["error": .string(error)]))
             }
         }
     }
@@ -317,6 +323,8 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
                         logger.warning("hook timed out: terminating its process group", metadata: [
                             "hook": "\(c.hook)", "event": "\(jobs[i].name)", "timeout": "\(timeout)",
                         ])
+                        hub.publish(.hookRun("timed_out", hook: c.hook, event: jobs[i].name, pid: c.pid,
+                                             ["timeout": .integer(Int64(timeout))]))
                         kill(-c.pid, SIGTERM)
                         c.terminated = true
                         c.deadline = now + .seconds(1)
@@ -345,28 +353,39 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
     private func finished(_ job: Job, _ c: Child, status: Int32?) {
         let output = String(decoding: c.captured, as: UTF8.self).trimmingWhitespace()
         var meta: Logger.Metadata = ["hook": "\(c.hook)", "event": "\(job.name)", "pid": "\(c.pid)"]
-        if !output.isEmpty { meta["output"] = "\(output)" }
-        if c.outputBytes > Self.outputLimit { meta["output_bytes"] = "\(c.outputBytes)" }
+        // The same facts, published (`hook` events never run hooks: the runner takes no `hook` kind).
+        var details: [String: JSONValue] = [:]
+        if !output.isEmpty { meta["output"] = "\(output)"; details["output"] = .string(output) }
+        if c.outputBytes > Self.outputLimit {
+            meta["output_bytes"] = "\(c.outputBytes)"
+            details["output_bytes"] = .integer(Int64(c.outputBytes))
+        }
         let result: String
+        let type: String
         if c.terminated {
-            result = "timeout"
+            (result, type) = ("timeout", "killed")
             logger.warning("hook killed at its timeout", metadata: meta)
         } else if let status, status & 0x7F == 0 {
             let code = (status >> 8) & 0xFF
             if code == 0 {
-                result = "ok"
+                (result, type) = ("ok", "ran")
                 logger.debug("hook ran", metadata: meta)
             } else {
-                result = "failed"
+                (result, type) = ("failed", "failed")
                 meta["exit_code"] = "\(code)"
+                details["exit_code"] = .integer(Int64(code))
                 logger.warning("hook failed", metadata: meta)
             }
         } else {
-            result = "failed"
-            if let status { meta["signal"] = "\(status & 0x7F)" }
+            (result, type) = ("failed", "failed")
+            if let status {
+                meta["signal"] = "\(status & 0x7F)"
+                details["signal"] = .integer(Int64(status & 0x7F))
+            }
             logger.warning("hook failed", metadata: meta)
         }
         Counter(label: "mptcpctld_hook_runs_total", dimensions: [("result", result)]).increment()
+        hub.publish(.hookRun(type, hook: c.hook, event: job.name, pid: c.pid, details))
     }
 }
 

@@ -31,7 +31,7 @@ extension MPTCPCtlD {
         for w in checked.warnings { logger.warning("\(w.formatted(file: config))") }
 
         let policies = PolicyStore(policy)
-        let hub = EventHub()
+        let hub = EventHub(keepingStartUp: true)
         let doorbell = Doorbell()
         let state = DaemonState(policies: policies, configPath: config)
         let registry = PrometheusCollectorRegistry()

@@ -22,7 +22,7 @@ extension EndpointLoop {
                                                             "changes": "\(changes.count)"])
             hub.publish(DaemonEvent(.policy, "reloaded", [
                 "config": .string(configPath), "changes": .integer(Int64(changes.count)),
-                "changed_keys": .array(changes.map { .string($0.key) }),
+                "changed_keys": .array(changes.map { .string($0.key) }), "interfaces": .integer(Int64(policy.interfaces.count)),
             ]))
             _ = reconciler.applySettings(logFound: false)
         case .failure(let problems):

@@ -56,6 +56,8 @@ final class EndpointLoop: @unchecked Sendable {
             started(.failure(error))
             return
         }
+        // What start-up published is kept for `subscribe`'s start_up; from now on a client can be there.
+        hub.endStartUp()
         SystemdNotify.send("READY=1\nSTATUS=endpoints follow the policy")
         logger.info("running", metadata: ["config": "\(configPath)", "namespace": "\(namespace)",
                                            "owned": "\(reconciler.owned.count)"])
@@ -154,10 +156,12 @@ final class EndpointLoop: @unchecked Sendable {
         case .settled, .alreadyPending, .givenUp: break
         case .retry(let delay, let attempt):
             logger.notice("will retry", metadata: ["in_ms": "\(delay)", "attempt": "\(attempt)"])
+            hub.publish(.endpointRetry("endpoint_retry_scheduled", ["in_ms": .integer(Int64(delay)), "attempt": .integer(Int64(attempt))]))
         case .exhausted(let failedPasses):
             Counter(label: "mptcpctld_endpoint_retries_exhausted_total").increment()
             logger.warning("giving up retrying refused endpoint changes until the network or the policy changes, or the next resync",
                            metadata: ["failed_passes": "\(failedPasses)"])
+            hub.publish(.endpointRetry("endpoint_retries_exhausted", ["failed_passes": .integer(Int64(failedPasses))]))
         }
     }
 }

@@ -10,14 +10,17 @@ import MPTCPPolicy
 final class AnnouncementListenerSet {
     private let namespace: NetworkNamespace
     private let logger: Logger
+    /// Where opening, closing and refusals are published.
+    private let hub: EventHub
     private var held: [ListenAddress: MPTCPListener] = [:]
     /// Listeners that could not be opened, with why: said once (warning), then
     /// tried again quietly at each decision (the port may have been freed).
     private var refused: [ListenAddress: String] = [:]
 
-    init(namespace: NetworkNamespace, logger: Logger) {
+    init(namespace: NetworkNamespace, logger: Logger, hub: EventHub) {
         self.namespace = namespace
         self.logger = logger
+        self.hub = hub
     }
 
     deinit { closeAll() }
@@ -34,11 +37,13 @@ final class AnnouncementListenerSet {
                 held[w] = try MPTCPListener(address: w.address, port: w.port, namespace: namespace)
                 refused[w] = nil
                 logger.info("listening for joins to an announced address", metadata: ["address": "\(w)"])
+                hub.publish(.announcementListener("listener_opened", address: "\(w)"))
             } catch {
                 if refused.updateValue(error.description, forKey: w) == nil {
                     logger.warning("cannot listen for joins to an announced address", metadata: [
                         "address": "\(w)", "error": "\(error)",
                     ])
+                    hub.publish(.announcementListener("listener_failed", address: "\(w)", error: error.description))
                 }
             }
         }
@@ -63,6 +68,7 @@ final class AnnouncementListenerSet {
             listener.close()
             held[address] = nil
             logger.info("stopped listening for joins to an announced address", metadata: ["address": "\(address)"])
+            hub.publish(.announcementListener("listener_closed", address: "\(address)"))
         }
     }
 }

@@ -16,6 +16,8 @@ extension ConnectionManager {
                 logger.debug("not announcing an address", metadata: metadata)
             }
             count("announcements_refused")
+            hub.publish(.announcementWithheld(token: formatToken(token), address: "\(refusal.address)",
+                                              reason: refusal.reason, repeated: !refusal.firstTime))
         }
         for timeout in d.joinTimeouts {
             // A failure like a refused join: counted, logged with its attempt and backoff.
@@ -42,6 +44,8 @@ extension ConnectionManager {
         ]
         if let timeout = f.timeoutMilliseconds { metadata["timeout_ms"] = "\(timeout)" }
         logger.info("subflow failed", metadata: metadata)
+        hub.publish(.subflowFailed(token: formatToken(f.token), local: f.local, remote: f.remote, error: f.error, attempt: f.attempt,
+                                   retryInMilliseconds: f.retryInMilliseconds, timeoutMilliseconds: f.timeoutMilliseconds))
     }
 
     /// Sends a decision's commands in order (creations wait for `flushCreates`),
@@ -61,6 +65,7 @@ extension ConnectionManager {
             if settlement == .forgotten {
                 count("connections_gone")
                 logger.debug("connection gone", metadata: ["token": "\(formatToken(d.token))", "while": "acting on it"])
+                hub.publish(.connectionGone(token: formatToken(d.token), while: "acting on it"))
                 return
             }
         }
@@ -82,6 +87,8 @@ extension ConnectionManager {
                 logger.warning("kernel refused to destroy a subflow", metadata: [
                     "token": "\(formatToken(token))", "local": "\(s.local)", "remote": "\(s.remote)", "error": "\(error)",
                 ])
+                hub.publish(.commandRefused("subflow_destroy_refused", token: formatToken(token), error: error.description,
+                                            Self.fields(of: s)))
             }
             return settlement
         }
@@ -118,6 +125,8 @@ extension ConnectionManager {
                 logger.warning("kernel refused to destroy a subflow", metadata: [
                     "token": "\(formatToken(token))", "local": "\(s.local)", "remote": "\(s.remote)", "error": "\(error)",
                 ])
+                hub.publish(.commandRefused("subflow_destroy_refused", token: formatToken(token), error: error.description,
+                                            Self.fields(of: s)))
             }
         }
         let settlement = tracker.settle(planned, removed, subflowOutcomes: outcomes, now: now)
@@ -143,6 +152,9 @@ extension ConnectionManager {
             logger.warning("kernel refused an announcement", metadata: [
                 "token": "\(formatToken(token))", "address": "\(address)", "local_id": "\(id)", "error": "\(error)",
             ])
+            hub.publish(.commandRefused("announcement_refused", token: formatToken(token), error: error.description, [
+                "local_address": .string(address.description), "local_id": .integer(Int64(id)),
+            ]))
             return settlement
         }
         count("addresses_announced")
@@ -167,6 +179,8 @@ extension ConnectionManager {
             logger.warning("kernel refused a priority change", metadata: [
                 "token": "\(formatToken(token))", "local": "\(s.local)", "backup": "\(backup)", "error": "\(error)",
             ])
+            hub.publish(.commandRefused("priority_change_refused", token: formatToken(token), error: error.description,
+                                        Self.fields(of: s).merging(["backup": .bool(backup)]) { $1 }))
             return settlement
         }
         logger.info("set subflow priority", metadata: [

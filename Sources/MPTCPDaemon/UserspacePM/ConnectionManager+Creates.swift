@@ -41,12 +41,14 @@ extension ConnectionManager {
         case .sent:
             count("subflows_created")
             // One that failed (refused, closed, or its join timed out) and is asked for again.
+            var retry: [String: JSONValue] = [:]
             if let f = q.previousFailure {
                 count("subflows_recreated")
                 logger.info("retrying subflow", metadata: [
                     "token": "\(token)", "local": "\(q.slot.local)", "remote": "\(q.remote)",
                     "retry": "\(f.attempts)", "of": "\(max(1, q.policy.retry.attempts))",
                 ])
+                retry = ["retry": .integer(Int64(f.attempts)), "retries": .integer(Int64(max(1, q.policy.retry.attempts)))]
             }
             logger.debug("creating subflow", metadata: [
                 "token": "\(token)", "local": "\(q.slot.local)", "local_id": "\(q.localID)",
@@ -56,10 +58,11 @@ extension ConnectionManager {
                 "local_address": .string(q.slot.local.description), "local_id": .integer(Int64(q.localID)),
                 "remote_address": .string(q.remote.address.description), "remote_port": .integer(Int64(q.remote.port)),
                 "backup": .bool(q.backup),
-            ])
+            ].merging(retry) { $1 })
         case .notYetEstablished:
             count("adopted_before_established")
             logger.debug("not fully established yet: waiting for its event", metadata: ["token": "\(token)"])
+            hub.publish(.notYetEstablished(token: token))
         case .otherPathManager(let error):
             logger.warning("a connection of the in-kernel path manager: left to it", metadata: [
                 "token": "\(token)", "error": "\(error)",
@@ -67,6 +70,7 @@ extension ConnectionManager {
         case .connectionGone:
             count("connections_gone")
             logger.debug("connection gone", metadata: ["token": "\(token)", "while": "creating subflows"])
+            hub.publish(.connectionGone(token: token, while: "creating subflows"))
         case .refused(let error):
             logger.warning("kernel refused a subflow", metadata: [
                 "token": "\(token)", "local": "\(q.slot.local)", "remote": "\(q.remote)", "error": "\(error)",

@@ -54,7 +54,7 @@ final class ConnectionManager: @unchecked Sendable {
         self.logger = logger
         self.tracker = ConnectionTracker(policy: policy, network: network, seed: seed)
         self.clock = clock
-        announcementListeners = AnnouncementListenerSet(namespace: namespace, logger: logger)
+        announcementListeners = AnnouncementListenerSet(namespace: namespace, logger: logger, hub: hub)
     }
 
     /// Milliseconds since this call, from the monotonic clock.

@@ -215,9 +215,11 @@ final class Daemon: @unchecked Sendable {
 
     /// Once the control socket answers, a subscription to the events the daemon
     /// publishes from then on (those of start-up may come before it).
-    func subscribe(_ kinds: [EventRecord.Kind]? = nil, seconds: Double = 10) throws -> DaemonEvents {
+    /// With `startUp`, the stream begins with what the daemon published while it
+    /// started (`subscribe`'s `start_up`), before any client could subscribe.
+    func subscribe(_ kinds: [EventRecord.Kind]? = nil, startUp: Bool = false, seconds: Double = 10) throws -> DaemonEvents {
         try waitServing(seconds: seconds)
-        return try DaemonEvents(socketPath: socketPath, kinds: kinds)
+        return try DaemonEvents(socketPath: socketPath, kinds: kinds, startUp: startUp)
     }
 
     /// Moves the datagrams queued on the notify socket into `notifications`.

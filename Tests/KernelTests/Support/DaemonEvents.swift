@@ -14,10 +14,11 @@ final class DaemonEvents: @unchecked Sendable {
     /// Where the next `wait` starts looking.
     private var cursor = 0
 
-    /// Subscribes to `kinds` (every kind when nil) on the control socket at `socketPath`.
-    init(socketPath: String, kinds: [EventRecord.Kind]? = nil) throws {
+    /// Subscribes to `kinds` (every kind when nil) on the control socket at
+    /// `socketPath`; with `startUp`, from the events the daemon kept from its start-up.
+    init(socketPath: String, kinds: [EventRecord.Kind]? = nil, startUp: Bool = false) throws {
         client = try ControlClient(socketPath)
-        let params: [String: JSONValue] = kinds.map { ["kinds": .array($0.map { .string($0.rawValue) })] } ?? [:]
+        let params = SubscribeParams(kinds: kinds, startUp: startUp).params
         guard try client.result("subscribe", params)["subscribed"] == true else {
             throw LabError("the daemon at \(socketPath) did not subscribe this client")
         }
@@ -95,4 +96,8 @@ final class DaemonEvents: @unchecked Sendable {
 extension EventRecord {
     /// A field as text (`flatText`), for matching: `e["token"] == token`.
     subscript(key: String) -> String? { fields[key].flatMap(Self.flatText) }
+
+    /// A command the kernel refused: a subflow, a destroy, an announcement, a
+    /// priority change (`*_refused`), or an endpoint change (`result=refused`).
+    var isRefusal: Bool { kind == .action && (type.hasSuffix("_refused") || self["result"] == "refused") }
 }

@@ -92,7 +92,7 @@ import Testing
         #expect(manager.count == 0)
         #expect(manager.policyNames().isEmpty, "not in the table the API lists")
         #expect(manager.counters["connections_gone"] == 1)
-        #expect(actions().isEmpty, "not reported as a refusal")
+        #expect(actions() == ["connection_gone"], "published as gone, not reported as a refusal")
         #expect(manager.millisecondsToWake() == nil, "no timer for a forgotten connection")
         clock.set(60_000)
         manager.timerFired()
@@ -116,6 +116,7 @@ import Testing
         kernel.createAnswers = [FakeUserspacePM.notConnected]
         manager.handle([Self.established])
         #expect(manager.counters["adopted_before_established"] == 1)
+        #expect(actions() == ["not_yet_established"], "published, not as a failure")
         #expect(manager.millisecondsToWake() == nil, "nothing pending: its memory is as before")
         manager.handle([Self.established])
         #expect(kernel.take() == [wantedJoin, wantedJoin], "asked again at its ESTABLISHED")
