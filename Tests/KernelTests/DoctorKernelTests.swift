@@ -1,0 +1,98 @@
+import Foundation
+import MPTCPKit
+import Testing
+
+/// `mptcpctl doctor` against real namespaces: a healthy client passes; MPTCP
+/// turned off, and a strict reverse-path filter without source routing, each
+/// fail the right check with the right fix; `--peer` reports the negotiated
+/// connection and names the routing verdict as the cause of a subflow stuck in syn-sent.
+@Suite(.serialized, .enabled(if: KernelRequirement.enabled, KernelRequirement.comment))
+final class DoctorKernelTests {
+    let lab: Lab
+
+    init() throws {
+        lab = try Lab(paths: 2)
+        try lab.mptcpctl(lab.client, ["limits", "set", "--subflows", "2", "--add-addr-accepted", "2"])
+    }
+
+    deinit { lab.close() }
+
+    /// `doctor --json ARGS` in the client: its exit status and checks by id.
+    func doctor(_ arguments: [String] = []) throws -> (status: Int32, checks: [String: [String: Any]], output: String) {
+        let result = try lab.mptcpctl(lab.client, ["doctor", "--json"] + arguments, check: false)
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let list = object?["checks"] as? [[String: Any]] ?? []
+        var byID: [String: [String: Any]] = [:]
+        for check in list { if let id = check["id"] as? String { byID[id] = check } }
+        return (result.status, byID, result.stdout + result.stderr)
+    }
+
+    /// The client without its per-path source routing for path 2 (as a host whose
+    /// distribution made one default route leaves it).
+    func removeSourceRoutingOfPath2() throws {
+        try lab.exec(lab.client, ["ip", "rule", "del", "from", "10.0.2.1", "table", "102"])
+    }
+
+    @Test func aHealthyNamespacePassesEveryCheck() throws {
+        try lab.mptcpctl(lab.client, ["endpoint", "add", "10.0.2.1", "dev", "a2", "--subflow"])
+        let (status, checks, output) = try doctor()
+        #expect(status == 0, "\(output)")
+        #expect(checks.values.allSatisfy { $0["status"] as? String != "fail" }, "\(output)")
+        #expect(checks["mptcp.enabled"]?["status"] as? String == "ok")
+        #expect(checks["route.10.0.2.1"]?["status"] as? String == "ok", "\(output)")
+        #expect(checks["daemon"]?["status"] as? String == "info", "no daemon is information: \(output)")
+        #expect(checks["kernel.capabilities"]?["status"] as? String == "ok", "\(output)")
+        let text = try lab.mptcpctl(lab.client, ["doctor"], check: false)
+        #expect(text.status == 0)
+        #expect(text.stdout.split(separator: "\n").contains { $0.hasPrefix("ok    mptcp.enabled") }, "\(text.stdout)")
+    }
+
+    @Test func mptcpTurnedOffFailsTheEnabledCheckWithTheSysctlThatFixesIt() throws {
+        try lab.exec(lab.client, ["sysctl", "-qw", "net.mptcp.enabled=0"])
+        let (status, checks, output) = try doctor()
+        #expect(status == 1, "\(output)")
+        #expect(checks["mptcp.enabled"]?["status"] as? String == "fail", "\(output)")
+        #expect(checks["mptcp.enabled"]?["fix"] as? String == "ip netns exec \(lab.client) sysctl -w net.mptcp.enabled=1")
+        let text = try lab.mptcpctl(lab.client, ["doctor"], check: false)
+        #expect(text.status == 1)
+        #expect(text.stdout.contains("fix: ip netns exec \(lab.client) sysctl -w net.mptcp.enabled=1"), "\(text.stdout)")
+    }
+
+    @Test func aStrictReversePathFilterWithoutSourceRoutingFailsTheRoutingChecks() throws {
+        try removeSourceRoutingOfPath2()
+        try lab.exec(lab.client, ["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1"])
+        try lab.mptcpctl(lab.client, ["endpoint", "add", "10.0.2.1", "--subflow"])
+        let (status, checks, output) = try doctor()
+        #expect(status == 1, "\(output)")
+        let route = checks["route.10.0.2.1"]
+        #expect(route?["status"] as? String == "fail", "\(output)")
+        #expect(route?["reason"] as? String == "subflows from 10.0.2.1 leave by a1, not a2: strict routers drop them")
+        let fix = route?["fix"] as? String ?? ""
+        #expect(fix.contains("ip -n \(lab.client) rule add from 10.0.2.1 lookup "), "\(fix)")
+        #expect(fix.contains("route add default via 10.0.2.2 dev a2 table "), "the gateway comes from the lab's table 102: \(fix)")
+        let filter = checks["rp_filter.10.0.2.1"]
+        #expect(filter?["status"] as? String == "fail", "\(output)")
+        #expect((filter?["fix"] as? String)?.hasPrefix("ip netns exec \(lab.client) sysctl -w net.ipv4.conf.a2.rp_filter=2") == true)
+        #expect(checks["rp_filter.10.0.1.1"] == nil, "10.0.1.1 is no endpoint")
+    }
+
+    @Test func withAPeerItReportsMPTCPNegotiatedAndTheRoutingCauseOfASubflowStuckInSynSent() throws {
+        try removeSourceRoutingOfPath2()
+        try lab.mptcpctl(lab.client, ["endpoint", "add", "10.0.2.1", "--subflow"])
+        // The server's strict reverse-path filter plays the ISP's anti-spoofing router:
+        // a SYN from 10.0.2.1 arriving on path 1 is dropped (its way back is path 2).
+        try lab.exec(lab.server, ["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1"])
+        let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7801"])
+        defer { server.stop() }
+        _ = try server.wait(for: "listening")
+        let (status, checks, output) = try doctor(["--peer", "10.0.1.2:7801", "--timeout", "4"])
+        #expect(status == 1, "\(output)")
+        #expect(checks["peer.mptcp"]?["status"] as? String == "ok", "\(output)")
+        let stuck = checks["peer.subflow.10.0.2.1"]
+        #expect(stuck?["status"] as? String == "fail", "\(output)")
+        #expect((stuck?["summary"] as? String)?.contains("syn-sent") == true, "\(output)")
+        #expect((stuck?["reason"] as? String)?.contains("subflows from 10.0.2.1 leave by a1, not a2") == true, "\(output)")
+        #expect((stuck?["fix"] as? String)?.contains("rule add from 10.0.2.1") == true, "\(output)")
+        #expect(checks["peer.subflow.10.0.1.1"]?["status"] as? String == "ok", "the initial subflow is established: \(output)")
+    }
+}
