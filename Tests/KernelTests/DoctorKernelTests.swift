@@ -4,8 +4,7 @@ import Testing
 
 /// `mptcpctl doctor` against real namespaces: a healthy client passes; MPTCP
 /// turned off, and a strict reverse-path filter without source routing, each
-/// fail the right check with the right fix; `--peer` reports the negotiated
-/// connection and names the routing verdict as the cause of a subflow stuck in syn-sent.
+/// fail the right check with the right fix.
 @Suite(.serialized, .enabled(if: KernelRequirement.enabled, KernelRequirement.comment))
 final class DoctorKernelTests {
     let lab: Lab
@@ -34,7 +33,7 @@ final class DoctorKernelTests {
     }
 
     @Test func aHealthyNamespacePassesEveryCheck() throws {
-        try lab.mptcpctl(lab.client, ["endpoint", "add", "10.0.2.1", "dev", "a2", "--subflow"])
+        try lab.mptcpctl(lab.client, ["endpoint", "add", "10.0.2.1", "--dev", "a2", "--subflow"])
         let (status, checks, output) = try doctor()
         #expect(status == 0, "\(output)")
         #expect(checks.values.allSatisfy { $0["status"] as? String != "fail" }, "\(output)")
@@ -75,24 +74,57 @@ final class DoctorKernelTests {
         #expect((filter?["fix"] as? String)?.hasPrefix("ip netns exec \(lab.client) sysctl -w net.ipv4.conf.a2.rp_filter=2") == true)
         #expect(checks["rp_filter.10.0.1.1"] == nil, "10.0.1.1 is no endpoint")
     }
+}
 
-    @Test func withAPeerItReportsMPTCPNegotiatedAndTheRoutingCauseOfASubflowStuckInSynSent() throws {
-        try removeSourceRoutingOfPath2()
-        try lab.mptcpctl(lab.client, ["endpoint", "add", "10.0.2.1", "--subflow"])
-        // The server's strict reverse-path filter plays the ISP's anti-spoofing router:
-        // a SYN from 10.0.2.1 arriving on path 1 is dropped (its way back is path 2).
-        try lab.exec(lab.server, ["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1"])
-        let server = try lab.peer(lab.server, ["server", "--bind", "0.0.0.0", "--port", "7801"])
-        defer { server.stop() }
-        _ = try server.wait(for: "listening")
-        let (status, checks, output) = try doctor(["--peer", "10.0.1.2:7801", "--timeout", "4"])
+/// `mptcpctl doctor` on the realistic lab's variant (a), the client's routing as
+/// ifupdown with one gateway leaves it (one default route, through uplink 1) and
+/// routers that drop packets whose source is not on their side.
+@Suite(.serialized, .enabled(if: KernelRequirement.enabled, KernelRequirement.comment))
+final class DoctorRealisticKernelTests {
+    let lab: RealisticLab
+
+    init() throws {
+        lab = try RealisticLab(variant: .a, rateMbit: 0)
+        try lab.mptcpctl(lab.client, ["limits", "set", "--subflows", "2", "--add-addr-accepted", "2"])
+    }
+
+    deinit { lab.close() }
+
+    func doctor(_ arguments: [String]) throws -> (status: Int32, checks: [String: [String: Any]], output: String) {
+        let result = try lab.mptcpctl(lab.client, ["doctor", "--json"] + arguments, check: false)
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        var byID: [String: [String: Any]] = [:]
+        for check in object?["checks"] as? [[String: Any]] ?? [] { if let id = check["id"] as? String { byID[id] = check } }
+        return (result.status, byID, result.stdout + result.stderr)
+    }
+
+    @Test func withAPeerItReportsMPTCPNegotiatedAndTheSecondUplinksSubflowStuckInSynSentWithItsRoutingCause() throws {
+        let second = try lab.clientAddress(uplink: 2)
+        try lab.mptcpctl(lab.client, ["endpoint", "add", second.description, "--subflow"])
+        let sink = try lab.sink(port: 7811)
+        defer { sink.stop() }
+        let (status, checks, output) = try doctor(["--peer", "\(RealisticLab.service()):7811", "--timeout", "4"])
         #expect(status == 1, "\(output)")
         #expect(checks["peer.mptcp"]?["status"] as? String == "ok", "\(output)")
-        let stuck = checks["peer.subflow.10.0.2.1"]
+        let stuck = checks["peer.subflow.\(second)"]
         #expect(stuck?["status"] as? String == "fail", "\(output)")
         #expect((stuck?["summary"] as? String)?.contains("syn-sent") == true, "\(output)")
-        #expect((stuck?["reason"] as? String)?.contains("subflows from 10.0.2.1 leave by a1, not a2") == true, "\(output)")
-        #expect((stuck?["fix"] as? String)?.contains("rule add from 10.0.2.1") == true, "\(output)")
-        #expect(checks["peer.subflow.10.0.1.1"]?["status"] as? String == "ok", "the initial subflow is established: \(output)")
+        #expect((stuck?["reason"] as? String)?.hasPrefix("subflows from \(second) leave by eth1, not eth2: strict routers drop them") == true,
+                "\(output)")
+        #expect((stuck?["fix"] as? String)?.contains("ip -n \(lab.client) rule add from \(second) lookup ") == true, "\(output)")
+        let first = try lab.clientAddress(uplink: 1)
+        #expect(checks["peer.subflow.\(first)"]?["status"] as? String == "ok", "the initial subflow is established: \(output)")
+        #expect(checks["route.\(second)"]?["status"] as? String == "fail", "\(output)")
+    }
+
+    @Test func anEndpointBoundToAnUplinkWithoutAnyRouteFailsForWantOfARouterAndSaysNoGatewayIsKnown() throws {
+        let second = try lab.clientAddress(uplink: 2)
+        try lab.mptcpctl(lab.client, ["endpoint", "add", second.description, "--dev", "eth2", "--subflow"])
+        let (status, checks, output) = try doctor([])
+        #expect(status == 1, "\(output)")
+        let route = checks["route.\(second)"]
+        #expect(route?["status"] as? String == "fail", "\(output)")
+        #expect((route?["reason"] as? String)?.contains("no route through eth2 leads to 192.0.2.1") == true, "\(output)")
+        #expect((route?["fix"] as? String)?.contains("GATEWAY: eth2's router; none is known here") == true, "\(output)")
     }
 }

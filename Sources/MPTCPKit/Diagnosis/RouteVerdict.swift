@@ -4,8 +4,6 @@
 /// reaches IF1's router, which drops it when it filters sources (anti-spoofing,
 /// as ISPs and strict reverse-path filters do): the subflow stays in syn-sent.
 public enum RouteVerdict {
-    /// `RTN_UNICAST`.
-    static let unicast: UInt8 = 1
     private static let typeNames: [UInt8: String] = [2: "local", 6: "blackhole", 7: "unreachable", 8: "prohibit", 9: "throw"]
 
     /// nil when the address is on no interface (the address check says so).
@@ -33,7 +31,7 @@ public enum RouteVerdict {
                                   reason: "subflows from \(address) cannot leave (\(error.description))", fix: remedy)
         case .success(let found): route = found
         }
-        if route.type != unicast {
+        if route.type != Route.typeUnicast {
             return DiagnosisCheck(id: id, status: .fail,
                                   summary: "the route from \(address) to \(destination) is \(typeNames[route.type] ?? "type \(route.type)")",
                                   reason: "subflows from \(address) are refused before they leave", fix: remedy)
