@@ -55,7 +55,14 @@ struct DiagnosisRoutingTests {
         plane.routingMode = "on"
         let on = try #require(RouteVerdict.check(used, probes: probes(.success(route(oif: 2, gateway: "10.0.1.254")), to: peer.address),
                                                  destinations: DiagnosisDestinations(peer: peer), network: network, plane: plane, fix: fix))
-        #expect(on.fix?.contains("set gateway = \"…\" in the [[interface]] block of eth2") == true)
+        #expect(on.fix?.hasPrefix("mptcpctld's [routing] is on but made no route for 10.0.2.1: see mptcpctl -n lab plan") == true,
+                "a gateway of eth2 is known (table 7): \(on.fix ?? "")")
+        var noGateway = network
+        noGateway.routes.removeAll { $0.table == 7 }
+        let unknown = try #require(RouteVerdict.check(used, probes: probes(.success(route(oif: 2, gateway: "10.0.1.254")), to: peer.address),
+                                                      destinations: DiagnosisDestinations(peer: peer), network: noGateway, plane: plane, fix: fix))
+        #expect(unknown.fix?.contains("set gateway = \"…\" in the [[interface]] block of eth2 and run mptcpctl -n lab reload") == true)
+        #expect(unknown.fix?.contains("via GATEWAY dev eth2") == true)
     }
 
     @Test func aBoundSubflowWithNoRouterTowardsAnOffLinkPeerFails() throws {
@@ -123,7 +130,7 @@ struct DiagnosisRoutingTests {
         let probe = PeerProbeResult(peer: peer, local: AddressAndPort(address: IPAddress("10.0.1.1")!, port: 40000), negotiated: true,
                                     subflows: [subflow("10.0.1.1", .established), subflow("10.0.2.1", .synSent)], waited: 5)
         let used = [UsedAddress(address: a2, interfaceIndex: 3), UsedAddress(address: IPAddress("10.0.3.1")!, interfaceIndex: 4)]
-        let checks = PeerVerdict.checks(probe, expected: used, routing: [a2: [routingFailure]], network: network, fix: fix)
+        let checks = PeerVerdict.checks(probe, expected: used, routing: [a2: [routingFailure]], fix: fix)
         let byID = Dictionary(checks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         #expect(byID["peer.mptcp"]?.status == .ok)
         #expect(byID["peer.subflow.10.0.1.1"]?.status == .ok)
@@ -136,11 +143,10 @@ struct DiagnosisRoutingTests {
     }
 
     @Test func aFallbackToTCPFailsAndAFailedConnectSaysWhy() {
-        let fellBack = PeerVerdict.checks(PeerProbeResult(peer: peer, negotiated: false), expected: [], routing: [:], network: network, fix: fix)
+        let fellBack = PeerVerdict.checks(PeerProbeResult(peer: peer, negotiated: false), expected: [], routing: [:], fix: fix)
         #expect(fellBack.map(\.id) == ["peer.mptcp"])
         #expect(fellBack.first?.status == .fail)
-        let refused = PeerVerdict.checks(PeerProbeResult(peer: peer, failure: .system("connect", errno: 111)), expected: [], routing: [:],
-                                         network: network, fix: fix)
+        let refused = PeerVerdict.checks(PeerProbeResult(peer: peer, failure: .system("connect", errno: 111)), expected: [], routing: [:], fix: fix)
         #expect(refused.first?.id == "peer.connect")
         #expect(refused.first?.reason == "nothing listens on the peer's port (connection refused)")
     }

@@ -44,7 +44,7 @@ public enum Diagnosis {
         if let peer {
             let sources = Set(expectedSources(facts, peer: peer.peer))
             let expected = facts.used.filter { sources.contains($0.address) }
-            checks += PeerVerdict.checks(peer, expected: expected, routing: routing, network: facts.network, fix: fix)
+            checks += PeerVerdict.checks(peer, expected: expected, routing: routing, fix: fix)
         }
         return checks
     }

@@ -8,7 +8,7 @@ public enum PeerVerdict {
     /// `expected`: the addresses that should open a subflow; `routing`: the route and
     /// rp_filter checks by address.
     public static func checks(_ probe: PeerProbeResult, expected: [UsedAddress], routing: [IPAddress: [DiagnosisCheck]],
-                              network: NetworkSnapshot, fix: FixCommands) -> [DiagnosisCheck] {
+                              fix: FixCommands) -> [DiagnosisCheck] {
         let peer = probe.peer
         if let failure = probe.failure {
             return [DiagnosisCheck(id: "peer.connect", status: .fail, summary: "no MPTCP connection to \(peer)",
@@ -27,8 +27,8 @@ public enum PeerVerdict {
         let waited = String(Int(probe.waited.rounded()))
         for s in probe.subflows {
             let id = "peer.subflow.\(s.localAddress)"
-            let name = network.link(s.interfaceIndex).map { " dev \($0.name)" } ?? ""
-            let path = "\(AddressAndPort(address: s.localAddress, port: s.localPort))\(name) -> \(AddressAndPort(address: s.remoteAddress, port: s.remotePort))"
+            // No interface named: an unbound subflow may leave by another one than its address's (the routing check says which).
+            let path = "\(AddressAndPort(address: s.localAddress, port: s.localPort)) -> \(AddressAndPort(address: s.remoteAddress, port: s.remotePort))"
             if s.carriesTraffic {
                 checks.append(.ok(id, "\(path): established" + (s.backup ? ", backup" : "")))
                 continue

@@ -13,10 +13,8 @@ public enum RouteVerdict {
         let id = "route.\(used.address)"
         let address = used.address
         let ownName = network.link(own)?.name ?? "if\(own)"
-        guard let destination = destinations.destination(from: address) else {
-            return DiagnosisCheck(id: id, status: .info,
-                                  summary: "not checked: \(destinations.peer.map { "\($0.address)" } ?? "the peer") is of the other family")
-        }
+        // No subflow goes from it to a peer of the other family (the endpoint check says so).
+        guard let destination = destinations.destination(from: address) else { return nil }
         guard let probe = probes.probe(from: address, to: destination, boundTo: used.boundInterface) else { return nil }
         let remedy = SourceRoutingFix.text(address: address, interface: own, network: network, plane: plane, fix: fix)
         let route: Route

@@ -23,17 +23,19 @@ public enum SourceRoutingFix {
         let ipv6 = !address.isIPv4
         let name = network.link(index)?.name ?? "if\(index)"
         let table = freeTable(network)
-        let gateway = gateway(of: index, ipv6: ipv6, network).map(\.description) ?? "GATEWAY"
-        let byHand = fix.ip("rule add from \(address) lookup \(table)", ipv6: ipv6) + " && "
-            + fix.ip("route add default via \(gateway) dev \(name) table \(table)", ipv6: ipv6)
-            + (gateway == "GATEWAY" ? " (GATEWAY: \(name)'s router; none is known here)" : "")
+        let known = gateway(of: index, ipv6: ipv6, network)
+        let byHand = "by hand: " + fix.ip("rule add from \(address) lookup \(table)", ipv6: ipv6) + " && "
+            + fix.ip("route add default via \(known?.description ?? "GATEWAY") dev \(name) table \(table)", ipv6: ipv6)
+            + (known == nil ? " (GATEWAY: \(name)'s router; none is known here)" : "")
+        let gatewayKey = "gateway = \"…\" in the [[interface]] block of \(name)"
         if plane.routesSources {
-            return "mptcpctld's [routing] is on but made no route for \(name): set gateway = \"…\" in the [[interface]] block of \(name) "
-                + "and run " + fix.mptcpctl("reload") + "; or by hand: " + byHand
+            let next = known == nil ? "set \(gatewayKey) and run " + fix.mptcpctl("reload") : "see " + fix.mptcpctl("plan")
+            return "mptcpctld's [routing] is on but made no route for \(address): \(next); or \(byHand)"
         }
         if plane.answers {
-            return "set [routing] mode = \"on\" in mptcpctld's policy and run " + fix.mptcpctl("reload") + "; or by hand: " + byHand
+            return "set [routing] mode = \"on\"" + (known == nil ? " and \(gatewayKey)" : "") + " in mptcpctld's policy and run "
+                + fix.mptcpctl("reload") + "; or \(byHand)"
         }
-        return "run mptcpctld ([routing] is on by default: it makes these), or by hand: " + byHand
+        return "run mptcpctld ([routing] is on by default" + (known == nil ? "; with \(gatewayKey)" : "") + "), or \(byHand)"
     }
 }
