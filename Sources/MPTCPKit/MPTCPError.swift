@@ -158,6 +158,18 @@ extension MPTCPError {
         code == .notFound || (code == .kernel && (kernelMessage?.hasSuffix("not found") ?? false) && errno == EINVAL)
     }
 
+    /// The object to add exists already: a rule or route added with
+    /// `NLM_F_EXCL` (EEXIST).
+    public var isExists: Bool {
+        code == .kernel && errno == EEXIST
+    }
+
+    /// The kernel has no route to the destination of a lookup (ENETUNREACH,
+    /// EHOSTUNREACH), or a rule sends the packet to a table without one.
+    public var isUnreachable: Bool {
+        code == .kernel && (errno == ENETUNREACH || errno == EHOSTUNREACH)
+    }
+
     /// The caller lacks CAP_NET_ADMIN in the namespace (EPERM, EACCES).
     public var isPermissionDenied: Bool {
         errno == EPERM || errno == EACCES

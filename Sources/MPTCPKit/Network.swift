@@ -88,16 +88,24 @@ public struct DefaultRoute: Hashable, Sendable {
     }
 }
 
-/// One consistent read of a namespace's links, addresses and default routes.
+/// One consistent read of a namespace's links, addresses, routes and rules.
 public struct NetworkSnapshot: Hashable, Sendable {
     public var links: [Link]
     public var addresses: [InterfaceAddress]
+    /// The main table's unicast default routes, by family and interface.
     public var defaultRoutes: Set<DefaultRoute>
+    /// Every unicast route of every table, IPv4 and IPv6.
+    public var routes: [Route]
+    /// Every routing rule, IPv4 and IPv6.
+    public var rules: [RoutingRule]
 
-    public init(links: [Link], addresses: [InterfaceAddress], defaultRoutes: Set<DefaultRoute>) {
+    public init(links: [Link], addresses: [InterfaceAddress], defaultRoutes: Set<DefaultRoute>,
+                routes: [Route] = [], rules: [RoutingRule] = []) {
         self.links = links
         self.addresses = addresses
         self.defaultRoutes = defaultRoutes
+        self.routes = routes
+        self.rules = rules
     }
 
     /// Dumps links, addresses and routes of `namespace` (`RTM_GETLINK`,
@@ -117,6 +125,8 @@ public struct NetworkSnapshot: Hashable, Sendable {
         for m in addressMessages where m.type == RT.newAddr {
             if let address = try RouteNetlinkDecoder.address(m) { addresses.append(address) }
         }
+        routes = []
+        rules = []
         defaultRoutes = []
         for m in routeMessages where m.type == RT.newRoute {
             defaultRoutes.formUnion(try RouteNetlinkDecoder.defaultRoutes(m))
@@ -180,13 +190,13 @@ public final class NetworkReader {
 
 /// What a read from the rtnetlink subscription yields.
 public enum NetworkNotice: Hashable, Sendable {
-    /// A link, address or route changed (`RTM_NEWLINK`, `RTM_DELADDR`, ...).
+    /// A link, address, route or rule changed (`RTM_NEWLINK`, `RTM_DELADDR`, ...).
     case changed(kind: Kind, interfaceIndex: Int32?)
     /// The receive buffer overran: notifications were lost; re-read everything.
     case lost
 
     public enum Kind: String, Hashable, Sendable {
-        case link, address, route
+        case link, address, route, rule
     }
 }
 
