@@ -121,6 +121,9 @@ enum NL {
     static let fRoot: UInt16 = 0x100
     static let fMatch: UInt16 = 0x200
     static let fDump: UInt16 = fRoot | fMatch
+    /// `NLM_F_EXCL` and `NLM_F_CREATE` of a new-object request (EXCL shares MATCH's bit).
+    static let fExclusive: UInt16 = 0x200
+    static let fCreate: UInt16 = 0x400
     /// `NLM_F_CAPPED`: the error message carries only the request's header.
     static let fCapped: UInt16 = 0x100
     /// `NLM_F_ACK_TLVS`: the error message carries extended-ack TLVs.
@@ -154,6 +157,26 @@ enum RT {
     static let newRoute: UInt16 = 24
     static let delRoute: UInt16 = 25
     static let getRoute: UInt16 = 26
+    static let newRule: UInt16 = 32
+    static let delRule: UInt16 = 33
+    static let getRule: UInt16 = 34
+    /// `RTA_*` of a route: addresses (`RTA_DST`, `RTA_SRC`, `RTA_GATEWAY`,
+    /// `RTA_PREFSRC`), the metric (u32) and `RTA_VIA` (family u16 + address).
+    static let rtaDst: UInt16 = 1
+    static let rtaSrc: UInt16 = 2
+    static let rtaGateway: UInt16 = 5
+    static let rtaPriority: UInt16 = 6
+    static let rtaPrefsrc: UInt16 = 7
+    static let rtaVia: UInt16 = 18
+    /// `RTM_F_LOOKUP_TABLE`: a lookup's reply names the FIB table that matched.
+    static let rtmFLookupTable: UInt32 = 0x1000
+    /// `FRA_*` of a rule: `FRA_SRC` (address), `FRA_PRIORITY` and `FRA_TABLE` (u32), `FRA_PROTOCOL` (u8).
+    static let fraSrc: UInt16 = 2
+    static let fraPriority: UInt16 = 6
+    static let fraTable: UInt16 = 15
+    static let fraProtocol: UInt16 = 21
+    /// `FR_ACT_TO_TBL`: a rule that looks the destination up in its table.
+    static let ruleActionToTable: UInt8 = 1
     /// `IFLA_OPERSTATE` (u8, `IF_OPER_*`).
     static let iflaOperstate: UInt16 = 16
     /// `IFA_FLAGS` (u32): the full address flags; `ifa_flags` holds only the low 8 bits.
@@ -171,6 +194,8 @@ enum RT {
     static let groupIPv4Route: Int32 = 7
     static let groupIPv6Address: Int32 = 9
     static let groupIPv6Route: Int32 = 11
+    static let groupIPv4Rule: Int32 = 8
+    static let groupIPv6Rule: Int32 = 19
     static let iflaIfname: UInt16 = 3
     static let ifaAddress: UInt16 = 1
     static let ifaLocal: UInt16 = 2

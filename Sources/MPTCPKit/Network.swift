@@ -108,8 +108,8 @@ public struct NetworkSnapshot: Hashable, Sendable {
         self.rules = rules
     }
 
-    /// Dumps links, addresses and routes of `namespace` (`RTM_GETLINK`,
-    /// `RTM_GETADDR`, `RTM_GETROUTE`).
+    /// Dumps links, addresses, routes and rules of `namespace` (`RTM_GETLINK`,
+    /// `RTM_GETADDR`, `RTM_GETROUTE`, `RTM_GETRULE`).
     public static func read(namespace: NetworkNamespace = .current) throws(MPTCPError) -> NetworkSnapshot {
         try namespace.perform { () throws(MPTCPError) -> NetworkSnapshot in
             let reader = try NetworkReader()
@@ -118,18 +118,23 @@ public struct NetworkSnapshot: Hashable, Sendable {
     }
 
     /// Decodes dump replies (with `RouteNetlinkDecoder`); pure, so it is unit-tested without a kernel.
+    /// `routes` keeps the unicast routes of every table; `rules` every IPv4 and IPv6 rule.
     init(linkMessages: [NetlinkMessage], addressMessages: [NetlinkMessage],
-         routeMessages: [NetlinkMessage]) throws(DecodeError) {
+         routeMessages: [NetlinkMessage], ruleMessages: [NetlinkMessage] = []) throws(DecodeError) {
         links = try linkMessages.filter { $0.type == RT.newLink }.map { m throws(DecodeError) in try RouteNetlinkDecoder.link(m) }
         addresses = []
         for m in addressMessages where m.type == RT.newAddr {
             if let address = try RouteNetlinkDecoder.address(m) { addresses.append(address) }
         }
         routes = []
-        rules = []
         defaultRoutes = []
         for m in routeMessages where m.type == RT.newRoute {
+            routes += try RouteNetlinkDecoder.routes(m).filter { $0.type == Route.typeUnicast }
             defaultRoutes.formUnion(try RouteNetlinkDecoder.defaultRoutes(m))
+        }
+        rules = []
+        for m in ruleMessages where m.type == RT.newRule {
+            if let rule = try RouteNetlinkDecoder.rule(m) { rules.append(rule) }
         }
     }
 
@@ -142,7 +147,7 @@ public struct NetworkSnapshot: Hashable, Sendable {
     }
 }
 
-/// A request socket for the three rtnetlink dumps, kept open for repeated
+/// A request socket for the four rtnetlink dumps, kept open for repeated
 /// reads. Not thread-safe: its owner serialises `read()` (the daemon calls it
 /// from its one reconciling task).
 public final class NetworkReader {
@@ -160,13 +165,14 @@ public final class NetworkReader {
 
     private init(socket: NetlinkSocket) { self.socket = socket }
 
-    /// One snapshot of links, addresses and main-table default routes.
+    /// One snapshot of links, addresses, routes (every table) and rules.
     public func read() throws(MPTCPError) -> NetworkSnapshot {
         let links = try dump(RT.getLink, "list interfaces")
         let addrs = try dump(RT.getAddr, "list addresses")
         let routes = try dump(RT.getRoute, "list routes")
-        return try decode("read interfaces, addresses and routes") { () throws(DecodeError) in
-            try NetworkSnapshot(linkMessages: links, addressMessages: addrs, routeMessages: routes)
+        let rules = try dump(RT.getRule, "list routing rules")
+        return try decode("read interfaces, addresses, routes and rules") { () throws(DecodeError) in
+            try NetworkSnapshot(linkMessages: links, addressMessages: addrs, routeMessages: routes, ruleMessages: rules)
         }
     }
 
@@ -179,8 +185,8 @@ public final class NetworkReader {
         }
     }
 
-    /// A dump of every link, address or route: the request's ifinfomsg (16 bytes),
-    /// ifaddrmsg (8) or rtmsg (12) all zero, for AF_UNSPEC and every table.
+    /// A dump of every link, address, route or rule: the request's ifinfomsg (16 bytes),
+    /// ifaddrmsg (8), rtmsg or fib_rule_hdr (12) all zero, for AF_UNSPEC and every table.
     private func dump(_ type: UInt16, _ operation: String) throws(MPTCPError) -> [NetlinkMessage] {
         let headerLength = type == RT.getLink ? 16 : type == RT.getAddr ? 8 : 12
         return try socket.transact(type: Int32(type), flags: NL.fDump, genlCommand: nil,
@@ -200,7 +206,7 @@ public enum NetworkNotice: Hashable, Sendable {
     }
 }
 
-/// A subscription to rtnetlink's link, address and route groups, on a socket of
+/// A subscription to rtnetlink's link, address, route and rule groups, on a socket of
 /// its own with a large receive buffer. Not thread-safe: one reader calls `next`.
 public final class NetworkMonitor {
     private let socket: NetlinkSocket
@@ -210,7 +216,8 @@ public final class NetworkMonitor {
         socket = try namespace.perform { () throws(MPTCPError) -> NetlinkSocket in
             let sock = try NetlinkSocket(protocol: NL.protoRoute)
             nl_socket_disable_seq_check(sock.handle)
-            for group in [RT.groupLink, RT.groupIPv4Address, RT.groupIPv6Address, RT.groupIPv4Route, RT.groupIPv6Route] {
+            for group in [RT.groupLink, RT.groupIPv4Address, RT.groupIPv6Address, RT.groupIPv4Route, RT.groupIPv6Route,
+                          RT.groupIPv4Rule, RT.groupIPv6Rule] {
                 try libnlCall("join rtnetlink group \(group)") { nl_socket_add_membership(sock.handle, group) }
             }
             sock.setReceiveBuffer(receiveBuffer)
@@ -232,7 +239,11 @@ public final class NetworkMonitor {
                 switch m.type {
                 case RT.newLink, RT.delLink: return .changed(kind: .link, interfaceIndex: index)
                 case RT.newAddr, RT.delAddr: return .changed(kind: .address, interfaceIndex: index)
-                case RT.newRoute, RT.delRoute: return .changed(kind: .route, interfaceIndex: nil)
+                case RT.newRoute, RT.delRoute:
+                    // The interface of a route's (first) next hop, so a gateway change names its uplink.
+                    let oif = (try? RouteNetlinkDecoder.routes(m))?.first?.outputInterface
+                    return .changed(kind: .route, interfaceIndex: oif == 0 ? nil : oif)
+                case RT.newRule, RT.delRule: return .changed(kind: .rule, interfaceIndex: nil)
                 default: return nil
                 }
             }

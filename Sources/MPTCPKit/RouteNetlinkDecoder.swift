@@ -1,6 +1,7 @@
 /// The one decoder of rtnetlink messages (`RTM_NEWLINK`, `RTM_NEWADDR`,
-/// `RTM_NEWROUTE`), used by `NetworkSnapshot`, `InterfaceTable` and
-/// `NetworkMonitor`. Pure: it reads the bytes a socket copied out, so it is
+/// `RTM_NEWROUTE`, `RTM_NEWRULE` — routes and rules in
+/// `Routing/RoutingNetlinkDecoder.swift`), used by `NetworkSnapshot`,
+/// `InterfaceTable`, `NetworkMonitor` and `RoutingTables`. Pure: it reads the bytes a socket copied out, so it is
 /// unit- and fuzz-tested without a kernel.
 enum RouteNetlinkDecoder {
     /// `RTM_NEWLINK`: the interface, from `struct ifinfomsg` (family u8, pad u8,
@@ -46,39 +47,18 @@ enum RouteNetlinkDecoder {
 
     /// `RTM_NEWROUTE`: the interfaces a unicast default route (dst_len 0) of the
     /// main table leaves through (`RTA_OIF`, or each `RTA_MULTIPATH` next hop);
-    /// empty for any other route. `struct rtmsg`: family, dst_len, src_len, tos,
-    /// table, protocol, scope, type (u8 each), flags u32.
+    /// empty for any other route. Decoded by `routes(_:)`.
     static func defaultRoutes(_ m: NetlinkMessage) throws(DecodeError) -> [DefaultRoute] {
         guard m.payload.count >= 12 else { throw DecodeError("RTM_NEWROUTE shorter than rtmsg") }
-        let base = m.payload.startIndex
-        let family = UInt16(m.payload[base])
-        guard m.payload[base + 1] == 0, m.payload[base + 7] == RT.routeUnicast else { return [] }
-        var table = UInt32(m.payload[base + 4])
-        var interfaces: [Int32] = []
-        for a in try parseAttributes(m.payload.dropFirst(12)) {
-            switch a.type {
-            case RT.rtaTable: table = try a.u32("RTA_TABLE")
-            case RT.rtaOif: interfaces.append(Int32(bitPattern: try a.u32("RTA_OIF")))
-            case RT.rtaMultipath: interfaces += try nextHopInterfaces(a.value)
-            default: break
-            }
-        }
-        guard table == RT.tableMain else { return [] }
-        return interfaces.map { DefaultRoute(family: family, interfaceIndex: $0) }
+        // Only main-table unicast defaults are decoded further, as before routes were.
+        guard m.payload[m.payload.startIndex + 1] == 0, m.payload[m.payload.startIndex + 7] == RT.routeUnicast else { return [] }
+        return try routes(m).filter { $0.table == RT.tableMain && $0.outputInterface != 0 }
+            .map { DefaultRoute(family: $0.family, interfaceIndex: $0.outputInterface) }
     }
 
-    /// The interfaces of an `RTA_MULTIPATH` list of `struct rtnexthop` (len u16,
-    /// flags u8, hops u8, ifindex s32, then attributes).
-    static func nextHopInterfaces(_ value: [UInt8]) throws(DecodeError) -> [Int32] {
-        var interfaces: [Int32] = []
-        var at = value.startIndex
-        while at + 8 <= value.endIndex {
-            let len = Int(readLE16(value, at))
-            guard len >= 8 else { throw DecodeError("RTA_MULTIPATH next hop of \(len) bytes") }
-            interfaces.append(Int32(bitPattern: readLE32(value, at + 4)))
-            at += (len + 3) & ~3
-        }
-        return interfaces
+    /// The interfaces of an `RTA_MULTIPATH` list of `struct rtnexthop`.
+    static func nextHopInterfaces(_ value: [UInt8], family: UInt16 = AddressFamily.inet) throws(DecodeError) -> [Int32] {
+        try nextHops(value, family: family).map(\.interface)
     }
 
     /// The interface a link or address message is about (`ifi_index`,

@@ -48,12 +48,13 @@ public enum WireDecoding {
         }
     }
 
-    /// A datagram of rtnetlink link, address and route messages (dumps or
+    /// A datagram of rtnetlink link, address, route and rule messages (dumps or
     /// notifications): the snapshot the daemon decides from.
     public static func rtnetlink(_ datagram: [UInt8]) -> Result<NetworkSnapshot, DecodeError> {
         Result { () throws(DecodeError) in
             let messages = try NetlinkMessage.parse(datagram)
-            return try NetworkSnapshot(linkMessages: messages, addressMessages: messages, routeMessages: messages)
+            return try NetworkSnapshot(linkMessages: messages, addressMessages: messages, routeMessages: messages,
+                                       ruleMessages: messages)
         }
     }
 }
