@@ -25,12 +25,15 @@ final class KernelHandle: @unchecked Sendable {
         routingTables = try RoutingTables(namespace: namespace)
     }
 
-    /// What the kernel offers, or nil when the sysctls cannot be read.
+    /// What the kernel offers, or nil when the sysctls cannot be read; with the
+    /// namespace's rules and routes when they can be read (`routing.priorities`
+    /// must not hold rules others made).
     static func offer(namespace: NetworkNamespace) -> KernelOffer? {
         let sysctl = MPTCPSysctl(namespace: namespace)
         guard let schedulers = try? sysctl.availableSchedulers(),
               let managers = try? sysctl.availablePathManagers() else { return nil }
-        return KernelOffer(pathManagers: managers, schedulers: schedulers)
+        let network = try? NetworkSnapshot.read(namespace: namespace)
+        return KernelOffer(pathManagers: managers, schedulers: schedulers, rules: network?.rules, routes: network?.routes)
     }
 
     /// The routing side of this handle, through the protocols the routing owner takes.
