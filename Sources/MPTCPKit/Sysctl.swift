@@ -86,8 +86,17 @@ public struct MPTCPSysctl: Sendable {
     }
 
     static func read(_ name: String) throws(MPTCPError) -> String {
-        let operation = "read net.mptcp.\(name)"
-        let fd = try sysctlCall(operation) { open(directory + name, O_RDONLY | O_CLOEXEC) }
+        try readFile(directory + name, operation: "read net.mptcp.\(name)")
+    }
+
+    static func write(_ name: String, _ value: String) throws(MPTCPError) {
+        try writeFile(directory + name, value, operation: "write net.mptcp.\(name) = \(value)")
+    }
+
+    /// Reads a sysctl file, without its trailing newline. `missing` is the error
+    /// for a file that does not exist (by default: no MPTCP in this kernel).
+    static func readFile(_ path: String, operation: String, missing: MPTCPError? = nil) throws(MPTCPError) -> String {
+        let fd = try sysctlCall(operation, missing: missing) { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 512)
@@ -101,21 +110,23 @@ public struct MPTCPSysctl: Sendable {
         return text
     }
 
-    static func write(_ name: String, _ value: String) throws(MPTCPError) {
-        let fd = try sysctlCall("write net.mptcp.\(name)") { open(directory + name, O_WRONLY | O_CLOEXEC) }
+    /// Writes `value` and a newline to a sysctl file in one write.
+    static func writeFile(_ path: String, _ value: String, operation: String, missing: MPTCPError? = nil) throws(MPTCPError) {
+        let fd = try sysctlCall(operation, missing: missing) { open(path, O_WRONLY | O_CLOEXEC) }
         defer { close(fd) }
         let bytes = Array((value + "\n").utf8)
-        let operation = "write net.mptcp.\(name) = \(value)"
         let n = try sysctlCall(operation) { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
         guard n == bytes.count else { throw .system(operation, errno: EIO) }
     }
 
-    /// `systemCall` for a sysctl file: a missing one means the kernel has no MPTCP.
-    static func sysctlCall<I: FixedWidthInteger>(_ operation: String, _ call: () -> I) throws(MPTCPError) -> I {
+    /// `systemCall` for a sysctl file: a missing one means the kernel has no
+    /// MPTCP, unless `missing` says what else it means.
+    static func sysctlCall<I: FixedWidthInteger>(_ operation: String, missing: MPTCPError? = nil,
+                                                 _ call: () -> I) throws(MPTCPError) -> I {
         switch valueOrErrno(call) {
         case .success(let value): return value
         case .failure(let errno) where errno.rawValue == ENOENT:
-            throw .notFound(operation, nil, errno: ENOENT, hint: "is MPTCP enabled in this kernel (CONFIG_MPTCP)?")
+            throw missing ?? .notFound(operation, nil, errno: ENOENT, hint: "is MPTCP enabled in this kernel (CONFIG_MPTCP)?")
         case .failure(let errno): throw .system(operation, errno: errno.rawValue)
         }
     }

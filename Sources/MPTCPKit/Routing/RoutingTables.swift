@@ -70,8 +70,10 @@ public final class RoutingTables: RoutingOperations {
 
     /// `RTM_GETROUTE` for `query`: the route the kernel would pick for a packet
     /// to its destination (from its source, out of its interface), with the table
-    /// that held it. No route is `isUnreachable` (ENETUNREACH, EHOSTUNREACH); a
-    /// source that is not this host's (EINVAL) is `.invalidArgument`.
+    /// that held it. No route (and, for IPv4, a source that is not this host's)
+    /// is `isUnreachable` (ENETUNREACH, EHOSTUNREACH); a source that cannot send
+    /// (multicast, 0.0.0.0/8: EINVAL) is `.invalidArgument`; an interface that
+    /// does not exist is ENODEV.
     public func lookup(_ query: RouteQuery) throws(MPTCPError) -> Route {
         var operation = "look up the route to \(query.destination)"
         if let source = query.source { operation += " from \(source)" }
@@ -101,9 +103,9 @@ public final class RoutingTables: RoutingOperations {
                 classified.code = .notFound
             case (RT.getRoute, EINVAL) where flags & NL.fDump == 0:
                 classified.code = .invalidArgument
-                classified.hint = "a lookup's source must be an address of this host (on the interface it names)"
+                classified.hint = "a multicast, broadcast or 0.0.0.0/8 source cannot send"
             case (RT.getRoute, ENETUNREACH), (RT.getRoute, EHOSTUNREACH):
-                classified.hint = "no route leads there: no table the rules choose has a route to it"
+                classified.hint = "no route leads there from this source (no table the rules choose has one), or the source is not an address of this host"
             default:
                 break
             }
