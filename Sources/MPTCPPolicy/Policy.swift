@@ -10,6 +10,8 @@ public struct Policy: Hashable, Sendable, Codable {
     public var connections: [ConnectionPolicy]
     public var hooks: HookSettings = .init()
     public var metrics: MetricsSettings = .init()
+    /// `[routing]`: the source routing the daemon owns.
+    public var routing: RoutingSettings = .init()
 
     public init(daemon: DaemonSettings = .init(), kernel: KernelSettings = .init(), interfaces: [InterfaceRule] = [],
                 connections: [ConnectionPolicy] = []) {
@@ -123,6 +125,9 @@ public struct InterfaceRule: Hashable, Sendable, Codable {
     public var skipLinkLocal: Bool = true
     /// Only use an address once a default route of its family leaves through its interface.
     public var requireDefaultRoute: Bool = false
+    /// `gateway`: the next hop of the interface's default route in its source-routing
+    /// table when the system's routes name none; at most one per family.
+    @AddressList public var gateways: [IPAddress] = []
     /// 1-based position in the file, for reasons and messages.
     public var position: Int = 0
 

@@ -28,7 +28,10 @@ extension EndpointLoop {
         // Actions name what caused them (`EventCause`): here, start-up.
         let startCause = EventCause(trigger: "start")
         _ = reconciler.applySettings(logFound: true)
-        if !hub.attributing(to: startCause, { reconciler.reconcile(trigger: "start", network: lastNetwork) }) { doorbell.ring(.retry) }
+        let reconciled = hub.attributing(to: startCause) { reconciler.reconcile(trigger: "start", network: lastNetwork) }
+        // Source routing before the userspace path manager makes its first subflows.
+        let routed = hub.attributing(to: startCause) { reconcileRouting(network: lastNetwork, trigger: "start") }
+        if !reconciled || !routed { doorbell.ring(.retry) }
         state.update { $0.owned = reconciler.owned }
         if policies.current.kernel.pathManager == "userspace", let subscription {
             startConnectionManager(subscription, network: startNetwork, cause: startCause)
@@ -117,12 +120,14 @@ extension EndpointLoop {
         SystemdNotify.send("STOPPING=1")
         switch policies.current.kernel.onExit {
         case .remove:
-            logger.info("shutting down: removing the endpoints this daemon added and restoring the settings it changed")
+            logger.info("shutting down: removing the endpoints and source routing this daemon added and restoring the settings it changed")
             reconciler.removeOwned()
             reconciler.restoreSettings()
+            routing.removeOwned(network: try? kernel.network.read())
         case .keep:
-            logger.info("shutting down: keeping endpoints (on_exit = keep)", metadata: [
+            logger.info("shutting down: keeping endpoints and source routing (on_exit = keep)", metadata: [
                 "owned": "\(reconciler.owned.count)", "changed_settings": "\(Reconciler.describe(reconciler.changedSettings))",
+                "routing_rules": "\(routing.owned.rules.count)", "routing_routes": "\(routing.owned.routes.count)",
             ])
         }
         hooks?.join()

@@ -102,7 +102,8 @@ extension PolicyReader {
     }
 
     mutating func interface(_ t: TOMLTable, at path: String, position: Int) -> InterfaceRule? {
-        known(t, ["name", "role", "announce", "announce_port", "fullmesh", "families", "skip_link_local", "require_default_route"], at: path)
+        known(t, ["name", "role", "announce", "announce_port", "fullmesh", "families", "skip_link_local", "require_default_route",
+                  "gateway"], at: path)
         var globs: [Glob] = []
         var ok = true
         if let value = t["name"] {
@@ -171,6 +172,7 @@ extension PolicyReader {
         }
         if let v = bool(t, "skip_link_local", at: path) { rule.skipLinkLocal = v }
         if let v = bool(t, "require_default_route", at: path) { rule.requireDefaultRoute = v }
+        rule.gateways = gateways(t, at: path, ok: &ok)
         return ok && role != nil ? rule : nil
     }
 }

@@ -16,11 +16,12 @@ struct PolicyReader {
 
     mutating func policy(_ root: TOMLTable, offer: KernelOffer?) -> Policy {
         var policy = Policy()
-        known(root, ["daemon", "kernel", "interface", "connection", "hooks", "metrics"], at: "")
+        known(root, ["daemon", "kernel", "interface", "connection", "hooks", "metrics", "routing"], at: "")
         if let daemon = table(root, "daemon", at: "") { policy.daemon = self.daemon(daemon) }
         if let hooks = table(root, "hooks", at: "") { policy.hooks = self.hooks(hooks) }
         if let metrics = table(root, "metrics", at: "") { policy.metrics = self.metrics(metrics) }
         if let kernel = table(root, "kernel", at: "") { policy.kernel = self.kernel(kernel, offer: offer) }
+        if let routing = table(root, "routing", at: "") { policy.routing = self.routing(routing, offer: offer) }
         if let value = root["interface"] {
             if let blocks = value.array {
                 for (i, element) in blocks.enumerated() {
@@ -53,6 +54,7 @@ struct PolicyReader {
                 fail("connection", "expected an array of tables ([[connection]] blocks), found \(kind(value))")
             }
         }
+        checkRoutingRanges(policy, offer: offer)
         return policy
     }
 

@@ -164,13 +164,17 @@ struct BulkTransfer: CustomStringConvertible {
     }
 
     /// Sends for `seconds` from the client to `destination`:`port` (a `sink` must listen there),
-    /// sampling the subflows with `ss` while it runs.
-    static func run(in lab: RealisticLab, to destination: IPAddress, port: Int, seconds: Double = 4) throws -> BulkTransfer {
+    /// sampling the subflows with `ss` while it runs; `probe` is called with each sample
+    /// (while the connection is open) until it returns true.
+    static func run(in lab: RealisticLab, to destination: IPAddress, port: Int, seconds: Double = 3,
+                    probe: (([SubflowSocket]) throws -> Bool)? = nil) throws -> BulkTransfer {
         let client = try lab.peer(lab.client, ["client", "--connect", destination.description, "--port", String(port),
                                                "--seconds", String(seconds)])
         _ = try client.wait(for: "connected")
         var seen: [String: SubflowSocket] = [:]
+        var probed = probe == nil
         while client.process.isRunning {
+            if !probed { probed = try probe?(try lab.subflows(port: port).filter { $0.state != "TIME-WAIT" }) ?? true }
             // A subflow keeps its highest figures (a closing one reports less).
             for socket in try lab.subflows(port: port) where socket.state != "TIME-WAIT" {
                 let key = "\(socket.local):\(socket.localPort)"

@@ -1,0 +1,35 @@
+import MPTCPKit
+
+/// Why a rule or route the daemon made is no longer wanted, in words: the
+/// address left, the interface went, or it is replaced (a new gateway, table or priority).
+struct Departure {
+    let interfaces: [ManagedInterface]
+    let slots: [String: RoutingSlot]
+    let excluded: [IPAddress: String]
+    let network: NetworkSnapshot
+    let owned: RoutingOwnership
+
+    func rule(_ rule: RoutingRule) -> String {
+        guard let source = rule.source else { return "not a source route of the policy's" }
+        if let m = interfaces.first(where: { $0.addresses.contains { $0.address == source } }) {
+            guard let slot = slots[m.name] else { return "\(m.name) has no table left in the range" }
+            return "replaced: \(source) on \(m.name) now uses table \(slot.table), priority \(slot.priority)"
+        }
+        if let reason = excluded[source] { return "\(source) is no longer used: \(reason)" }
+        return "\(source) is on no interface any more"
+    }
+
+    func route(_ route: Route) -> String {
+        if let m = interfaces.first(where: { $0.index == route.outputInterface }), let slot = slots[m.name], slot.table != route.table {
+            return "\(m.name)'s source routing is in table \(slot.table) now"
+        }
+        if let m = interfaces.first(where: { slots[$0.name]?.table == route.table }) {
+            if route.outputInterface != m.index { return "table \(route.table) is \(m.name)'s now" }
+            return route.isDefault ? "replaced: \(m.name)'s gateway changed" : "\(m.name) no longer has an address the policy uses in this prefix"
+        }
+        let name = owned.tables.first { $0.value == route.table }?.key ?? network.link(route.outputInterface)?.name
+        guard let name else { return "table \(route.table) is no longer used" }
+        if !network.links.contains(where: { $0.name == name }) { return "\(name) is gone" }
+        return "\(name) has no address the policy uses"
+    }
+}

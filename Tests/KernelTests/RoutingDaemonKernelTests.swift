@@ -1,0 +1,131 @@
+import Foundation
+import MPTCPKit
+import Testing
+
+/// `mptcpctld` owns source routing (`[routing]`), against the real kernel: it
+/// makes a rule per used address and a table per interface (marked `proto
+/// 242`), a SIGKILL and restart makes no duplicate, and SIGTERM with
+/// `on_exit = "remove"` leaves `ip rule`, the routes and rp_filter exactly as
+/// they were; a foreign rule and table stay byte-for-byte the same. Read with
+/// iproute2 and sysctl, independent of MPTCPKit. A 2-path lab: a1 active, a2 backup.
+@Suite(.serialized, .enabled(if: KernelRequirement.enabled, KernelRequirement.comment))
+final class RoutingDaemonKernelTests {
+    let lab: Lab
+
+    init() throws {
+        lab = try Lab(paths: 2)
+    }
+
+    deinit { lab.close() }
+
+    static func policy(onExit: String = "remove") -> String {
+        """
+        [daemon]
+        state_directory = "@STATE@"
+        resync_interval = 0
+        [kernel]
+        path_manager = "kernel"
+        limits = { subflows = 8, add_addr_accepted = 8 }
+        on_exit = "\(onExit)"
+        [[interface]]
+        name = "a1"
+        role = "active"
+        [[interface]]
+        name = "a2"
+        role = "backup"
+        """
+    }
+
+    /// `ip -n CLIENT ARGS...`'s output.
+    @discardableResult
+    func ip(_ arguments: String...) throws -> String { try run("/usr/sbin/ip", ["-n", lab.client] + arguments).stdout }
+
+    func rpFilter(_ name: String) throws -> String {
+        try lab.exec(lab.client, ["cat", "/proc/sys/net/ipv4/conf/\(name)/rp_filter"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Every rule and route and the rp_filter values, as iproute2 and procfs show them.
+    func routingState() throws -> String {
+        try [ip("rule", "show"), ip("-6", "rule", "show"), ip("route", "show", "table", "all"), ip("-6", "route", "show", "table", "all"),
+             "rp_filter a1=\(rpFilter("a1")) a2=\(rpFilter("a2")) all=\(rpFilter("all"))"].joined(separator: "\n---\n")
+    }
+
+    /// The daemon's rules (`proto 242`), as `ip rule` lines.
+    func ownRules() throws -> [String] {
+        try (ip("rule", "show") + ip("-6", "rule", "show")).split(separator: "\n").map(String.init).filter { $0.hasSuffix("proto 242") }
+    }
+
+    /// The table of the daemon's rule from `address`.
+    func table(from address: String) throws -> String? {
+        try ownRules().first { $0.contains("from \(address) ") }?.split(separator: " ").drop { $0 != "lookup" }.dropFirst().first.map(String.init)
+    }
+
+    @Test func theDaemonMakesItsRulesAndTablesAdoptsThemAfterSIGKILLAndGivesBackExactlyWhatItFound() throws {
+        // A strict rp_filter on a1, and a foreign rule and table.
+        try lab.exec(lab.client, ["sysctl", "-qw", "net.ipv4.conf.a1.rp_filter=1"])
+        try ip("rule", "add", "from", "10.0.1.1", "table", "300", "pref", "30000")
+        try ip("route", "add", "192.0.2.0/24", "via", "10.0.1.2", "dev", "a1", "table", "300")
+        let before = try routingState()
+        let foreign = try (ip("rule", "show", "table", "300"), ip("route", "show", "table", "300"))
+
+        let daemon = try Daemon(namespace: lab.client, policy: Self.policy())
+        try daemon.waitUntil("four source rules (proto 242)") { try ownRules().count == 4 }
+        try daemon.waitConverged()
+        let rules = try ownRules()
+        for address in ["10.0.1.1", "10.0.2.1", "fd00:1::1", "fd00:2::1"] {
+            #expect(try table(from: address) != nil, "a rule from \(address): \(rules)")
+        }
+        let t1 = try #require(try table(from: "10.0.1.1"))
+        let t2 = try #require(try table(from: "10.0.2.1"))
+        let t1v6 = try table(from: "fd00:1::1")
+        #expect(t1 != t2 && t1v6 == t1, "one table per interface, the same number for both families")
+        let table1 = try ip("route", "show", "table", t1), table1v6 = try ip("-6", "route", "show", "table", t1)
+        let table2 = try ip("route", "show", "table", t2)
+        #expect(table1.contains("default via 10.0.1.2 dev a1 proto 242"), "\(table1)")
+        #expect(table1.contains("10.0.1.0/24 dev a1 proto 242 scope link src 10.0.1.1"), "\(table1)")
+        #expect(table1v6.contains("default via fd00:1::2 dev a1 proto 242"), "\(table1v6)")
+        #expect(table2.contains("default via 10.0.2.2 dev a2 proto 242"), "\(table2)")
+        #expect(try rpFilter("a1") == "2", "strict set loose")
+        let log = daemon.logLines
+        #expect(log.contains { $0.level == "notice" && $0.message == "rp_filter on a1: 1 → 2 (loose), restored on exit" }, "\(daemon.log)")
+        let priority = try ruleLinePriority("10.0.1.1")
+        #expect(log.contains { $0.level == "notice" && $0.message == "source route: from 10.0.1.1 lookup \(t1) priority \(priority) (a1)" },
+                "\(daemon.log)")
+        let status = try lab.mptcpctl(lab.client, ["status", "--json"]).stdout
+        #expect(status.contains("\"routing\"") && status.contains("\"a1\":\(t1)"), "\(status)")
+
+        let made = try routingState()
+        daemon.kill()
+        #expect(try routingState() == made, "SIGKILL leaves the routing in place")
+        let again = try Daemon(namespace: lab.client, policy: Self.policy(), directory: daemon.directory)
+        try again.waitRunning()
+        try again.waitConverged()
+        #expect(try routingState() == made, "adopted: no rule or route twice, nothing changed")
+        #expect(again.lines("adopting source routing recorded by an earlier run").count == 1, "\(again.log)")
+        #expect(again.stop() == 0)
+        #expect(try routingState() == before, "on_exit = remove gives back exactly what was found")
+        let foreignAfter = try (ip("rule", "show", "table", "300"), ip("route", "show", "table", "300"))
+        #expect(foreignAfter == foreign, "the foreign rule and table are byte-for-byte the same")
+    }
+
+    /// The priority of the daemon's rule from `address`.
+    private func ruleLinePriority(_ address: String) throws -> String {
+        try ownRules().first { $0.contains("from \(address) ") }?.split(separator: ":").first.map(String.init) ?? "?"
+    }
+
+    @Test func onExitKeepLeavesTheRoutingAndModeOffMakesNone() throws {
+        let daemon = try Daemon(namespace: lab.client, policy: Self.policy(onExit: "keep"))
+        try daemon.waitUntil("four source rules (proto 242)") { try ownRules().count == 4 }
+        try daemon.waitConverged()
+        let made = try routingState()
+        #expect(daemon.stop() == 0)
+        #expect(try routingState() == made, "on_exit = keep leaves it")
+        // mode = "off" at the next start: what the earlier run made (recorded) is removed.
+        let off = try Daemon(namespace: lab.client, policy: Self.policy() + "\n[routing]\nmode = \"off\"\n", directory: daemon.directory)
+        try off.waitUntil("the daemon's rules gone") { try ownRules().isEmpty }
+        try off.waitConverged()
+        #expect(off.stop() == 0)
+        #expect(try ownRules().isEmpty)
+    }
+}
