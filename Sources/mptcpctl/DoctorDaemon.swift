@@ -35,7 +35,8 @@ enum DoctorDaemon {
         plane.policyPathManager = kernel?["path_manager"]?.stringValue
         plane.policySubflowsLimit = kernel?["subflows_limit"]?.integerValue.flatMap(UInt32.init(exactly:))
         plane.policyAddAddrAcceptedLimit = kernel?["add_addr_accepted_limit"]?.integerValue.flatMap(UInt32.init(exactly:))
-        plane.routingMode = policy["routing"]?["mode"]?.stringValue
+        plane.routingMode = status.routing?.mode ?? policy["routing"]?["mode"]?.stringValue
+        plane.routingNotes = status.routing?.notes ?? []
         plane.managedInterfaces = interfaces.filter { $0.role != nil && $0.role != "off" }.map(\.name)
         return plane
     }

@@ -34,8 +34,12 @@ final class DoctorKernelTests {
 
     @Test func aHealthyNamespacePassesEveryCheck() throws {
         try lab.mptcpctl(lab.client, ["endpoint", "add", "10.0.2.1", "--dev", "a2", "--subflow"])
+        let before = try lab.mptcpctl(lab.client, ["endpoint", "--json"]).stdout
         let (status, checks, output) = try doctor()
         #expect(status == 0, "\(output)")
+        #expect(try lab.mptcpctl(lab.client, ["endpoint", "--json"]).stdout == before,
+                "the capability probes ran in a throw-away namespace, never on the user's endpoints")
+        #expect(try lab.mptcpctl(lab.client, ["path-manager"]).stdout.hasPrefix("kernel "), "the path manager is left as it was")
         #expect(checks.values.allSatisfy { $0["status"] as? String != "fail" }, "\(output)")
         #expect(checks["mptcp.enabled"]?["status"] as? String == "ok")
         #expect(checks["route.10.0.2.1"]?["status"] as? String == "ok", "\(output)")
@@ -126,5 +130,67 @@ final class DoctorRealisticKernelTests {
         #expect(route?["status"] as? String == "fail", "\(output)")
         #expect((route?["reason"] as? String)?.contains("no route through eth2 leads to 192.0.2.1") == true, "\(output)")
         #expect((route?["fix"] as? String)?.contains("GATEWAY: eth2's router; none is known here") == true, "\(output)")
+    }
+}
+
+/// `mptcpctl doctor` beside a running mptcpctld on the realistic lab's variant (a):
+/// the fix follows the daemon's `[routing]`, and once the daemon routes the second
+/// uplink (its gateway given), doctor finds nothing wrong and the subflow established.
+@Suite(.serialized, .enabled(if: KernelRequirement.enabled, KernelRequirement.comment))
+final class DoctorDaemonKernelTests {
+    let lab: RealisticLab
+
+    init() throws { lab = try RealisticLab(variant: .a, rateMbit: 0) }
+
+    deinit { lab.close() }
+
+    func doctor(_ arguments: [String]) throws -> (status: Int32, checks: [String: [String: Any]], output: String) {
+        let result = try lab.mptcpctl(lab.client, ["doctor", "--json"] + arguments, check: false)
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        var byID: [String: [String: Any]] = [:]
+        for check in object?["checks"] as? [[String: Any]] ?? [] { if let id = check["id"] as? String { byID[id] = check } }
+        return (result.status, byID, result.stdout + result.stderr)
+    }
+
+    @Test func withRoutingOffTheFixTurnsTheDaemonsRoutingOn() throws {
+        var policy = RealHostPolicy(pathManager: .kernel)
+        policy.routingMode = "off"
+        let daemon = try lab.startDaemon(policy)
+        defer { daemon.stop() }
+        let second = try lab.clientAddress(uplink: 2)
+        let sink = try lab.sink(port: 7821)
+        defer { sink.stop() }
+        let (status, checks, output) = try doctor(["--peer", "\(RealisticLab.service()):7821", "--timeout", "4"])
+        #expect(status == 1, "\(output)")
+        #expect(checks["daemon"]?["status"] as? String == "ok", "\(output)")
+        #expect(checks["route.\(second)"]?["status"] as? String == "fail", "\(output)")
+        #expect((checks["route.\(second)"]?["fix"] as? String)?.hasPrefix("set [routing] mode = \"on\" and gateway = \"…\" in the [[interface]] block of eth2") == true,
+                "\(output)")
+        let subflow = checks["peer.subflow.\(second)"]
+        #expect(subflow?["status"] as? String == "fail", "\(output)")
+        #expect((subflow?["reason"] as? String)?.contains("(route.\(second))") == true, "\(output)")
+    }
+
+    @Test func withRoutingOnAndNoGatewayKnownTheFixNamesTheGatewayKey() throws {
+        let daemon = try lab.startDaemon(RealHostPolicy(pathManager: .kernel))
+        defer { daemon.stop() }
+        let second = try lab.clientAddress(uplink: 2)
+        let (status, checks, output) = try doctor([])
+        #expect(status == 1, "\(output)")
+        let fix = checks["route.\(second)"]?["fix"] as? String ?? ""
+        #expect(fix.hasPrefix("mptcpctld's [routing] is on but made no route for \(second)"), "\(output)")
+        #expect(fix.contains("set gateway = \"…\" in the [[interface]] block of eth2 and run mptcpctl -n \(lab.client) reload"), "\(output)")
+    }
+
+    @Test func onceTheDaemonRoutesTheSecondUplinkNothingFailsAndItsSubflowIsEstablished() throws {
+        let daemon = try lab.startDaemon(try RealHostRoutingKernelTests.policy(.kernel, on: lab))
+        defer { daemon.stop() }
+        let second = try lab.clientAddress(uplink: 2)
+        let sink = try lab.sink(port: 7822)
+        defer { sink.stop() }
+        let (status, checks, output) = try doctor(["--peer", "\(RealisticLab.service()):7822", "--timeout", "10"])
+        #expect(status == 0, "\(output)")
+        #expect(checks["route.\(second)"]?["status"] as? String == "ok", "\(output)")
+        #expect(checks["peer.subflow.\(second)"]?["status"] as? String == "ok", "\(output)")
     }
 }

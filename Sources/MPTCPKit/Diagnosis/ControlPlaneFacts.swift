@@ -25,6 +25,9 @@ public struct ControlPlaneFacts: Hashable, Sendable {
     public var policyAddAddrAcceptedLimit: UInt32?
     /// `[routing] mode` of its policy (`on`, `off`); nil when the daemon does not say.
     public var routingMode: String?
+    /// What the daemon says of the routing it could not make (`status`'s `routing.notes`:
+    /// an interface whose gateway is unknown, ...).
+    public var routingNotes: [String] = []
     /// The interfaces an `[[interface]]` block uses (a role other than `off`).
     public var managedInterfaces: [String] = []
 

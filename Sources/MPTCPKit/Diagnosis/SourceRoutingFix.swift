@@ -30,7 +30,8 @@ public enum SourceRoutingFix {
         let gatewayKey = "gateway = \"…\" in the [[interface]] block of \(name)"
         if plane.routesSources {
             let next = known == nil ? "set \(gatewayKey) and run " + fix.mptcpctl("reload") : "see " + fix.mptcpctl("plan")
-            return "mptcpctld's [routing] is on but made no route for \(address): \(next); or \(byHand)"
+            let said = plane.routingNotes.filter { $0.contains(name) }.map { " (it says: \($0))" }.joined()
+            return "mptcpctld's [routing] is on but made no route for \(address)\(said): \(next); or \(byHand)"
         }
         if plane.answers {
             return "set [routing] mode = \"on\"" + (known == nil ? " and \(gatewayKey)" : "") + " in mptcpctld's policy and run "
