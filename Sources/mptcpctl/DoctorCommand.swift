@@ -48,8 +48,7 @@ struct DoctorCommand: ParsableCommand {
             PeerProbe.run(peer: peer, timeout: timeout, expectedSources: Diagnosis.expectedSources(facts, peer: peer),
                           namespace: namespace)
         }
-        let checks = Diagnosis.checks(facts, plane: plane, destinations: destinations, peer: probe,
-                                      fix: FixCommands(namespace: global.netns))
+        let checks = Diagnosis.checks(facts, plane: plane, peer: probe, fix: FixCommands(namespace: global.netns))
         if global.json {
             try Output.json(DoctorJSON(checks))
         } else {

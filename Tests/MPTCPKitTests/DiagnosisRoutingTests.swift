@@ -36,7 +36,7 @@ struct DiagnosisRoutingTests {
         let used = UsedAddress(address: a2, interfaceIndex: 3)
         let destinations = DiagnosisDestinations(peer: nil)
         let check = try #require(RouteVerdict.check(used, probes: probes(.success(route(oif: 2, gateway: "10.0.1.254")),
-                                                                         to: DiagnosisDestinations.standInIPv4),
+                                                                         to: DiagnosisDestinations(peer: nil).standInIPv4),
                                                     destinations: destinations, network: network, plane: noDaemon, fix: fix))
         #expect(check.status == .fail)
         #expect(check.id == "route.10.0.2.1")
@@ -93,7 +93,7 @@ struct DiagnosisRoutingTests {
                                                           destinations: DiagnosisDestinations(peer: peer), network: network,
                                                           plane: noDaemon, fix: fix))
         #expect(towardsPeer.status == .fail)
-        let standIn = try #require(RouteVerdict.check(used, probes: probes(.failure(unreachable), to: DiagnosisDestinations.standInIPv4),
+        let standIn = try #require(RouteVerdict.check(used, probes: probes(.failure(unreachable), to: DiagnosisDestinations(peer: nil).standInIPv4),
                                                       destinations: DiagnosisDestinations(peer: nil), network: network,
                                                       plane: noDaemon, fix: fix))
         #expect(standIn.status == .warn)
@@ -149,5 +149,13 @@ struct DiagnosisRoutingTests {
         let refused = PeerVerdict.checks(PeerProbeResult(peer: peer, failure: .system("connect", errno: 111)), expected: [], routing: [:], fix: fix)
         #expect(refused.first?.id == "peer.connect")
         #expect(refused.first?.reason == "nothing listens on the peer's port (connection refused)")
+    }
+
+    @Test func standInDestinationsAreOffTheHostsLinks() {
+        var n = network
+        n.addresses.append(InterfaceAddress(address: IPAddress("192.0.2.2")!, prefixLength: 24, interfaceIndex: 2))
+        let chosen = DiagnosisDestinations(peer: nil).avoiding(n)
+        #expect(chosen.standInIPv4 == IPAddress("198.51.100.1"))
+        #expect(chosen.standInIPv6 == IPAddress("2001:db8::1"))
     }
 }

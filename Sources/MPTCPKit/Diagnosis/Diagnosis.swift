@@ -2,8 +2,9 @@
 /// they are printed, from the facts gathered (and the peer connection's
 /// outcome, with `--peer`). Pure: unit-tested with made-up facts.
 public enum Diagnosis {
-    public static func checks(_ facts: DiagnosisFacts, plane: ControlPlaneFacts, destinations: DiagnosisDestinations,
-                              peer: PeerProbeResult? = nil, fix: FixCommands) -> [DiagnosisCheck] {
+    public static func checks(_ facts: DiagnosisFacts, plane: ControlPlaneFacts, peer: PeerProbeResult? = nil,
+                              fix: FixCommands) -> [DiagnosisCheck] {
+        let destinations = facts.destinations
         let pathManager = try? facts.pathManager.get()
         var checks: [DiagnosisCheck] = [
             EnablementVerdict.check(sysctls: facts.sysctls, enabled: facts.enabled, fix: fix),
@@ -17,12 +18,12 @@ public enum Diagnosis {
         if facts.endpoints.isEmpty && pathManager == "kernel" {
             checks.append(DiagnosisCheck(id: "endpoints", status: .warn, summary: "no endpoints",
                                          reason: "the in-kernel path manager opens no subflow and announces nothing: every connection stays on one path",
-                                         fix: fix.mptcpctl("endpoint add ADDRESS dev IFACE --subflow") + " (or run mptcpctld)"))
+                                         fix: fix.mptcpctl("endpoint add ADDRESS --dev IFACE --subflow") + " (or run mptcpctld)"))
         }
         if destinations.areStandIns && !facts.used.isEmpty {
             checks.append(DiagnosisCheck(id: "destinations", status: .info,
-                                         summary: "no --peer: routes checked towards \(DiagnosisDestinations.standInIPv4) and "
-                                             + "\(DiagnosisDestinations.standInIPv6) (TEST-NET), standing in for a peer beyond the links"))
+                                         summary: "no --peer: routes checked towards \(destinations.standInIPv4) and "
+                                             + "\(destinations.standInIPv6) (documentation addresses), standing in for a peer beyond the links"))
         }
         let isServer = !facts.listeners.isEmpty
         for e in facts.endpoints.sorted(by: { $0.id < $1.id }) {

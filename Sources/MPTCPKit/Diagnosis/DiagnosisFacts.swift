@@ -20,11 +20,14 @@ public struct DiagnosisFacts: Sendable {
     public var probes: [RouteProbe]
     /// nil when not probed (the kernel has no MPTCP).
     public var capabilities: Result<KernelCapabilities, MPTCPError>?
+    /// Where the routes were looked up to (stand-ins chosen off this host's links).
+    public var destinations: DiagnosisDestinations
 
     public init(sysctls: Bool, enabled: Result<String, MPTCPError>, pathManager: Result<String, MPTCPError>,
                 availablePathManagers: [String], limits: Result<Limits, MPTCPError>, endpoints: [Endpoint],
                 network: NetworkSnapshot, listeners: [Listener], reversePathFilterAll: Int?, reversePathFilter: [String: Int],
-                used: [UsedAddress], probes: [RouteProbe], capabilities: Result<KernelCapabilities, MPTCPError>?) {
+                used: [UsedAddress], probes: [RouteProbe], capabilities: Result<KernelCapabilities, MPTCPError>?,
+                destinations: DiagnosisDestinations) {
         self.sysctls = sysctls
         self.enabled = enabled
         self.pathManager = pathManager
@@ -38,6 +41,7 @@ public struct DiagnosisFacts: Sendable {
         self.used = used
         self.probes = probes
         self.capabilities = capabilities
+        self.destinations = destinations
     }
 
     /// Reads `namespace`. Only a namespace that cannot be entered, or whose
@@ -45,6 +49,7 @@ public struct DiagnosisFacts: Sendable {
     public static func gather(namespace: NetworkNamespace, plane: ControlPlaneFacts,
                               destinations: DiagnosisDestinations) throws(MPTCPError) -> DiagnosisFacts {
         let network = try NetworkReader(namespace: namespace).read()
+        let destinations = destinations.avoiding(network)
         let (sysctls, enabled) = try namespace.perform { () throws(MPTCPError) -> (Bool, Result<String, MPTCPError>) in
             guard FileManagerless.exists(MPTCPSysctl.directory) else { return (false, .failure(.notFound("read net.mptcp.enabled", nil))) }
             return (true, Result { () throws(MPTCPError) -> String in try MPTCPSysctl.read("enabled") })
@@ -68,7 +73,8 @@ public struct DiagnosisFacts: Sendable {
             network: network, listeners: (try? ConnectionTable.listeners(namespace: namespace)) ?? [],
             reversePathFilterAll: try? filter.reversePathFilterAll(), reversePathFilter: perInterface, used: used,
             probes: routeProbes(used, destinations: destinations, namespace: namespace),
-            capabilities: sysctls ? Result { () throws(MPTCPError) -> KernelCapabilities in try KernelCapabilities.probe() } : nil)
+            capabilities: sysctls ? Result { () throws(MPTCPError) -> KernelCapabilities in try KernelCapabilities.probe() } : nil,
+            destinations: destinations)
     }
 
     /// For each address with an interface: the bound lookup a subflow makes, and the
