@@ -45,10 +45,23 @@ final class RoutingDaemonKernelTests {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Every rule and route and the rp_filter values, as iproute2 and procfs show them.
+    /// Every rule and route and the rp_filter values, as iproute2 and procfs
+    /// show them; without the link-local (fe80::) entries, which the kernel adds
+    /// when duplicate address detection ends, whenever that is.
     func routingState() throws -> String {
-        try [ip("rule", "show"), ip("-6", "rule", "show"), ip("route", "show", "table", "all"), ip("-6", "route", "show", "table", "all"),
-             "rp_filter a1=\(rpFilter("a1")) a2=\(rpFilter("a2")) all=\(rpFilter("all"))"].joined(separator: "\n---\n")
+        func routes(_ arguments: String...) throws -> String {
+            try run("/usr/sbin/ip", ["-n", lab.client] + arguments).stdout.split(separator: "\n").filter { !$0.contains("fe80::") }
+                .joined(separator: "\n")
+        }
+        return try [ip("rule", "show"), ip("-6", "rule", "show"), routes("route", "show", "table", "all"),
+                    routes("-6", "route", "show", "table", "all"),
+                    "rp_filter a1=\(rpFilter("a1")) a2=\(rpFilter("a2")) all=\(rpFilter("all"))"].joined(separator: "\n---\n")
+    }
+
+    /// The lines only in `a` and only in `b`, for a failure message.
+    func difference(_ a: String, _ b: String) -> String {
+        let la = a.split(separator: "\n"), lb = b.split(separator: "\n")
+        return "only before: \(la.filter { !lb.contains($0) })\nonly after: \(lb.filter { !la.contains($0) })"
     }
 
     /// The daemon's rules (`proto 242`), as `ip rule` lines.
@@ -97,14 +110,17 @@ final class RoutingDaemonKernelTests {
 
         let made = try routingState()
         daemon.kill()
-        #expect(try routingState() == made, "SIGKILL leaves the routing in place")
+        let afterKill = try routingState()
+        #expect(afterKill == made, "SIGKILL leaves the routing in place: \(difference(made, afterKill))")
         let again = try Daemon(namespace: lab.client, policy: Self.policy(), directory: daemon.directory)
         try again.waitRunning()
         try again.waitConverged()
-        #expect(try routingState() == made, "adopted: no rule or route twice, nothing changed")
+        let adopted = try routingState()
+        #expect(adopted == made, "adopted: no rule or route twice, nothing changed: \(difference(made, adopted))")
         #expect(again.lines("adopting source routing recorded by an earlier run").count == 1, "\(again.log)")
         #expect(again.stop() == 0)
-        #expect(try routingState() == before, "on_exit = remove gives back exactly what was found")
+        let after = try routingState()
+        #expect(after == before, "on_exit = remove gives back exactly what was found: \(difference(before, after))")
         let foreignAfter = try (ip("rule", "show", "table", "300"), ip("route", "show", "table", "300"))
         #expect(foreignAfter == foreign, "the foreign rule and table are byte-for-byte the same")
     }
@@ -120,7 +136,8 @@ final class RoutingDaemonKernelTests {
         try daemon.waitConverged()
         let made = try routingState()
         #expect(daemon.stop() == 0)
-        #expect(try routingState() == made, "on_exit = keep leaves it")
+        let kept = try routingState()
+        #expect(kept == made, "on_exit = keep leaves it: \(difference(made, kept))")
         // mode = "off" at the next start: what the earlier run made (recorded) is removed.
         let off = try Daemon(namespace: lab.client, policy: Self.policy() + "\n[routing]\nmode = \"off\"\n", directory: daemon.directory)
         try off.waitUntil("the daemon's rules gone") { try ownRules().isEmpty }
