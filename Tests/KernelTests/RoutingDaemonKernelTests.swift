@@ -145,4 +145,36 @@ final class RoutingDaemonKernelTests {
         #expect(off.stop() == 0)
         #expect(try ownRules().isEmpty)
     }
+
+    @Test func planShowsTheRoutingChangesWithTheirReasonsAndNamesAMissingGateway() throws {
+        try lab.exec(lab.client, ["sysctl", "-qw", "net.ipv4.conf.a1.rp_filter=1"])
+        // a2 loses its only gateway (the lab's table 102): no default route leaves by it anywhere.
+        try ip("route", "del", "default", "table", "102")
+        try ip("-6", "route", "del", "default", "table", "102")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-plan-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("p.toml").path
+        try Self.policy().replacingOccurrences(of: "@STATE@", with: directory.path + "/state").write(toFile: file, atomically: true, encoding: .utf8)
+        let before = try routingState()
+
+        let text = try lab.mptcpctl(lab.client, ["plan", "--config", file], check: false)
+        #expect(text.status == 2, "\(text.stderr)")
+        let lines = text.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        #expect(lines.contains { $0.hasPrefix("add rule from 10.0.1.1 lookup ") && $0.contains("(a1) # a1 10.0.1.1: ") }, "\(text.stdout)")
+        #expect(lines.contains { $0.hasPrefix("add route default via 10.0.1.2 dev a1 table ") && $0.contains(" # ") }, "\(text.stdout)")
+        #expect(lines.contains { $0.hasPrefix("set rp_filter net.ipv4.conf.a1.rp_filter: 1 → 2 (loose) # ") }, "\(text.stdout)")
+        #expect(lines.contains { $0.hasPrefix("note: a2 (IPv4): no gateway known") && $0.contains("interface[2].gateway") }, "\(text.stdout)")
+        #expect(!lines.contains { $0.hasPrefix("add route default") && $0.contains("dev a2") }, "no default route for a2: \(text.stdout)")
+
+        let json = try lab.mptcpctl(lab.client, ["plan", "--config", file, "--json"], check: false)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let changes = try #require(object["changes"] as? [[String: Any]])
+        let rule = try #require(changes.first { $0["action"] as? String == "add_rule" && ($0["rule"] as? [String: Any])?["source"] as? String == "10.0.1.1" })
+        #expect((rule["rule"] as? [String: Any])?["interface"] as? String == "a1" && (rule["reason"] as? String)?.isEmpty == false)
+        #expect(changes.contains { $0["action"] as? String == "set_rp_filter" && $0["interface"] as? String == "a1" && $0["from"] as? String == "1" })
+        let notes = try #require(object["routing_notes"] as? [[String: Any]])
+        #expect(notes.contains { $0["interface"] as? String == "a2" && $0["family"] as? String == "ipv4" && $0["key"] as? String == "interface[2].gateway" })
+        #expect(try routingState() == before, "plan changes nothing")
+    }
 }

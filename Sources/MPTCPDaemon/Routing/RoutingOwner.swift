@@ -144,7 +144,6 @@ final class RoutingOwner: @unchecked Sendable {
     /// EEXIST on something recorded before this change is adoption, not failure;
     /// an ENOENT on a removal means it is gone already.
     private func apply(_ change: RoutingChange, words: RoutingWords, trigger: String) -> Bool {
-        FaultInjection.pause(before: "a routing change", logger: logger, ["change": "\(words.subject(change))"])
         var record = owned
         let newlyRecorded = record.recordBefore(change)
         if newlyRecorded { persist(record) }
