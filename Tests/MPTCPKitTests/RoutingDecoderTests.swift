@@ -122,6 +122,14 @@ import Testing
         #expect(snapshot.defaultRoutes.isEmpty)
     }
 
+    @Test func capturedRuleDumpDecodesWithTheSourceRoutingRules() throws {
+        let seed = try #require(try FuzzSeedTests.files("FuzzEvents").first { $0.name == "rtnetlink-rules-0" })
+        let rules = try WireDecoding.rtnetlink(seed.datagram).get().rules
+        #expect(rules.contains(RoutingRule(from: IPAddress("10.9.2.1")!, table: 1002, priority: 1002)), "\(rules)")
+        #expect(rules.contains(RoutingRule(from: IPAddress("fd00:9:2::1")!, table: 1002, priority: 1002)), "\(rules)")
+        #expect(rules.contains { $0.priority == 32766 && $0.table == Route.tableMain && $0.source == nil })
+    }
+
     @Test func existingSnapshotInitialisersLeaveRoutesAndRulesEmpty() {
         let snapshot = NetworkSnapshot(links: [], addresses: [], defaultRoutes: [])
         #expect(snapshot.routes.isEmpty && snapshot.rules.isEmpty)

@@ -6,7 +6,8 @@ It makes a throw-away namespace with two veth pairs, MPTCP endpoints and real
 MPTCP connections (IPv4 and IPv6, with joins), and records, byte for byte:
 - mptcp_pm events as the event socket reads them,
 - mptcp_pm replies (endpoint dump, limits, an error with its extended ack),
-- rtnetlink link, address and route dumps,
+- rtnetlink link, address, route and rule dumps (with a source-routing rule
+  and table as mptcpctld makes them),
 - sock_diag dumps of MPTCP and TCP sockets while the connections live.
 Each file is the datagram behind one selector byte, as the targets expect.
 """
@@ -145,7 +146,8 @@ def inside(out):
         save("FuzzEvents", 1, d, f"reply-error-{i}")
 
     route = Sock(NETLINK_ROUTE)
-    for name, mtype, payload in (("links", 18, b"\0" * 16), ("addresses", 22, b"\0" * 8), ("routes", 26, b"\0" * 12)):
+    for name, mtype, payload in (("links", 18, b"\0" * 16), ("addresses", 22, b"\0" * 8), ("routes", 26, b"\0" * 12),
+                                 ("rules", 34, b"\0" * 12)):
         for i, d in enumerate(route.request(mtype, NLM_F_DUMP, payload)):
             save("FuzzEvents", 2, d, f"rtnetlink-{name}-{i}")
     print(f"{len(files)} datagrams captured")
@@ -166,6 +168,10 @@ def main():
             sh("addr", "add", f"fd00:9:{i}::1/64", "dev", f"v{i}", "nodad")
             sh("link", "set", f"v{i}", "up")
             sh("link", "set", f"p{i}", "up")
+        # Source routing as mptcpctld makes it (proto 242, a table above 255).
+        sh("rule", "add", "from", "10.9.2.1", "table", "1002", "pref", "1002", "proto", "242")
+        sh("route", "add", "default", "via", "10.9.2.2", "dev", "v2", "table", "1002", "proto", "242")
+        sh("-6", "rule", "add", "from", "fd00:9:2::1", "table", "1002", "pref", "1002", "proto", "242")
         sh("mptcp", "limits", "set", "subflow", "4", "add_addr_accepted", "4")
         sh("mptcp", "endpoint", "add", "10.9.2.1", "dev", "v2", "subflow", "signal")
         sh("mptcp", "endpoint", "add", "fd00:9:2::1", "dev", "v2", "subflow", "backup")
