@@ -52,6 +52,9 @@ struct RealHostRoutingChangeKernelTests {
         let holder = try lab.peer(lab.client, ["client", "--connect", RealisticLab.service().description, "--port", String(Self.port)])
         defer { holder.stop() }
         _ = try holder.wait(for: "connected", seconds: 30)
+        // Subflows are added once the connection is fully established: the server has acked data.
+        holder.send("send 100000")
+        _ = try holder.wait(for: "sent", seconds: 60)
         try daemon.waitUntil("an established subflow from \(before)", seconds: 60) {
             try lab.subflows(port: Self.port).contains { $0.local == before && $0.isEstablished }
         }

@@ -105,7 +105,7 @@ struct RealHostRoutingKernelTests {
             #expect(result.status == 0 || result.status == 2, "mptcpctld --plan exited \(result.status): \(result.stderr)")
             return (result.stdout + result.stderr).split(separator: "\n")
         }
-        let missing = { (line: Substring) in line.contains("eth2") && line.contains("gateway") }
+        let missing = { (line: Substring) in line.contains("eth2") && line.contains("no gateway") }
 
         let without = try plan(RealHostPolicy(pathManager: .kernel))
         #expect(without.contains { missing($0) && $0.contains("IPv4") }, "\(without.joined(separator: "\n"))")

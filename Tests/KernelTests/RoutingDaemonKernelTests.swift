@@ -45,10 +45,23 @@ final class RoutingDaemonKernelTests {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Every rule and route and the rp_filter values, as iproute2 and procfs show them.
+    /// Every rule and route and the rp_filter values, as iproute2 and procfs
+    /// show them; without the link-local (fe80::) entries, which the kernel adds
+    /// when duplicate address detection ends, whenever that is.
     func routingState() throws -> String {
-        try [ip("rule", "show"), ip("-6", "rule", "show"), ip("route", "show", "table", "all"), ip("-6", "route", "show", "table", "all"),
-             "rp_filter a1=\(rpFilter("a1")) a2=\(rpFilter("a2")) all=\(rpFilter("all"))"].joined(separator: "\n---\n")
+        func routes(_ arguments: String...) throws -> String {
+            try run("/usr/sbin/ip", ["-n", lab.client] + arguments).stdout.split(separator: "\n").filter { !$0.contains("fe80::") }
+                .joined(separator: "\n")
+        }
+        return try [ip("rule", "show"), ip("-6", "rule", "show"), routes("route", "show", "table", "all"),
+                    routes("-6", "route", "show", "table", "all"),
+                    "rp_filter a1=\(rpFilter("a1")) a2=\(rpFilter("a2")) all=\(rpFilter("all"))"].joined(separator: "\n---\n")
+    }
+
+    /// The lines only in `a` and only in `b`, for a failure message.
+    func difference(_ a: String, _ b: String) -> String {
+        let la = a.split(separator: "\n"), lb = b.split(separator: "\n")
+        return "only before: \(la.filter { !lb.contains($0) })\nonly after: \(lb.filter { !la.contains($0) })"
     }
 
     /// The daemon's rules (`proto 242`), as `ip rule` lines.
@@ -97,14 +110,17 @@ final class RoutingDaemonKernelTests {
 
         let made = try routingState()
         daemon.kill()
-        #expect(try routingState() == made, "SIGKILL leaves the routing in place")
+        let afterKill = try routingState()
+        #expect(afterKill == made, "SIGKILL leaves the routing in place: \(difference(made, afterKill))")
         let again = try Daemon(namespace: lab.client, policy: Self.policy(), directory: daemon.directory)
         try again.waitRunning()
         try again.waitConverged()
-        #expect(try routingState() == made, "adopted: no rule or route twice, nothing changed")
+        let adopted = try routingState()
+        #expect(adopted == made, "adopted: no rule or route twice, nothing changed: \(difference(made, adopted))")
         #expect(again.lines("adopting source routing recorded by an earlier run").count == 1, "\(again.log)")
         #expect(again.stop() == 0)
-        #expect(try routingState() == before, "on_exit = remove gives back exactly what was found")
+        let after = try routingState()
+        #expect(after == before, "on_exit = remove gives back exactly what was found: \(difference(before, after))")
         let foreignAfter = try (ip("rule", "show", "table", "300"), ip("route", "show", "table", "300"))
         #expect(foreignAfter == foreign, "the foreign rule and table are byte-for-byte the same")
     }
@@ -120,12 +136,45 @@ final class RoutingDaemonKernelTests {
         try daemon.waitConverged()
         let made = try routingState()
         #expect(daemon.stop() == 0)
-        #expect(try routingState() == made, "on_exit = keep leaves it")
+        let kept = try routingState()
+        #expect(kept == made, "on_exit = keep leaves it: \(difference(made, kept))")
         // mode = "off" at the next start: what the earlier run made (recorded) is removed.
         let off = try Daemon(namespace: lab.client, policy: Self.policy() + "\n[routing]\nmode = \"off\"\n", directory: daemon.directory)
         try off.waitUntil("the daemon's rules gone") { try ownRules().isEmpty }
         try off.waitConverged()
         #expect(off.stop() == 0)
         #expect(try ownRules().isEmpty)
+    }
+
+    @Test func planShowsTheRoutingChangesWithTheirReasonsAndNamesAMissingGateway() throws {
+        try lab.exec(lab.client, ["sysctl", "-qw", "net.ipv4.conf.a1.rp_filter=1"])
+        // a2 loses its only gateway (the lab's table 102): no default route leaves by it anywhere.
+        try ip("route", "del", "default", "table", "102")
+        try ip("-6", "route", "del", "default", "table", "102")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mptcpctl-plan-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("p.toml").path
+        try Self.policy().replacingOccurrences(of: "@STATE@", with: directory.path + "/state").write(toFile: file, atomically: true, encoding: .utf8)
+        let before = try routingState()
+
+        let text = try lab.mptcpctl(lab.client, ["plan", "--config", file], check: false)
+        #expect(text.status == 2, "\(text.stderr)")
+        let lines = text.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        #expect(lines.contains { $0.hasPrefix("add rule from 10.0.1.1 lookup ") && $0.contains("(a1) # a1 10.0.1.1: ") }, "\(text.stdout)")
+        #expect(lines.contains { $0.hasPrefix("add route default via 10.0.1.2 dev a1 table ") && $0.contains(" # ") }, "\(text.stdout)")
+        #expect(lines.contains { $0.hasPrefix("set rp_filter net.ipv4.conf.a1.rp_filter: 1 → 2 (loose) # ") }, "\(text.stdout)")
+        #expect(lines.contains { $0.hasPrefix("note: a2 (IPv4): no gateway known") && $0.contains("interface[2].gateway") }, "\(text.stdout)")
+        #expect(!lines.contains { $0.hasPrefix("add route default") && $0.contains("dev a2") }, "no default route for a2: \(text.stdout)")
+
+        let json = try lab.mptcpctl(lab.client, ["plan", "--config", file, "--json"], check: false)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let changes = try #require(object["changes"] as? [[String: Any]])
+        let rule = try #require(changes.first { $0["action"] as? String == "add_rule" && ($0["rule"] as? [String: Any])?["source"] as? String == "10.0.1.1" })
+        #expect((rule["rule"] as? [String: Any])?["interface"] as? String == "a1" && (rule["reason"] as? String)?.isEmpty == false)
+        #expect(changes.contains { $0["action"] as? String == "set_rp_filter" && $0["interface"] as? String == "a1" && $0["from"] as? String == "1" })
+        let notes = try #require(object["routing_notes"] as? [[String: Any]])
+        #expect(notes.contains { $0["interface"] as? String == "a2" && $0["family"] as? String == "ipv4" && $0["key"] as? String == "interface[2].gateway" })
+        #expect(try routingState() == before, "plan changes nothing")
     }
 }

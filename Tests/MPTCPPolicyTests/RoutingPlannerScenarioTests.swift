@@ -159,4 +159,18 @@ import Testing
         let plan = lab.converge(policy)
         #expect(plan.addedRules.count == 2)
     }
+    @Test func aPointToPointUplinkWhoseDefaultRouteNamesOnlyTheDeviceGetsAnOnLinkDefault() {
+        var lab = RoutingLab()
+        let wwan = lab.link("wwan0")
+        lab.address("100.64.0.5", 32, on: wwan)
+        lab.routes.append(Route(family: 2, table: Route.tableMain, destination: nil, destinationPrefixLength: 0, outputInterface: wwan,
+                                scope: Route.scopeLink, routingProtocol: RoutingProtocol.boot))
+        let plan = lab.converge(Policy(interfaces: [interfaceBlock(["wwan*"], .backup, position: 1)]))
+        #expect(plan.notes.isEmpty, "\(plan.notes)")
+        // A /32 has no connected prefix: the default route alone, on the link.
+        #expect(plan.addedRoutes == [Route(family: 2, table: 7300, destination: nil, destinationPrefixLength: 0, outputInterface: wwan,
+                                           scope: Route.scopeLink)])
+        #expect(plan.addedRules == [RoutingRule(from: ip("100.64.0.5"), table: 7300, priority: 7300)])
+        #expect(plan.changes.contains { $0.reason.contains("default route on the link in table 7300") })
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import MPTCPKit
 @testable import MPTCPPolicy
 import Testing
@@ -159,5 +160,22 @@ import Testing
                             outputInterface: 3, routingProtocol: RoutingProtocol.boot)
         expectProblem("[routing]\ntables = \"7300-7301\"\n" + block + "[[interface]]\nname = \"eth2\"\nrole = \"active\"\n",
                       line: 2, key: "routing.tables", "leaves 1 free table for the 2 interfaces", offer: offer(routes: [foreign]))
+    }
+}
+
+/// `[routing]` encodes as the file writes it (for `policy.show` and reload differences).
+@Suite struct RoutingSettingsCodingTests {
+    @Test func rangesEncodeAsTheFileWritesThemAndRoundTrip() throws {
+        let settings = RoutingSettings(mode: .off, tables: 1000...1009, priorities: 20000...20009, reversePathFilter: .keep)
+        let data = try JSONEncoder().encode(settings)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("\"tables\":\"1000-1009\"") && text.contains("\"priorities\":\"20000-20009\""), "\(text)")
+        #expect(text.contains("\"rpFilter\":\"keep\""), "\(text)")
+        #expect(try JSONDecoder().decode(RoutingSettings.self, from: data) == settings)
+        var rule = InterfaceRule(names: [], role: .active)
+        rule.gateways = [ip("192.0.2.1"), ip("fe80::1")]
+        let ruleText = String(decoding: try JSONEncoder().encode(rule), as: UTF8.self)
+        #expect(ruleText.contains("\"gateways\":[\"192.0.2.1\",\"fe80::1\"]"), "\(ruleText)")
+        #expect(try JSONDecoder().decode(InterfaceRule.self, from: try JSONEncoder().encode(rule)) == rule)
     }
 }

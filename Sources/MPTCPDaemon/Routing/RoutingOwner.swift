@@ -55,7 +55,7 @@ final class RoutingOwner: @unchecked Sendable {
         forgetVanished(state.network)
         guard policy.routing.mode == .on else {
             report([])
-            return owned.isEmpty || apply(removal(state), network: state.network, trigger: trigger)
+            return apply(removal(state), network: state.network, trigger: trigger)
         }
         let plan = RoutingPlanner.plan(policy: policy, network: state.network, reversePathFilter: state.reversePathFilter,
                                        owned: owned)
@@ -63,10 +63,10 @@ final class RoutingOwner: @unchecked Sendable {
         return apply(plan, network: state.network, trigger: trigger)
     }
 
-    /// `on_exit = "remove"`: removes every rule and route this daemon made and
+    /// `on_exit = "remove"`: removes every rule and route mptcpctld made (marked
+    /// `proto 242`: recorded, or adopted from a lost record) and
     /// gives back each rp_filter value it changed, unless someone changed it since.
     func removeOwned(network: NetworkSnapshot?) {
-        guard !owned.isEmpty else { return }
         let state: RoutingKernel.State
         do { state = try kernel.observe(network ?? NetworkSnapshot(links: [], addresses: [], defaultRoutes: [])) } catch {
             logger.error("cannot read the routing rules and routes at exit; left in place (recorded for the next run)",
@@ -119,8 +119,9 @@ final class RoutingOwner: @unchecked Sendable {
     /// others. Then the tables: the plan's, plus any still holding a route of ours.
     private func apply(_ plan: RoutingPlan, network: NetworkSnapshot, trigger: String) -> Bool {
         var tables = owned.tables.merging(plan.ownership.tables) { _, new in new }
-        if tables != owned.tables {
-            var record = owned
+        let adopted = owned.adopting(plan.ownership, present: network)
+        if tables != owned.tables || adopted != owned {
+            var record = adopted
             record.tables = tables
             persist(record)
         }
@@ -144,7 +145,6 @@ final class RoutingOwner: @unchecked Sendable {
     /// EEXIST on something recorded before this change is adoption, not failure;
     /// an ENOENT on a removal means it is gone already.
     private func apply(_ change: RoutingChange, words: RoutingWords, trigger: String) -> Bool {
-        FaultInjection.pause(before: "a routing change", logger: logger, ["change": "\(words.subject(change))"])
         var record = owned
         let newlyRecorded = record.recordBefore(change)
         if newlyRecorded { persist(record) }

@@ -55,6 +55,20 @@ extension RoutingOwnership {
         return (rules, routes)
     }
 
+    /// With the rules and routes of `planned` that the kernel has but this record
+    /// lacks: marked as mptcpctld's (`proto 242`) and adopted by the planner,
+    /// made by a run whose record was lost or set aside.
+    func adopting(_ planned: RoutingOwnership, present network: NetworkSnapshot) -> RoutingOwnership {
+        var copy = self
+        for rule in planned.ownedRules where !owns(rule) && network.rules.contains(where: { RoutingIdentity.same($0, rule) }) {
+            copy.rules.append(OwnedRule(rule))
+        }
+        for route in planned.ownedRoutes where !owns(route) && network.routes.contains(where: { RoutingIdentity.same($0, route) }) {
+            copy.routes.append(OwnedRoute(route))
+        }
+        return copy
+    }
+
     /// Without the given rules and routes.
     func dropping(rules gone: [RoutingRule], routes goneRoutes: [Route]) -> RoutingOwnership {
         var copy = self

@@ -105,6 +105,17 @@ extension EndpointLoop {
         state.update { $0.manager = m }
     }
 
+    /// `on_exit = "remove"` for source routing: the links are read for the
+    /// rp_filter restores (without them those stay recorded for the next run).
+    private func removeRouting() {
+        var network: NetworkSnapshot?
+        do { network = try kernel.network.read() } catch {
+            logger.error("cannot read links and addresses at exit; rp_filter values stay recorded for the next run",
+                         metadata: ["error": "\(error)"])
+        }
+        routing.removeOwned(network: network)
+    }
+
     /// Joins the interface watcher, the MPTCP event reader and the hook runner.
     func stopThreads() {
         watcher?.join()
@@ -120,15 +131,20 @@ extension EndpointLoop {
         SystemdNotify.send("STOPPING=1")
         switch policies.current.kernel.onExit {
         case .remove:
-            logger.info("shutting down: removing the endpoints and source routing this daemon added and restoring the settings it changed")
+            logger.info("shutting down: removing the endpoints this daemon added and restoring the settings it changed")
             reconciler.removeOwned()
             reconciler.restoreSettings()
-            routing.removeOwned(network: try? kernel.network.read())
+            removeRouting()
         case .keep:
-            logger.info("shutting down: keeping endpoints and source routing (on_exit = keep)", metadata: [
+            logger.info("shutting down: keeping endpoints (on_exit = keep)", metadata: [
                 "owned": "\(reconciler.owned.count)", "changed_settings": "\(Reconciler.describe(reconciler.changedSettings))",
-                "routing_rules": "\(routing.owned.rules.count)", "routing_routes": "\(routing.owned.routes.count)",
             ])
+            if !routing.owned.isEmpty {
+                logger.info("shutting down: keeping source routing (on_exit = keep)", metadata: [
+                    "rules": "\(routing.owned.rules.count)", "routes": "\(routing.owned.routes.count)",
+                    "rp_filter": "\(routing.owned.reversePathFilter.count)",
+                ])
+            }
         }
         hooks?.join()
     }

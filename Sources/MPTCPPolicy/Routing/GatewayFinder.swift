@@ -4,9 +4,10 @@ import MPTCPKit
 /// system's own routes first (they follow DHCP, RA and the admin), the
 /// policy's `gateway` only when the system names none.
 enum GatewayFinder {
-    /// A next hop and where it was found ("the default route on eth1 in table main, metric 100").
+    /// A next hop and where it was found ("the default route on eth1 in table main, metric 100");
+    /// no address for a point-to-point link whose default route names only the device (`default dev ppp0`).
     struct Found: Hashable, Sendable {
-        var address: IPAddress
+        var address: IPAddress?
         var origin: String
     }
 
@@ -24,6 +25,13 @@ enum GatewayFinder {
         if let d = defaults.first, let g = d.gateway {
             return Found(address: g, origin: "from the default route on \(m.name) in table \(tableName(d.table))"
                 + (d.metric.map { ", metric \($0)" } ?? ""))
+        }
+        // A point-to-point link (PPP, a cellular modem, a tunnel): its default route names the device alone.
+        if let d = network.routes.first(where: {
+            $0.family == kernelFamily && $0.outputInterface == m.index && !$0.isOurs && $0.isDefault && $0.gateway == nil
+                && $0.type == Route.typeUnicast
+        }) {
+            return Found(address: nil, origin: "as the default route on \(m.name) in table \(tableName(d.table)), which names no router")
         }
         // A router on the link that some other route uses.
         let routers = candidates.sorted {

@@ -36,6 +36,34 @@ public struct RoutingSettings: Hashable, Sendable, Codable {
         self.reversePathFilter = reversePathFilter
     }
 
+    enum CodingKeys: String, CodingKey {
+        case mode, tables, priorities, reversePathFilter = "rpFilter"
+    }
+
+    /// Ranges as the file writes them (`"7300-7399"`), so `policy.show` reads like the file.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func range(_ key: CodingKeys) throws -> ClosedRange<UInt32> {
+            let text = try c.decode(String.self, forKey: key)
+            guard let r = Self.range(text) else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "not FIRST-LAST: \(text)")
+            }
+            return r
+        }
+        mode = try c.decode(Mode.self, forKey: .mode)
+        tables = try range(.tables)
+        priorities = try range(.priorities)
+        reversePathFilter = try c.decode(ReversePathFilter.self, forKey: .reversePathFilter)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(mode, forKey: .mode)
+        try c.encode("\(tables.lowerBound)-\(tables.upperBound)", forKey: .tables)
+        try c.encode("\(priorities.lowerBound)-\(priorities.upperBound)", forKey: .priorities)
+        try c.encode(reversePathFilter, forKey: .reversePathFilter)
+    }
+
     /// `"7300-7399"`, as written in the file; nil when `text` is not `FIRST-LAST`
     /// with FIRST <= LAST, both decimal and fitting 32 bits.
     public static func range(_ text: String) -> ClosedRange<UInt32>? {

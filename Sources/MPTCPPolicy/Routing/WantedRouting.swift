@@ -27,9 +27,13 @@ struct WantedRouting: Sendable {
                     + "so subflows from \(a.address) reach \(m.name)'s link"))
             }
             if let gateway = GatewayFinder.gateway(for: m, family: family, network: network) {
+                // Without a router the route is on the link itself (scope link, as `ip route add default dev ppp0`).
+                let onLink = gateway.address == nil && family == .ipv4
                 let route = Route(family: addresses[0].address.family, table: slot.table, destination: nil, destinationPrefixLength: 0,
-                                  gateway: gateway.address, outputInterface: m.index, routingProtocol: RoutingProtocol.mptcpctl)
-                routes.append((route, "\(m.name) (\(family == .ipv4 ? "IPv4" : "IPv6")): default route via \(gateway.address) "
+                                  gateway: gateway.address, outputInterface: m.index,
+                                  scope: onLink ? Route.scopeLink : Route.scopeUniverse, routingProtocol: RoutingProtocol.mptcpctl)
+                let via = gateway.address.map { "via \($0)" } ?? "on the link"
+                routes.append((route, "\(m.name) (\(family == .ipv4 ? "IPv4" : "IPv6")): default route \(via) "
                     + "in table \(slot.table) (\(gateway.origin))"))
             } else {
                 notes.append(GatewayFinder.missing(m, family: family))

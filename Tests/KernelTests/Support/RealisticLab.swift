@@ -166,7 +166,7 @@ struct BulkTransfer: CustomStringConvertible {
     /// Sends for `seconds` from the client to `destination`:`port` (a `sink` must listen there),
     /// sampling the subflows with `ss` while it runs; `probe` is called with each sample
     /// (while the connection is open) until it returns true.
-    static func run(in lab: RealisticLab, to destination: IPAddress, port: Int, seconds: Double = 3,
+    static func run(in lab: RealisticLab, to destination: IPAddress, port: Int, seconds: Double = 4,
                     probe: (([SubflowSocket]) throws -> Bool)? = nil) throws -> BulkTransfer {
         let client = try lab.peer(lab.client, ["client", "--connect", destination.description, "--port", String(port),
                                                "--seconds", String(seconds)])

@@ -203,4 +203,21 @@ import Testing
         #expect(events.contains { $0.type == "routing_route_added" && $0.fields["address"] == "default" && $0.fields["gateway"] == "10.0.1.254" })
         #expect(events.contains { $0.type == "routing_rp_filter_set" && $0.fields["interface"] == "a1" && $0.fields["from"] == 1 && $0.fields["to"] == 2 })
     }
+
+    @Test func routingMarkedAsOursWhoseRecordWasLostIsAdoptedAndGivenBackAtExit() throws {
+        let rig = RoutingRig()
+        let policy = try RoutingRig.policy()
+        #expect(rig.owner().reconcile(policy: policy, network: rig.network, trigger: "start"))
+        let made = (rules: rig.ownRules, routes: rig.ownRoutes.count)
+        try FileManager.default.removeItem(atPath: rig.store.path)
+        rig.routing.clearChanges()
+        let restarted = rig.restarted()
+        let owner = restarted.owner()
+        #expect(owner.reconcile(policy: policy, network: restarted.network, trigger: "start"))
+        #expect(!rig.routing.changes.contains { $0.hasPrefix("add ") || $0.hasPrefix("delete ") }, "adopted, not made again: \(rig.routing.changes)")
+        let record = try restarted.store.load().routing
+        #expect(record.ownedRules.count == made.rules.count && record.ownedRoutes.count == made.routes)
+        owner.removeOwned(network: restarted.network)
+        #expect(restarted.ownRules.isEmpty && restarted.ownRoutes.isEmpty)
+    }
 }
