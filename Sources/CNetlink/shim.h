@@ -34,4 +34,9 @@ static inline int cnl_errno(void) { return errno; }
 extern int setns(int fd, int nstype);
 static inline int cnl_setns_net(int fd) { return setns(fd, 0x40000000); }
 
+/// unshare(2) of the network namespace only: the calling thread gets a fresh, empty
+/// namespace (mptcpctl doctor's throw-away probes). Declared for the same reason as setns.
+extern int unshare(int flags);
+static inline int cnl_unshare_net(void) { return unshare(0x40000000); }
+
 #endif

@@ -190,9 +190,28 @@ struct StatusCommand: ParsableCommand {
             ("policy", "\(s.config), loaded \(s.configLoadedAt), reloaded \(s.reloads) time(s)"),
             ("owned endpoints", String(s.ownedEndpoints)),
         ]
-        for (label, value) in rows {
-            Output.line(label + ":" + String(repeating: " ", count: 17 - label.count) + value)
+        for (label, value) in rows + (s.routing.map(routingRows) ?? []) {
+            Output.line(label + ":" + String(repeating: " ", count: max(1, 17 - label.count)) + value)
         }
+    }
+
+    /// `routing:`, then one line per owned table, rule and route, rp_filter value and note.
+    private func routingRows(_ r: RoutingStatusRecord) -> [(String, String)] {
+        var rows = [("routing", r.mode == "on" ? "owned by mptcpctld (mode = on)" : "left to the administrator (mode = off)")]
+        for (name, table) in r.tables.sorted(by: { $0.key < $1.key }) { rows.append(("  table", "\(table) (\(name))")) }
+        for rule in r.rules {
+            rows.append(("  rule", "from \(rule.source) lookup \(rule.table) priority \(rule.priority)" + (rule.interface.map { " (\($0))" } ?? "")))
+        }
+        for route in r.routes {
+            let words = [route.destination] + (route.gateway.map { ["via", $0] } ?? []) + (route.interface.map { ["dev", $0] } ?? [])
+                + (route.source.map { ["src", $0] } ?? []) + ["table", String(route.table)]
+            rows.append(("  route", words.joined(separator: " ")))
+        }
+        for (name, found) in r.reversePathFilter.sorted(by: { $0.key < $1.key }) {
+            rows.append(("  rp_filter", "\(name): set loose, was \(found) (restored on exit)"))
+        }
+        for note in r.notes { rows.append(("  note", note)) }
+        return rows
     }
 
     private func duration(_ seconds: Double) -> String {

@@ -1,4 +1,5 @@
-/// `status`: the running daemon. Every member is always present; those the
+/// `status`: the running daemon. Every member is always present (`routing`:
+/// from a daemon with source routing); those the
 /// daemon cannot tell (a sysctl it cannot read, no userspace path manager) are null.
 public struct StatusRecord: ControlRecord {
     public var version: String
@@ -21,10 +22,14 @@ public struct StatusRecord: ControlRecord {
     public var userspacePathManager: Bool
     /// Requests handled since start.
     public var apiRequests: Int
+    /// The source routing the daemon owns; nil (and absent from the JSON) from
+    /// a daemon without source routing.
+    public var routing: RoutingStatusRecord?
 
     public init(version: String, apiVersion: Int, pid: Int, namespace: String, uptimeSeconds: Double, pathManager: String?,
                 scheduler: String?, config: String, configLoadedAt: String, reloads: Int, ownedEndpoints: Int,
-                connections: Int?, userspacePathManager: Bool, apiRequests: Int) {
+                connections: Int?, userspacePathManager: Bool, apiRequests: Int,
+                routing: RoutingStatusRecord? = nil) {
         self.version = version
         self.apiVersion = apiVersion
         self.pid = pid
@@ -39,10 +44,11 @@ public struct StatusRecord: ControlRecord {
         self.connections = connections
         self.userspacePathManager = userspacePathManager
         self.apiRequests = apiRequests
+        self.routing = routing
     }
 
     public var json: JSONValue {
-        [
+        var members: [String: JSONValue] = [
             "version": .string(version), "api_version": .integer(Int64(apiVersion)), "pid": .integer(Int64(pid)),
             "namespace": .string(namespace), "uptime_seconds": .number(uptimeSeconds),
             "path_manager": orNull(pathManager), "scheduler": orNull(scheduler),
@@ -50,6 +56,8 @@ public struct StatusRecord: ControlRecord {
             "owned_endpoints": .integer(Int64(ownedEndpoints)), "connections": orNull(connections),
             "userspace_path_manager": .bool(userspacePathManager), "api_requests": .integer(Int64(apiRequests)),
         ]
+        if let routing { members["routing"] = routing.json }
+        return .object(members)
     }
 
     public init(json: JSONValue) throws(RPCError) {
@@ -60,6 +68,7 @@ public struct StatusRecord: ControlRecord {
                   config: try r.string("config"), configLoadedAt: try r.string("config_loaded_at"),
                   reloads: try r.integer("reloads"), ownedEndpoints: try r.integer("owned_endpoints"),
                   connections: try r.optionalInteger("connections"),
-                  userspacePathManager: try r.bool("userspace_path_manager"), apiRequests: try r.integer("api_requests"))
+                  userspacePathManager: try r.bool("userspace_path_manager"), apiRequests: try r.integer("api_requests"),
+                  routing: try r.members["routing"].map { v throws(RPCError) in try RoutingStatusRecord(json: v) })
     }
 }

@@ -19,7 +19,8 @@ extension ControlAPI {
             pathManager: try? sysctl.pathManager(), scheduler: try? sysctl.scheduler(),
             config: s.configPath, configLoadedAt: iso8601(s.loadedAt), reloads: s.reloads, ownedEndpoints: s.owned.count,
             connections: s.manager?.count, userspacePathManager: s.manager != nil,
-            apiRequests: requests.load(ordering: .relaxed))
+            apiRequests: requests.load(ordering: .relaxed),
+            routing: RoutingStatusRecord(owned: s.routing, notes: s.routingNotes, mode: s.policy.routing.mode))
     }
 
     func connections() throws(RPCError) -> [ConnectionRecord] {
@@ -114,7 +115,7 @@ extension ControlAPI {
         let s = state.snapshot
         let result: PlanResult
         do {
-            result = try PlanResult(kernel: kernel, owned: s.owned, policy: s.policy)
+            result = try PlanResult(kernel: kernel, owned: s.owned, routing: s.routing, policy: s.policy)
         } catch { throw .kernel("\(error)") }
         // The plan's members are `mptcpctld --plan --json`'s document.
         let plan: JSONValue
@@ -122,7 +123,7 @@ extension ControlAPI {
             throw .internalError("cannot encode the plan: \(error)")
         }
         guard case .object(let members) = plan else { throw .internalError("cannot encode the plan") }
-        return PlanRecord(plan: members, text: result.text, pending: result.plan.changes.count + result.settings.count)
+        return PlanRecord(plan: members, text: result.text, pending: result.pending)
     }
 }
 

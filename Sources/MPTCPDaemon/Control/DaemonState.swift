@@ -22,6 +22,9 @@ final class DaemonState: Sendable {
         var loadedAt: Double
         var reloads = 0
         var owned: Set<OwnedEndpoint> = []
+        /// The source routing the daemon owns, and its planner's last notes.
+        var routing = RoutingOwnership()
+        var routingNotes: [String] = []
         /// The userspace path manager's table, when it runs.
         var manager: ConnectionManager?
     }

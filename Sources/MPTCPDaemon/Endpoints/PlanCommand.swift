@@ -15,7 +15,8 @@ struct PlanCommand {
         do {
             let kernel = try KernelHandle(namespace: namespace)
             let store = OwnershipStore(directory: policy.daemon.stateDirectory, namespace: namespace)
-            result = try PlanResult(kernel: kernel, owned: try store.load().endpoints, policy: policy)
+            let record = try store.load()
+            result = try PlanResult(kernel: kernel, owned: record.endpoints, routing: record.routing, policy: policy)
         } catch {
             throw Failure("plan: \(error)")
         }
@@ -24,25 +25,32 @@ struct PlanCommand {
     }
 }
 
-/// What the daemon would change now: its endpoint plan and the kernel settings
-/// to set, with interface names; rendered for `--plan` and `policy.plan`.
+/// What the daemon would change now: its endpoint plan, the kernel settings
+/// to set and the source routing (rules, routes, rp_filter, notes), with
+/// interface names; rendered for `--plan` and `policy.plan`.
 struct PlanResult {
     let plan: EndpointPlan
     let settings: [SettingChange]
+    let routing: RoutingPlanView
     let names: [Int32: String]
 
-    init(kernel: KernelHandle, owned: Set<OwnedEndpoint>, policy: Policy) throws {
-        try self.init(kernel: kernel.endpointKernel, owned: owned, policy: policy)
+    init(kernel: KernelHandle, owned: Set<OwnedEndpoint>, routing: RoutingOwnership, policy: Policy) throws {
+        try self.init(kernel: kernel.endpointKernel, routingKernel: kernel.routingKernel, owned: owned, routing: routing, policy: policy)
     }
 
-    init(kernel: EndpointKernel, owned: Set<OwnedEndpoint>, policy: Policy) throws {
+    init(kernel: EndpointKernel, routingKernel: RoutingKernel, owned: Set<OwnedEndpoint>, routing: RoutingOwnership,
+         policy: Policy) throws {
         let network = try kernel.network.read()
         plan = try kernel.observe(owned: owned, policy: policy, network: network)
         settings = Planner.settingsChanges(policy: policy, current: try kernel.settings())
+        self.routing = try RoutingPlanView(kernel: routingKernel, owned: routing, policy: policy, network: network)
         names = Dictionary(network.links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
     }
 
-    var isEmpty: Bool { plan.changes.isEmpty && settings.isEmpty }
+    /// Endpoint, setting and routing changes pending.
+    var pending: Int { plan.changes.count + settings.count + routing.plan.changes.count }
+
+    var isEmpty: Bool { pending == 0 }
 
     var text: String {
         var out = ""
@@ -74,8 +82,10 @@ struct PlanResult {
             }
         }
         print(table(rows), terminator: "")
+        print(table(routing.rows), terminator: "")
         for w in plan.warnings { print("warning: " + w) }
-        let count = plan.changes.count + settings.count
+        for n in routing.noteLines { print(n) }
+        let count = pending
         print(count == 0 ? "no changes: the kernel matches the policy" : "\(count) change\(count == 1 ? "" : "s") pending")
         return out
     }
@@ -103,6 +113,9 @@ struct PlanResult {
         var action: String
         var endpoint: EndpointJSON?
         var flags: [String]?
+        var rule: RoutingPlanView.RuleJSON?
+        var route: RoutingPlanView.RouteJSON?
+        var interface: String?
         var from: String?
         var to: String?
         var reason: String?
@@ -119,6 +132,11 @@ struct PlanResult {
         var foreign: [EndpointJSON]
         var skipped: [SkippedJSON]
         var warnings: [String]
+        var routingNotes: [RoutingPlanView.NoteJSON]
+
+        enum CodingKeys: String, CodingKey {
+            case changes, foreign, skipped, warnings, routingNotes = "routing_notes"
+        }
     }
 
     /// `mptcpctld --plan --json`'s bytes (sorted keys).
@@ -156,9 +174,25 @@ struct PlanResult {
                 changes.append(ChangeJSON(action: "set", endpoint: ep(e), flags: flags.names, reason: why))
             }
         }
+        changes += routing.plan.changes.map(routingChange)
         return PlanJSON(
             changes: changes, foreign: plan.foreign.map(ep),
             skipped: plan.skipped.map { SkippedJSON(address: $0.address.description, interface: names[$0.interfaceIndex] ?? "if\($0.interfaceIndex)", reason: $0.reason) },
-            warnings: plan.warnings)
+            warnings: plan.warnings, routingNotes: routing.notes)
+    }
+
+    /// A routing change in `--plan --json`: `add_rule`, `remove_rule`, `add_route`,
+    /// `remove_route`, `set_rp_filter`, `restore_rp_filter`.
+    private func routingChange(_ change: RoutingChange) -> ChangeJSON {
+        switch change {
+        case .addRule(let r, let why): ChangeJSON(action: "add_rule", rule: routing.rule(r), reason: why)
+        case .removeRule(let r, let why): ChangeJSON(action: "remove_rule", rule: routing.rule(r), reason: why)
+        case .addRoute(let r, let why): ChangeJSON(action: "add_route", route: routing.route(r), reason: why)
+        case .removeRoute(let r, let why): ChangeJSON(action: "remove_route", route: routing.route(r), reason: why)
+        case .setReversePathFilter(let interface, let from, let to, let why):
+            ChangeJSON(action: "set_rp_filter", interface: interface, from: String(from), to: String(to), reason: why)
+        case .restoreReversePathFilter(let interface, let to, let why):
+            ChangeJSON(action: "restore_rp_filter", interface: interface, to: String(to), reason: why)
+        }
     }
 }

@@ -330,7 +330,12 @@ final class Reconciler: @unchecked Sendable {
     }
 
     private func persist() {
-        do { try store.save(OwnershipStore.Record(endpoints: owned, settings: changedSettings)) } catch {
+        do {
+            try store.update { [owned, changedSettings] in
+                $0.endpoints = owned
+                $0.settings = changedSettings
+            }
+        } catch {
             logger.error("cannot record owned endpoints", metadata: ["state": "\(store.path)", "error": "\(error)"])
         }
     }

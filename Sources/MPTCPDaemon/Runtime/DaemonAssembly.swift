@@ -75,10 +75,13 @@ extension MPTCPCtlD {
         let policy = policies.current
         let kernel: KernelHandle
         let reconciler: Reconciler
+        let routing: RoutingOwner
         do {
             kernel = try KernelHandle(namespace: namespace)
             let store = OwnershipStore(directory: policy.daemon.stateDirectory, namespace: namespace)
             reconciler = try Reconciler(policies: policies, kernel: kernel.endpointKernel, store: store, logger: logger, hub: hub)
+            // After the reconciler, which has read (or set aside) the record.
+            routing = RoutingOwner(kernel: kernel.routingKernel, store: store, logger: logger, hub: hub)
             // Rewriting the current limits is a no-op that needs CAP_NET_ADMIN.
             let limits = try kernel.pathManager.limits()
             try kernel.pathManager.setLimits(subflows: limits.subflows, addAddrAccepted: limits.addAddrAccepted)
@@ -88,7 +91,7 @@ extension MPTCPCtlD {
         }
         let hooks = HookRunner(settings: policy.hooks, hub: hub, namespace: namespace,
                                socketPath: policy.daemon.socketPath(namespace: namespace.name), logger: logger)
-        return EndpointLoop(reconciler: reconciler, kernel: kernel, policies: policies, configPath: config, namespace: namespace,
+        return EndpointLoop(reconciler: reconciler, routing: routing, kernel: kernel, policies: policies, configPath: config, namespace: namespace,
                             logger: logger, doorbell: doorbell, state: state, hub: hub, hooks: hooks)
     }
 }

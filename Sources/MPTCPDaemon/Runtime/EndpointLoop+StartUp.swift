@@ -28,7 +28,10 @@ extension EndpointLoop {
         // Actions name what caused them (`EventCause`): here, start-up.
         let startCause = EventCause(trigger: "start")
         _ = reconciler.applySettings(logFound: true)
-        if !hub.attributing(to: startCause, { reconciler.reconcile(trigger: "start", network: lastNetwork) }) { doorbell.ring(.retry) }
+        let reconciled = hub.attributing(to: startCause) { reconciler.reconcile(trigger: "start", network: lastNetwork) }
+        // Source routing before the userspace path manager makes its first subflows.
+        let routed = hub.attributing(to: startCause) { reconcileRouting(network: lastNetwork, trigger: "start") }
+        if !reconciled || !routed { doorbell.ring(.retry) }
         state.update { $0.owned = reconciler.owned }
         if policies.current.kernel.pathManager == "userspace", let subscription {
             startConnectionManager(subscription, network: startNetwork, cause: startCause)
@@ -102,6 +105,17 @@ extension EndpointLoop {
         state.update { $0.manager = m }
     }
 
+    /// `on_exit = "remove"` for source routing: the links are read for the
+    /// rp_filter restores (without them those stay recorded for the next run).
+    private func removeRouting() {
+        var network: NetworkSnapshot?
+        do { network = try kernel.network.read() } catch {
+            logger.error("cannot read links and addresses at exit; rp_filter values stay recorded for the next run",
+                         metadata: ["error": "\(error)"])
+        }
+        routing.removeOwned(network: network)
+    }
+
     /// Joins the interface watcher, the MPTCP event reader and the hook runner.
     func stopThreads() {
         watcher?.join()
@@ -120,10 +134,17 @@ extension EndpointLoop {
             logger.info("shutting down: removing the endpoints this daemon added and restoring the settings it changed")
             reconciler.removeOwned()
             reconciler.restoreSettings()
+            removeRouting()
         case .keep:
             logger.info("shutting down: keeping endpoints (on_exit = keep)", metadata: [
                 "owned": "\(reconciler.owned.count)", "changed_settings": "\(Reconciler.describe(reconciler.changedSettings))",
             ])
+            if !routing.owned.isEmpty {
+                logger.info("shutting down: keeping source routing (on_exit = keep)", metadata: [
+                    "rules": "\(routing.owned.rules.count)", "routes": "\(routing.owned.routes.count)",
+                    "rp_filter": "\(routing.owned.reversePathFilter.count)",
+                ])
+            }
         }
         hooks?.join()
     }

@@ -12,6 +12,8 @@ import MPTCPPolicy
 /// only (construction excepted).
 final class EndpointLoop: @unchecked Sendable {
     let reconciler: Reconciler
+    /// Source routing and rp_filter (`[routing]`), planned after each endpoint pass.
+    let routing: RoutingOwner
     let kernel: KernelHandle
     let policies: PolicyStore
     let configPath: String
@@ -34,9 +36,10 @@ final class EndpointLoop: @unchecked Sendable {
     private var retries = EndpointRetrySeries()
     private var resyncAt: ContinuousClock.Instant?
 
-    init(reconciler: Reconciler, kernel: KernelHandle, policies: PolicyStore, configPath: String, namespace: NetworkNamespace,
+    init(reconciler: Reconciler, routing: RoutingOwner, kernel: KernelHandle, policies: PolicyStore, configPath: String, namespace: NetworkNamespace,
          logger: Logger, doorbell: Doorbell, state: DaemonState, hub: EventHub, hooks: HookRunner?) {
         self.reconciler = reconciler
+        self.routing = routing
         self.kernel = kernel
         self.policies = policies
         self.configPath = configPath
@@ -126,9 +129,21 @@ final class EndpointLoop: @unchecked Sendable {
         }
         if manager != nil { driveManager(why, network: network, cause: cause) }
         let reconciled = hub.attributing(to: cause) { reconciler.reconcile(trigger: trigger, network: network) }
+        let routed = hub.attributing(to: cause) { reconcileRouting(network: network, trigger: trigger) }
         state.update { $0.owned = reconciler.owned }
-        settle(reconciled: reconciled)
+        settle(reconciled: reconciled && routed)
         if why.contains(.reload) { SystemdNotify.send("READY=1") }
+    }
+
+    /// Source routing after the endpoints (`RoutingOwner`): needs the pass's
+    /// links and addresses (a pass that could not read them is retried).
+    func reconcileRouting(network: NetworkSnapshot?, trigger: String) -> Bool {
+        let routed = network.map { routing.reconcile(policy: policies.current, network: $0, trigger: trigger) } ?? false
+        state.update { [routing] in
+            $0.routing = routing.owned
+            $0.routingNotes = routing.notes
+        }
+        return routed
     }
 
     /// Publishes the interface events since the last snapshot.

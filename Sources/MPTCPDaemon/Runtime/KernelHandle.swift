@@ -14,12 +14,15 @@ final class KernelHandle: @unchecked Sendable {
     let pathManager: PathManager
     let network: NetworkReader
     let sysctl: MPTCPSysctl
+    /// Rules and routes (rtnetlink), used like `network`.
+    let routingTables: RoutingTables
 
     init(namespace: NetworkNamespace) throws {
         self.namespace = namespace
         pathManager = try PathManager(namespace: namespace)
         network = try NetworkReader(namespace: namespace)
         sysctl = MPTCPSysctl(namespace: namespace)
+        routingTables = try RoutingTables(namespace: namespace)
     }
 
     /// What the kernel offers, or nil when the sysctls cannot be read; with the
@@ -31,6 +34,11 @@ final class KernelHandle: @unchecked Sendable {
               let managers = try? sysctl.availablePathManagers() else { return nil }
         let network = try? NetworkSnapshot.read(namespace: namespace)
         return KernelOffer(pathManagers: managers, schedulers: schedulers, rules: network?.rules, routes: network?.routes)
+    }
+
+    /// The routing side of this handle, through the protocols the routing owner takes.
+    var routingKernel: RoutingKernel {
+        RoutingKernel(routing: routingTables, reversePathFilter: sysctl)
     }
 
     /// The endpoint side of this handle, through the protocols the reconciler takes.

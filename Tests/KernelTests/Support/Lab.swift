@@ -7,7 +7,7 @@ import Synchronization
 /// 10.0.i.2 (b), fd00:i::1 and fd00:i::2, and per-path routing.
 /// Names embed the test process id so `scripts/lab/lab gc` can sweep leftovers of
 /// crashed runs; `close()` (also run by `deinit`) removes the lab.
-final class Lab: @unchecked Sendable {
+final class Lab: LabNamespaces, @unchecked Sendable {
     let name: String
     let paths: Int
     private let closed = Mutex(false)
@@ -21,8 +21,7 @@ final class Lab: @unchecked Sendable {
 
     init(paths: Int, rateMbit: Int? = nil) throws {
         try KernelRequirement.check()
-        let n = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue
-        name = "mptl-\(getpid())-\(n)"
+        name = Self.uniqueName()
         self.paths = paths
         try run("/bin/bash", [Repository.labScript, "gc"], check: false)
         var args = [Repository.labScript, "up", name, String(paths)]
@@ -31,6 +30,11 @@ final class Lab: @unchecked Sendable {
     }
 
     deinit { close() }
+
+    /// `mptl-PID-N`: unique in this process, and swept by `lab gc` once the process is gone.
+    static func uniqueName() -> String {
+        "mptl-\(getpid())-\(counter.wrappingAdd(1, ordering: .relaxed).newValue)"
+    }
 
     func close() {
         let first = closed.withLock { done in
@@ -46,6 +50,12 @@ final class Lab: @unchecked Sendable {
         return IPAddress(v6 ? "fd00:\(path)::\(last)" : "10.0.\(path).\(last)")!
     }
 
+}
+
+/// What runs inside a lab's namespaces, the same for every topology.
+protocol LabNamespaces {}
+
+extension LabNamespaces {
     /// Runs a command inside one of the lab's namespaces.
     @discardableResult
     func exec(_ namespace: String, _ arguments: [String], check: Bool = true) throws -> CommandResult {

@@ -30,4 +30,31 @@ import Testing
         #expect(FileManager.default.createFile(atPath: store.path, contents: Data("[]".utf8)))
         #expect(throws: StoreError.self) { try store.load() }
     }
+
+    @Test func theRoutingPartIsReadBackAndARecordWithoutItStillLoads() throws {
+        let directory = ReconcilerRig.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = OwnershipStore(directory: directory, namespace: .current)
+        // A record written before routing was owned.
+        #expect(FileManager.default.createFile(atPath: store.path, contents: Data(#"{"version": 1, "endpoints": [{"id": 1, "address": "10.0.1.1"}]}"#.utf8)))
+        #expect(try store.load().routing.isEmpty)
+        var record = try store.load()
+        record.routing.tables = ["a1": 20001]
+        record.routing.rules = [OwnedRule(RoutingRule(from: IPAddress("10.0.1.1")!, table: 20001, priority: 10001))]
+        record.routing.reversePathFilter = ["a1": 1]
+        try store.save(record)
+        #expect(try OwnershipStore(directory: directory, namespace: .current).load() == record)
+        let text = try String(contentsOfFile: store.path, encoding: .utf8)
+        #expect(text.contains(#""version" : 1"#), "still version 1: an older daemon reads its own members")
+    }
+
+    @Test func eachPartIsUpdatedWithoutLosingTheOther() throws {
+        let directory = ReconcilerRig.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = OwnershipStore(directory: directory, namespace: .current)
+        try store.update { $0.routing.tables = ["a1": 20001] }
+        try store.update { $0.endpoints = [OwnedEndpoint(id: 1, address: IPAddress("10.0.1.1")!)] }
+        let record = try OwnershipStore(directory: directory, namespace: .current).load()
+        #expect(record.routing.tables == ["a1": 20001] && record.endpoints.count == 1)
+    }
 }

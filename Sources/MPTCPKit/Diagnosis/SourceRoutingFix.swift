@@ -1,0 +1,42 @@
+/// The fix for subflows that leave by the wrong interface, or by none: source
+/// routing, made by mptcpctld (`[routing]`) or by hand (a rule from the address
+/// to a table of its own holding a default route through its interface).
+public enum SourceRoutingFix {
+    /// The table a hand-made fix should use: the lowest from 100 that holds no route.
+    public static func freeTable(_ network: NetworkSnapshot) -> UInt32 {
+        let used = Set(network.routes.map(\.table))
+        var table: UInt32 = 100
+        while used.contains(table) { table += 1 }
+        return table
+    }
+
+    /// A router of interface `index` for `family`, as the host's routes know it (a
+    /// default route through it in any table), else nil.
+    public static func gateway(of index: Int32, ipv6: Bool, _ network: NetworkSnapshot) -> IPAddress? {
+        network.routes.first { $0.isDefault && $0.outputInterface == index && $0.gateway != nil
+            && ($0.family == 10) == ipv6 }?.gateway
+    }
+
+    /// The fix text, in the words of the daemon that runs (or does not).
+    public static func text(address: IPAddress, interface index: Int32, network: NetworkSnapshot,
+                            plane: ControlPlaneFacts, fix: FixCommands) -> String {
+        let ipv6 = !address.isIPv4
+        let name = network.link(index)?.name ?? "if\(index)"
+        let table = freeTable(network)
+        let known = gateway(of: index, ipv6: ipv6, network)
+        let byHand = "by hand: " + fix.ip("rule add from \(address) lookup \(table)", ipv6: ipv6) + " && "
+            + fix.ip("route add default via \(known?.description ?? "GATEWAY") dev \(name) table \(table)", ipv6: ipv6)
+            + (known == nil ? " (GATEWAY: \(name)'s router; none is known here)" : "")
+        let gatewayKey = "gateway = \"…\" in the [[interface]] block of \(name)"
+        if plane.routesSources {
+            let next = known == nil ? "set \(gatewayKey) and run " + fix.mptcpctl("reload") : "see " + fix.mptcpctl("plan")
+            let said = plane.routingNotes.filter { $0.contains(name) }.map { " (it says: \($0))" }.joined()
+            return "mptcpctld's [routing] is on but made no route for \(address)\(said): \(next); or \(byHand)"
+        }
+        if plane.answers {
+            return "set [routing] mode = \"on\"" + (known == nil ? " and \(gatewayKey)" : "") + " in mptcpctld's policy and run "
+                + fix.mptcpctl("reload") + "; or \(byHand)"
+        }
+        return "run mptcpctld ([routing] is on by default" + (known == nil ? "; with \(gatewayKey)" : "") + "), or \(byHand)"
+    }
+}
