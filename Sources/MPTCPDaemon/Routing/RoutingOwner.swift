@@ -7,7 +7,9 @@ import MPTCPPolicy
 /// rules, routes and rp_filter values, plans with `RoutingPlanner`, applies
 /// each change in the plan's order, and records what it made before making it
 /// (in the ownership record's `routing` part), exactly as the reconciler does
-/// for endpoints. Touches only what it recorded. Owned by the endpoint thread,
+/// for endpoints. Touches only rules and routes marked as mptcpctld's (`proto
+/// 242`: recorded, or adopted by the planner) and the rp_filter values it
+/// recorded. Owned by the endpoint thread,
 /// which serialises every call; reaches the kernel only through `RoutingKernel`.
 final class RoutingOwner: @unchecked Sendable {
     /// What this daemon (or the run it adopted) made, and the rp_filter values it found.
