@@ -107,6 +107,10 @@ final class RoutingDaemonKernelTests {
                 "\(daemon.log)")
         let status = try lab.mptcpctl(lab.client, ["status", "--json"]).stdout
         #expect(status.contains("\"routing\"") && status.contains("\"a1\":\(t1)"), "\(status)")
+        let statusText = try lab.mptcpctl(lab.client, ["status"]).stdout
+        #expect(statusText.contains("table:") && statusText.contains("\(t1) (a1)"), "\(statusText)")
+        #expect(statusText.contains("from 10.0.1.1 lookup \(t1) priority \(priority) (a1)"), "\(statusText)")
+        #expect(statusText.contains("a1: set loose, was 1 (restored on exit)"), "\(statusText)")
 
         let made = try routingState()
         daemon.kill()

@@ -7,7 +7,9 @@ import MPTCPPolicy
 /// rules, routes and rp_filter values, plans with `RoutingPlanner`, applies
 /// each change in the plan's order, and records what it made before making it
 /// (in the ownership record's `routing` part), exactly as the reconciler does
-/// for endpoints. Touches only what it recorded. Owned by the endpoint thread,
+/// for endpoints. Touches only rules and routes marked as mptcpctld's (`proto
+/// 242`: recorded, or adopted by the planner) and the rp_filter values it
+/// recorded. Owned by the endpoint thread,
 /// which serialises every call; reaches the kernel only through `RoutingKernel`.
 final class RoutingOwner: @unchecked Sendable {
     /// What this daemon (or the run it adopted) made, and the rp_filter values it found.
@@ -53,14 +55,11 @@ final class RoutingOwner: @unchecked Sendable {
         }
         recordedAtPassStart = owned
         forgetVanished(state.network)
-        guard policy.routing.mode == .on else {
-            report([])
-            return apply(removal(state), network: state.network, trigger: trigger)
-        }
+        // With mode = "off" the planner's plan is the removal of what is owned.
         let plan = RoutingPlanner.plan(policy: policy, network: state.network, reversePathFilter: state.reversePathFilter,
                                        owned: owned)
         report(plan.notes.map { "\($0)" })
-        return apply(plan, network: state.network, trigger: trigger)
+        return apply(withoutOthersReversePathFilter(plan, state: state), network: state.network, trigger: trigger)
     }
 
     /// `on_exit = "remove"`: removes every rule and route mptcpctld made (marked
@@ -75,13 +74,14 @@ final class RoutingOwner: @unchecked Sendable {
         }
         recordedAtPassStart = owned
         forgetVanished(state.network)
-        _ = apply(removal(state), network: state.network, trigger: "exit")
+        let plan = RoutingPlanner.removal(owned: owned, network: state.network)
+        _ = apply(withoutOthersReversePathFilter(plan, state: state), network: state.network, trigger: "exit")
     }
 
-    /// The planner's removal of all that is owned, without the rp_filter values
-    /// someone else changed since this daemon set them.
-    private func removal(_ state: RoutingKernel.State) -> RoutingPlan {
-        var plan = RoutingPlanner.removal(owned: owned, network: state.network)
+    /// `plan` without the restores of rp_filter values someone else changed
+    /// since this daemon set them.
+    private func withoutOthersReversePathFilter(_ plan: RoutingPlan, state: RoutingKernel.State) -> RoutingPlan {
+        var plan = plan
         plan.changes = plan.changes.filter { change in
             guard case .restoreReversePathFilter(let interface, _, _) = change else { return true }
             return stillOurs(interface, state: state)

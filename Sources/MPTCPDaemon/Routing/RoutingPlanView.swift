@@ -14,11 +14,8 @@ struct RoutingPlanView {
         let state = try kernel.observe(network)
         let gone = owned.vanished(from: state.network)
         let owned = owned.dropping(rules: gone.rules, routes: gone.routes)
-        if policy.routing.mode == .on {
-            plan = RoutingPlanner.plan(policy: policy, network: state.network, reversePathFilter: state.reversePathFilter, owned: owned)
-        } else {
-            plan = RoutingPlanner.removal(owned: owned, network: state.network)
-        }
+        // With mode = "off" the planner's plan is the removal of what is owned.
+        plan = RoutingPlanner.plan(policy: policy, network: state.network, reversePathFilter: state.reversePathFilter, owned: owned)
         words = RoutingWords(network: state.network, tables: owned.tables.merging(plan.ownership.tables) { _, new in new })
     }
 

@@ -220,4 +220,21 @@ import Testing
         owner.removeOwned(network: restarted.network)
         #expect(restarted.ownRules.isEmpty && restarted.ownRoutes.isEmpty)
     }
+
+    @Test func theUserspacePathManagersSubflowSourcesGetTheirRulesToo() throws {
+        let rig = RoutingRig()
+        let policy = try PolicyLoader.load("""
+            [kernel]
+            path_manager = "userspace"
+            [[interface]]
+            name = "a1"
+            role = "active"
+            [[interface]]
+            name = "a2"
+            role = "handover"
+            """, file: "test.toml")
+        #expect(rig.owner().reconcile(policy: policy, network: rig.network, trigger: "start"))
+        #expect(rig.ownRules.count == 2 && rig.ownRules.contains { $0.hasPrefix("from 10.0.2.1 ") },
+                "no in-kernel endpoint, but each address a subflow may start from is routed: \(rig.ownRules)")
+    }
 }
