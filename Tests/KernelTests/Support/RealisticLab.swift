@@ -36,6 +36,9 @@ final class RealisticLab: LabNamespaces, @unchecked Sendable {
     /// Brings the lab up with `variant`, each uplink shaped to `rateMbit` (0: unshaped).
     init(variant: Variant, rateMbit: Int = 50) throws {
         try KernelRequirement.check()
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft") else {
+            throw LabError("/usr/sbin/nft is missing (Debian's nftables; `make deps` installs it): the routers' anti-spoofing needs it")
+        }
         name = Lab.uniqueName()
         self.variant = variant
         try run("/bin/bash", [Repository.labScript, "gc"], check: false)
