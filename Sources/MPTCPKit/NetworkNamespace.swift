@@ -58,37 +58,42 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
         }
         defer { close(fd) }
         return try withoutActuallyEscaping(body) { (escapable) throws(MPTCPError) -> T in
-            let job = NamespaceJob(fd: fd) { () -> Result<T, MPTCPError> in
+            let job = NamespaceThreadJob(enter: { cnl_setns_net(fd) }) { () -> Result<T, MPTCPError> in
                 Result { () throws(MPTCPError) -> T in try escapable() }
             }
-            try job.runOnDedicatedThread()
-            guard let outcome = job.outcome else { throw .system(operation, errno: job.setnsErrno) }
+            try job.runOnDedicatedThread("start namespace thread")
+            guard let outcome = job.outcome else { throw .system(operation, errno: job.enterErrno) }
             return try outcome.get()
         }
     }
 }
 
-/// The work handed to the namespace thread. Only that thread touches it while it
-/// runs; the caller joins the thread before reading `outcome`.
-private final class NamespaceJob<T> {
-    let fd: Int32
+/// Work run on a thread of its own that first enters a namespace (`setns` into a
+/// named one, or `unshare` a throw-away one) — a namespace is per thread, so the
+/// caller's thread never changes. Only that thread touches the job while it runs;
+/// the caller joins the thread before reading `outcome`.
+final class NamespaceThreadJob<T> {
+    let enter: () -> Int32
     let work: () -> Result<T, MPTCPError>
     var outcome: Result<T, MPTCPError>?
-    var setnsErrno: Int32 = 0
+    /// The errno of `enter` when it failed (then `outcome` stays nil).
+    var enterErrno: Int32 = 0
 
-    init(fd: Int32, work: @escaping () -> Result<T, MPTCPError>) {
-        self.fd = fd
+    /// `enter` is a syscall shim returning 0 or -1 with errno set.
+    init(enter: @escaping () -> Int32, work: @escaping () -> Result<T, MPTCPError>) {
+        self.enter = enter
         self.work = work
     }
 
     func runOnThread() {
-        switch valueOrErrno({ cnl_setns_net(fd) }) {
+        switch valueOrErrno({ enter() }) {
         case .success: outcome = work()
-        case .failure(let errno): setnsErrno = errno.rawValue
+        case .failure(let errno): enterErrno = errno.rawValue
         }
     }
 
-    func runOnDedicatedThread() throws(MPTCPError) {
+    /// Starts the thread (`pthread_create`) and joins it; `what` names it in the error.
+    func runOnDedicatedThread(_ what: String) throws(MPTCPError) {
         let context = Unmanaged.passRetained(JobBox(run: runOnThread)).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
@@ -99,12 +104,13 @@ private final class NamespaceJob<T> {
         }, context)
         guard rc == 0 else {
             Unmanaged<JobBox>.fromOpaque(context).release()
-            throw MPTCPError.system("start namespace thread", errno: rc)
+            throw MPTCPError.system(what, errno: rc)
         }
         pthread_join(thread, nil)
     }
 }
 
+/// The thread's entry point, boxed for pthread_create's context pointer.
 private final class JobBox {
     let run: () -> Void
     init(run: @escaping () -> Void) { self.run = run }
