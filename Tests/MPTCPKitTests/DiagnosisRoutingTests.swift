@@ -158,4 +158,26 @@ struct DiagnosisRoutingTests {
         #expect(chosen.standInIPv4 == IPAddress("198.51.100.1"))
         #expect(chosen.standInIPv6 == IPAddress("2001:db8::1"))
     }
+
+    @Test func aPointToPointUplinkNeedsNoRouter() throws {
+        var n = network
+        n.links[1].flags = 0x1 | 0x10  // up, IFF_POINTOPOINT (ppp0, wg0: `default dev ppp0`)
+        let used = UsedAddress(address: a2, interfaceIndex: 3)
+        let check = try #require(RouteVerdict.check(used, probes: probes(.success(route(oif: 3, gateway: nil)), to: peer.address),
+                                                    destinations: DiagnosisDestinations(peer: peer), network: n, plane: noDaemon, fix: fix))
+        #expect(check.status == .ok, "\(check)")
+    }
+
+    @Test func aFreeTableForAHandMadeFixIsNoneARuleLooksUp() {
+        var n = network
+        n.rules = [RoutingRule(family: 2, priority: 50, source: nil, sourcePrefixLength: 0, table: 101, routingProtocol: 0)]
+        #expect(SourceRoutingFix.freeTable(n) == 102, "100 holds a route, 101 is named by a rule")
+    }
+
+    @Test func aWrongRouteFromAnAddressNothingUsesIsAWarningNotAFailure() {
+        let failed = DiagnosisCheck(id: "route.10.0.2.1", status: .fail, summary: "s", reason: "leaves by eth1")
+        #expect(failed.asWarningWhileUnused.status == .warn)
+        #expect(failed.asWarningWhileUnused.reason == "leaves by eth1; no endpoint uses this address yet, so nothing fails today")
+        #expect(DiagnosisCheck.ok("route.10.0.2.1", "fine").asWarningWhileUnused.status == .ok)
+    }
 }

@@ -39,7 +39,11 @@ public enum Diagnosis {
             let filter = ReversePathVerdict.check(u, probes: facts.probes, destinations: destinations,
                                                   all: facts.reversePathFilterAll, perInterface: facts.reversePathFilter,
                                                   network: facts.network, plane: plane, fix: fix)
-            routing[u.address] = [route, filter].compactMap { $0 }
+            // An address nothing uses yet (no endpoint names it, no daemon manages its
+            // interface: docker0, virbr0, a VPN's) opens no subflow today, so a wrong
+            // route from it is a warning for when it will, not a failure of this host.
+            let unused = u.endpoint == nil && plane.managedInterfaces.isEmpty
+            routing[u.address] = [route, filter].compactMap { $0 }.map { unused ? $0.asWarningWhileUnused : $0 }
             checks += routing[u.address] ?? []
         }
         if let peer {

@@ -44,3 +44,14 @@ extension Array where Element == DiagnosisCheck {
     /// The worst status of the checks (`ok` when there are none).
     public var worst: DiagnosisCheck.Status { map(\.status).max() ?? .ok }
 }
+
+extension DiagnosisCheck {
+    /// A failure turned into a warning, for an address nothing uses yet.
+    var asWarningWhileUnused: DiagnosisCheck {
+        guard status == .fail else { return self }
+        var check = self
+        check.status = .warn
+        check.reason = (reason.map { $0 + "; " } ?? "") + "no endpoint uses this address yet, so nothing fails today"
+        return check
+    }
+}

@@ -17,6 +17,8 @@ public struct PeerProbeResult: Hashable, Sendable {
     public var waited: Double
     /// The peer closed the connection while `doctor` waited.
     public var closedByPeer: Bool
+    /// Why the subflows could not be watched (sock_diag refused); nil when they were.
+    public var watchError: MPTCPError?
 
     public init(peer: AddressAndPort, failure: MPTCPError? = nil, local: AddressAndPort? = nil, negotiated: Bool = false,
                 subflows: [Subflow] = [], waited: Double = 0, closedByPeer: Bool = false) {
@@ -62,7 +64,13 @@ public enum PeerProbe {
         let expected = Set(expectedSources.filter { $0 != local.address })
         let start = Monotonic.now
         while true {
-            let connection = (try? ConnectionTable.read(namespace: namespace))?.first {
+            let table: [Connection]
+            do { table = try ConnectionTable.read(namespace: namespace) } catch {
+                // sock_diag unreadable (module missing, refused): the peer did not close.
+                result.watchError = error
+                break
+            }
+            let connection = table.first {
                 $0.localPort == local.port && $0.remotePort == peer.port && $0.localAddress == local.address
             }
             result.subflows = connection?.subflows ?? []
@@ -95,7 +103,7 @@ public enum PeerProbe {
             throw .system(operation, errno: code)
         }
         var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        let ready = poll(&poller, 1, Int32(max(1, timeout * 1000)))
+        let ready = poll(&poller, 1, Int32(max(1, min(timeout * 1000, Double(Int32.max)))))
         var soError: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         if ready == 1 { _ = getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length) }

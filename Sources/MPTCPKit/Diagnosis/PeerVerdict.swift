@@ -41,7 +41,7 @@ public enum PeerVerdict {
                 fix: cause?.fix))
         }
         let present = Set(probe.subflows.map(\.localAddress))
-        for e in expected where !present.contains(e.address) && e.address != probe.local?.address
+        for e in expected where probe.watchError == nil && !present.contains(e.address) && e.address != probe.local?.address
             && e.address.isIPv4 == peer.address.isIPv4 {
             let cause = routing[e.address]?.first { $0.status == .fail }
             checks.append(DiagnosisCheck(
@@ -50,6 +50,11 @@ public enum PeerVerdict {
                 reason: cause.map { "\($0.reason ?? $0.summary) (\($0.id)); a subflow whose SYN got no route is gone at once" }
                     ?? "the path manager did not open one (limits, the peer's limits, or the peer refused the join)",
                 fix: cause?.fix))
+        }
+        if let error = probe.watchError {
+            checks.append(DiagnosisCheck(id: "peer.watch", status: .warn, summary: "the connection's subflows could not be read",
+                                         reason: "sock_diag refused: \(error.description)",
+                                         fix: "modprobe mptcp_diag"))
         }
         if probe.closedByPeer {
             checks.append(DiagnosisCheck(id: "peer.closed", status: .warn, summary: "\(peer) closed the connection after \(waited) s",

@@ -32,6 +32,7 @@ public enum ReversePathVerdict {
             id: id, status: .fail, summary: summary + ", strict",
             reason: "the route back to \(destination) from \(used.address) leaves by \(back ?? "no interface"), not \(name): "
                 + "the kernel drops the replies to subflows from \(used.address)",
-            fix: fix.sysctl("net.ipv4.conf.\(name).rp_filter", "2") + " (loose); or source routing: " + routing)
+            // sysctl(8) reads dots as separators: a VLAN's name (eth0.100) needs the path form.
+            fix: fix.sysctl(name.contains(".") ? "net/ipv4/conf/\(name)/rp_filter" : "net.ipv4.conf.\(name).rp_filter", "2") + " (loose); or source routing: " + routing)
     }
 }

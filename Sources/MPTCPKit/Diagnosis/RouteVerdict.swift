@@ -40,7 +40,10 @@ public enum RouteVerdict {
                                   reason: "subflows from \(address) leave by \(outName), not \(ownName): strict routers drop them",
                                   fix: remedy)
         }
-        if route.gateway == nil && !onLink(destination, interface: own, network) {
+        // A point-to-point or NOARP link (PPPoE, WireGuard, LTE: `default dev ppp0`)
+        // has no router to name: everything sent into it reaches the other end.
+        let pointToPoint = network.link(own).map { $0.flags & (0x10 | 0x80) != 0 } ?? false  // IFF_POINTOPOINT, IFF_NOARP
+        if route.gateway == nil && !pointToPoint && !onLink(destination, interface: own, network) {
             return DiagnosisCheck(id: id, status: .fail, summary: "\(address) -> \(destination) leaves by \(ownName) with no router",
                                   reason: "no route through \(ownName) leads to \(destination): the kernel takes it for a neighbour on "
                                       + "\(ownName)'s link, and nobody there answers for it",

@@ -2,9 +2,11 @@
 /// routing, made by mptcpctld (`[routing]`) or by hand (a rule from the address
 /// to a table of its own holding a default route through its interface).
 public enum SourceRoutingFix {
-    /// The table a hand-made fix should use: the lowest from 100 that holds no route.
+    /// The table a hand-made fix should use: the lowest from 100 that holds no
+    /// (unicast) route and that no rule looks up (a table of only blackhole routes
+    /// is still named by its rule).
     public static func freeTable(_ network: NetworkSnapshot) -> UInt32 {
-        let used = Set(network.routes.map(\.table))
+        let used = Set(network.routes.map(\.table)).union(network.rules.map(\.table))
         var table: UInt32 = 100
         while used.contains(table) { table += 1 }
         return table

@@ -15,7 +15,9 @@ enum GatewayFinder {
         let kernelFamily = family == .ipv4 ? kernelFamilyIPv4 : kernelFamilyIPv6
         // Routes another program made on this interface that go through a router.
         let candidates = network.routes.filter {
-            $0.family == kernelFamily && $0.outputInterface == m.index && !$0.isOurs && $0.gateway != nil
+            // The gateway's own family too: an IPv4 route via an IPv6 next hop (RTA_VIA,
+            // BGP unnumbered) cannot be copied as an IPv4 gateway.
+            $0.family == kernelFamily && $0.outputInterface == m.index && !$0.isOurs && $0.gateway?.family == kernelFamily
                 && $0.type == Route.typeUnicast
         }
         // A default route in any table with any metric: the main table's first, then the lowest metric.
