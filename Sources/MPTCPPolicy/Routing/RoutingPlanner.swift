@@ -65,42 +65,40 @@ public enum RoutingPlanner {
         (a.isDefault ? 0 : 1, a.table) < (b.isDefault ? 0 : 1, b.table)
     }
 
-    /// The daemon's rules against the wanted ones: what to add, to remove, and
-    /// what is owned after (the kernel's copy where one is adopted).
+    /// Rules to add and remove so that the kernel's marked rules are the wanted
+    /// ones: a wanted rule already present (by `RuleIdentity`) is adopted as the
+    /// kernel has it, a marked one no longer wanted is removed with its reason.
     static func reconcileRules(_ wanted: [(rule: RoutingRule, reason: String)], network: NetworkSnapshot, why: Departure)
         -> (additions: [RoutingChange], removals: [RoutingChange], owned: [RoutingRule]) {
-        let present = network.rules.filter(\.isOurs)
-        let presentByIdentity = Dictionary(present.map { (RuleIdentity($0), $0) }, uniquingKeysWith: { a, _ in a })
-        let wantedIdentities = Set(wanted.map { RuleIdentity($0.rule) })
-        var additions: [RoutingChange] = [], removals: [RoutingChange] = [], owned: [RoutingRule] = []
-        for rule in present where !wantedIdentities.contains(RuleIdentity(rule)) {
-            removals.append(.removeRule(rule, reason: "\(rule.summary): \(why.rule(rule))"))
-        }
-        var seen: Set<RuleIdentity> = []
-        for (rule, reason) in wanted where seen.insert(RuleIdentity(rule)).inserted {
-            if let adopted = presentByIdentity[RuleIdentity(rule)] { owned.append(adopted) } else {
-                additions.append(.addRule(rule, reason: reason))
-                owned.append(rule)
-            }
-        }
-        return (additions, removals, owned)
+        reconcile(wanted.map { ($0.rule, $0.reason) }, present: network.rules.filter(\.isOurs), identity: RuleIdentity.init,
+                  add: { .addRule($0, reason: $1) },
+                  remove: { .removeRule($0, reason: "\($0.summary): \(why.rule($0))") })
     }
 
-    /// As `reconcileRules`, for routes.
+    /// As `reconcileRules`, for routes (removed in `removalOrder`).
     static func reconcileRoutes(_ wanted: [(route: Route, reason: String)], network: NetworkSnapshot, why: Departure)
         -> (additions: [RoutingChange], removals: [RoutingChange], owned: [Route]) {
-        let present = network.routes.filter(\.isOurs)
-        let presentByIdentity = Dictionary(present.map { (RouteIdentity($0), $0) }, uniquingKeysWith: { a, _ in a })
-        let wantedIdentities = Set(wanted.map { RouteIdentity($0.route) })
-        var additions: [RoutingChange] = [], removals: [RoutingChange] = [], owned: [Route] = []
-        for route in present.sorted(by: removalOrder) where !wantedIdentities.contains(RouteIdentity(route)) {
-            removals.append(.removeRoute(route, reason: "\(route.summary(network)): \(why.route(route))"))
-        }
-        var seen: Set<RouteIdentity> = []
-        for (route, reason) in wanted where seen.insert(RouteIdentity(route)).inserted {
-            if let adopted = presentByIdentity[RouteIdentity(route)] { owned.append(adopted) } else {
-                additions.append(.addRoute(route, reason: reason))
-                owned.append(route)
+        reconcile(wanted.map { ($0.route, $0.reason) }, present: network.routes.filter(\.isOurs).sorted(by: removalOrder),
+                  identity: RouteIdentity.init, add: { .addRoute($0, reason: $1) },
+                  remove: { .removeRoute($0, reason: "\($0.summary(network)): \(why.route($0))") })
+    }
+
+    /// The one reconciliation both use: what is present and not wanted is removed
+    /// (in `present`'s order), what is wanted is adopted when present, else added
+    /// (each identity once, in `wanted`'s order).
+    private static func reconcile<Item, Identity: Hashable>(
+        _ wanted: [(Item, String)], present: [Item], identity: (Item) -> Identity,
+        add: (Item, String) -> RoutingChange, remove: (Item) -> RoutingChange
+    ) -> (additions: [RoutingChange], removals: [RoutingChange], owned: [Item]) {
+        let presentByIdentity = Dictionary(present.map { (identity($0), $0) }, uniquingKeysWith: { a, _ in a })
+        let wantedIdentities = Set(wanted.map { identity($0.0) })
+        var additions: [RoutingChange] = [], owned: [Item] = []
+        let removals = present.filter { !wantedIdentities.contains(identity($0)) }.map(remove)
+        var seen: Set<Identity> = []
+        for (item, reason) in wanted where seen.insert(identity(item)).inserted {
+            if let adopted = presentByIdentity[identity(item)] { owned.append(adopted) } else {
+                additions.append(add(item, reason))
+                owned.append(item)
             }
         }
         return (additions, removals, owned)
