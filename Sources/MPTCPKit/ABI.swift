@@ -170,9 +170,11 @@ enum RT {
     static let rtaVia: UInt16 = 18
     /// `RTM_F_LOOKUP_TABLE`: a lookup's reply names the FIB table that matched.
     static let rtmFLookupTable: UInt32 = 0x1000
-    /// `FRA_*` of a rule: `FRA_SRC` (address), `FRA_PRIORITY` and `FRA_TABLE` (u32), `FRA_PROTOCOL` (u8).
+    /// `FRA_*` of a rule: `FRA_SRC` (address), `FRA_PRIORITY`, `FRA_SUPPRESS_PREFIXLEN` and `FRA_TABLE` (u32),
+    /// `FRA_PROTOCOL` (u8).
     static let fraSrc: UInt16 = 2
     static let fraPriority: UInt16 = 6
+    static let fraSuppressPrefixLength: UInt16 = 14
     static let fraTable: UInt16 = 15
     static let fraProtocol: UInt16 = 21
     /// `FR_ACT_TO_TBL`: a rule that looks the destination up in its table.

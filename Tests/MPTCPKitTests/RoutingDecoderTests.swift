@@ -72,6 +72,17 @@ import Testing
                                     table: 1001, routingProtocol: 242))
     }
 
+    @Test func ruleSuppressPrefixLengthDecodesAndTheKernelsUnsetIsNone() throws {
+        // The kernel dumps FRA_SUPPRESS_PREFIXLEN for every rule: -1 when unset.
+        let header: [UInt8] = [2, 0, 0, 0, 254, 0, 0, 1, 0, 0, 0, 0] + [8, 0, 6, 0] + le32(7300)
+        let unset = try #require(try RouteNetlinkDecoder.rule(message(RT.newRule, header + [8, 0, 14, 0] + le32(0xFFFF_FFFF))))
+        #expect(unset.suppressPrefixLength == nil)
+        let zero = try #require(try RouteNetlinkDecoder.rule(message(RT.newRule, header + [8, 0, 14, 0] + le32(0)
+                                                                      + [5, 0, 21, 0, 0xF2, 0, 0, 0])))
+        #expect(zero == RoutingRule.mainWithoutDefault(family: 2, priority: 7300))
+        #expect(throws: DecodeError.self) { try RouteNetlinkDecoder.rule(message(RT.newRule, header + [5, 0, 14, 0, 0, 0, 0, 0])) }
+    }
+
     @Test func ruleFromAllHasNoSourceAndTheHeadersTable() throws {
         let payload: [UInt8] = [10, 0, 0, 0, 254, 0, 0, 1, 0, 0, 0, 0] + [8, 0, 6, 0] + le32(32766)
         let rule = try #require(try RouteNetlinkDecoder.rule(message(RT.newRule, payload)))

@@ -20,6 +20,29 @@ import Testing
         #expect(Array(bytes.prefix(12)) == [10, 0, 128, 0, 100, 0, 0, 1, 0, 0, 0, 0])
     }
 
+    @Test func suppressRuleLooksUpMainAndCarriesSuppressPrefixLength() throws {
+        let rule = RoutingRule.mainWithoutDefault(family: 2, priority: 7300)
+        #expect(rule.table == 254 && rule.source == nil && rule.suppressPrefixLength == 0)
+        // Header: AF_INET, from all, table main (fits the byte), FR_ACT_TO_TBL; FRA_SUPPRESS_PREFIXLEN 0.
+        #expect(RoutingRequest.rule(rule) == [2, 0, 0, 0, 254, 0, 0, 1, 0, 0, 0, 0]
+                + [8, 0, 6, 0] + le32(7300) + [8, 0, 15, 0] + le32(254) + [8, 0, 14, 0] + le32(0)
+                + [5, 0, 21, 0, 0xF2, 0, 0, 0])
+        let m = NetlinkMessage(type: RT.newRule, flags: 0, sequence: 0, portID: 0,
+                               payload: RoutingRequest.rule(RoutingRule.mainWithoutDefault(family: 10, priority: 7300)))
+        #expect(try RouteNetlinkDecoder.rule(m) == RoutingRule.mainWithoutDefault(family: 10, priority: 7300))
+    }
+
+    @Test func suppressPrefixLengthLongerThanTheFamilysIsRefused() {
+        var rule = RoutingRule.mainWithoutDefault(family: 2, priority: 7300)
+        #expect(RoutingRequest.problem(with: rule) == nil)
+        rule.suppressPrefixLength = 33
+        #expect(RoutingRequest.problem(with: rule) != nil)
+        rule.family = 10
+        #expect(RoutingRequest.problem(with: rule) == nil)
+        rule.suppressPrefixLength = 129
+        #expect(RoutingRequest.problem(with: rule) != nil)
+    }
+
     @Test func routeRequestEncodesWhatTheRouteHas() {
         let route = Route(family: 2, table: 1001, destination: nil, destinationPrefixLength: 0,
                           gateway: IPAddress("10.0.1.254"), outputInterface: 3, preferredSource: IPAddress("10.0.1.1"), metric: 7)

@@ -29,6 +29,9 @@ public enum SourceRoutingFix {
         let byHand = "by hand: " + fix.ip("rule add from \(address) lookup \(table)", ipv6: ipv6) + " && "
             + fix.ip("route add default via \(known?.description ?? "GATEWAY") dev \(name) table \(table)", ipv6: ipv6)
             + (known == nil ? " (GATEWAY: \(name)'s router; none is known here)" : "")
+            + (hasSuppressRule(ipv6: ipv6, network) ? "" : " && " + fix.ip("rule add from all lookup main suppress_prefixlength 0", ipv6: ipv6)
+                + " (added last, the kernel puts it before the source rule: subnets main reaches through other interfaces, "
+                + "a docker bridge or a LAN route, keep main's route)")
         let gatewayKey = "gateway = \"…\" in the [[interface]] block of \(name)"
         if plane.routesSources {
             let next = known == nil ? "set \(gatewayKey) and run " + fix.mptcpctl("reload") : "see " + fix.mptcpctl("plan")
@@ -40,5 +43,12 @@ public enum SourceRoutingFix {
                 + fix.mptcpctl("reload") + "; or \(byHand)"
         }
         return "run mptcpctld ([routing] is on by default" + (known == nil ? "; with \(gatewayKey)" : "") + "), or \(byHand)"
+    }
+
+    /// Whether a rule already passes over main's default route for the family
+    /// (mptcpctld's, wg-quick's or one made by hand): a second is not needed.
+    public static func hasSuppressRule(ipv6: Bool, _ network: NetworkSnapshot) -> Bool {
+        network.rules.contains { $0.source == nil && $0.table == RoutingRule.mainTable && $0.suppressPrefixLength == 0
+            && ($0.family == 10) == ipv6 }
     }
 }

@@ -63,6 +63,7 @@ extension RouteNetlinkDecoder {
     }
 
     /// `RTM_NEWRULE` as a rule; nil for a family other than IPv4 and IPv6.
+    /// `FRA_SUPPRESS_PREFIXLEN` is dumped for every rule, -1 (0xffffffff) when unset.
     /// `struct fib_rule_hdr`: family, dst_len, src_len, tos, table, res1, res2,
     /// action (u8 each), flags u32; `FRA_TABLE` overrides the header's table.
     static func rule(_ m: NetlinkMessage) throws(DecodeError) -> RoutingRule? {
@@ -78,6 +79,9 @@ extension RouteNetlinkDecoder {
             case RT.fraPriority: rule.priority = try a.u32("FRA_PRIORITY")
             case RT.fraTable: rule.table = try a.u32("FRA_TABLE")
             case RT.fraProtocol: rule.routingProtocol = try a.u8("FRA_PROTOCOL")
+            case RT.fraSuppressPrefixLength:
+                let length = try a.u32("FRA_SUPPRESS_PREFIXLEN")
+                rule.suppressPrefixLength = length == UInt32.max ? nil : length
             default: break
             }
         }

@@ -3,9 +3,10 @@
 /// out. Pure, so they are unit-tested byte by byte; `validate` refuses what the
 /// kernel would misread before anything is sent.
 enum RoutingRequest {
-    /// `struct fib_rule_hdr` + `FRA_SRC`, `FRA_PRIORITY`, `FRA_TABLE` and
-    /// `FRA_PROTOCOL`. The header's u8 table holds tables up to 255; `FRA_TABLE`
-    /// is always sent, so larger ones work too.
+    /// `struct fib_rule_hdr` + `FRA_SRC`, `FRA_PRIORITY`, `FRA_TABLE`,
+    /// `FRA_SUPPRESS_PREFIXLEN` (when set: a delete then matches only the
+    /// suppressing rule) and `FRA_PROTOCOL`. The header's u8 table holds tables
+    /// up to 255; `FRA_TABLE` is always sent, so larger ones work too.
     static func rule(_ rule: RoutingRule) -> [UInt8] {
         let headerTable = rule.table < 256 ? UInt8(rule.table) : 0
         var bytes: [UInt8] = [UInt8(truncatingIfNeeded: rule.family), 0, rule.source == nil ? 0 : rule.sourcePrefixLength, 0,
@@ -14,6 +15,7 @@ enum RoutingRequest {
         if let source = rule.source { w.put(RT.fraSrc, source.bytes) }
         w.putU32(RT.fraPriority, rule.priority)
         w.putU32(RT.fraTable, rule.table)
+        if let length = rule.suppressPrefixLength { w.putU32(RT.fraSuppressPrefixLength, length) }
         w.putU8(RT.fraProtocol, rule.routingProtocol)
         bytes += w.bytes
         return bytes
@@ -58,6 +60,9 @@ enum RoutingRequest {
             guard rule.sourcePrefixLength <= (source.isIPv4 ? 32 : 128) else { return "prefix length \(rule.sourcePrefixLength) is too long for \(source)" }
         }
         guard rule.table != 0 else { return "table 0 is not a table" }
+        if let length = rule.suppressPrefixLength, length > (rule.family == AddressFamily.inet ? 32 : 128) {
+            return "suppress_prefixlength \(length) is longer than any prefix of the rule's family"
+        }
         return nil
     }
 
