@@ -28,9 +28,9 @@ extension EndpointLoop {
         // Actions name what caused them (`EventCause`): here, start-up.
         let startCause = EventCause(trigger: "start")
         _ = reconciler.applySettings(logFound: true)
-        let reconciled = hub.attributing(to: startCause) { reconciler.reconcile(trigger: "start", network: lastNetwork) }
-        // Source routing before the userspace path manager makes its first subflows.
+        // Source routing before the endpoints and the userspace path manager make their first subflows.
         let routed = hub.attributing(to: startCause) { reconcileRouting(network: lastNetwork, trigger: "start") }
+        let reconciled = hub.attributing(to: startCause) { reconciler.reconcile(trigger: "start", network: lastNetwork) }
         if !reconciled || !routed { doorbell.ring(.retry) }
         state.update { $0.owned = reconciler.owned }
         if policies.current.kernel.pathManager == "userspace", let subscription {

@@ -95,7 +95,7 @@ final class EndpointLoop: @unchecked Sendable {
         resyncAt = seconds > 0 ? .now + .seconds(seconds) : nil
     }
 
-    /// One pass: reload, interface events, the userspace path manager, then the endpoints.
+    /// One pass: reload, interface events, source routing, the userspace path manager, then the endpoints.
     private func pass(_ why: Pending) {
         let trigger = why.contains(.reload) ? "reload" : why.contains(.lost) ? "resync-after-loss"
             : why.contains(.network) ? "network" : why.contains(.retry) ? "retry"
@@ -127,15 +127,18 @@ final class EndpointLoop: @unchecked Sendable {
         } catch {
             if manager != nil { logger.error("cannot read links and addresses", metadata: ["error": "\(error)"]) }
         }
+        // Source routing first: a new address's rule must exist before the
+        // endpoint or subflow that sends its first SYN from it.
+        let routed = hub.attributing(to: cause) { reconcileRouting(network: network, trigger: trigger) }
         if manager != nil { driveManager(why, network: network, cause: cause) }
         let reconciled = hub.attributing(to: cause) { reconciler.reconcile(trigger: trigger, network: network) }
-        let routed = hub.attributing(to: cause) { reconcileRouting(network: network, trigger: trigger) }
         state.update { $0.owned = reconciler.owned }
         settle(reconciled: reconciled && routed)
         if why.contains(.reload) { SystemdNotify.send("READY=1") }
     }
 
-    /// Source routing after the endpoints (`RoutingOwner`): needs the pass's
+    /// Source routing before the endpoints (`RoutingOwner`; it plans from the
+    /// policy and the network, not from the endpoints made): needs the pass's
     /// links and addresses (a pass that could not read them is retried).
     func reconcileRouting(network: NetworkSnapshot?, trigger: String) -> Bool {
         let routed = network.map { routing.reconcile(policy: policies.current, network: $0, trigger: trigger) } ?? false
