@@ -200,7 +200,8 @@ struct StatusCommand: ParsableCommand {
         var rows = [("routing", r.mode == "on" ? "owned by mptcpctld (mode = on)" : "left to the administrator (mode = off)")]
         for (name, table) in r.tables.sorted(by: { $0.key < $1.key }) { rows.append(("  table", "\(table) (\(name))")) }
         for rule in r.rules {
-            rows.append(("  rule", "from \(rule.source) lookup \(rule.table) priority \(rule.priority)" + (rule.interface.map { " (\($0))" } ?? "")))
+            let lookup = rule.table == 254 ? "main" : "\(rule.table)", suppress = rule.suppressPrefixLength.map { " suppress_prefixlength \($0)" } ?? ""
+            rows.append(("  rule", "from \(rule.source) lookup \(lookup)\(suppress) priority \(rule.priority)" + (rule.interface.map { " (\($0))" } ?? "")))
         }
         for route in r.routes {
             let words = [route.destination] + (route.gateway.map { ["via", $0] } ?? []) + (route.interface.map { ["dev", $0] } ?? [])

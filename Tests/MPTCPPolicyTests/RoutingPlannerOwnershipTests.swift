@@ -25,12 +25,12 @@ import Testing
         lab.routes.removeAll { !$0.isOurs && $0.outputInterface == eth2 }
         lab.systemRoute(via: "10.2.5.1", on: eth2, metric: 200)
         let plan = lab.converge(policy)
-        #expect(plan.removedRules == [RoutingRule(from: ip("10.2.1.2"), table: 7301, priority: 7301)])
+        #expect(plan.removedRules == [RoutingRule(from: ip("10.2.1.2"), table: 7301, priority: 7302)])
         #expect(Set(plan.removedRoutes.map { $0.gateway ?? $0.destination }) == [ip("10.2.1.1"), ip("10.2.1.0")])
-        #expect(plan.addedRules == [RoutingRule(from: ip("10.2.5.7"), table: 7301, priority: 7301)])
+        #expect(plan.addedRules == [RoutingRule(from: ip("10.2.5.7"), table: 7301, priority: 7302)])
         #expect(Set(plan.addedRoutes.map { $0.gateway ?? $0.destination }) == [ip("10.2.5.1"), ip("10.2.5.0")])
         #expect(plan.changes.contains { $0.reason.contains("10.2.1.2 is on no interface any more") }, "\(plan.changes)")
-        #expect(lab.ours(table: 7301).count == 2 && lab.rules.count == 2)
+        #expect(lab.ours(table: 7301).count == 2 && lab.rules.count == 2 + 1, "two source rules and the suppress rule")
         #expect(lab.plan(policy).changes.isEmpty)
         // eth1's table was not touched.
         #expect(!plan.changes.contains { if case .addRoute(let r, _) = $0 { r.table == 7300 } else { false } })
@@ -72,7 +72,7 @@ import Testing
         let foreignBefore = (lab.routes, lab.rules)
         let plan = lab.converge(policy)
         #expect(plan.ownership.tables == ["eth1": 7302, "eth2": 7303])
-        #expect(Set(plan.addedRules.map(\.priority)) == [7301, 7302])
+        #expect(Set(plan.addedRules.map(\.priority)) == [7301, 7302, 7303], "7301 for the suppress rule, after the foreign 7300")
         #expect(foreignBefore.0.allSatisfy { lab.routes.contains($0) } && lab.rules.contains(foreignRule))
         // Removing everything leaves exactly what others made.
         lab.apply(RoutingPlanner.removal(owned: lab.owned, network: lab.snapshot))
@@ -86,8 +86,8 @@ import Testing
         lab.routes.removeAll { $0.outputInterface == eth2 }  // the kernel drops a gone link's routes
         lab.reversePathFilter["eth2"] = nil
         let plan = lab.converge(policy)
-        #expect(plan.changes == [.removeRule(RoutingRule(from: ip("10.2.1.2"), table: 7301, priority: 7301),
-                                             reason: "from 10.2.1.2/32 lookup 7301 priority 7301: 10.2.1.2 is on no interface any more")])
+        #expect(plan.changes == [.removeRule(RoutingRule(from: ip("10.2.1.2"), table: 7301, priority: 7302),
+                                             reason: "from 10.2.1.2/32 lookup 7301 priority 7302: 10.2.1.2 is on no interface any more")])
         #expect(plan.ownership.tables == ["eth1": 7300] && plan.ownership.reversePathFilter.isEmpty)
     }
 
@@ -110,7 +110,7 @@ import Testing
         let foreign = lab.routes.filter { !$0.isOurs }
         let plan = lab.converge(off)
         #expect(plan.addedRoutes.isEmpty && plan.addedRules.isEmpty)
-        #expect(plan.removedRules.count == 2 && plan.removedRoutes.count == 4)
+        #expect(plan.removedRules.count == 2 + 1 && plan.removedRoutes.count == 4)
         #expect(plan.changes.allSatisfy { $0.reason.contains("mode = \"off\"") })
         #expect(lab.routes == foreign && lab.rules.isEmpty && lab.reversePathFilter["eth2"] == 1)
         #expect(plan.ownership.isEmpty)
@@ -122,7 +122,7 @@ import Testing
         var (lab, _, _) = Self.converged()
         let plan = RoutingPlanner.removal(owned: lab.owned, network: lab.snapshot)
         lab.apply(plan)
-        #expect(plan.changes.count == 2 + 4 + 1)
+        #expect(plan.changes.count == 2 + 1 + 4 + 1, "two source rules, the suppress rule, four routes, rp_filter")
         #expect(plan.changes.allSatisfy { $0.reason.contains("on_exit = \"remove\"") })
         #expect(lab.rules.isEmpty && lab.routes.allSatisfy { !$0.isOurs } && lab.reversePathFilter["eth2"] == 1)
         #expect(plan.ownership.isEmpty)

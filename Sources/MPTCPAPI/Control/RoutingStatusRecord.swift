@@ -13,16 +13,20 @@ public struct RoutingStatusRecord: ControlRecord {
     public var reversePathFilter: [String: Int]
     public var notes: [String]
 
-    /// A rule the daemon made: `from SOURCE lookup TABLE priority PRIORITY`.
+    /// A rule the daemon made: `from SOURCE lookup TABLE priority PRIORITY`, or
+    /// the suppress rule `from all lookup main suppress_prefixlength 0 priority PRIORITY`.
     public struct Rule: Hashable, Sendable {
         public var family: String
         public var source: String
         public var table: Int
         public var priority: Int
         public var interface: String?
+        /// `suppress_prefix_length`: only on the suppress rule (table 254, main).
+        public var suppressPrefixLength: Int?
 
-        public init(family: String, source: String, table: Int, priority: Int, interface: String?) {
+        public init(family: String, source: String, table: Int, priority: Int, interface: String?, suppressPrefixLength: Int? = nil) {
             (self.family, self.source, self.table, self.priority, self.interface) = (family, source, table, priority, interface)
+            self.suppressPrefixLength = suppressPrefixLength
         }
     }
 
@@ -56,8 +60,12 @@ public struct RoutingStatusRecord: ControlRecord {
         [
             "mode": .string(mode), "tables": .object(tables.mapValues { .integer(Int64($0)) }),
             "rules": .array(rules.map { r in
-                ["family": .string(r.family), "source": .string(r.source), "table": .integer(Int64(r.table)),
-                 "priority": .integer(Int64(r.priority)), "interface": orNull(r.interface)]
+                var rule: [String: JSONValue] = [
+                    "family": .string(r.family), "source": .string(r.source), "table": .integer(Int64(r.table)),
+                    "priority": .integer(Int64(r.priority)), "interface": orNull(r.interface),
+                ]
+                if let length = r.suppressPrefixLength { rule["suppress_prefix_length"] = .integer(Int64(length)) }
+                return .object(rule)
             }),
             "routes": .array(routes.map { r in
                 ["family": .string(r.family), "table": .integer(Int64(r.table)), "destination": .string(r.destination),
@@ -82,7 +90,8 @@ public struct RoutingStatusRecord: ControlRecord {
         for item in try r.array("rules") {
             let m = try RecordReader(item, "status.routing.rules")
             rules.append(Rule(family: try m.string("family"), source: try m.string("source"), table: try m.integer("table"),
-                              priority: try m.integer("priority"), interface: try m.optionalString("interface")))
+                              priority: try m.integer("priority"), interface: try m.optionalString("interface"),
+                              suppressPrefixLength: try m.optionalInteger("suppress_prefix_length")))
         }
         var routes: [Route] = []
         for item in try r.array("routes") {

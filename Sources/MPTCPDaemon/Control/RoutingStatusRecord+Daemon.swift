@@ -11,7 +11,8 @@ extension RoutingStatusRecord {
             mode: mode.rawValue, tables: owned.tables.mapValues { Int($0) },
             rules: owned.ownedRules.sorted { ($0.priority, $0.table) < ($1.priority, $1.table) }.map { r in
                 Rule(family: RoutingWords.family(r.family), source: RoutingWords.prefix(r.source, r.sourcePrefixLength),
-                     table: Int(r.table), priority: Int(r.priority), interface: words.interface(of: r))
+                     table: Int(r.table), priority: Int(r.priority), interface: words.interface(of: r),
+                     suppressPrefixLength: r.suppressPrefixLength.map { Int($0) })
             },
             routes: owned.ownedRoutes.sorted { $0.table < $1.table }.map { r in
                 Route(family: RoutingWords.family(r.family), table: Int(r.table),

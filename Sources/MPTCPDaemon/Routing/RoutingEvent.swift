@@ -21,8 +21,8 @@ extension RoutingChange {
 extension RoutingWords {
     /// The action event for a change the owner applied (`result` `ok`) or the
     /// kernel refused (`refused`, with the kernel's words in `error`): its
-    /// interface, family, address, table, priority, gateway, rp_filter values,
-    /// reason and trigger.
+    /// interface, family, address, table, priority, suppress_prefix_length (the
+    /// suppress rule's), gateway, rp_filter values, reason and trigger.
     func event(_ change: RoutingChange, trigger: String, error: MPTCPError?) -> DaemonEvent {
         var f: [String: JSONValue] = [
             "reason": .string(change.reason), "trigger": .string(trigger), "result": .string(error == nil ? "ok" : "refused"),
@@ -34,6 +34,7 @@ extension RoutingWords {
             f["address"] = .string(Self.prefix(rule.source, rule.sourcePrefixLength))
             f["table"] = .integer(Int64(rule.table))
             f["priority"] = .integer(Int64(rule.priority))
+            if let length = rule.suppressPrefixLength { f["suppress_prefix_length"] = .integer(Int64(length)) }
             if let name = interface(of: rule) { f["interface"] = .string(name) }
         case .addRoute(let route, _), .removeRoute(let route, _):
             f["family"] = .string(Self.family(route.family))

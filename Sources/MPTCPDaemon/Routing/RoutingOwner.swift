@@ -42,7 +42,7 @@ final class RoutingOwner: @unchecked Sendable {
         }
     }
 
-    /// One pass after the endpoints': observe, forget what vanished, plan,
+    /// One pass, before the endpoints': observe, forget what vanished, plan,
     /// apply. Returns false when the state could not be read or a change was
     /// refused (the caller retries soon). `network`: the pass's links and
     /// addresses. With `mode = "off"`, what this daemon made is removed.
@@ -73,7 +73,7 @@ final class RoutingOwner: @unchecked Sendable {
             return
         }
         recordedAtPassStart = owned
-        forgetVanished(state.network)
+        forgetVanished(state.network, linksKnown: network != nil)
         let plan = RoutingPlanner.removal(owned: owned, network: state.network)
         _ = apply(withoutOthersReversePathFilter(plan, state: state), network: state.network, trigger: "exit")
     }
@@ -103,16 +103,25 @@ final class RoutingOwner: @unchecked Sendable {
     }
 
     /// Drops recorded rules and routes the kernel no longer has: never made (a
-    /// SIGKILL between record and change) or removed by someone else.
-    private func forgetVanished(_ network: NetworkSnapshot) {
+    /// SIGKILL between record and change) or removed by someone else; and,
+    /// when `network` lists the links, the rp_filter values of interfaces gone.
+    private func forgetVanished(_ network: NetworkSnapshot, linksKnown: Bool = true) {
         let gone = owned.vanished(from: network)
-        guard !gone.rules.isEmpty || !gone.routes.isEmpty else { return }
-        let words = RoutingWords(network: network, tables: owned.tables)
-        logger.info("forgot source routing that is gone from the kernel", metadata: [
-            "rules": "\(gone.rules.map(words.describe).joined(separator: "; "))",
-            "routes": "\(gone.routes.map(words.describe).joined(separator: "; "))",
-        ])
-        persist(owned.dropping(rules: gone.rules, routes: gone.routes))
+        var record = owned.dropping(rules: gone.rules, routes: gone.routes)
+        if !gone.rules.isEmpty || !gone.routes.isEmpty {
+            let words = RoutingWords(network: network, tables: owned.tables)
+            logger.info("forgot source routing that is gone from the kernel", metadata: [
+                "rules": "\(gone.rules.map(words.describe).joined(separator: "; "))",
+                "routes": "\(gone.routes.map(words.describe).joined(separator: "; "))",
+            ])
+        }
+        for name in linksKnown ? owned.reversePathFilterOfVanishedLinks(network) : [] {
+            logger.info("forgot the rp_filter value found on an interface that is gone", metadata: [
+                "interface": "\(name)", "found": "\(owned.reversePathFilter[name].map(String.init) ?? "-")",
+            ])
+            record.reversePathFilter[name] = nil
+        }
+        if record != owned { persist(record) }
     }
 
     /// Applies the plan's changes in order; a refused one does not stop the

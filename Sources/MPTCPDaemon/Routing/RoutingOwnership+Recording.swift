@@ -48,11 +48,26 @@ extension RoutingOwnership {
 
     /// The recorded rules and routes that are no longer in the kernel (removed
     /// by someone else, or never made: the daemon died between record and
-    /// change); dropped from the record by the caller.
+    /// change); dropped from the record by the caller. Only entries marked as
+    /// mptcpctld's count: an identical one someone else made is not ours.
     func vanished(from network: NetworkSnapshot) -> (rules: [RoutingRule], routes: [Route]) {
-        let rules = ownedRules.filter { rule in !network.rules.contains { RoutingIdentity.same($0, rule) } }
-        let routes = ownedRoutes.filter { route in !network.routes.contains { RoutingIdentity.same($0, route) } }
+        let marked = Self.marked(network)
+        let rules = ownedRules.filter { rule in !marked.rules.contains { RoutingIdentity.same($0, rule) } }
+        let routes = ownedRoutes.filter { route in !marked.routes.contains { RoutingIdentity.same($0, route) } }
         return (rules, routes)
+    }
+
+    /// The interfaces whose rp_filter value is recorded but which no longer
+    /// exist (a deleted veth or ppp): their sysctls went with them, and a new
+    /// interface of the same name must not get the old one's value "back".
+    func reversePathFilterOfVanishedLinks(_ network: NetworkSnapshot) -> [String] {
+        reversePathFilter.keys.filter { name in !network.links.contains { $0.name == name } }.sorted()
+    }
+
+    /// The kernel's rules and routes marked `proto 242`.
+    private static func marked(_ network: NetworkSnapshot) -> (rules: [RoutingRule], routes: [Route]) {
+        (network.rules.filter { $0.routingProtocol == RoutingProtocol.mptcpctl },
+         network.routes.filter { $0.routingProtocol == RoutingProtocol.mptcpctl })
     }
 
     /// With the rules and routes of `planned` that the kernel has but this record
@@ -60,10 +75,11 @@ extension RoutingOwnership {
     /// made by a run whose record was lost or set aside.
     func adopting(_ planned: RoutingOwnership, present network: NetworkSnapshot) -> RoutingOwnership {
         var copy = self
-        for rule in planned.ownedRules where !owns(rule) && network.rules.contains(where: { RoutingIdentity.same($0, rule) }) {
+        let marked = Self.marked(network)
+        for rule in planned.ownedRules where !owns(rule) && marked.rules.contains(where: { RoutingIdentity.same($0, rule) }) {
             copy.rules.append(OwnedRule(rule))
         }
-        for route in planned.ownedRoutes where !owns(route) && network.routes.contains(where: { RoutingIdentity.same($0, route) }) {
+        for route in planned.ownedRoutes where !owns(route) && marked.routes.contains(where: { RoutingIdentity.same($0, route) }) {
             copy.routes.append(OwnedRoute(route))
         }
         return copy
@@ -80,11 +96,14 @@ extension RoutingOwnership {
 
 /// When a rule or route the kernel lists is the one recorded: the fields the
 /// kernel keys it by (a route's metric, preferred source and scope are not
-/// compared: the kernel fills in a default metric for IPv6, for example).
+/// compared: the kernel fills in a default metric for IPv6, for example; a
+/// rule's `suppress_prefixlength` is: the suppress rule and a plain
+/// `from all lookup main` are different rules).
 enum RoutingIdentity {
     static func same(_ a: RoutingRule, _ b: RoutingRule) -> Bool {
         a.family == b.family && a.priority == b.priority && a.source == b.source
             && a.sourcePrefixLength == b.sourcePrefixLength && a.table == b.table
+            && a.suppressPrefixLength == b.suppressPrefixLength
     }
 
     static func same(_ a: Route, _ b: Route) -> Bool {

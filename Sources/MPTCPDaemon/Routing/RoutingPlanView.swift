@@ -33,7 +33,13 @@ struct RoutingPlanView {
         var source: String
         var table: UInt32
         var priority: UInt32
+        /// The suppress rule's (`from all lookup main suppress_prefixlength 0`); absent on source rules.
+        var suppressPrefixLength: UInt32?
         var interface: String?
+
+        enum CodingKeys: String, CodingKey {
+            case family, source, table, priority, suppressPrefixLength = "suppress_prefix_length", interface
+        }
     }
 
     /// A route as `policy.plan` and `status` show it.
@@ -57,7 +63,7 @@ struct RoutingPlanView {
 
     func rule(_ r: RoutingRule) -> RuleJSON {
         RuleJSON(family: RoutingWords.family(r.family), source: RoutingWords.prefix(r.source, r.sourcePrefixLength),
-                 table: r.table, priority: r.priority, interface: words.interface(of: r))
+                 table: r.table, priority: r.priority, suppressPrefixLength: r.suppressPrefixLength, interface: words.interface(of: r))
     }
 
     func route(_ r: Route) -> RouteJSON {

@@ -33,11 +33,17 @@ struct RoutingWords {
         route.outputInterface == 0 ? tables[route.table] : links[route.outputInterface] ?? "if\(route.outputInterface)"
     }
 
-    /// `from 10.2.1.2 lookup 20001 priority 10001 (eth2)`, as `ip rule` shows it.
+    /// `from 10.2.1.2 lookup 20001 priority 10001 (eth2)`, or
+    /// `from all lookup main suppress_prefixlength 0 priority 7300`, as `ip rule` shows it.
     func describe(_ rule: RoutingRule) -> String {
         let name = interface(of: rule).map { " (\($0))" } ?? ""
-        return "from \(Self.prefix(rule.source, rule.sourcePrefixLength)) lookup \(rule.table) priority \(rule.priority)\(name)"
+        let suppress = rule.suppressPrefixLength.map { " suppress_prefixlength \($0)" } ?? ""
+        return "from \(Self.prefix(rule.source, rule.sourcePrefixLength)) lookup \(Self.table(rule.table))\(suppress) "
+            + "priority \(rule.priority)\(name)"
     }
+
+    /// `main` for the main table, else the number.
+    static func table(_ table: UInt32) -> String { table == RoutingRule.mainTable ? "main" : "\(table)" }
 
     /// `default via 10.2.1.1 dev eth2 table 20001`, or
     /// `10.2.1.0/24 dev eth2 scope link src 10.2.1.2 table 20001`, as `ip route` shows it.

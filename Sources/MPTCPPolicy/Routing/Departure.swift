@@ -5,11 +5,14 @@ import MPTCPKit
 struct Departure {
     let interfaces: [ManagedInterface]
     let slots: [String: RoutingSlot]
+    /// The suppress rule's priority now; nil when no interface gets source routing.
+    let suppressPriority: UInt32?
     let excluded: [IPAddress: String]
     let network: NetworkSnapshot
     let owned: RoutingOwnership
 
     func rule(_ rule: RoutingRule) -> String {
+        if rule.isMainWithoutDefault { return suppressRule(rule) }
         guard let source = rule.source else { return "not a source route of the policy's" }
         if let m = interfaces.first(where: { $0.addresses.contains { $0.address == source } }) {
             guard let slot = slots[m.name] else { return "\(m.name) has no table left in the range" }
@@ -17,6 +20,17 @@ struct Departure {
         }
         if let reason = excluded[source] { return "\(source) is no longer used: \(reason)" }
         return "\(source) is on no interface any more"
+    }
+
+    /// Why the suppress rule of `rule`'s family goes: moved, or no source rule of its family left.
+    func suppressRule(_ rule: RoutingRule) -> String {
+        let family = rule.family == kernelFamilyIPv4 ? "IPv4" : "IPv6"
+        let sourceRouted = interfaces.contains { m in
+            slots[m.name] != nil && m.addresses.contains { $0.address.family == rule.family }
+        }
+        guard let priority = suppressPriority, sourceRouted else { return "no \(family) address has a source rule any more" }
+        if rule.suppressPrefixLength != 0 { return "replaced: only main's default route is passed over (suppress_prefixlength 0)" }
+        return "replaced: main's default route is passed over at priority \(priority) now, before every source rule"
     }
 
     func route(_ route: Route) -> String {

@@ -34,6 +34,7 @@ struct RuleIdentity: Hashable, Sendable {
     var source: IPAddress?
     var sourcePrefixLength: UInt8
     var table: UInt32
+    var suppressPrefixLength: UInt32?
 
     init(_ r: RoutingRule) {
         family = r.family
@@ -41,6 +42,7 @@ struct RuleIdentity: Hashable, Sendable {
         source = r.source
         sourcePrefixLength = r.sourcePrefixLength
         table = r.table
+        suppressPrefixLength = r.suppressPrefixLength
     }
 }
 
@@ -62,8 +64,13 @@ extension RoutingRule {
     /// Made by mptcpctld.
     var isOurs: Bool { routingProtocol == RoutingProtocol.mptcpctl }
 
-    /// `from 10.2.1.2 lookup 7301 priority 7300`.
+    /// The rule that passes over main's default route (any `suppress_prefixlength` into main, from all).
+    var isMainWithoutDefault: Bool { source == nil && table == RoutingRule.mainTable && suppressPrefixLength != nil }
+
+    /// `from 10.2.1.2 lookup 7301 priority 7300`, `from all lookup main suppress_prefixlength 0 priority 7300`.
     var summary: String {
-        "from " + (source.map { "\($0)/\(sourcePrefixLength)" } ?? "all") + " lookup \(table) priority \(priority)"
+        let suppress = suppressPrefixLength.map { " suppress_prefixlength \($0)" } ?? ""
+        let lookup = table == RoutingRule.mainTable ? "main" : "\(table)"
+        return "from " + (source.map { "\($0)/\(sourcePrefixLength)" } ?? "all") + " lookup \(lookup)\(suppress) priority \(priority)"
     }
 }

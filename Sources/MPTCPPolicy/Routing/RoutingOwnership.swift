@@ -32,6 +32,8 @@ public struct OwnedRule: Hashable, Sendable, Codable {
     public var source: String?
     public var sourcePrefixLength: UInt8
     public var table: UInt32
+    /// The suppress rule's `suppress_prefixlength`; absent on source rules (and in records older than it).
+    public var suppressPrefixLength: UInt32?
 
     public init(_ rule: RoutingRule) {
         family = rule.family
@@ -39,6 +41,7 @@ public struct OwnedRule: Hashable, Sendable, Codable {
         source = rule.source?.description
         sourcePrefixLength = rule.sourcePrefixLength
         table = rule.table
+        suppressPrefixLength = rule.suppressPrefixLength
     }
 
     /// The rule as the kernel knows it; nil when the stored text is no address.
@@ -49,11 +52,12 @@ public struct OwnedRule: Hashable, Sendable, Codable {
             address = a
         }
         return RoutingRule(family: family, priority: priority, source: address, sourcePrefixLength: sourcePrefixLength,
-                           table: table, routingProtocol: RoutingProtocol.mptcpctl)
+                           table: table, routingProtocol: RoutingProtocol.mptcpctl, suppressPrefixLength: suppressPrefixLength)
     }
 
     enum CodingKeys: String, CodingKey {
         case family, priority, source, sourcePrefixLength = "source_prefix_length", table
+        case suppressPrefixLength = "suppress_prefix_length"
     }
 }
 

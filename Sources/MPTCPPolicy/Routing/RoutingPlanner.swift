@@ -22,13 +22,16 @@ public enum RoutingPlanner {
         let used = Planner.desiredEndpoints(policy: policy, network: network, excluded: &excluded)
         let interfaces = ManagedInterface.from(used, policy: policy, network: network)
         var notes: [RoutingNote] = []
-        let slots = SlotAllocation.assign(interfaces, settings: policy.routing, network: network, owned: owned, notes: &notes)
+        let assignment = SlotAllocation.assign(interfaces, settings: policy.routing, network: network, owned: owned, notes: &notes)
+        let slots = assignment.slots
         var wanted = WantedRouting()
         for m in interfaces {
             if let slot = slots[m.name] { wanted.add(m, slot: slot, network: network) }
         }
+        if let priority = assignment.suppressPriority { wanted.passOverMainDefault(priority: priority) }
         notes += wanted.notes
-        let why = Departure(interfaces: interfaces, slots: slots, excluded: excluded, network: network, owned: owned)
+        let why = Departure(interfaces: interfaces, slots: slots, suppressPriority: assignment.suppressPriority,
+                            excluded: excluded, network: network, owned: owned)
         var plan = RoutingPlan(notes: notes)
         let rules = reconcileRules(wanted.rules, network: network, why: why)
         let routes = reconcileRoutes(wanted.routes, network: network, why: why)
@@ -48,7 +51,7 @@ public enum RoutingPlanner {
 
     static func removal(owned: RoutingOwnership, network: NetworkSnapshot, because reason: String) -> RoutingPlan {
         var changes: [RoutingChange] = []
-        for rule in network.rules where rule.isOurs {
+        for rule in rulesInRemovalOrder(network.rules) {
             changes.append(.removeRule(rule, reason: "\(rule.summary): \(reason)"))
         }
         for route in network.routes.filter(\.isOurs).sorted(by: removalOrder) {
@@ -58,6 +61,13 @@ public enum RoutingPlanner {
             changes.append(.restoreReversePathFilter(interface: name, to: found, reason: "\(name): rp_filter back to the \(found) found; \(reason)"))
         }
         return RoutingPlan(changes: changes, ownership: RoutingOwnership())
+    }
+
+    /// Our rules in the kernel's order, the suppress rules last: removed after the
+    /// source rules they let decide (until then, replies to a docker bridge keep main's route).
+    static func rulesInRemovalOrder(_ rules: [RoutingRule]) -> [RoutingRule] {
+        let ours = rules.filter(\.isOurs)
+        return ours.filter { !$0.isMainWithoutDefault } + ours.filter(\.isMainWithoutDefault)
     }
 
     /// Default routes go before the connected routes their gateways were found in.
@@ -70,7 +80,8 @@ public enum RoutingPlanner {
     /// kernel has it, a marked one no longer wanted is removed with its reason.
     static func reconcileRules(_ wanted: [(rule: RoutingRule, reason: String)], network: NetworkSnapshot, why: Departure)
         -> (additions: [RoutingChange], removals: [RoutingChange], owned: [RoutingRule]) {
-        reconcile(wanted.map { ($0.rule, $0.reason) }, present: network.rules.filter(\.isOurs), identity: RuleIdentity.init,
+        reconcile(wanted.map { ($0.rule, $0.reason) }, present: rulesInRemovalOrder(network.rules),
+                  identity: RuleIdentity.init,
                   add: { .addRule($0, reason: $1) },
                   remove: { .removeRule($0, reason: "\($0.summary): \(why.rule($0))") })
     }

@@ -45,4 +45,16 @@ struct WantedRouting: Sendable {
             }
         }
     }
+
+    /// Puts the suppress rule at `priority` first, for each family that has a
+    /// source rule: the source rules capture all traffic from their addresses,
+    /// so without it replies to a docker bridge or a LAN route would leave by the uplink.
+    mutating func passOverMainDefault(priority: UInt32) {
+        for family in [kernelFamilyIPv6, kernelFamilyIPv4] where rules.contains(where: { $0.rule.family == family }) {
+            let rule = RoutingRule.mainWithoutDefault(family: family, priority: priority)
+            rules.insert((rule, "\(family == kernelFamilyIPv4 ? "IPv4" : "IPv6"): replies to subnets main reaches through other "
+                + "interfaces (a docker bridge, a LAN route) keep main's route; only main's default route is passed over "
+                + "(priority \(priority), before the source rules)"), at: 0)
+        }
+    }
 }

@@ -42,7 +42,10 @@ final class FakeRouting: RoutingOperations, ReversePathFilterOperations, @unchec
         }
     }
 
-    static func name(_ rule: RoutingRule) -> String { "rule from \(rule.source.map(\.description) ?? "all") table \(rule.table) pref \(rule.priority)" }
+    static func name(_ rule: RoutingRule) -> String {
+        "rule from \(rule.source.map(\.description) ?? "all") table \(rule.table)"
+            + (rule.suppressPrefixLength.map { " suppress_prefixlength \($0)" } ?? "") + " pref \(rule.priority)"
+    }
     static func name(_ route: Route) -> String {
         "route \(route.isDefault ? "default" : "\(route.destination.map(\.description) ?? "")/\(route.destinationPrefixLength)")"
             + (route.gateway.map { " via \($0)" } ?? "") + " dev \(route.outputInterface) table \(route.table)"
