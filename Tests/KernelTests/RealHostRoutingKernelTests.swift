@@ -89,6 +89,36 @@ struct RealHostRoutingKernelTests {
         }
     }
 
+    @Test("with routing on, replies to a subnet main reaches through a bridge the policy does not manage keep main's route")
+    func aDockerBridgeSubnetKeepsMainsRoute() throws {
+        let lab = try RealisticLab(variant: .a, rateMbit: 0)
+        defer { lab.close() }
+        // A docker0-like bridge: not an uplink, not matched by the policy's eth*.
+        // (a veth: this kernel has no dummy module; its peer is the "container").
+        try lab.exec(lab.client, ["ip", "link", "add", "docker0", "type", "veth", "peer", "name", "docker0c"])
+        try lab.exec(lab.client, ["ip", "addr", "add", "172.17.0.1/16", "dev", "docker0"])
+        try lab.exec(lab.client, ["ip", "link", "set", "docker0", "up"])
+        try lab.exec(lab.client, ["ip", "link", "set", "docker0c", "up"])
+        let daemon = try lab.startDaemon(try Self.policy(.kernel, on: lab))
+        defer { daemon.stop() }
+        let eth1 = try lab.clientAddress(uplink: 1), eth2 = try lab.clientAddress(uplink: 2)
+        try daemon.waitUntil("a rule from \(eth2) (the daemon's source routing)", seconds: 60) { try lab.hasRule(from: eth2) }
+        let rules = try lab.clientRules()
+        let suppress = rules.filter { $0["suppress_prefixlen"] as? Int == 0 && $0["table"] as? String == "main" }
+        #expect(suppress.count == 1 && suppress.first?["protocol"] as? String == "242", "\(rules)")
+
+        /// The interface `ip route get DESTINATION from SOURCE` leaves by.
+        func device(to destination: String, from source: IPAddress) throws -> String? {
+            let text = try lab.exec(lab.client, ["ip", "-j", "route", "get", destination, "from", source.description]).stdout
+            return (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])?.first?["dev"] as? String
+        }
+        for source in [eth1, eth2] {
+            #expect(try device(to: "172.17.0.5", from: source) == "docker0", "a reply from \(source) to the bridge's subnet\n\(daemon.log)")
+        }
+        // Main's default route is still passed over: the uplink's table decides what leaves the host.
+        #expect(try device(to: RealisticLab.service().description, from: eth2) == "eth2", "\(daemon.log)")
+    }
+
     @Test("on (a) without a gateway key, mptcpctld --plan names the uplink whose gateway is missing")
     func planNamesTheMissingGateway() throws {
         let lab = try RealisticLab(variant: .a, rateMbit: 0)

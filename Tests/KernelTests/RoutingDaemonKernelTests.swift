@@ -83,7 +83,7 @@ final class RoutingDaemonKernelTests {
         let foreign = try (ip("rule", "show", "table", "300"), ip("route", "show", "table", "300"))
 
         let daemon = try Daemon(namespace: lab.client, policy: Self.policy())
-        try daemon.waitUntil("four source rules (proto 242)") { try ownRules().count == 4 }
+        try daemon.waitUntil("four source rules and a suppress rule per family (proto 242)") { try ownRules().count == 4 + 2 }
         try daemon.waitConverged()
         let rules = try ownRules()
         for address in ["10.0.1.1", "10.0.2.1", "fd00:1::1", "fd00:2::1"] {
@@ -136,7 +136,7 @@ final class RoutingDaemonKernelTests {
 
     @Test func onExitKeepLeavesTheRoutingAndModeOffMakesNone() throws {
         let daemon = try Daemon(namespace: lab.client, policy: Self.policy(onExit: "keep"))
-        try daemon.waitUntil("four source rules (proto 242)") { try ownRules().count == 4 }
+        try daemon.waitUntil("four source rules and a suppress rule per family (proto 242)") { try ownRules().count == 4 + 2 }
         try daemon.waitConverged()
         let made = try routingState()
         #expect(daemon.stop() == 0)
