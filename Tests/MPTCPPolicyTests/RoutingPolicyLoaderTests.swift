@@ -126,11 +126,15 @@ import Testing
     }
 
     @Test func rangesTooSmallForTheManagedInterfacesAreRefused() {
-        let two = "[routing]\ntables = \"7300-7300\"\npriorities = \"7300-7302\"\n" + block
+        let two = "[routing]\ntables = \"7300-7300\"\npriorities = \"7300-7303\"\n" + block
             + "[[interface]]\nname = [\"wwan0\", \"usb*\"]\nrole = \"backup\"\n[[interface]]\nname = \"lo\"\nrole = \"off\"\n"
         expectProblem(two, line: 2, key: "routing.tables", "leaves 1 free table for the 3 interfaces")
         let priorities = "[routing]\npriorities = \"7300-7300\"\n" + block + "[[interface]]\nname = \"eth2\"\nrole = \"active\"\n"
         expectProblem(priorities, line: 2, key: "routing.priorities", "holds 1 priority for the 2 interfaces")
+        // The suppress rule needs one priority more than the interfaces.
+        let justTwo = "[routing]\npriorities = \"7300-7301\"\n" + block + "[[interface]]\nname = \"eth2\"\nrole = \"active\"\n"
+        expectProblem(justTwo, line: 2, key: "routing.priorities", "holds 2 priorities for the 2 interfaces the [[interface]] blocks use "
+            + "and the rule ahead of their source rules (from all lookup main suppress_prefixlength 0), 3 in all")
         // With routing off, the ranges are not used.
         #expect(problems("[routing]\nmode = \"off\"\ntables = \"7300-7300\"\n" + block + "[[interface]]\nname = \"eth2\"\nrole = \"active\"\n").isEmpty)
     }

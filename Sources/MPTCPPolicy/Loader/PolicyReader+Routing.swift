@@ -74,9 +74,11 @@ extension PolicyReader {
             fail("routing.tables", "\(describe(r.tables)) leaves \(freeTables) free table\(freeTables == 1 ? "" : "s") "
                 + "for the \(needed) interface\(needed == 1 ? "" : "s") the [[interface]] blocks use; widen the range")
         }
-        if r.priorities.count < needed {
+        // One more than the interfaces: the suppress rule's, ahead of every source rule.
+        if needed > 0, r.priorities.count < needed + 1 {
             fail("routing.priorities", "\(describe(r.priorities)) holds \(r.priorities.count) priorit\(r.priorities.count == 1 ? "y" : "ies") "
-                + "for the \(needed) interface\(needed == 1 ? "" : "s") the [[interface]] blocks use; widen the range")
+                + "for the \(needed) interface\(needed == 1 ? "" : "s") the [[interface]] blocks use and the rule ahead of "
+                + "their source rules (from all lookup main suppress_prefixlength 0), \(needed + 1) in all; widen the range")
         }
     }
 
