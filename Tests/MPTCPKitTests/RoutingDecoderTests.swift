@@ -141,6 +141,15 @@ import Testing
         #expect(rules.contains { $0.priority == 32766 && $0.table == Route.tableMain && $0.source == nil })
     }
 
+    @Test func capturedRuleDumpDecodesTheSuppressRulesAndLeavesTheOthersWithoutOne() throws {
+        let seed = try #require(try FuzzSeedTests.files("FuzzEvents").first { $0.name == "rtnetlink-rules-1" })
+        let rules = try WireDecoding.rtnetlink(seed.datagram).get().rules
+        #expect(rules.contains(RoutingRule.mainWithoutDefault(family: 2, priority: 1001)), "\(rules)")
+        #expect(rules.contains(RoutingRule.mainWithoutDefault(family: 10, priority: 1001)), "\(rules)")
+        #expect(rules.contains(RoutingRule(from: IPAddress("10.9.2.1")!, table: 1002, priority: 1002)), "\(rules)")
+        #expect(rules.filter { $0.suppressPrefixLength != nil }.count == 2, "the kernel's -1 is none: \(rules)")
+    }
+
     @Test func existingSnapshotInitialisersLeaveRoutesAndRulesEmpty() {
         let snapshot = NetworkSnapshot(links: [], addresses: [], defaultRoutes: [])
         #expect(snapshot.routes.isEmpty && snapshot.rules.isEmpty)

@@ -6,7 +6,7 @@ It makes a throw-away namespace with two veth pairs, MPTCP endpoints and real
 MPTCP connections (IPv4 and IPv6, with joins), and records, byte for byte:
 - mptcp_pm events as the event socket reads them,
 - mptcp_pm replies (endpoint dump, limits, an error with its extended ack),
-- rtnetlink link, address, route and rule dumps (with a source-routing rule
+- rtnetlink link, address, route and rule dumps (with a source-routing rule, its suppress rules
   and table as mptcpctld makes them),
 - sock_diag dumps of MPTCP and TCP sockets while the connections live.
 Each file is the datagram behind one selector byte, as the targets expect.
@@ -172,6 +172,9 @@ def main():
         sh("rule", "add", "from", "10.9.2.1", "table", "1002", "pref", "1002", "proto", "242")
         sh("route", "add", "default", "via", "10.9.2.2", "dev", "v2", "table", "1002", "proto", "242")
         sh("-6", "rule", "add", "from", "fd00:9:2::1", "table", "1002", "pref", "1002", "proto", "242")
+        # Its suppress rules (main's specific routes first, its default route passed over).
+        sh("rule", "add", "from", "all", "lookup", "main", "suppress_prefixlength", "0", "pref", "1001", "proto", "242")
+        sh("-6", "rule", "add", "from", "all", "lookup", "main", "suppress_prefixlength", "0", "pref", "1001", "proto", "242")
         sh("mptcp", "limits", "set", "subflow", "4", "add_addr_accepted", "4")
         sh("mptcp", "endpoint", "add", "10.9.2.1", "dev", "v2", "subflow", "signal")
         sh("mptcp", "endpoint", "add", "fd00:9:2::1", "dev", "v2", "subflow", "backup")
