@@ -172,6 +172,10 @@ def main():
         sh("rule", "add", "from", "10.9.2.1", "table", "1002", "pref", "1002", "proto", "242")
         sh("route", "add", "default", "via", "10.9.2.2", "dev", "v2", "table", "1002", "proto", "242")
         sh("-6", "rule", "add", "from", "fd00:9:2::1", "table", "1002", "pref", "1002", "proto", "242")
+        # On-link gateways as cloud images set them up (RTNH_F_ONLINK in rtm_flags, and per next hop).
+        sh("route", "add", "default", "via", "10.9.3.1", "dev", "v1", "onlink", "table", "1003", "proto", "242")
+        sh("route", "add", "10.77.0.0/16", "table", "1003", "proto", "242",
+           "nexthop", "via", "10.9.4.1", "dev", "v1", "onlink", "nexthop", "via", "10.9.2.2", "dev", "v2")
         sh("mptcp", "limits", "set", "subflow", "4", "add_addr_accepted", "4")
         sh("mptcp", "endpoint", "add", "10.9.2.1", "dev", "v2", "subflow", "signal")
         sh("mptcp", "endpoint", "add", "fd00:9:2::1", "dev", "v2", "subflow", "backup")
