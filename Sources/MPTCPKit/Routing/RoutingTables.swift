@@ -104,6 +104,8 @@ public final class RoutingTables: RoutingOperations {
             case (RT.getRoute, EINVAL) where flags & NL.fDump == 0:
                 classified.code = .invalidArgument
                 classified.hint = "a multicast, broadcast or 0.0.0.0/8 source cannot send"
+            case (RT.getRule, EOPNOTSUPP), (RT.newRule, EOPNOTSUPP), (RT.delRule, EOPNOTSUPP):
+                classified.hint = "this kernel has no policy routing (built without CONFIG_FIB_RULES)"
             case (RT.getRoute, ENETUNREACH), (RT.getRoute, EHOSTUNREACH):
                 classified.hint = "no route leads there from this source (no table the rules choose has one), or the source is not an address of this host"
             default:
