@@ -80,7 +80,8 @@ extension RoutingOwnership {
 
 /// When a rule or route the kernel lists is the one recorded: the fields the
 /// kernel keys it by (a route's metric, preferred source and scope are not
-/// compared: the kernel fills in a default metric for IPv6, for example).
+/// compared: the kernel fills in a default metric for IPv6, for example), and
+/// for a route whether its gateway is on-link (as `RouteIdentity` compares it).
 enum RoutingIdentity {
     static func same(_ a: RoutingRule, _ b: RoutingRule) -> Bool {
         a.family == b.family && a.priority == b.priority && a.source == b.source
@@ -90,6 +91,6 @@ enum RoutingIdentity {
     static func same(_ a: Route, _ b: Route) -> Bool {
         a.family == b.family && a.table == b.table && a.destinationPrefixLength == b.destinationPrefixLength
             && (a.isDefault ? b.isDefault : a.destination == b.destination)
-            && a.gateway == b.gateway && a.outputInterface == b.outputInterface
+            && a.gateway == b.gateway && a.outputInterface == b.outputInterface && a.onLink == b.onLink
     }
 }
