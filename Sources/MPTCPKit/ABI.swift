@@ -170,6 +170,9 @@ enum RT {
     static let rtaVia: UInt16 = 18
     /// `RTM_F_LOOKUP_TABLE`: a lookup's reply names the FIB table that matched.
     static let rtmFLookupTable: UInt32 = 0x1000
+    /// `RTNH_F_ONLINK`, in `rtm_flags` and `rtnh_flags`: the gateway is on the
+    /// link even though no connected route holds it (a cloud host's /32 address).
+    static let nextHopFlagOnLink: UInt32 = 4
     /// `FRA_*` of a rule: `FRA_SRC` (address), `FRA_PRIORITY`, `FRA_SUPPRESS_PREFIXLEN` and `FRA_TABLE` (u32),
     /// `FRA_PROTOCOL` (u8).
     static let fraSrc: UInt16 = 2

@@ -170,6 +170,13 @@ extension MPTCPError {
         code == .kernel && (errno == ENETUNREACH || errno == EHOSTUNREACH)
     }
 
+    /// The kernel does not implement the request (EOPNOTSUPP): rtnetlink has
+    /// no handler for it, as for the rule dump (`RTM_GETRULE`) of a kernel built
+    /// without policy routing (`CONFIG_FIB_RULES`).
+    public var isNotSupported: Bool {
+        code == .kernel && errno == EOPNOTSUPP
+    }
+
     /// The caller lacks CAP_NET_ADMIN in the namespace (EPERM, EACCES).
     public var isPermissionDenied: Bool {
         errno == EPERM || errno == EACCES

@@ -98,14 +98,18 @@ public struct NetworkSnapshot: Hashable, Sendable {
     public var routes: [Route]
     /// Every routing rule, IPv4 and IPv6.
     public var rules: [RoutingRule]
+    /// False on a kernel built without policy routing (`CONFIG_FIB_RULES`): it
+    /// answers the rule dump with EOPNOTSUPP, so `rules` is empty and no rule can be made.
+    public var hasPolicyRouting: Bool
 
     public init(links: [Link], addresses: [InterfaceAddress], defaultRoutes: Set<DefaultRoute>,
-                routes: [Route] = [], rules: [RoutingRule] = []) {
+                routes: [Route] = [], rules: [RoutingRule] = [], hasPolicyRouting: Bool = true) {
         self.links = links
         self.addresses = addresses
         self.defaultRoutes = defaultRoutes
         self.routes = routes
         self.rules = rules
+        self.hasPolicyRouting = hasPolicyRouting
     }
 
     /// Dumps links, addresses, routes and rules of `namespace` (`RTM_GETLINK`,
@@ -136,6 +140,7 @@ public struct NetworkSnapshot: Hashable, Sendable {
         for m in ruleMessages where m.type == RT.newRule {
             if let rule = try RouteNetlinkDecoder.rule(m) { rules.append(rule) }
         }
+        hasPolicyRouting = true
     }
 
     /// The link with this index.
@@ -165,15 +170,20 @@ public final class NetworkReader {
 
     private init(socket: NetlinkSocket) { self.socket = socket }
 
-    /// One snapshot of links, addresses, routes (every table) and rules.
+    /// One snapshot of links, addresses, routes (every table) and rules; on a
+    /// kernel without policy routing (the rule dump `isNotSupported`) no rules
+    /// and `hasPolicyRouting` false, not a failure.
     public func read() throws(MPTCPError) -> NetworkSnapshot {
         let links = try dump(RT.getLink, "list interfaces")
         let addrs = try dump(RT.getAddr, "list addresses")
         let routes = try dump(RT.getRoute, "list routes")
-        let rules = try dump(RT.getRule, "list routing rules")
-        return try decode("read interfaces, addresses, routes and rules") { () throws(DecodeError) in
-            try NetworkSnapshot(linkMessages: links, addressMessages: addrs, routeMessages: routes, ruleMessages: rules)
+        var rules: [NetlinkMessage]?
+        do throws(MPTCPError) { rules = try dump(RT.getRule, "list routing rules") } catch let error where error.isNotSupported { rules = nil }
+        var snapshot = try decode("read interfaces, addresses, routes and rules") { () throws(DecodeError) in
+            try NetworkSnapshot(linkMessages: links, addressMessages: addrs, routeMessages: routes, ruleMessages: rules ?? [])
         }
+        snapshot.hasPolicyRouting = rules != nil
+        return snapshot
     }
 
     /// The interface names and addresses, without routes.

@@ -205,7 +205,7 @@ struct StatusCommand: ParsableCommand {
         }
         for route in r.routes {
             let words = [route.destination] + (route.gateway.map { ["via", $0] } ?? []) + (route.interface.map { ["dev", $0] } ?? [])
-                + (route.source.map { ["src", $0] } ?? []) + ["table", String(route.table)]
+                + (route.onLink ? ["onlink"] : []) + (route.source.map { ["src", $0] } ?? []) + ["table", String(route.table)]
             rows.append(("  route", words.joined(separator: " ")))
         }
         for (name, found) in r.reversePathFilter.sorted(by: { $0.key < $1.key }) {

@@ -78,6 +78,7 @@ import Testing
             ("IFA_FLAGS", Int(RT.ifaFlags), false),
             ("RTA_OIF", Int(RT.rtaOif), false),
             ("RTA_MULTIPATH", Int(RT.rtaMultipath), false),
+            ("RTNH_F_ONLINK", Int(RT.nextHopFlagOnLink), true),
             ("RTA_TABLE", Int(RT.rtaTable), false),
             ("RT_TABLE_MAIN", Int(RT.tableMain), false),
             ("RTN_UNICAST", Int(RT.routeUnicast), false),

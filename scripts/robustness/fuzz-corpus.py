@@ -175,6 +175,10 @@ def main():
         # Its suppress rules (main's specific routes first, its default route passed over).
         sh("rule", "add", "from", "all", "lookup", "main", "suppress_prefixlength", "0", "pref", "1001", "proto", "242")
         sh("-6", "rule", "add", "from", "all", "lookup", "main", "suppress_prefixlength", "0", "pref", "1001", "proto", "242")
+        # On-link gateways as cloud images set them up (RTNH_F_ONLINK in rtm_flags, and per next hop).
+        sh("route", "add", "default", "via", "10.9.3.1", "dev", "v1", "onlink", "table", "1003", "proto", "242")
+        sh("route", "add", "10.77.0.0/16", "table", "1003", "proto", "242",
+           "nexthop", "via", "10.9.4.1", "dev", "v1", "onlink", "nexthop", "via", "10.9.2.2", "dev", "v2")
         sh("mptcp", "limits", "set", "subflow", "4", "add_addr_accepted", "4")
         sh("mptcp", "endpoint", "add", "10.9.2.1", "dev", "v2", "subflow", "signal")
         sh("mptcp", "endpoint", "add", "fd00:9:2::1", "dev", "v2", "subflow", "backup")

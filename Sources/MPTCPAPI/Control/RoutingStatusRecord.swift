@@ -30,7 +30,7 @@ public struct RoutingStatusRecord: ControlRecord {
         }
     }
 
-    /// A route the daemon made in one of its tables: `DESTINATION [via GATEWAY] dev INTERFACE [src SOURCE]`.
+    /// A route the daemon made in one of its tables: `DESTINATION [via GATEWAY] dev INTERFACE [onlink] [src SOURCE]`.
     public struct Route: Hashable, Sendable {
         public var family: String
         public var table: Int
@@ -39,10 +39,14 @@ public struct RoutingStatusRecord: ControlRecord {
         public var gateway: String?
         public var interface: String?
         public var source: String?
+        /// `onlink`: the gateway is on the link without a connected route that
+        /// holds it (a /32 address); false when a daemon without it answers.
+        public var onLink: Bool
 
-        public init(family: String, table: Int, destination: String, gateway: String?, interface: String?, source: String?) {
-            (self.family, self.table, self.destination, self.gateway, self.interface, self.source)
-                = (family, table, destination, gateway, interface, source)
+        public init(family: String, table: Int, destination: String, gateway: String?, interface: String?, source: String?,
+                    onLink: Bool = false) {
+            (self.family, self.table, self.destination, self.gateway, self.interface, self.source, self.onLink)
+                = (family, table, destination, gateway, interface, source, onLink)
         }
     }
 
@@ -69,7 +73,8 @@ public struct RoutingStatusRecord: ControlRecord {
             }),
             "routes": .array(routes.map { r in
                 ["family": .string(r.family), "table": .integer(Int64(r.table)), "destination": .string(r.destination),
-                 "gateway": orNull(r.gateway), "interface": orNull(r.interface), "source": orNull(r.source)]
+                 "gateway": orNull(r.gateway), "interface": orNull(r.interface), "source": orNull(r.source),
+                 "onlink": .bool(r.onLink)]
             }),
             "rp_filter": .object(reversePathFilter.mapValues { .integer(Int64($0)) }),
             "notes": .array(notes.map { .string($0) }),
@@ -96,9 +101,14 @@ public struct RoutingStatusRecord: ControlRecord {
         var routes: [Route] = []
         for item in try r.array("routes") {
             let m = try RecordReader(item, "status.routing.routes")
+            // Absent from a daemon older than on-link gateways: not on-link.
+            let onLink = try m.members["onlink"].map { v throws(RPCError) -> Bool in
+                guard let b = v.boolValue else { throw m.wrong("onlink", "a boolean") }
+                return b
+            } ?? false
             routes.append(Route(family: try m.string("family"), table: try m.integer("table"), destination: try m.string("destination"),
                                 gateway: try m.optionalString("gateway"), interface: try m.optionalString("interface"),
-                                source: try m.optionalString("source")))
+                                source: try m.optionalString("source"), onLink: onLink))
         }
         self.init(mode: try r.string("mode"), tables: try integers("tables"), rules: rules, routes: routes,
                   reversePathFilter: try integers("rp_filter"), notes: try r.array("notes").compactMap(\.stringValue))

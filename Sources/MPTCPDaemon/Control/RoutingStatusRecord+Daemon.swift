@@ -17,7 +17,8 @@ extension RoutingStatusRecord {
             routes: owned.ownedRoutes.sorted { $0.table < $1.table }.map { r in
                 Route(family: RoutingWords.family(r.family), table: Int(r.table),
                       destination: r.isDefault ? "default" : RoutingWords.prefix(r.destination, r.destinationPrefixLength),
-                      gateway: r.gateway?.description, interface: words.tables[r.table], source: r.preferredSource?.description)
+                      gateway: r.gateway?.description, interface: words.tables[r.table], source: r.preferredSource?.description,
+                      onLink: r.onLink)
             },
             reversePathFilter: owned.reversePathFilter, notes: notes)
     }

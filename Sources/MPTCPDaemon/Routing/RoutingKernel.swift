@@ -18,10 +18,13 @@ struct RoutingKernel: @unchecked Sendable {
     }
 
     /// Rules and routes read now into `network`, and the rp_filter values of its
-    /// links. A link whose rp_filter cannot be read (gone since, no IPv4) is left out.
+    /// links. A link whose rp_filter cannot be read (gone since, no IPv4) is left
+    /// out. A kernel without policy routing gives no rules and `hasPolicyRouting` false.
     func observe(_ network: NetworkSnapshot) throws(MPTCPError) -> State {
         var snapshot = network
-        snapshot.rules = try routing.rules()
+        let rules = try routing.rulesIfSupported()
+        snapshot.rules = rules ?? []
+        snapshot.hasPolicyRouting = rules != nil
         snapshot.routes = try routing.routes()
         var values: [String: Int] = [:]
         for link in network.links {

@@ -98,7 +98,8 @@ extension RoutingOwnership {
 /// kernel keys it by (a route's metric, preferred source and scope are not
 /// compared: the kernel fills in a default metric for IPv6, for example; a
 /// rule's `suppress_prefixlength` is: the suppress rule and a plain
-/// `from all lookup main` are different rules).
+/// `from all lookup main` are different rules), and for a route whether its
+/// gateway is on-link (as `RouteIdentity` compares it).
 enum RoutingIdentity {
     static func same(_ a: RoutingRule, _ b: RoutingRule) -> Bool {
         a.family == b.family && a.priority == b.priority && a.source == b.source
@@ -109,6 +110,6 @@ enum RoutingIdentity {
     static func same(_ a: Route, _ b: Route) -> Bool {
         a.family == b.family && a.table == b.table && a.destinationPrefixLength == b.destinationPrefixLength
             && (a.isDefault ? b.isDefault : a.destination == b.destination)
-            && a.gateway == b.gateway && a.outputInterface == b.outputInterface
+            && a.gateway == b.gateway && a.outputInterface == b.outputInterface && a.onLink == b.onLink
     }
 }

@@ -51,6 +51,8 @@ struct RoutingPlanView {
         var interface: String?
         var source: String?
         var scope: String
+        /// The gateway is on the link without a connected route holding it (`onlink`).
+        var onlink: Bool
     }
 
     /// A planner's note: the interface, the family, the key that would fix it.
@@ -70,7 +72,7 @@ struct RoutingPlanView {
         RouteJSON(family: RoutingWords.family(r.family), table: r.table,
                   destination: r.isDefault ? "default" : RoutingWords.prefix(r.destination, r.destinationPrefixLength),
                   gateway: r.gateway?.description, interface: words.interface(of: r), source: r.preferredSource?.description,
-                  scope: r.scope == Route.scopeLink ? "link" : r.scope == Route.scopeHost ? "host" : "global")
+                  scope: r.scope == Route.scopeLink ? "link" : r.scope == Route.scopeHost ? "host" : "global", onlink: r.onLink)
     }
 
     var notes: [NoteJSON] {

@@ -45,12 +45,13 @@ struct RoutingWords {
     /// `main` for the main table, else the number.
     static func table(_ table: UInt32) -> String { table == RoutingRule.mainTable ? "main" : "\(table)" }
 
-    /// `default via 10.2.1.1 dev eth2 table 20001`, or
-    /// `10.2.1.0/24 dev eth2 scope link src 10.2.1.2 table 20001`, as `ip route` shows it.
+    /// `default via 10.2.1.1 dev eth2 table 20001`, `default via 10.9.0.1 dev eth0 onlink table 20001`,
+    /// or `10.2.1.0/24 dev eth2 scope link src 10.2.1.2 table 20001`, as `ip route` shows it.
     func describe(_ route: Route) -> String {
         var words = [route.isDefault ? "default" : Self.prefix(route.destination, route.destinationPrefixLength)]
         if let gateway = route.gateway { words.append("via \(gateway)") }
         if let name = interface(of: route) { words.append("dev \(name)") }
+        if route.onLink { words.append("onlink") }
         if route.scope == Route.scopeLink { words.append("scope link") }
         if let source = route.preferredSource { words.append("src \(source)") }
         if let metric = route.metric { words.append("metric \(metric)") }

@@ -24,11 +24,16 @@ public struct Route: Hashable, Sendable {
     public var metric: UInt32?
     /// `rtm_type` (`RTN_UNICAST` 1, `RTN_LOCAL` 2, ...).
     public var type: UInt8
+    /// `RTNH_F_ONLINK` (`ip route … onlink`): the gateway is taken as on the
+    /// output interface's link without a connected route that holds it, as cloud
+    /// images set up a /32 address (`default via 10.9.0.1 dev eth0 onlink`). In
+    /// `rtm_flags`, or a multipath next hop's `rtnh_flags`.
+    public var onLink: Bool
 
     public init(family: UInt16, table: UInt32, destination: IPAddress?, destinationPrefixLength: UInt8,
                 gateway: IPAddress? = nil, outputInterface: Int32, preferredSource: IPAddress? = nil,
                 scope: UInt8 = Route.scopeUniverse, routingProtocol: UInt8 = RoutingProtocol.mptcpctl,
-                metric: UInt32? = nil, type: UInt8 = Route.typeUnicast) {
+                metric: UInt32? = nil, type: UInt8 = Route.typeUnicast, onLink: Bool = false) {
         self.family = family
         self.table = table
         self.destination = destination
@@ -40,6 +45,7 @@ public struct Route: Hashable, Sendable {
         self.routingProtocol = routingProtocol
         self.metric = metric
         self.type = type
+        self.onLink = onLink
     }
 
     /// A default route (no destination, or a zero-length prefix).

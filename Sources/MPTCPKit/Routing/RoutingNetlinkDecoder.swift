@@ -12,9 +12,12 @@ extension RouteNetlinkDecoder {
         let p = m.payload, base = p.startIndex
         let family = UInt16(p[base])
         guard family == AddressFamily.inet || family == AddressFamily.inet6 else { return [] }
+        // rtm_flags: a single next hop's RTNH_F_ONLINK (a lookup's reply adds RTM_F_* bits, left out).
+        let flags = readLE32(p, base + 8)
         var route = Route(family: family, table: UInt32(p[base + 4]), destination: nil, destinationPrefixLength: p[base + 1],
-                          outputInterface: 0, scope: p[base + 6], routingProtocol: p[base + 5], type: p[base + 7])
-        var hops: [(gateway: IPAddress?, interface: Int32)] = []
+                          outputInterface: 0, scope: p[base + 6], routingProtocol: p[base + 5], type: p[base + 7],
+                          onLink: flags & RT.nextHopFlagOnLink != 0)
+        var hops: [NextHop] = []
         for a in try parseAttributes(p.dropFirst(12)) {
             switch a.type {
             case RT.rtaDst: route.destination = try addressAttribute(a, family, "RTA_DST")
@@ -33,14 +36,22 @@ extension RouteNetlinkDecoder {
             var one = route
             one.gateway = hop.gateway
             one.outputInterface = hop.interface
+            one.onLink = route.onLink || hop.onLink
             return one
         }
     }
 
+    /// One next hop of a multipath route: its gateway, interface and `RTNH_F_ONLINK`.
+    struct NextHop: Hashable {
+        var gateway: IPAddress?
+        var interface: Int32
+        var onLink: Bool
+    }
+
     /// The next hops of an `RTA_MULTIPATH` list of `struct rtnexthop` (len u16,
     /// flags u8, hops u8, ifindex s32, then `RTA_GATEWAY` / `RTA_VIA`).
-    static func nextHops(_ value: [UInt8], family: UInt16) throws(DecodeError) -> [(gateway: IPAddress?, interface: Int32)] {
-        var hops: [(gateway: IPAddress?, interface: Int32)] = []
+    static func nextHops(_ value: [UInt8], family: UInt16) throws(DecodeError) -> [NextHop] {
+        var hops: [NextHop] = []
         var at = value.startIndex
         while at + 8 <= value.endIndex {
             let len = Int(readLE16(value, at))
@@ -56,7 +67,8 @@ extension RouteNetlinkDecoder {
                 default: break
                 }
             }
-            hops.append((gateway, Int32(bitPattern: readLE32(value, at + 4))))
+            let onLink = UInt32(value[at + 2]) & RT.nextHopFlagOnLink != 0
+            hops.append(NextHop(gateway: gateway, interface: Int32(bitPattern: readLE32(value, at + 4)), onLink: onLink))
             at += (len + 3) & ~3
         }
         return hops

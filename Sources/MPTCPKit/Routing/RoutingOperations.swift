@@ -17,3 +17,12 @@ public protocol RoutingOperations: AnyObject {
     /// `RTM_GETROUTE` for one destination: the route the kernel would pick, with its table.
     func lookup(_ query: RouteQuery) throws(MPTCPError) -> Route
 }
+
+extension RoutingOperations {
+    /// Every rule, or nil on a kernel without policy routing (built without
+    /// `CONFIG_FIB_RULES`, it answers the rule dump with EOPNOTSUPP: `isNotSupported`).
+    /// Any other failure is thrown.
+    public func rulesIfSupported() throws(MPTCPError) -> [RoutingRule]? {
+        do throws(MPTCPError) { return try rules() } catch let error where error.isNotSupported { return nil }
+    }
+}

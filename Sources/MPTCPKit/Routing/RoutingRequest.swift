@@ -21,12 +21,14 @@ enum RoutingRequest {
         return bytes
     }
 
-    /// `struct rtmsg` + `RTA_DST`, `RTA_GATEWAY`, `RTA_OIF`, `RTA_PREFSRC`,
+    /// `struct rtmsg` (with `RTNH_F_ONLINK` in `rtm_flags` for an on-link
+    /// gateway) + `RTA_DST`, `RTA_GATEWAY`, `RTA_OIF`, `RTA_PREFSRC`,
     /// `RTA_TABLE` and `RTA_PRIORITY`, each only when the route has it.
     static func route(_ route: Route) -> [UInt8] {
         let headerTable = route.table < 256 ? UInt8(route.table) : 0
         var bytes: [UInt8] = [UInt8(truncatingIfNeeded: route.family), route.destinationPrefixLength, 0, 0,
-                              headerTable, route.routingProtocol, route.scope, route.type] + le32(0)
+                              headerTable, route.routingProtocol, route.scope, route.type]
+            + le32(route.onLink ? RT.nextHopFlagOnLink : 0)
         var w = AttributeWriter()
         if let destination = route.destination { w.put(RT.rtaDst, destination.bytes) }
         if let gateway = route.gateway { w.put(RT.rtaGateway, gateway.bytes) }
@@ -77,6 +79,9 @@ enum RoutingRequest {
             return "prefix length \(route.destinationPrefixLength) is too long"
         }
         guard route.table != 0 else { return "table 0 is not a table" }
+        if route.onLink {
+            guard route.gateway != nil, route.outputInterface != 0 else { return "an on-link route needs a gateway and an output interface" }
+        }
         // fe80::/10 exists on every link: the kernel needs to know which one.
         if let gateway = route.gateway, case .v6(let b) = gateway, b[0] == 0xfe, b[1] & 0xc0 == 0x80, route.outputInterface == 0 {
             return "the link-local gateway \(gateway) needs an output interface"

@@ -104,6 +104,8 @@ public final class RoutingTables: RoutingOperations {
             case (RT.getRoute, EINVAL) where flags & NL.fDump == 0:
                 classified.code = .invalidArgument
                 classified.hint = "a multicast, broadcast or 0.0.0.0/8 source cannot send"
+            case (RT.getRule, EOPNOTSUPP), (RT.newRule, EOPNOTSUPP), (RT.delRule, EOPNOTSUPP):
+                classified.hint = "this kernel has no policy routing (built without CONFIG_FIB_RULES)"
             case (RT.getRoute, ENETUNREACH), (RT.getRoute, EHOSTUNREACH):
                 classified.hint = "no route leads there from this source (no table the rules choose has one), or the source is not an address of this host"
             default:
@@ -119,11 +121,12 @@ public final class RoutingTables: RoutingOperations {
         return "from \(from) lookup \(rule.table) priority \(rule.priority) proto \(rule.routingProtocol)"
     }
 
-    /// "default via 10.0.1.254 dev 3 table 1001", as `ip route` says it (with interface indexes).
+    /// "default via 10.0.1.254 dev 3 onlink table 1001", as `ip route` says it (with interface indexes).
     static func describe(_ route: Route) -> String {
         var text = route.destination.map { "\($0)/\(route.destinationPrefixLength)" } ?? "default"
         if let gateway = route.gateway { text += " via \(gateway)" }
         if route.outputInterface != 0 { text += " dev \(route.outputInterface)" }
+        if route.onLink { text += " onlink" }
         if let source = route.preferredSource { text += " src \(source)" }
         text += " table \(route.table)"
         if let metric = route.metric { text += " metric \(metric)" }

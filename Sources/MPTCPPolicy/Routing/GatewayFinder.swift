@@ -2,13 +2,17 @@ import MPTCPKit
 
 /// Where an interface's default route in its source-routing table leads: the
 /// system's own routes first (they follow DHCP, RA and the admin), the
-/// policy's `gateway` only when the system names none.
+/// policy's `gateway` only when the system names none. A gateway no connected
+/// route reaches (a cloud host's /32 address) is taken as on-link, as the
+/// system's own route says (`onlink`) or, for the policy's, as found here.
 enum GatewayFinder {
     /// A next hop and where it was found ("the default route on eth1 in table main, metric 100");
     /// no address for a point-to-point link whose default route names only the device (`default dev ppp0`).
     struct Found: Hashable, Sendable {
         var address: IPAddress?
         var origin: String
+        /// The route goes `onlink`: the kernel would refuse the gateway otherwise (no connected route holds it).
+        var onLink = false
     }
 
     static func gateway(for m: ManagedInterface, family: AddressFamily, network: NetworkSnapshot) -> Found? {
@@ -26,7 +30,7 @@ enum GatewayFinder {
         }
         if let d = defaults.first, let g = d.gateway {
             return Found(address: g, origin: "from the default route on \(m.name) in table \(tableName(d.table))"
-                + (d.metric.map { ", metric \($0)" } ?? ""))
+                + (d.metric.map { ", metric \($0)" } ?? "") + (d.onLink ? ", onlink" : ""), onLink: d.onLink)
         }
         // A point-to-point link (PPP, a cellular modem, a tunnel): its default route names the device alone.
         if let d = network.routes.first(where: {
@@ -40,12 +44,33 @@ enum GatewayFinder {
             ($0.metric ?? 0, $0.destinationPrefixLength, $0.table) < ($1.metric ?? 0, $1.destinationPrefixLength, $1.table)
         }
         if let r = routers.first, let g = r.gateway {
-            return Found(address: g, origin: "the router of \(r.summary(network)), on \(m.name)'s link")
+            return Found(address: g, origin: "the router of \(r.summary(network)), on \(m.name)'s link", onLink: r.onLink)
         }
         if let g = m.rule.gateways.first(where: { policyFamily($0) == family }) {
-            return Found(address: g, origin: "gateway in \(m.rule.label)")
+            guard needsOnLink(g, on: m, network: network) else { return Found(address: g, origin: "gateway in \(m.rule.label)") }
+            return Found(address: g, origin: "gateway in \(m.rule.label); onlink, as no prefix on \(m.name) holds \(g)", onLink: true)
         }
         return nil
+    }
+
+    /// Whether the kernel would refuse `gateway` on `m` without `onlink`: no
+    /// prefix of `m`'s addresses and no route on its link (any table) holds it,
+    /// as on a cloud host whose address is a /32. An IPv6 link-local gateway is
+    /// on every link (fe80::/64) and needs no flag.
+    static func needsOnLink(_ gateway: IPAddress, on m: ManagedInterface, network: NetworkSnapshot) -> Bool {
+        if case .v6(let b) = gateway, b[0] == 0xfe, b[1] & 0xc0 == 0x80 { return false }
+        func holds(_ prefix: IPAddress, _ length: UInt8) -> Bool {
+            prefix.family == gateway.family && gateway.masked(to: length) == prefix.masked(to: length)
+        }
+        // An address's own prefix (a /32 holds only the address itself), or a route on the link (`10.9.0.1 dev eth0`).
+        let byAddress = network.addresses.contains {
+            $0.interfaceIndex == m.index && $0.prefixLength < $0.address.fullPrefixLength && holds($0.address, $0.prefixLength)
+        }
+        let byRoute = network.routes.contains { r in
+            r.outputInterface == m.index && r.gateway == nil && !r.isDefault && !r.isOurs && r.type == Route.typeUnicast
+                && r.destination.map { holds($0, r.destinationPrefixLength) } == true
+        }
+        return !byAddress && !byRoute
     }
 
     /// Why `family` on `m` gets no default route, and the key that fixes it.

@@ -13,6 +13,9 @@ struct RouteIdentity: Hashable, Sendable {
     var preferredSource: IPAddress?
     var scope: UInt8
     var type: UInt8
+    /// A gateway taken as on the link (`onlink`) is another route than the same
+    /// gateway reached through a connected route: a change of either is a replacement.
+    var onLink: Bool
 
     init(_ r: Route) {
         family = r.family
@@ -24,6 +27,7 @@ struct RouteIdentity: Hashable, Sendable {
         preferredSource = r.preferredSource
         scope = r.family == kernelFamilyIPv4 ? r.scope : Route.scopeUniverse
         type = r.type
+        onLink = r.onLink
     }
 }
 
@@ -50,11 +54,13 @@ extension Route {
     /// Made by mptcpctld.
     var isOurs: Bool { routingProtocol == RoutingProtocol.mptcpctl }
 
-    /// `default via 10.2.1.1 dev eth2 table 7301`, `10.2.1.0/24 dev eth2 src 10.2.1.2 table 7301`.
+    /// `default via 10.2.1.1 dev eth2 table 7301`, `10.2.1.0/24 dev eth2 src 10.2.1.2 table 7301`,
+    /// `default via 10.9.0.1 dev eth0 onlink table 7300`.
     func summary(_ network: NetworkSnapshot) -> String {
         var s = isDefault ? "default" : "\(destination.map(\.description) ?? "?")/\(destinationPrefixLength)"
         if let gateway { s += " via \(gateway)" }
         s += " dev " + (network.link(outputInterface)?.name ?? "if\(outputInterface)")
+        if onLink { s += " onlink" }
         if let preferredSource { s += " src \(preferredSource)" }
         return s + " table \(table)"
     }

@@ -73,6 +73,9 @@ public struct OwnedRoute: Hashable, Sendable, Codable {
     public var scope: UInt8
     public var metric: UInt32?
     public var type: UInt8
+    /// `on_link`: true for an on-link gateway; absent otherwise (and in records
+    /// written before it existed, which decode as not on-link).
+    public var onLink: Bool?
 
     public init(_ route: Route) {
         family = route.family
@@ -85,6 +88,7 @@ public struct OwnedRoute: Hashable, Sendable, Codable {
         scope = route.scope
         metric = route.metric
         type = route.type
+        onLink = route.onLink ? true : nil
     }
 
     /// The route as the kernel knows it; nil when a stored text is no address.
@@ -97,11 +101,11 @@ public struct OwnedRoute: Hashable, Sendable, Codable {
               let preferredSource = parse(preferredSource) else { return nil }
         return Route(family: family, table: table, destination: destination, destinationPrefixLength: destinationPrefixLength,
                      gateway: gateway, outputInterface: outputInterface, preferredSource: preferredSource, scope: scope,
-                     routingProtocol: RoutingProtocol.mptcpctl, metric: metric, type: type)
+                     routingProtocol: RoutingProtocol.mptcpctl, metric: metric, type: type, onLink: onLink ?? false)
     }
 
     enum CodingKeys: String, CodingKey {
         case family, table, destination, destinationPrefixLength = "destination_prefix_length", gateway
-        case outputInterface = "output_interface", preferredSource = "preferred_source", scope, metric, type
+        case outputInterface = "output_interface", preferredSource = "preferred_source", scope, metric, type, onLink = "on_link"
     }
 }

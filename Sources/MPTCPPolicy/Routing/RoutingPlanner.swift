@@ -18,6 +18,7 @@ public enum RoutingPlanner {
             return removal(owned: owned, network: network,
                            because: "[routing] mode = \"off\": routing is left to the admin")
         }
+        guard network.hasPolicyRouting else { return withoutPolicyRouting(owned: owned) }
         var excluded: [IPAddress: String] = [:]
         let used = Planner.desiredEndpoints(policy: policy, network: network, excluded: &excluded)
         let interfaces = ManagedInterface.from(used, policy: policy, network: network)

@@ -28,11 +28,12 @@ struct WantedRouting: Sendable {
             }
             if let gateway = GatewayFinder.gateway(for: m, family: family, network: network) {
                 // Without a router the route is on the link itself (scope link, as `ip route add default dev ppp0`).
-                let onLink = gateway.address == nil && family == .ipv4
+                let deviceOnly = gateway.address == nil && family == .ipv4
                 let route = Route(family: addresses[0].address.family, table: slot.table, destination: nil, destinationPrefixLength: 0,
                                   gateway: gateway.address, outputInterface: m.index,
-                                  scope: onLink ? Route.scopeLink : Route.scopeUniverse, routingProtocol: RoutingProtocol.mptcpctl)
-                let via = gateway.address.map { "via \($0)" } ?? "on the link"
+                                  scope: deviceOnly ? Route.scopeLink : Route.scopeUniverse, routingProtocol: RoutingProtocol.mptcpctl,
+                                  onLink: gateway.onLink && gateway.address != nil)
+                let via = gateway.address.map { "via \($0)" + (route.onLink ? " onlink" : "") } ?? "on the link"
                 routes.append((route, "\(m.name) (\(family == .ipv4 ? "IPv4" : "IPv6")): default route \(via) "
                     + "in table \(slot.table) (\(gateway.origin))"))
             } else {

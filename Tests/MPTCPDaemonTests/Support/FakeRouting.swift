@@ -55,7 +55,11 @@ final class FakeRouting: RoutingOperations, ReversePathFilterOperations, @unchec
     /// The next dump leaves `rule` out (as if it had been read a moment before it was made).
     func hideOnce(_ rule: RoutingRule) { hidden.append(rule) }
 
+    /// The rule dump's answer instead of the rules (EOPNOTSUPP: a kernel without CONFIG_FIB_RULES).
+    var ruleDumpRefusal: MPTCPError?
+
     func rules() throws(MPTCPError) -> [RoutingRule] {
+        if let ruleDumpRefusal { throw ruleDumpRefusal }
         defer { hidden = [] }
         return rulesTable.filter { rule in !hidden.contains { RoutingIdentity.same($0, rule) } }
     }
