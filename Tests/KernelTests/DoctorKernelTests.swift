@@ -78,6 +78,36 @@ final class DoctorKernelTests {
         #expect((filter?["fix"] as? String)?.hasPrefix("ip netns exec \(lab.client) sysctl -w net.ipv4.conf.a2.rp_filter=2") == true)
         #expect(checks["rp_filter.10.0.1.1"] == nil, "10.0.1.1 is no endpoint")
     }
+
+    /// The link-local address of `interface` in `namespace`, once duplicate address detection is over.
+    func linkLocalAddress(_ namespace: String, _ interface: String) throws -> String {
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            let json = try lab.exec(namespace, ["ip", "-6", "-j", "addr", "show", "dev", interface, "scope", "link"]).stdout
+            let links = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] ?? []
+            let info = links.flatMap { $0["addr_info"] as? [[String: Any]] ?? [] }
+            if let ready = info.first(where: { $0["tentative"] == nil }), let address = ready["local"] as? String { return address }
+            guard Date() < deadline else { throw LabError("\(interface) in \(namespace) has no usable link-local address: \(json)") }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+    }
+
+    @Test func aLinkLocalPeerIsReachedOnTheLinkItsZoneNamesAndWithoutAZoneIsRefusedAsUsage() throws {
+        let server = try linkLocalAddress(lab.server, "b1")
+        _ = try linkLocalAddress(lab.client, "a1")
+        let sink = try lab.peer(lab.server, ["server", "--bind", "::", "--port", "7830"])
+        defer { sink.stop() }
+        _ = try sink.wait(for: "listening")
+        let (_, checks, output) = try doctor(["--peer", "[\(server)%a1]:7830", "--timeout", "4"])
+        #expect(checks["peer.connect"] == nil, "the connection was made: \(output)")
+        #expect(checks["peer.mptcp"]?["status"] as? String == "ok", "\(output)")
+        let zoneless = try lab.mptcpctl(lab.client, ["doctor", "--peer", "\(server)"], check: false)
+        #expect(zoneless.status == 64, "\(zoneless.stdout)\(zoneless.stderr)")
+        #expect(zoneless.stderr.contains("is link-local") && zoneless.stderr.contains("%IFACE"), "\(zoneless.stderr)")
+        let unknown = try lab.mptcpctl(lab.client, ["doctor", "--peer", "\(server)%nosuch0"], check: false)
+        #expect(unknown.status == 64, "\(unknown.stderr)")
+        #expect(unknown.stderr.contains("no interface nosuch0"), "\(unknown.stderr)")
+    }
 }
 
 /// `mptcpctl doctor` on the realistic lab's variant (a), the client's routing as
