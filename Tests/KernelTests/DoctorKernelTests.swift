@@ -86,7 +86,8 @@ final class DoctorKernelTests {
             let json = try lab.exec(namespace, ["ip", "-6", "-j", "addr", "show", "dev", interface, "scope", "link"]).stdout
             let links = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] ?? []
             let info = links.flatMap { $0["addr_info"] as? [[String: Any]] ?? [] }
-            if let ready = info.first(where: { $0["tentative"] == nil }), let address = ready["local"] as? String { return address }
+            // `ip -j` lists the filtered-out addresses as empty objects.
+            if let address = info.first(where: { $0["local"] != nil && $0["tentative"] == nil })?["local"] as? String { return address }
             guard Date() < deadline else { throw LabError("\(interface) in \(namespace) has no usable link-local address: \(json)") }
             Thread.sleep(forTimeInterval: 0.2)
         }
