@@ -79,6 +79,28 @@ final class DoctorKernelTests {
         #expect(checks["rp_filter.10.0.1.1"] == nil, "10.0.1.1 is no endpoint")
     }
 
+    @Test func aServerWhoseSubflowsLimitIsZeroRejectsEveryJoinAndDoctorFailsItsLimitsWhenItAnnouncesAddresses() throws {
+        try lab.mptcpctl(lab.server, ["limits", "set", "--subflows", "0", "--add-addr-accepted", "0"])
+        try lab.mptcpctl(lab.server, ["endpoint", "add", "10.0.2.2", "--dev", "b2", "--signal"])
+        try lab.mptcpctl(lab.client, ["endpoint", "add", "10.0.2.1", "--dev", "a2", "--subflow"])
+        let sink = try lab.peer(lab.server, ["server", "--bind", "::", "--port", "7840"])
+        defer { sink.stop() }
+        _ = try sink.wait(for: "listening")
+        let server = try lab.mptcpctl(lab.server, ["doctor", "--json"], check: false)
+        #expect(server.status == 1, "\(server.stdout)")
+        #expect(server.stdout.contains("rejects every join"), "\(server.stdout)")
+        // The kernel's side of it: the client's join from 10.0.2.1 is refused while the server's limit is 0.
+        let (_, refused, output) = try doctor(["--peer", "10.0.1.2:7840", "--timeout", "3"])
+        #expect(refused["peer.mptcp"]?["status"] as? String == "ok", "\(output)")
+        #expect(refused["peer.subflow.10.0.2.1"]?["status"] as? String == "warn", "no subflow from 10.0.2.1: \(output)")
+        #expect((refused["peer.subflow.10.0.2.1"]?["reason"] as? String)?.contains("refused the join") == true, "\(output)")
+        try lab.mptcpctl(lab.server, ["limits", "set", "--subflows", "2"])
+        let fixed = try lab.mptcpctl(lab.server, ["doctor", "--json"], check: false)
+        #expect(!fixed.stdout.contains("rejects every join"), "\(fixed.stdout)")
+        let (_, joined, after) = try doctor(["--peer", "10.0.1.2:7840", "--timeout", "10"])
+        #expect(joined["peer.subflow.10.0.2.1"]?["status"] as? String == "ok", "\(after)")
+    }
+
     /// The link-local address of `interface` in `namespace`, once duplicate address detection is over.
     func linkLocalAddress(_ namespace: String, _ interface: String) throws -> String {
         let deadline = Date().addingTimeInterval(30)
