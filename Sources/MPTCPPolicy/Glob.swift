@@ -57,6 +57,11 @@ public struct Glob: Hashable, Sendable, Codable, CustomStringConvertible {
         self.tokens = tokens
     }
 
+    /// The pattern has no wildcard, set or range: it matches exactly one name, itself.
+    public var isLiteral: Bool {
+        tokens.allSatisfy { if case .literal = $0 { true } else { false } }
+    }
+
     /// Whether the whole of `name` matches.
     public func matches(_ name: String) -> Bool {
         Self.match(tokens[...], Array(name)[...])

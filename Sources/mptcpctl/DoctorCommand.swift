@@ -22,9 +22,10 @@ struct DoctorCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("Open an MPTCP connection to this server and watch its subflows (port 80 when none is given).",
-                               valueName: "ADDRESS[:PORT]"), transform: AddressPortArgument.parse)
-    var peer: AddressPortArgument?
+    @Option(help: ArgumentHelp("Open an MPTCP connection to this server and watch its subflows (port 80 when none is given; "
+                               + "a link-local address with its interface: fe80::2%eth0, [fe80::2%eth0]:443).",
+                               valueName: "ADDRESS[:PORT]"), transform: Self.peerTarget)
+    var peer: PeerTarget?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait for the connection, then for its subflows (default 5).",
                                                         valueName: "S"), transform: Self.seconds)
@@ -38,15 +39,29 @@ struct DoctorCommand: ParsableCommand {
         return value
     }
 
+    /// `--peer`: unicast; a link-local IPv6 address only with its zone.
+    static func peerTarget(_ text: String) throws -> PeerTarget {
+        let target: PeerTarget
+        do { target = try PeerTarget(parsing: text) } catch { throw ArgumentFormatError(error.description) }
+        if let problem = unicastProblem(target.endpoint.address) {
+            throw ArgumentFormatError("\(target.endpoint.address) is \(problem) (expected a unicast address)")
+        }
+        return target
+    }
+
     func run() throws {
         let namespace = try global.namespace()
         let plane = DoctorDaemon.ask(global)
-        let target = peer.map { p in p.value.port == 0 ? AddressAndPort(address: p.value.address, port: 80) : p.value }
+        let target = peer.map { p in p.endpoint.port == 0 ? AddressAndPort(address: p.endpoint.address, port: 80) : p.endpoint }
         let destinations = DiagnosisDestinations(peer: target)
         let facts = try DiagnosisFacts.gather(namespace: namespace, plane: plane, destinations: destinations)
+        let zone: Int32?
+        do { zone = try peer?.interfaceIndex(in: facts.network) } catch {
+            throw ValidationError(error.description)
+        }
         let probe = target.map { peer in
-            PeerProbe.run(peer: peer, timeout: timeout, expectedSources: Diagnosis.expectedSources(facts, peer: peer),
-                          namespace: namespace)
+            PeerProbe.run(peer: peer, interface: zone, timeout: timeout,
+                          expectedSources: Diagnosis.expectedSources(facts, peer: peer, interface: zone), namespace: namespace)
         }
         let checks = Diagnosis.checks(facts, plane: plane, peer: probe, fix: FixCommands(namespace: global.netns))
         if global.json {

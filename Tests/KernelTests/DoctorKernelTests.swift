@@ -78,6 +78,59 @@ final class DoctorKernelTests {
         #expect((filter?["fix"] as? String)?.hasPrefix("ip netns exec \(lab.client) sysctl -w net.ipv4.conf.a2.rp_filter=2") == true)
         #expect(checks["rp_filter.10.0.1.1"] == nil, "10.0.1.1 is no endpoint")
     }
+
+    @Test func aServerWhoseSubflowsLimitIsZeroRejectsEveryJoinAndDoctorFailsItsLimitsWhenItAnnouncesAddresses() throws {
+        try lab.mptcpctl(lab.server, ["limits", "set", "--subflows", "0", "--add-addr-accepted", "0"])
+        try lab.mptcpctl(lab.server, ["endpoint", "add", "10.0.2.2", "--dev", "b2", "--signal"])
+        try lab.mptcpctl(lab.client, ["endpoint", "add", "10.0.2.1", "--dev", "a2", "--subflow"])
+        let sink = try lab.peer(lab.server, ["server", "--bind", "::", "--port", "7840"])
+        defer { sink.stop() }
+        _ = try sink.wait(for: "listening")
+        let server = try lab.mptcpctl(lab.server, ["doctor", "--json"], check: false)
+        #expect(server.status == 1, "\(server.stdout)")
+        #expect(server.stdout.contains("rejects every join"), "\(server.stdout)")
+        // The kernel's side of it: the client's join from 10.0.2.1 is refused while the server's limit is 0.
+        let (_, refused, output) = try doctor(["--peer", "10.0.1.2:7840", "--timeout", "3"])
+        #expect(refused["peer.mptcp"]?["status"] as? String == "ok", "\(output)")
+        #expect(refused["peer.subflow.10.0.2.1"]?["status"] as? String == "warn", "no subflow from 10.0.2.1: \(output)")
+        #expect((refused["peer.subflow.10.0.2.1"]?["reason"] as? String)?.contains("refused the join") == true, "\(output)")
+        try lab.mptcpctl(lab.server, ["limits", "set", "--subflows", "2"])
+        let fixed = try lab.mptcpctl(lab.server, ["doctor", "--json"], check: false)
+        #expect(!fixed.stdout.contains("rejects every join"), "\(fixed.stdout)")
+        let (_, joined, after) = try doctor(["--peer", "10.0.1.2:7840", "--timeout", "10"])
+        #expect(joined["peer.subflow.10.0.2.1"]?["status"] as? String == "ok", "\(after)")
+    }
+
+    /// The link-local address of `interface` in `namespace`, once duplicate address detection is over.
+    func linkLocalAddress(_ namespace: String, _ interface: String) throws -> String {
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            let json = try lab.exec(namespace, ["ip", "-6", "-j", "addr", "show", "dev", interface, "scope", "link"]).stdout
+            let links = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] ?? []
+            let info = links.flatMap { $0["addr_info"] as? [[String: Any]] ?? [] }
+            // `ip -j` lists the filtered-out addresses as empty objects.
+            if let address = info.first(where: { $0["local"] != nil && $0["tentative"] == nil })?["local"] as? String { return address }
+            guard Date() < deadline else { throw LabError("\(interface) in \(namespace) has no usable link-local address: \(json)") }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+    }
+
+    @Test func aLinkLocalPeerIsReachedOnTheLinkItsZoneNamesAndWithoutAZoneIsRefusedAsUsage() throws {
+        let server = try linkLocalAddress(lab.server, "b1")
+        _ = try linkLocalAddress(lab.client, "a1")
+        let sink = try lab.peer(lab.server, ["server", "--bind", "::", "--port", "7830"])
+        defer { sink.stop() }
+        _ = try sink.wait(for: "listening")
+        let (_, checks, output) = try doctor(["--peer", "[\(server)%a1]:7830", "--timeout", "4"])
+        #expect(checks["peer.connect"] == nil, "the connection was made: \(output)")
+        #expect(checks["peer.mptcp"]?["status"] as? String == "ok", "\(output)")
+        let zoneless = try lab.mptcpctl(lab.client, ["doctor", "--peer", "\(server)"], check: false)
+        #expect(zoneless.status == 64, "\(zoneless.stdout)\(zoneless.stderr)")
+        #expect(zoneless.stderr.contains("is link-local") && zoneless.stderr.contains("%IFACE"), "\(zoneless.stderr)")
+        let unknown = try lab.mptcpctl(lab.client, ["doctor", "--peer", "\(server)%nosuch0"], check: false)
+        #expect(unknown.status == 64, "\(unknown.stderr)")
+        #expect(unknown.stderr.contains("no interface nosuch0"), "\(unknown.stderr)")
+    }
 }
 
 /// `mptcpctl doctor` on the realistic lab's variant (a), the client's routing as

@@ -122,7 +122,7 @@ final class EndpointKernelTests {
     }
 
     @Test func pathManagerAndSchedulerSelection() throws {
-        let sysctl = MPTCPSysctl(namespace: lab.clientNamespace)
+        let sysctl = try MPTCPSysctl(namespace: lab.clientNamespace)
         #expect(try sysctl.availablePathManagers().contains("userspace"))
         try sysctl.setPathManager("userspace")
         #expect(try sysctl.pathManager() == "userspace")

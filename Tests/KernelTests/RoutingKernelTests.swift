@@ -117,7 +117,7 @@ final class RoutingKernelTests {
     }
 
     @Test func reversePathFilterIsReadAndWrittenPerInterfaceInTheNamespace() throws {
-        let sysctl = MPTCPSysctl(namespace: lab.clientNamespace)
+        let sysctl = try MPTCPSysctl(namespace: lab.clientNamespace)
         #expect(try sysctl.reversePathFilter(interface: "a1") == 0)   // as the lab sets it
         try sysctl.setReversePathFilter(2, interface: "a1")
         #expect(try sysctl.reversePathFilter(interface: "a1") == 2)

@@ -81,6 +81,76 @@ struct DiagnosisVerdictTests {
                                     pathManager: "userspace", plane: plane, fix: fix).status == .info)
     }
 
+    func limits(_ subflows: UInt32, accepted: UInt32, _ flags: [EndpointFlags], server: Bool) -> DiagnosisCheck {
+        let endpoints = flags.enumerated().map { i, f in Endpoint(id: UInt8(i + 1), address: IPAddress("10.0.\(i + 2).1")!, flags: f) }
+        return LimitsVerdict.check(limits: .success(Limits(subflows: subflows, addAddrAccepted: accepted)), endpoints: endpoints,
+                                   pathManager: "kernel", isServer: server, plane: noDaemon, fix: fix)
+    }
+
+    @Test func aServerWithSignalEndpointsAndASubflowsLimitOfZeroFailsBecauseTheKernelRejectsEveryJoin() {
+        let check = limits(0, accepted: 0, [.signal, .signal], server: true)
+        #expect(check.status == .fail)
+        #expect(check.reason?.contains("rejects every join") == true)
+        #expect(check.fix == "mptcpctl -n lab limits set --subflows 2")
+    }
+
+    @Test func aServerWithSignalEndpointsNeedsNoAddAddrAcceptedOfItsOwn() {
+        let check = limits(2, accepted: 0, [.signal, .signal], server: true)
+        #expect(check.status == .ok, "announcing needs no local add_addr_accepted: \(check)")
+        #expect(check.summary.contains("add_addr_accepted and subflows above 0 on the client"))
+    }
+
+    @Test func aServerAcceptingFewerJoinsThanItAnnouncesWarns() {
+        #expect(limits(1, accepted: 0, [.signal, .signal], server: true).status == .warn)
+    }
+
+    @Test func aServerWithoutEndpointsAndASubflowsLimitOfZeroWarnsThatJoinsAreRejected() {
+        let check = limits(0, accepted: 0, [], server: true)
+        #expect(check.status == .warn)
+        #expect(check.fix == "mptcpctl -n lab limits set --subflows 2")
+        #expect(limits(2, accepted: 0, [], server: true).status == .ok)
+    }
+
+    @Test func aClientAcceptingAnnouncementsWithASubflowsLimitOfZeroWarns() {
+        let check = limits(0, accepted: 2, [], server: false)
+        #expect(check.status == .warn)
+        #expect(check.fix == "mptcpctl -n lab limits set --subflows 2")
+        #expect(limits(2, accepted: 2, [], server: false).status == .ok)
+        #expect(limits(0, accepted: 0, [], server: false).status == .ok, "a client that wants no subflow at all is not wrong")
+    }
+
+    @Test func aClientsSignalEndpointIsNotGatedByItsLimits() {
+        // The flags check warns that servers do not open subflows to a client; the limits say nothing more.
+        #expect(limits(0, accepted: 0, [.signal], server: false).status == .ok)
+        #expect(limits(2, accepted: 0, [.signal], server: false).status == .info)
+    }
+
+    @Test func subflowEndpointsNeedTheSubflowsLimitOnEitherSide() {
+        #expect(limits(0, accepted: 0, [.subflow], server: true).status == .fail)
+        #expect(limits(0, accepted: 0, [.subflow], server: false).status == .fail)
+        #expect(limits(1, accepted: 0, [.subflow, [.subflow, .signal]], server: true).status == .warn)
+        #expect(limits(2, accepted: 2, [.subflow, [.subflow, .signal]], server: true).status == .ok)
+    }
+
+    @Test func aLinkLocalEndpointThatOpensSubflowsFailsWithAGlobalAddressAsTheFix() {
+        let snapshot = NetworkSnapshot(
+            links: [Link(index: 3, name: "wlan0", flags: 1, operState: .up)],
+            addresses: [InterfaceAddress(address: IPAddress("fe80::1")!, prefixLength: 64, interfaceIndex: 3),
+                        InterfaceAddress(address: IPAddress("2001:db8:2::1")!, prefixLength: 64, interfaceIndex: 3)],
+            defaultRoutes: [])
+        let subflow = Endpoint(id: 4, address: IPAddress("fe80::1")!, flags: [.subflow, .backup], interfaceIndex: 3)
+        let used = UsedAddress.collect(endpoints: [subflow], network: snapshot, managedInterfaces: [])
+        let check = AddressStateVerdict.check(used[0], network: snapshot, fix: fix)
+        #expect(check.status == .fail)
+        #expect(check.reason?.contains("reaches only its own link") == true)
+        #expect(check.fix == "mptcpctl -n lab endpoint delete 4 && mptcpctl -n lab endpoint add 2001:db8:2::1 dev wlan0 --subflow --backup")
+        let signal = Endpoint(id: 5, address: IPAddress("fe80::1")!, flags: .signal, interfaceIndex: 3)
+        let announced = UsedAddress.collect(endpoints: [signal], network: snapshot, managedInterfaces: [])
+        #expect(AddressStateVerdict.check(announced[0], network: snapshot, fix: fix).status == .warn)
+        #expect(AddressStateVerdict.check(used[0], network: snapshot, peer: IPAddress("fe80::2")!, fix: fix).status == .ok,
+                "a link-local peer is reached from a link-local address")
+    }
+
     @Test func signalOnAHostWithoutAListenerWarnsAndSignalWithFullmeshFails() {
         let signal = Endpoint(id: 3, address: IPAddress("10.0.2.1")!, flags: .signal, interfaceIndex: 3)
         let client = EndpointFlagsVerdict.check(signal, isServer: false, destinations: DiagnosisDestinations(peer: nil),

@@ -94,6 +94,19 @@ import Testing
         expectProblem(block + "gateway = []\n", line: 4, key: "interface[1].gateway", "an empty list names no gateway")
     }
 
+    @Test(arguments: ["\"eth*\"", "\"eth[12]\"", "\"wlan?\"", "[\"eth1\", \"eth2\"]"])
+    func aGatewayInABlockThatCanMatchSeveralInterfacesIsRefusedWithKeyAndLine(_ names: String) {
+        expectProblem("[[interface]]\nname = \(names)\nrole = \"active\"\ngateway = \"192.0.2.1\"\n", line: 4,
+                      key: "interface[1].gateway", "write one [[interface]] block per interface")
+    }
+
+    @Test func aGatewayInABlockNamingOneInterfaceIsAccepted() throws {
+        let policy = try PolicyLoader.load("[[interface]]\nname = [\"eth1\"]\nrole = \"active\"\ngateway = \"192.0.2.1\"\n"
+                                           + "\n[[interface]]\nname = \"eth*\"\nrole = \"active\"\n", file: "p.toml")
+        #expect(policy.interfaces[0].gateways == [address("192.0.2.1")])
+        #expect(policy.interfaces[1].gateways.isEmpty)
+    }
+
     @Test func aLinkLocalIPv6GatewayIsAccepted() throws {
         let policy = try PolicyLoader.load(block + "gateway = \"fe80::1\"\n", file: "p.toml")
         #expect(policy.interfaces[0].gateways == [address("fe80::1")])

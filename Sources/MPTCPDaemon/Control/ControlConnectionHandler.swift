@@ -27,6 +27,9 @@ final class ControlConnectionHandler: ChannelInboundHandler {
     private var closing = false
     /// Set by `subscribe`: this connection also streams events.
     private var subscriber: EventHub.Subscriber?
+    /// The highest event number written to this connection: a second `subscribe`
+    /// replays only start-up events above it (each event at most once, in order).
+    private var lastSentSeq: Int64 = 0
 
     init(api: ControlAPI, pool: NIOThreadPool, clients: ClientCount, logger: Logger) {
         self.api = api
@@ -162,7 +165,7 @@ final class ControlConnectionHandler: ChannelInboundHandler {
             loop.execute { bound.value.0.sendEvents(bound.value.1) }
         }
         subscriber = s
-        api.hub.add(s, replayingStartUp: subscription.startUp)
+        api.hub.add(s, replayingStartUp: subscription.startUp, after: lastSentSeq)
     }
 
     /// Writes queued events while the client keeps up; what it does not read
@@ -176,7 +179,9 @@ final class ControlConnectionHandler: ChannelInboundHandler {
             for entry in entries {
                 let notification: ControlNotification
                 switch entry {
-                case .event(let e): notification = .event(e)
+                case .event(let e):
+                    notification = .event(e)
+                    lastSentSeq = max(lastSentSeq, e.seq)
                 case .missed(let n):
                     notification = .eventsMissed(Int64(n), message: "\(n) events were dropped here: this client did not read fast enough"
                                                  + " (queue of \(ControlServer.subscriberQueue))")

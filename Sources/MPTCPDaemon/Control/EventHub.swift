@@ -23,8 +23,11 @@ final class EventHub: Sendable {
         /// Called (outside the hub's lock) when events arrive in an empty queue.
         let wake: @Sendable () -> Void
         /// At most `capacity` events; a `missed` entry (merged while the queue
-        /// stays full) marks the gap in its place.
-        fileprivate let state = NIOLockedValueBox<(queue: [Entry], events: Int, closed: Bool)>(([], 0, false))
+        /// stays full) marks the gap in its place. `missedKinds` tallies the kinds
+        /// of every event missed, so a replay of the start-up record can count only
+        /// those a subscriber takes.
+        fileprivate let state = NIOLockedValueBox<(queue: [Entry], events: Int, closed: Bool,
+                                                   missedKinds: [DaemonEvent.Kind: Int])>(([], 0, false, [:]))
 
         init(kinds: Set<DaemonEvent.Kind>, capacity: Int, filter: (@Sendable (DaemonEvent) -> Bool)? = nil,
              wake: @escaping @Sendable () -> Void) {
@@ -51,6 +54,7 @@ final class EventHub: Sendable {
                 if s.closed { return false }
                 if s.events >= capacity {
                     if case .missed(let n)? = s.queue.last { s.queue[s.queue.count - 1] = .missed(n + 1) } else { s.queue.append(.missed(1)) }
+                    s.missedKinds[event.kind, default: 0] += 1
                     return false
                 }
                 s.queue.append(.event(event))
@@ -90,20 +94,30 @@ final class EventHub: Sendable {
     }
 
     /// Adds `s`, first queueing the start-up events it takes (those kept so far,
-    /// with their own numbers, and where the record overflowed, how many were
-    /// missed), so it sees them before anything published after.
-    func add(_ s: Subscriber, replayingStartUp: Bool) {
+    /// with their own numbers, and where the record overflowed, how many of its
+    /// kinds were missed), so it sees them before anything published after.
+    /// `after`: the highest number the subscriber's client was already sent (a
+    /// connection subscribing again); only kept events numbered above it are
+    /// replayed, so no client is sent an event twice or out of order.
+    func add(_ s: Subscriber, replayingStartUp: Bool, after: Int64 = 0) {
         guard replayingStartUp, let startUp else { return add(s) }
         let woken = published.withLockedValue { _ -> Bool in
-            let kept = startUp.state.withLockedValue { $0.queue }
+            let (kept, missedKinds) = startUp.state.withLockedValue { ($0.queue, $0.missedKinds) }
+            var lastKept: Int64 = 0
             s.state.withLockedValue { q in
                 for entry in kept {
                     switch entry {
-                    case .event(let e) where s.kinds.contains(e.kind) && s.filter?(e) ?? true:
+                    case .event(let e):
+                        lastKept = max(lastKept, e.seq)
+                        guard e.seq > after, s.kinds.contains(e.kind), s.filter?(e) ?? true else { continue }
                         q.queue.append(entry)
                         q.events += 1
-                    case .event: break
-                    case .missed: q.queue.append(entry)
+                    case .missed:
+                        // The record is never drained: its one gap is at its end, after
+                        // every kept event. Counted by kind (a filter cannot judge an
+                        // event that was not kept), and only when it lies above `after`.
+                        let missed = missedKinds.filter { s.kinds.contains($0.key) }.values.reduce(0, +)
+                        if missed > 0 && lastKept > after { q.queue.append(.missed(missed)) }
                     }
                 }
             }

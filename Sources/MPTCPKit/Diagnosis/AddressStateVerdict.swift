@@ -1,8 +1,10 @@
-/// Whether a used address can be a subflow's source now: on an interface that is
-/// up, not tentative (duplicate address detection unfinished), not found a
-/// duplicate, not deprecated.
+/// Whether a used address can be a subflow's source now: not link-local (unless
+/// the peer is on the link too), on an interface that is up, not tentative
+/// (duplicate address detection unfinished), not found a duplicate, not deprecated.
 public enum AddressStateVerdict {
-    public static func check(_ used: UsedAddress, network: NetworkSnapshot, fix: FixCommands) -> DiagnosisCheck {
+    /// `peer`: `--peer`'s address, when given (a link-local peer is reached from a link-local address).
+    public static func check(_ used: UsedAddress, network: NetworkSnapshot, peer: IPAddress? = nil,
+                             fix: FixCommands) -> DiagnosisCheck {
         let id = "address.\(used.address)"
         let ipv6 = !used.address.isIPv4
         guard let index = used.interfaceIndex,
@@ -14,6 +16,9 @@ public enum AddressStateVerdict {
         }
         let name = network.link(index)?.name ?? "if\(index)"
         let spelled = "\(used.address)/\(held.prefixLength) dev \(name)"
+        if used.address.isIPv6LinkLocal && !(peer?.isIPv6LinkLocal ?? false) {
+            return linkLocal(used, interface: index, name: name, network: network, fix: fix)
+        }
         if let link = network.link(index), !link.isUsable {
             return DiagnosisCheck(id: id, status: .fail, summary: "\(used.address) on \(name), which is \(link.isAdministrativelyUp ? link.operState.description : "down")",
                                   reason: "nothing leaves by an interface that is not up", fix: fix.ip("link set \(name) up"))
@@ -34,5 +39,35 @@ public enum AddressStateVerdict {
                                   fix: "renew it (DHCP, router advertisements) or use another address of \(name)")
         }
         return .ok(id, "\(used.address) on \(name), usable")
+    }
+
+    /// A link-local source (fe80::/10) reaches only its own link: no router forwards
+    /// a packet from it, so a subflow from it to a peer beyond the link never
+    /// answers. An endpoint that opens subflows from it fails; otherwise a warning.
+    private static func linkLocal(_ used: UsedAddress, interface index: Int32, name: String, network: NetworkSnapshot,
+                                  fix: FixCommands) -> DiagnosisCheck {
+        let global = network.addresses.first {
+            $0.interfaceIndex == index && !$0.address.isIPv4 && !$0.isLinkLocal && !$0.address.isLoopback
+        }?.address
+        let replacement = global.map { "\($0)" } ?? "GLOBAL (a global IPv6 address of \(name); it has none now)"
+        var remedy = "use a global address of \(name)"
+        if let e = used.endpoint {
+            let flags = e.flags.intersection([.signal, .subflow, .backup, .fullmesh]).names.map { " --\($0)" }.joined()
+            remedy = fix.mptcpctl("endpoint delete \(e.id)") + " && " + fix.mptcpctl("endpoint add \(replacement) dev \(name)\(flags)")
+        }
+        let opensSubflows = used.endpoint?.flags.contains(.subflow) ?? false
+        return DiagnosisCheck(id: "address.\(used.address)", status: opensSubflows ? .fail : .warn,
+                              summary: "\(used.address) on \(name) is link-local (fe80::/10)",
+                              reason: "a link-local address reaches only its own link: no router forwards a subflow from it "
+                                  + "to a peer beyond \(name)" + (opensSubflows ? ", so every subflow from this endpoint fails" : ""),
+                              fix: remedy)
+    }
+}
+
+extension IPAddress {
+    /// fe80::/10: usable only on the link it belongs to.
+    var isIPv6LinkLocal: Bool {
+        guard case .v6(let b) = self else { return false }
+        return b[0] == 0xfe && b[1] & 0xc0 == 0x80
     }
 }

@@ -6,12 +6,14 @@ public enum Diagnosis {
                               fix: FixCommands) -> [DiagnosisCheck] {
         let destinations = facts.destinations
         let pathManager = try? facts.pathManager.get()
+        let isServer = !facts.listeners.isEmpty
         var checks: [DiagnosisCheck] = [
             EnablementVerdict.check(sysctls: facts.sysctls, enabled: facts.enabled, fix: fix),
             PathManagerVerdict.daemon(plane),
             PathManagerVerdict.pathManager(selected: facts.pathManager, available: facts.availablePathManagers,
                                            plane: plane, fix: fix),
-            LimitsVerdict.check(limits: facts.limits, endpoints: facts.endpoints, pathManager: pathManager, plane: plane, fix: fix),
+            LimitsVerdict.check(limits: facts.limits, endpoints: facts.endpoints, pathManager: pathManager, isServer: isServer,
+                                plane: plane, fix: fix),
             CapabilityVerdict.check(facts.capabilities, usedFlags: facts.endpoints.reduce(EndpointFlags()) { $0.union($1.flags) },
                                     policyPathManager: plane.answers ? plane.policyPathManager : nil),
         ]
@@ -25,7 +27,6 @@ public enum Diagnosis {
                                          summary: "no --peer: routes checked towards \(destinations.standInIPv4) and "
                                              + "\(destinations.standInIPv6) (documentation addresses), standing in for a peer beyond the links"))
         }
-        let isServer = !facts.listeners.isEmpty
         for e in facts.endpoints.sorted(by: { $0.id < $1.id }) {
             checks.append(EndpointFlagsVerdict.check(e, isServer: isServer, destinations: destinations,
                                                      interfaceName: e.interfaceIndex == 0 ? nil : facts.network.link(e.interfaceIndex)?.name,
@@ -33,7 +34,7 @@ public enum Diagnosis {
         }
         var routing: [IPAddress: [DiagnosisCheck]] = [:]
         for u in facts.used {
-            checks.append(AddressStateVerdict.check(u, network: facts.network, fix: fix))
+            checks.append(AddressStateVerdict.check(u, network: facts.network, peer: destinations.peer?.address, fix: fix))
             let route = RouteVerdict.check(u, probes: facts.probes, destinations: destinations, network: facts.network,
                                            plane: plane, fix: fix)
             let filter = ReversePathVerdict.check(u, probes: facts.probes, destinations: destinations,
@@ -47,7 +48,7 @@ public enum Diagnosis {
             checks += routing[u.address] ?? []
         }
         if let peer {
-            let sources = Set(expectedSources(facts, peer: peer.peer))
+            let sources = Set(expectedSources(facts, peer: peer.peer, interface: peer.interface))
             let expected = facts.used.filter { sources.contains($0.address) }
             checks += PeerVerdict.checks(peer, expected: expected, routing: routing, fix: fix)
         }
@@ -55,11 +56,13 @@ public enum Diagnosis {
     }
 
     /// The addresses that should open a subflow to `peer`: subflow endpoints (or, with
-    /// the userspace path manager, every used address) of the peer's family.
-    public static func expectedSources(_ facts: DiagnosisFacts, peer: AddressAndPort) -> [IPAddress] {
+    /// the userspace path manager, every used address) of the peer's family; for a
+    /// link-local peer on `interface`, only those whose subflows leave by that link.
+    public static func expectedSources(_ facts: DiagnosisFacts, peer: AddressAndPort, interface: Int32? = nil) -> [IPAddress] {
         let userspace = (try? facts.pathManager.get()) == "userspace"
         return facts.used.filter { u in
             u.address.isIPv4 == peer.address.isIPv4 && (u.endpoint.map { $0.flags.contains(.subflow) } ?? userspace)
+                && (interface == nil || u.ownInterface == interface)
         }.map(\.address)
     }
 }

@@ -5,6 +5,8 @@ import Glibc
 /// sock_diag listed them when the wait ended.
 public struct PeerProbeResult: Hashable, Sendable {
     public var peer: AddressAndPort
+    /// The interface a link-local peer was reached on (`--peer ADDR%IFACE`); nil otherwise.
+    public var interface: Int32?
     /// Why the connection could not be made; nil when it was.
     public var failure: MPTCPError?
     /// The initial subflow's local address and port.
@@ -43,12 +45,16 @@ public enum PeerProbe {
     /// `POLLRDHUP` (0x2000): glibc declares it only with _GNU_SOURCE.
     static let pollReadHangUp: Int16 = 0x2000
 
-    public static func run(peer: AddressAndPort, timeout: Double, expectedSources: [IPAddress],
+    /// `interface`: the link a link-local peer is on (its zone), as the socket's scope id.
+    public static func run(peer: AddressAndPort, interface: Int32? = nil, timeout: Double, expectedSources: [IPAddress],
                            namespace: NetworkNamespace) -> PeerProbeResult {
         var result = PeerProbeResult(peer: peer)
+        result.interface = interface
         let fd: Int32
         do {
-            fd = try namespace.perform { () throws(MPTCPError) -> Int32 in try connect(peer, timeout: timeout) }
+            fd = try namespace.perform { () throws(MPTCPError) -> Int32 in
+                try connect(peer, scopeID: UInt32(clamping: interface ?? 0), timeout: timeout)
+            }
         } catch {
             result.failure = error
             return result
@@ -88,14 +94,14 @@ public enum PeerProbe {
     }
 
     /// A non-blocking MPTCP connect, waited for with poll; the socket, connected.
-    private static func connect(_ peer: AddressAndPort, timeout: Double) throws(MPTCPError) -> Int32 {
+    private static func connect(_ peer: AddressAndPort, scopeID: UInt32, timeout: Double) throws(MPTCPError) -> Int32 {
         let operation = "connect to \(peer) (MPTCP)"
         let family = peer.address.isIPv4 ? AF_INET : AF_INET6
         let fd = try systemCall(operation) {
             socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
                    MPTCPListener.ipprotoMPTCP)
         }
-        var storage = SocketAddressStorage(peer)
+        var storage = SocketAddressStorage(peer, scopeID: scopeID)
         let rc = storage.withSockaddr { Glibc.connect(fd, $0, $1) }
         if rc != 0 && errno != EINPROGRESS {
             let code = errno
@@ -139,12 +145,13 @@ public enum PeerProbe {
     }
 }
 
-/// A `sockaddr_in` / `sockaddr_in6` for an address and port.
+/// A `sockaddr_in` / `sockaddr_in6` for an address and port (and, for IPv6, a scope id:
+/// the interface a link-local address is on).
 struct SocketAddressStorage {
     var storage = sockaddr_storage()
     let length: socklen_t
 
-    init(_ endpoint: AddressAndPort) {
+    init(_ endpoint: AddressAndPort, scopeID: UInt32 = 0) {
         let v4 = endpoint.address.isIPv4
         length = socklen_t(v4 ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size)
         let bytes = endpoint.address.bytes
@@ -155,6 +162,9 @@ struct SocketAddressStorage {
             raw[3] = UInt8(endpoint.port & 0xff)
             let offset = v4 ? 4 : 8  // sin_addr; sin6_addr after sin6_flowinfo
             for (i, b) in bytes.enumerated() { raw[offset + i] = b }
+            if !v4 {  // sin6_scope_id, after the 16 address bytes, in host order
+                withUnsafeBytes(of: scopeID) { for i in 0..<$0.count { raw[24 + i] = $0[i] } }
+            }
         }
     }
 

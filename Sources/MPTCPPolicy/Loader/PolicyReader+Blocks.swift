@@ -172,7 +172,7 @@ extension PolicyReader {
         }
         if let v = bool(t, "skip_link_local", at: path) { rule.skipLinkLocal = v }
         if let v = bool(t, "require_default_route", at: path) { rule.requireDefaultRoute = v }
-        rule.gateways = gateways(t, at: path, ok: &ok)
+        rule.gateways = gateways(t, at: path, names: globs, ok: &ok)
         return ok && role != nil ? rule : nil
     }
 }

@@ -82,10 +82,20 @@ extension PolicyReader {
         }
     }
 
-    /// `gateway = "ADDR"` or `["ADDR4", "ADDR6"]` in `[[interface]]`: at most one per family.
-    mutating func gateways(_ t: TOMLTable, at path: String, ok: inout Bool) -> [IPAddress] {
+    /// `gateway = "ADDR"` or `["ADDR4", "ADDR6"]` in `[[interface]]`: at most one per family,
+    /// and only in a block that names exactly one interface (`names`, its `name` patterns).
+    mutating func gateways(_ t: TOMLTable, at path: String, names: [Glob], ok: inout Bool) -> [IPAddress] {
         let key = path + ".gateway"
         guard let value = t["gateway"] else { return [] }
+        // A gateway is a router on one link: a block that can match several interfaces
+        // would give each of them the same next hop, which at most one of them has.
+        if names.count > 1 || names.contains(where: { !$0.isLiteral }) {
+            let spelled = names.map { "\"\($0.pattern)\"" }.joined(separator: ", ")
+            fail(key, "a gateway belongs to one interface, and this block's name (\(spelled)) can match several: "
+                + "write one [[interface]] block per interface, each with its exact name and its gateway")
+            ok = false
+            return []
+        }
         var texts: [String] = []
         if let s = value.string { texts = [s] } else if let array = value.array {
             for (i, element) in array.enumerated() {

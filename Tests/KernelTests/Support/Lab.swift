@@ -16,8 +16,8 @@ final class Lab: LabNamespaces, @unchecked Sendable {
 
     var client: String { name + "-a" }
     var server: String { name + "-b" }
-    var clientNamespace: NetworkNamespace { (try? NetworkNamespace(named: client)) ?? .current }
-    var serverNamespace: NetworkNamespace { (try? NetworkNamespace(named: server)) ?? .current }
+    var clientNamespace: NetworkNamespace { get throws { try namespace(client) } }
+    var serverNamespace: NetworkNamespace { get throws { try namespace(server) } }
 
     init(paths: Int, rateMbit: Int? = nil) throws {
         try KernelRequirement.check()
@@ -56,6 +56,15 @@ final class Lab: LabNamespaces, @unchecked Sendable {
 protocol LabNamespaces {}
 
 extension LabNamespaces {
+    /// One of the lab's namespaces, or an error: never the test process's own
+    /// namespace, which a test must not change.
+    func namespace(_ name: String) throws -> NetworkNamespace {
+        guard FileManager.default.fileExists(atPath: "/run/netns/" + name) else {
+            throw LabError("the lab's namespace \(name) does not exist (/run/netns/\(name))")
+        }
+        return try NetworkNamespace(named: name)
+    }
+
     /// Runs a command inside one of the lab's namespaces.
     @discardableResult
     func exec(_ namespace: String, _ arguments: [String], check: Bool = true) throws -> CommandResult {

@@ -26,7 +26,7 @@ final class RealisticLab: LabNamespaces, @unchecked Sendable {
     var client: String { name + "-c" }
     var server: String { name + "-s" }
     func router(_ uplink: Int) -> String { "\(name)-r\(uplink)" }
-    var clientNamespace: NetworkNamespace { (try? NetworkNamespace(named: client)) ?? .current }
+    var clientNamespace: NetworkNamespace { get throws { try namespace(client) } }
 
     /// The client's interface on uplink 1 or 2.
     static func interface(uplink: Int) -> String { "eth\(uplink)" }
