@@ -1,5 +1,5 @@
 /// `[probe]` and `[[interface]] probe = { ... }`: how the health of a path
-/// (interface × family) is judged from active probes (`mptcpctld.toml(5)`, PROBE).
+/// (interface × family) is judged from active probes (`mptcpctld.toml(5)`, [probe]).
 ///
 /// Durations are whole milliseconds, as elsewhere in the policy.
 ///
