@@ -39,6 +39,23 @@ import Testing
         #expect(h.state == .up)
     }
 
+    @Test func aLateAnswerEndsTheRunOfLossesAndLengthensTheTimeout() {
+        // The RTT jumps from 10 ms to 500 ms (a queue filling): slow, not broken.
+        var h = answeredOnce()
+        var all: [PathTransition] = []
+        for seq: UInt16 in 2...3 {
+            h.probeSent(sequence: seq, at: ms(400 * Int(seq)))
+            all += h.tick(at: ms(400 * Int(seq) + 60))
+        }
+        #expect(h.lossPercent == 67)
+        all += h.probeAnswered(sequence: 2, at: ms(1300))
+        #expect(h.lossPercent == 33 && (h.srtt ?? .zero) > ms(50))
+        #expect(h.probeTimeout > ms(500))
+        h.probeSent(sequence: 4, at: ms(1600))
+        all += h.probeAnswered(sequence: 4, at: ms(2100))
+        #expect(all.isEmpty && h.state == .up, "\(all)")
+    }
+
     @Test func anUnreachableAnswerIsALossAtOnce() {
         var h = answeredOnce()
         var all: [PathTransition] = []

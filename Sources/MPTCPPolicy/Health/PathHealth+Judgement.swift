@@ -42,7 +42,7 @@ extension PathHealth {
     mutating func leaveDown(at now: Duration, since: Duration, evidence: String) -> [PathTransition] {
         let outage = outstanding.filter { $0.sentAt < since }
         outstanding.removeAll { $0.sentAt < since }
-        recentlyLost = Array((recentlyLost + outage).suffix(ProbeSettings.lossWindow))
+        recentlyLost = (recentlyLost + outage).suffix(ProbeSettings.lossWindow).map { var p = $0; p.counted = false; return p }
         outcomes = outcomes.last == true ? [true] : []
         consecutiveLosses = 0
         lossRunStart = nil

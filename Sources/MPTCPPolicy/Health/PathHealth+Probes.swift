@@ -27,7 +27,8 @@ extension PathHealth {
             answeredTargets.insert(probe.target)
             consecutiveLosses = 0
             lossRunStart = nil
-            if let j = outcomes.lastIndex(of: false) { outcomes[j] = true }
+            // One counted loss of the window was not one.
+            if probe.counted, let j = outcomes.lastIndex(of: false) { outcomes[j] = true }
             return judgeFigures(at: now)
         }
         return []
@@ -69,10 +70,12 @@ extension PathHealth {
     }
 
     private mutating func lost(_ probe: Probe, at now: Duration, why: String) -> [PathTransition] {
+        var probe = probe
+        // A target that never answered is unreachable, not evidence of down.
+        probe.counted = answeredTargets.contains(probe.target)
         recentlyLost.append(probe)
         if recentlyLost.count > ProbeSettings.lossWindow { recentlyLost.removeFirst() }
-        // A target that never answered is unreachable, not evidence of down.
-        guard answeredTargets.contains(probe.target) else { return [] }
+        guard probe.counted else { return [] }
         record(false)
         consecutiveLosses += 1
         if lossRunStart == nil { lossRunStart = probe.sentAt }

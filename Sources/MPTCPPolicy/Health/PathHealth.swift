@@ -69,6 +69,8 @@ public struct PathHealth: Sendable {
         var target: ProbeDestination?
         var sentAt: Duration
         var deadline: Duration
+        /// Lost and counted as evidence (its target had answered before).
+        var counted = false
     }
 
     /// What made the path `down`.
