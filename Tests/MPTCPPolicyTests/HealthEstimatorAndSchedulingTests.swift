@@ -89,5 +89,9 @@ import Testing
         s.mode = .off
         let h = PathHealth(key: PathKey(interface: "eth1", family: .ipv4), settings: s)
         #expect(!h.dueProbe(at: .seconds(10)) && h.nextDeadline() == nil)
+        var passiveOnly = ProbeSettings()
+        passiveOnly.targets = []
+        let p = PathHealth(key: PathKey(interface: "eth1", family: .ipv4), settings: passiveOnly)
+        #expect(!p.probing && !p.dueProbe(at: .seconds(10)) && p.nextDeadline() == nil)
     }
 }

@@ -34,7 +34,8 @@
 ///
 /// **Timeouts do not back off while the path is up or degraded**: probes go out
 /// at a fixed rate whatever their timer does, so doubling protects no one, and
-/// it would stretch detection (the third loss of a run would wait 4·RTO).
+/// it would stretch detection (the third probe of a run would wait 4·RTO;
+/// see `ProbeSettings` for the arithmetic).
 /// A late answer lengthens later timeouts instead. While `down`, each loss backs
 /// the timeout off (up to `interval·loss`), so the first answers of a healing
 /// path, slow while queues drain, count.
@@ -126,10 +127,14 @@ public struct PathHealth: Sendable {
     /// Whether `target` ever answered (a target that never did is not evidence).
     public func hasAnswered(_ target: ProbeDestination?) -> Bool { answeredTargets.contains(target) }
 
+    /// Whether the path is probed at all: `mode = "on"` and at least one target
+    /// (`targets = []` leaves passive evidence alone).
+    public var probing: Bool { settings.mode == .on && !settings.targets.isEmpty }
+
     /// Whether a probe may be sent at `now`: probing is on and `interval` has
     /// passed since the last one.
     public func dueProbe(at now: Duration) -> Bool {
-        guard settings.mode == .on else { return false }
+        guard probing else { return false }
         guard let last = lastSentAt else { return true }
         return now - last >= settings.interval
     }
@@ -138,7 +143,7 @@ public struct PathHealth: Sendable {
     /// timeout, the end of a recover hold; nil when nothing is pending.
     public func nextDeadline() -> Duration? {
         var times: [Duration] = outstanding.map(\.deadline)
-        if settings.mode == .on { times.append(lastSentAt.map { $0 + settings.interval } ?? .zero) }
+        if probing { times.append(lastSentAt.map { $0 + settings.interval } ?? .zero) }
         if state == .degraded, let since = goodSince { times.append(since + settings.recoverHold) }
         return times.min()
     }

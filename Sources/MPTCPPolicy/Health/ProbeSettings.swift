@@ -18,8 +18,9 @@
 /// case is ~1.25 s, and the best ~0.85 s (the blackhole phase is uniform over
 /// one interval, so p95 ≈ 1.23 s). The target holds while 4·rttvar stays under
 /// ~300 ms. Probe timeouts do not back off while the path is up or degraded
-/// (see `PathHealth`), since doubling them would push the third loss past
-/// 1.5 s. Probing costs one packet per interval per path: 2.5 packets/s.
+/// (see `PathHealth`): doubling after each loss would make the third probe's
+/// timeout 4·RTO, adding 3·RTO to the worst case, past 1.5 s as soon as the
+/// RTO exceeds ~100 ms. Probing costs one packet per interval per path: 2.5 packets/s.
 public struct ProbeSettings: Hashable, Sendable, Codable {
     /// Where probes go; resolved per path by the daemon (`ProbeTarget`). Empty:
     /// no active probing, passive evidence only.
