@@ -39,7 +39,7 @@ extension PolicyReader {
         if t["targets"] != nil { p.targets = probeTargets(t, at: path) }
         if let v = duration(t, "interval", at: path) {
             if v < ProbeSettings.intervalFloorMilliseconds {
-                fail(path + ".interval", "\(v) ms is below the floor \"100ms\" (probing faster costs packets and detects no sooner than loss × interval)")
+                fail(path + ".interval", "\(v) ms is below the floor \"100ms\" (at most 10 probes a second per path)")
             } else if v > ProbeSettings.intervalCeilingMilliseconds {
                 fail(path + ".interval", "\(v) ms is over 10m")
             } else {
