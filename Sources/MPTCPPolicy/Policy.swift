@@ -12,6 +12,8 @@ public struct Policy: Hashable, Sendable, Codable {
     public var metrics: MetricsSettings = .init()
     /// `[routing]`: the source routing the daemon owns.
     public var routing: RoutingSettings = .init()
+    /// `[probe]`: path health probing for every path (`probeSettings(for:)` resolves one interface).
+    public var probe: ProbeSettings = .init()
 
     public init(daemon: DaemonSettings = .init(), kernel: KernelSettings = .init(), interfaces: [InterfaceRule] = [],
                 connections: [ConnectionPolicy] = []) {
@@ -128,6 +130,9 @@ public struct InterfaceRule: Hashable, Sendable, Codable {
     /// `gateway`: the next hop of the interface's default route in its source-routing
     /// table when the system's routes name none; at most one per family.
     @AddressList public var gateways: [IPAddress] = []
+    /// `probe = { ... }` already merged over `[probe]` by the loader, or
+    /// `probe = false` (mode off); nil: inherit `[probe]`.
+    public var probe: ProbeSettings? = nil
     /// 1-based position in the file, for reasons and messages.
     public var position: Int = 0
 

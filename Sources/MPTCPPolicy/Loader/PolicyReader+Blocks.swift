@@ -103,7 +103,7 @@ extension PolicyReader {
 
     mutating func interface(_ t: TOMLTable, at path: String, position: Int) -> InterfaceRule? {
         known(t, ["name", "role", "announce", "announce_port", "fullmesh", "families", "skip_link_local", "require_default_route",
-                  "gateway"], at: path)
+                  "gateway", "probe"], at: path)
         var globs: [Glob] = []
         var ok = true
         if let value = t["name"] {

@@ -16,7 +16,7 @@ struct PolicyReader {
 
     mutating func policy(_ root: TOMLTable, offer: KernelOffer?) -> Policy {
         var policy = Policy()
-        known(root, ["daemon", "kernel", "interface", "connection", "hooks", "metrics", "routing"], at: "")
+        known(root, ["daemon", "kernel", "interface", "connection", "hooks", "metrics", "routing", "probe"], at: "")
         if let daemon = table(root, "daemon", at: "") { policy.daemon = self.daemon(daemon) }
         if let hooks = table(root, "hooks", at: "") { policy.hooks = self.hooks(hooks) }
         if let metrics = table(root, "metrics", at: "") { policy.metrics = self.metrics(metrics) }
@@ -54,6 +54,7 @@ struct PolicyReader {
                 fail("connection", "expected an array of tables ([[connection]] blocks), found \(kind(value))")
             }
         }
+        probes(root, into: &policy)
         checkRoutingRanges(policy, offer: offer)
         return policy
     }

@@ -1,0 +1,105 @@
+/// Active evidence: probes sent, answered, lost.
+extension PathHealth {
+    /// Records a probe sent at `now` to `target` (nil: the path's only target).
+    /// Its timeout is fixed now; call only when `dueProbe(at:)` said so.
+    public mutating func probeSent(sequence: UInt16, at now: Duration, target: ProbeDestination? = nil) {
+        outstanding.removeAll { $0.sequence == sequence }
+        recentlyLost.removeAll { $0.sequence == sequence }
+        if outstanding.count >= Self.outstandingLimit { outstanding.removeFirst() }
+        outstanding.append(Probe(sequence: sequence, target: target, sentAt: now, deadline: now + probeTimeout))
+        lastSentAt = now
+    }
+
+    /// An answer to probe `sequence` at `now`: an RTT sample; in time (not yet
+    /// declared lost), also proof that the path works. Unknown sequences are ignored.
+    @discardableResult
+    public mutating func probeAnswered(sequence: UInt16, at now: Duration) -> [PathTransition] {
+        if let i = outstanding.firstIndex(where: { $0.sequence == sequence }) {
+            let probe = outstanding.remove(at: i)
+            return answered(probe, at: now)
+        }
+        if let i = recentlyLost.firstIndex(where: { $0.sequence == sequence }) {
+            // Late: the path carried it, only slower than the timeout. The sample
+            // lengthens later timeouts; the run of losses ends. It does not lift
+            // `down` (the next probe, with the longer timeout, decides).
+            let probe = recentlyLost.remove(at: i)
+            estimator.sample(now - probe.sentAt)
+            answeredTargets.insert(probe.target)
+            consecutiveLosses = 0
+            lossRunStart = nil
+            // One counted loss of the window was not one.
+            if probe.counted, let j = outcomes.lastIndex(of: false) { outcomes[j] = true }
+            return judgeFigures(at: now)
+        }
+        return []
+    }
+
+    /// Probe `sequence` failed outright at `now` (ICMP unreachable, ENETUNREACH):
+    /// lost without waiting for its timeout.
+    @discardableResult
+    public mutating func probeFailed(sequence: UInt16, at now: Duration) -> [PathTransition] {
+        guard let i = outstanding.firstIndex(where: { $0.sequence == sequence }) else { return [] }
+        let probe = outstanding.remove(at: i)
+        return lost(probe, at: now, why: "unreachable")
+    }
+
+    /// Declares lost the probes whose timeout expired by `now` and ends a
+    /// recover hold that is over. Call at `nextDeadline()`, after draining answers.
+    public mutating func tick(at now: Duration) -> [PathTransition] {
+        var transitions: [PathTransition] = []
+        let expired = outstanding.filter { $0.deadline <= now }.sorted { $0.sentAt < $1.sentAt }
+        outstanding.removeAll { $0.deadline <= now }
+        for probe in expired { transitions += lost(probe, at: now, why: "timed out") }
+        if state == .degraded { transitions += judgeFigures(at: now) }
+        return transitions
+    }
+
+    private mutating func answered(_ probe: Probe, at now: Duration) -> [PathTransition] {
+        let rtt = now - probe.sentAt
+        estimator.sample(rtt)
+        answeredTargets.insert(probe.target)
+        lastAnswerAt = now
+        consecutiveLosses = 0
+        lossRunStart = nil
+        record(true)
+        if state == .down {
+            let target = probe.target.map { " from \($0)" } ?? ""
+            return leaveDown(at: now, since: probe.sentAt, evidence: "probe answered\(target) in \(Self.format(rtt))")
+        }
+        return judgeFigures(at: now)
+    }
+
+    private mutating func lost(_ probe: Probe, at now: Duration, why: String) -> [PathTransition] {
+        var probe = probe
+        // A target that never answered is unreachable, not evidence of down.
+        probe.counted = answeredTargets.contains(probe.target)
+        recentlyLost.append(probe)
+        if recentlyLost.count > ProbeSettings.lossWindow { recentlyLost.removeFirst() }
+        guard probe.counted else { return [] }
+        record(false)
+        consecutiveLosses += 1
+        if lossRunStart == nil { lossRunStart = probe.sentAt }
+        if state == .down {
+            if settings.timeoutMilliseconds == nil { estimator.backOff() }
+            return []
+        }
+        if consecutiveLosses >= settings.loss {
+            // Ack progress since the run began vetoes a probe-only down.
+            if let progress = lastProgressAt, let start = lossRunStart, progress >= start { return judgeFigures(at: now) }
+            var evidence = "\(consecutiveLosses) probe\(consecutiveLosses == 1 ? "" : "s") lost in a row (last \(why)"
+            if let target = probe.target { evidence += ", to \(target)" }
+            evidence += ", timeout \(Self.format(probe.deadline - probe.sentAt))"
+            if let last = lastAnswerAt { evidence += "; last answer \(Self.format(now - last)) ago" }
+            evidence += ")"
+            downCause = .probes
+            return [move(to: .down, at: now, evidence: evidence)]
+        }
+        return judgeFigures(at: now)
+    }
+
+    /// Appends one judged outcome to the window of the last 10.
+    mutating func record(_ answered: Bool) {
+        outcomes.append(answered)
+        if outcomes.count > ProbeSettings.lossWindow { outcomes.removeFirst(outcomes.count - ProbeSettings.lossWindow) }
+    }
+}

@@ -1,0 +1,150 @@
+/// The health of ONE path (interface × family): a pure state machine fed with
+/// probe outcomes and the kernel's view of the path's subflows, returning the
+/// transitions to act on. It owns no clock and does no I/O.
+///
+/// **Time**: every call takes `at:`, a `Duration` on one monotonic time line
+/// the caller chooses (the daemon: `ContinuousClock.now − start`). A `Duration`
+/// rather than a `ContinuousClock.Instant` keeps the machine and its tests exact
+/// and lets `PathTransition` be Codable.
+///
+/// **Probes** (`probeSent`, `probeAnswered`, `probeFailed`, `tick`): each probe
+/// gets a timeout when sent (`timeout = "adaptive"`: `RTTEstimator`, RFC 6298);
+/// `tick` declares it lost when its timeout expires, `probeFailed` at once (an
+/// ICMP unreachable, ENETUNREACH). The caller drains answers before calling
+/// `tick`: an answer to a probe not yet declared lost is in time. `dueProbe`
+/// allows at most one probe per interval: the next is due `interval` after the
+/// last one sent, so a late caller shifts the schedule, never packs it.
+///
+/// **States and hysteresis**:
+/// - `down` after `loss` lost probes in a row, or on a passive stall.
+/// - `degraded` when the smoothed RTT is over `max_rtt`, or more than `max_loss`
+///   percent of the last 10 probes were lost (judged once 10 probes are in, so
+///   one early loss is not 100 %).
+/// - `degraded` → `up` after `recover_hold` of good figures: RTT and loss within
+///   limits from the first good answer on.
+/// - `down` → `up` (or `degraded` when the RTT is still over `max_rtt`) **at
+///   once**, on the first probe answered in time or on ack progress: a `down`
+///   path is withdrawn (or backup), so trying it again costs nothing, while
+///   holding it for `recover_hold` (2 s) would break "failback ≤ 1 s". The
+///   outage's losses are forgotten (the loss window restarts), since they were
+///   acted on already. A late answer (after its timeout) is an RTT sample and
+///   ends a run of losses, but does not lift `down`: the next probe, with the
+///   timeout that sample lengthened, decides.
+/// - `unknown` until the first evidence; `unknown` → `up` is not reported.
+///
+/// **Timeouts do not back off while the path is up or degraded**: probes go out
+/// at a fixed rate whatever their timer does, so doubling protects no one, and
+/// it would stretch detection (the third probe of a run would wait 4·RTO;
+/// see `ProbeSettings` for the arithmetic).
+/// A late answer lengthens later timeouts instead. While `down`, each loss backs
+/// the timeout off (up to `interval·loss`), so the first answers of a healing
+/// path, slow while queues drain, count.
+///
+/// **Combining passive and active evidence**: each source may only make a path
+/// `down` while the other has no fresh evidence of life, since each has its own
+/// blind spot: a probe target can stop answering on a healthy path (ICMP
+/// filtered, the target rebooting), and subflows can stall for reasons that are
+/// not the path (the peer is gone).
+/// - Passive ack progress since the first lost probe of a run vetoes the
+///   probe-only `down`: the path demonstrably carries data both ways.
+/// - A probe answered in time since the stalled subflows' last ACK vetoes the
+///   passive `down`.
+/// - A probe target that never answered since start is unreachable, not
+///   evidence: its lost probes are not counted at all (a path whose targets
+///   never answered is judged by passive evidence alone). The caller should
+///   rotate among targets that answered (`hasAnswered`).
+/// - Either source lifts `down`: an answer in time, or ack progress.
+/// A `down` path whose address is withdrawn has no subflows, so only a probe
+/// target that answers brings it back: give a TCP target where ICMP is filtered.
+public struct PathHealth: Sendable {
+    public let key: PathKey
+    public private(set) var settings: ProbeSettings
+    public internal(set) var state: PathHealthState = .unknown
+    public internal(set) var estimator: RTTEstimator
+    /// The latest transition reported.
+    public internal(set) var lastTransition: PathTransition?
+
+    /// A probe in flight or recently lost.
+    struct Probe: Sendable {
+        var sequence: UInt16
+        var target: ProbeDestination?
+        var sentAt: Duration
+        var deadline: Duration
+        /// Lost and counted as evidence (its target had answered before).
+        var counted = false
+    }
+
+    /// What made the path `down`.
+    enum DownCause: Sendable { case probes, passive }
+
+    var outstanding: [Probe] = []
+    /// The last lost probes, for late answers.
+    var recentlyLost: [Probe] = []
+    /// The last `ProbeSettings.lossWindow` judged probes: true answered, false lost.
+    var outcomes: [Bool] = []
+    var consecutiveLosses = 0
+    /// When the first probe of the current run of losses was sent.
+    var lossRunStart: Duration?
+    var lastSentAt: Duration?
+    /// The last answer in time.
+    var lastAnswerAt: Duration?
+    var answeredTargets: Set<ProbeDestination?> = []
+    var downCause: DownCause?
+    /// Degraded: since when RTT and loss have been within their limits.
+    var goodSince: Duration?
+    var lastBytesAcked: UInt64?
+    var lastProgressAt: Duration?
+
+    /// Probes kept in flight at most (a caller that never ticks cannot grow it without bound).
+    static let outstandingLimit = 64
+
+    public init(key: PathKey, settings: ProbeSettings) {
+        self.key = key
+        self.settings = settings
+        estimator = RTTEstimator(ceiling: settings.timeoutCeiling)
+    }
+
+    /// Takes new settings (a reload); the evidence gathered so far stays.
+    public mutating func update(_ settings: ProbeSettings) {
+        self.settings = settings
+        estimator.ceiling = Swift.max(settings.timeoutCeiling, estimator.floor)
+    }
+
+    /// The smoothed probe RTT; nil before the first answer.
+    public var srtt: Duration? { estimator.srtt }
+
+    /// Percent of the last 10 judged probes that were lost; nil before any.
+    public var lossPercent: Int? {
+        guard !outcomes.isEmpty else { return nil }
+        return (outcomes.filter { !$0 }.count * 100 + outcomes.count / 2) / outcomes.count
+    }
+
+    /// The timeout a probe sent now gets.
+    public var probeTimeout: Duration {
+        settings.timeoutMilliseconds.map { .milliseconds($0) } ?? estimator.timeout
+    }
+
+    /// Whether `target` ever answered (a target that never did is not evidence).
+    public func hasAnswered(_ target: ProbeDestination?) -> Bool { answeredTargets.contains(target) }
+
+    /// Whether the path is probed at all: `mode = "on"` and at least one target
+    /// (`targets = []` leaves passive evidence alone).
+    public var probing: Bool { settings.mode == .on && !settings.targets.isEmpty }
+
+    /// Whether a probe may be sent at `now`: probing is on and `interval` has
+    /// passed since the last one.
+    public func dueProbe(at now: Duration) -> Bool {
+        guard probing else { return false }
+        guard let last = lastSentAt else { return true }
+        return now - last >= settings.interval
+    }
+
+    /// When `tick` (or a probe) is next needed: the next probe, the first
+    /// timeout, the end of a recover hold; nil when nothing is pending.
+    public func nextDeadline() -> Duration? {
+        var times: [Duration] = outstanding.map(\.deadline)
+        if probing { times.append(lastSentAt.map { $0 + settings.interval } ?? .zero) }
+        if state == .degraded, let since = goodSince { times.append(since + settings.recoverHold) }
+        return times.min()
+    }
+}

@@ -1,0 +1,160 @@
+import MPTCPKit
+@testable import MPTCPPolicy
+import Testing
+
+/// Going `down`: lost probes, passive stalls, and how the two sources veto each other.
+@Suite struct HealthDetectionTests {
+    let key = PathKey(interface: "eth1", family: .ipv4)
+
+    /// A path whose one target answered once at 10 ms.
+    func answeredOnce(_ settings: ProbeSettings = ProbeSettings()) -> PathHealth {
+        var h = PathHealth(key: key, settings: settings)
+        h.probeSent(sequence: 1, at: .zero)
+        h.probeAnswered(sequence: 1, at: ms(10))
+        return h
+    }
+
+    @Test func thePathIsDownAfterLossProbesLostInARow() {
+        var h = answeredOnce()
+        #expect(h.state == .up)
+        var all: [PathTransition] = []
+        for (i, seq) in (2...4).enumerated() {
+            let sent = ms(400 * (i + 1))
+            h.probeSent(sequence: UInt16(seq), at: sent)
+            let t = h.tick(at: sent + ms(399))
+            all += t
+            if seq < 4 { #expect(t.isEmpty && h.state == .up, "probe \(seq)") }
+        }
+        #expect(h.state == .down)
+        #expect(all.count == 1 && all.first?.from == .up && all.first?.to == .down)
+        #expect(all.first?.evidence.contains("3 probes lost in a row") == true, "\(all)")
+    }
+
+    @Test func anAnswerEndsTheRunOfLosses() {
+        var h = answeredOnce()
+        for seq: UInt16 in 2...3 { h.probeSent(sequence: seq, at: ms(400 * Int(seq))); _ = h.tick(at: ms(400 * Int(seq) + 399)) }
+        h.probeSent(sequence: 4, at: ms(1600))
+        h.probeAnswered(sequence: 4, at: ms(1610))
+        for seq: UInt16 in 5...6 { h.probeSent(sequence: seq, at: ms(400 * Int(seq))); _ = h.tick(at: ms(400 * Int(seq) + 399)) }
+        #expect(h.state == .up)
+    }
+
+    @Test func aLateAnswerEndsTheRunOfLossesAndLengthensTheTimeout() {
+        // The RTT jumps from 10 ms to 500 ms (a queue filling): slow, not broken.
+        var h = answeredOnce()
+        var all: [PathTransition] = []
+        for seq: UInt16 in 2...3 {
+            h.probeSent(sequence: seq, at: ms(400 * Int(seq)))
+            all += h.tick(at: ms(400 * Int(seq) + 60))
+        }
+        #expect(h.lossPercent == 67)
+        all += h.probeAnswered(sequence: 2, at: ms(1300))
+        #expect(h.lossPercent == 33 && (h.srtt ?? .zero) > ms(50))
+        #expect(h.probeTimeout > ms(500))
+        h.probeSent(sequence: 4, at: ms(1600))
+        all += h.probeAnswered(sequence: 4, at: ms(2100))
+        #expect(all.isEmpty && h.state == .up, "\(all)")
+    }
+
+    @Test func anUnreachableAnswerIsALossAtOnce() {
+        var h = answeredOnce()
+        var all: [PathTransition] = []
+        for seq: UInt16 in 2...4 {
+            h.probeSent(sequence: seq, at: ms(400 * Int(seq)))
+            all += h.probeFailed(sequence: seq, at: ms(400 * Int(seq) + 1))
+        }
+        #expect(h.state == .down && all.map(\.to) == [.down])
+        #expect(all.first?.evidence.contains("unreachable") == true)
+    }
+
+    /// Worst case with the defaults: loss·interval − rtt + timeout (see `ProbeSettings`).
+    @Test func aBlackholedPathIsDownWithinOneAndAHalfSecondsWithDefaults() {
+        let rtt = ms(10)
+        var worst = Duration.zero
+        // The blackhole starts at every phase of the probe schedule, 10 ms apart.
+        for phase in stride(from: 0, to: 400, by: 10) {
+            let blackhole = ms(8000 + phase)
+            var d = HealthDriver()
+            d.run(until: ms(14_000)) { sent in sent + rtt <= blackhole ? rtt : nil }
+            guard let down = d.transitions.first(where: { $0.to == .down }) else {
+                Issue.record("no down for phase \(phase)"); continue
+            }
+            #expect(d.transitions.count == 1, "\(d.transitions)")
+            worst = max(worst, down.at - blackhole)
+        }
+        // 3·400 ms − 10 ms + 50 ms (the timeout floor on a steady 10 ms path).
+        #expect(worst == ms(1240))
+        #expect(worst <= ms(1500))
+    }
+
+    @Test func aStalledPathIsDownOnPassiveEvidence() {
+        var h = PathHealth(key: key, settings: ProbeSettings())
+        func sample(acked: UInt64, age: Int?, backoff: Int) -> PassiveSample {
+            PassiveSample(subflows: 1, established: 1, bytesAcked: acked, maxBackoff: backoff, hasUnackedData: age != nil,
+                          lastAckAge: age.map(ms))
+        }
+        #expect(h.passive(sample(acked: 1000, age: nil, backoff: 0), at: ms(100)).isEmpty)
+        #expect(h.passive(sample(acked: 5000, age: 10, backoff: 0), at: ms(200)).isEmpty)
+        #expect(h.state == .up)
+        // Not yet: no ACK for 900 ms (below the 1 s floor), or only one RTO back-off.
+        #expect(h.passive(sample(acked: 5000, age: 900, backoff: 3), at: ms(1100)).isEmpty)
+        #expect(h.passive(sample(acked: 5000, age: 1200, backoff: 1), at: ms(1400)).isEmpty)
+        let t = h.passive(sample(acked: 5000, age: 1300, backoff: 2), at: ms(1500))
+        #expect(t.map(\.to) == [.down] && h.state == .down)
+        #expect(t.first?.evidence.contains("no ACK for 1.3 s") == true, "\(t)")
+        // Ack progress lifts it at once.
+        let back = h.passive(sample(acked: 9000, age: 5, backoff: 0), at: ms(2000))
+        #expect(back.map(\.to) == [.up] && back.first?.at == ms(2000))
+    }
+
+    @Test func passiveAckProgressVetoesAProbeOnlyDown() {
+        var h = answeredOnce()
+        _ = h.passive(PassiveSample(subflows: 1, established: 1, bytesAcked: 100, maxBackoff: 0, hasUnackedData: false,
+                                    lastAckAge: nil), at: ms(100))
+        var all: [PathTransition] = []
+        for seq: UInt16 in 2...6 {
+            let sent = ms(400 * Int(seq))
+            h.probeSent(sequence: seq, at: sent)
+            // The subflows make progress while the probes are lost (an ICMP filter on a healthy path).
+            all += h.passive(PassiveSample(subflows: 1, established: 1, bytesAcked: 100 + UInt64(seq) * 1000, maxBackoff: 0,
+                                           hasUnackedData: true, lastAckAge: ms(5)), at: sent + ms(100))
+            all += h.tick(at: sent + ms(399))
+        }
+        #expect(all.isEmpty && h.state == .up, "\(all)")
+        #expect(h.lossPercent == 83)
+    }
+
+    @Test func aProbeAnsweredSinceTheLastAckVetoesAPassiveDown() {
+        var h = answeredOnce()
+        h.probeSent(sequence: 2, at: ms(1000))
+        h.probeAnswered(sequence: 2, at: ms(1010))
+        // The subflows' last ACK was 1.5 s before 2000 ms, before that answer.
+        let t = h.passive(PassiveSample(subflows: 1, established: 1, bytesAcked: 1, maxBackoff: 4, hasUnackedData: true,
+                                        lastAckAge: ms(1500)), at: ms(2000))
+        #expect(t.isEmpty && h.state == .up)
+    }
+
+    @Test func aTargetThatNeverAnsweredIsNotEvidence() {
+        let silent = ProbeDestination(address: .v4([192, 0, 2, 9]))
+        let gateway = ProbeDestination(address: .v4([192, 0, 2, 1]))
+        var h = PathHealth(key: key, settings: ProbeSettings())
+        for seq: UInt16 in 1...10 {
+            h.probeSent(sequence: seq, at: ms(400 * Int(seq)), target: silent)
+            #expect(h.tick(at: ms(400 * Int(seq) + 399)).isEmpty)
+        }
+        #expect(h.state == .unknown && h.lossPercent == nil && !h.hasAnswered(silent))
+        // Once the gateway answers, the silent target's losses still do not count; the gateway's do.
+        h.probeSent(sequence: 11, at: ms(4400), target: gateway)
+        h.probeAnswered(sequence: 11, at: ms(4405))
+        var all: [PathTransition] = []
+        for seq: UInt16 in 12...15 {
+            h.probeSent(sequence: seq, at: ms(400 * Int(seq)), target: seq % 2 == 0 ? silent : gateway)
+            all += h.tick(at: ms(400 * Int(seq) + 399))
+        }
+        #expect(all.isEmpty && h.state == .up, "\(all)")
+        h.probeSent(sequence: 16, at: ms(6400), target: gateway)
+        all += h.tick(at: ms(6799))
+        #expect(all.map(\.to) == [.down])
+        #expect(all.first?.evidence.contains("to 192.0.2.1") == true, "\(all)")
+    }
+}
