@@ -8,6 +8,8 @@ struct Pending: OptionSet, Sendable {
     static let resync = Pending(rawValue: 4)
     static let lost = Pending(rawValue: 8)
     static let retry = Pending(rawValue: 16)
+    /// A path's health changed (`HealthBoard`): steer with the new verdicts.
+    static let health = Pending(rawValue: 32)
     /// Graceful shutdown: the endpoint thread ends its loop and applies `on_exit`.
     static let stop = Pending(rawValue: 128)
 }

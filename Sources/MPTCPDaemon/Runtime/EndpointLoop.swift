@@ -23,6 +23,8 @@ final class EndpointLoop: @unchecked Sendable {
     let state: DaemonState
     let hub: EventHub
     let hooks: HookRunner?
+    /// Path health verdicts (written by the health thread), read once per pass for steering.
+    let health: HealthBoard
 
     /// The threads this one starts and stops: interface watcher, MPTCP event reader.
     var watcher: NetworkWatcher?
@@ -37,7 +39,8 @@ final class EndpointLoop: @unchecked Sendable {
     private var resyncAt: ContinuousClock.Instant?
 
     init(reconciler: Reconciler, routing: RoutingOwner, kernel: KernelHandle, policies: PolicyStore, configPath: String, namespace: NetworkNamespace,
-         logger: Logger, doorbell: Doorbell, state: DaemonState, hub: EventHub, hooks: HookRunner?) {
+         logger: Logger, doorbell: Doorbell, state: DaemonState, hub: EventHub, hooks: HookRunner?,
+         health: HealthBoard = HealthBoard()) {
         self.reconciler = reconciler
         self.routing = routing
         self.kernel = kernel
@@ -49,6 +52,7 @@ final class EndpointLoop: @unchecked Sendable {
         self.state = state
         self.hub = hub
         self.hooks = hooks
+        self.health = health
     }
 
     /// The thread's body: start-up (its outcome handed to `started`), the
@@ -98,13 +102,13 @@ final class EndpointLoop: @unchecked Sendable {
     /// One pass: reload, interface events, source routing, the userspace path manager, then the endpoints.
     private func pass(_ why: Pending) {
         let trigger = why.contains(.reload) ? "reload" : why.contains(.lost) ? "resync-after-loss"
-            : why.contains(.network) ? "network" : why.contains(.retry) ? "retry"
-            : "resync"
+            : why.contains(.network) ? "network" : why.contains(.health) ? "health"
+            : why.contains(.retry) ? "retry" : "resync"
         // What this pass publishes (interface events, the reload, a resync) is
         // the cause of the actions that follow it in the pass.
         let cause = EventCause(trigger: trigger)
         // Something changed: a refused change deserves a fresh series of retries.
-        if !why.isDisjoint(with: [.network, .reload, .lost]) { retries.restart() }
+        if !why.isDisjoint(with: [.network, .reload, .lost, .health]) { retries.restart() }
         if why.contains(.reload) {
             let interval = policies.current.daemon.resyncInterval
             hub.attributing(to: cause) { reload() }
