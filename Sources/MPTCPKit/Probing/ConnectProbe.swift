@@ -50,7 +50,14 @@ public final class ConnectProbe: @unchecked Sendable {
                                                type: Int32(SOCK_STREAM.rawValue), protocol: Int32(IPPROTO_TCP), operation: operation)
             // A reset on close: a probe leaves no TIME_WAIT behind, one per interval.
             var option = linger(l_onoff: 1, l_linger: 0)
-            _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+            do throws(MPTCPError) {
+                try BoundProbeSocket.step("setsockopt SO_LINGER", operation) {
+                    setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+                }
+            } catch {
+                _ = Glibc.close(fd)
+                throw error
+            }
             var destination = SocketAddressStorage(endpoint)
             if BoundProbeSocket.isLinkLocal(target) { destination.setScope(index) }
             switch valueOrErrno({ destination.withSockaddr { connect(fd, $0, $1) } }) {

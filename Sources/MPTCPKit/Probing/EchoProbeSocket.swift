@@ -23,6 +23,8 @@ public final class EchoProbeSocket: @unchecked Sendable {
     /// The echo identifier of every request this socket sends.
     public let identifier: UInt16
     private var fd: Int32
+    /// The interface's index in the socket's namespace (the scope of link-local targets).
+    private let interfaceIndex: UInt32
     /// Probes sent and not yet answered, by sequence: their target and when they left.
     private var inFlight: [UInt16: (target: IPAddress, sentAt: ContinuousClock.Instant)] = [:]
     /// The oldest unanswered probes are forgotten beyond this many (their answers then drop).
@@ -35,7 +37,7 @@ public final class EchoProbeSocket: @unchecked Sendable {
     public init(source: IPAddress, interface: String, identifier: UInt16,
                 namespace: NetworkNamespace = .current) throws(MPTCPError) {
         let operation = "open echo probe from \(source) on \(interface)"
-        fd = try namespace.perform { () throws(MPTCPError) -> Int32 in
+        (fd, interfaceIndex) = try namespace.perform { () throws(MPTCPError) -> (Int32, UInt32) in
             let index = try BoundProbeSocket.validate(source: source, interface: interface, operation: operation)
             let ipv4 = source.isIPv4
             let fd = try BoundProbeSocket.open(source: source, interface: interface, interfaceIndex: index, type: Int32(SOCK_RAW.rawValue),
@@ -50,7 +52,7 @@ public final class EchoProbeSocket: @unchecked Sendable {
                 _ = Glibc.close(fd)
                 throw error
             }
-            return fd
+            return (fd, index)
         }
         self.source = source
         self.interface = interface
@@ -81,7 +83,7 @@ public final class EchoProbeSocket: @unchecked Sendable {
         }
         guard fd >= 0 else { throw .invalidArgument(operation, "the probe socket is closed") }
         var destination = SocketAddressStorage(AddressAndPort(address: target))
-        if BoundProbeSocket.isLinkLocal(target) { destination.setScope(if_nametoindex(interface)) }
+        if BoundProbeSocket.isLinkLocal(target) { destination.setScope(interfaceIndex) }
         let packet = ICMPEchoMessage.request(identifier: identifier, sequence: sequence, ipv4: target.isIPv4)
         let fd = self.fd
         try systemCall(operation) {
