@@ -25,10 +25,8 @@ public final class EchoProbeSocket: @unchecked Sendable {
     private var fd: Int32
     /// The interface's index in the socket's namespace (the scope of link-local targets).
     private let interfaceIndex: UInt32
-    /// Probes sent and not yet answered, by sequence: their target and when they left.
-    private var inFlight: [UInt16: (target: IPAddress, sentAt: ContinuousClock.Instant)] = [:]
-    /// The oldest unanswered probes are forgotten beyond this many (their answers then drop).
-    static let inFlightLimit = 256
+    /// Probes in flight, and which answer is whose.
+    private var ledger: EchoProbeLedger
 
     /// Opens the socket in `namespace`. Throws `invalidArgument` for a malformed
     /// interface name or an unspecified source, `notFound` for an unknown
@@ -57,6 +55,7 @@ public final class EchoProbeSocket: @unchecked Sendable {
         self.source = source
         self.interface = interface
         self.identifier = identifier
+        ledger = EchoProbeLedger(identifier: identifier)
     }
 
     deinit { close() }
@@ -91,10 +90,7 @@ public final class EchoProbeSocket: @unchecked Sendable {
                 destination.withSockaddr { sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT), $0, $1) }
             }
         }
-        inFlight[sequence] = (target, .now)
-        if inFlight.count > Self.inFlightLimit, let oldest = inFlight.min(by: { $0.value.sentAt < $1.value.sentAt }) {
-            inFlight[oldest.key] = nil
-        }
+        ledger.sent(sequence: sequence, to: target, at: .now)
     }
 
     /// Reads every datagram waiting, without blocking; the answers to this
@@ -121,8 +117,8 @@ public final class EchoProbeSocket: @unchecked Sendable {
             case .success(let count):
                 guard let sender = Self.address(of: from) else { continue }
                 let datagram = Array(buffer[0..<count])
-                if let reply = match(source.isIPv4 ? ICMPEchoMessage.parseIPv4(datagram) : ICMPEchoMessage.parseIPv6(datagram),
-                                     from: sender) {
+                let received = source.isIPv4 ? ICMPEchoMessage.parseIPv4(datagram) : ICMPEchoMessage.parseIPv6(datagram)
+                if let reply = ledger.answer(received, from: sender, at: .now) {
                     replies.append(reply)
                 }
             case .failure(let errno) where errno.rawValue == EAGAIN || errno.rawValue == EWOULDBLOCK:
@@ -131,19 +127,6 @@ public final class EchoProbeSocket: @unchecked Sendable {
                 throw .system(operation, errno: errno.rawValue)
             }
         }
-    }
-
-    /// The probe a parsed datagram answers, if it answers one of this socket's.
-    private func match(_ received: ICMPEchoMessage.Received?, from sender: IPAddress) -> ProbeReply? {
-        guard let received, received.identifier == identifier, let probe = inFlight[received.sequence] else { return nil }
-        switch received.kind {
-        case .echoReply:
-            guard sender == probe.target else { return nil }
-        case .unreachable, .timeExceeded:
-            guard received.quotedDestination == probe.target else { return nil }
-        }
-        inFlight[received.sequence] = nil
-        return ProbeReply(from: sender, sequence: received.sequence, kind: received.kind, roundTrip: .now - probe.sentAt)
     }
 
     /// The address of a `sockaddr_in` / `sockaddr_in6` (IPv4-mapped ones unmapped).
@@ -164,6 +147,6 @@ public final class EchoProbeSocket: @unchecked Sendable {
         guard fd >= 0 else { return }
         _ = Glibc.close(fd)
         fd = -1
-        inFlight = [:]
+        ledger.forgetAll()
     }
 }
