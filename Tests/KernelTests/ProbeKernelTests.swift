@@ -145,6 +145,24 @@ final class ProbeKernelTests {
         #expect(error.isNetworkUnreachable, "\(error)")
     }
 
+    @Test func aProbeWhoseHopLimitRunsOutAtTheRouterIsReportedAsTimeExceededFromIt() throws {
+        // Router 1 sets what arrives from the LAN to TTL / hop limit 1: forwarding it expires there.
+        try lab.exec(lab.router(1), ["nft", """
+            add table inet probettl; \
+            add chain inet probettl pre { type filter hook prerouting priority -300; }; \
+            add rule inet probettl pre iifname "lan" ip daddr 10.3.0.1 ip ttl set 1; \
+            add rule inet probettl pre iifname "lan" ip6 daddr fd03::1 ip6 hoplimit set 1
+            """])
+        let probe = try echoProbe(uplink: 1), gateway = try lab.gateway(uplink: 1)
+        try probe.send(to: RealisticLab.service(), sequence: 5)
+        let replies = try answers(probe) { !$0.isEmpty }
+        #expect(replies.map(\.kind) == [.timeExceeded] && replies.first?.from == gateway, "\(replies)")
+        let v6 = try echoProbe(uplink: 1, v6: true)
+        try v6.send(to: RealisticLab.service(v6: true), sequence: 6)
+        let v6Replies = try answers(v6) { !$0.isEmpty }
+        #expect(v6Replies.map(\.kind) == [.timeExceeded] && v6Replies.first?.sequence == 6, "\(v6Replies)")
+    }
+
     @Test func concurrentPingAndAnotherProberWithTheSameSequencesDoNotConfuseAProbe() throws {
         let service = RealisticLab.service(), gateway = try lab.gateway(uplink: 1)
         // ping numbers its requests 1, 2, ... too, on the same interface and address.
