@@ -30,8 +30,13 @@ enum BoundProbeSocket {
     static func open(source: IPAddress, interface: String, interfaceIndex: UInt32, type: Int32, protocol proto: Int32,
                      operation: String) throws(MPTCPError) -> Int32 {
         let family = source.isIPv4 ? AF_INET : AF_INET6
-        let fd = try systemCall(operation) {
-            socket(family, type | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), proto)
+        let fd: Int32
+        switch valueOrErrno({ socket(family, type | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), proto) }) {
+        case .success(let opened): fd = opened
+        case .failure(let errno):
+            var error = MPTCPError.system(operation, errno: errno.rawValue)
+            if errno.rawValue == EPERM || errno.rawValue == EACCES { error.hint = "raw ICMP sockets need CAP_NET_RAW (run as root)" }
+            throw error
         }
         do throws(MPTCPError) {
             try step("setsockopt SO_BINDTODEVICE \(interface)", operation) {

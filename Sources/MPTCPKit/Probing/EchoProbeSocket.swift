@@ -85,10 +85,16 @@ public final class EchoProbeSocket: @unchecked Sendable {
         if BoundProbeSocket.isLinkLocal(target) { destination.setScope(interfaceIndex) }
         let packet = ICMPEchoMessage.request(identifier: identifier, sequence: sequence, ipv4: target.isIPv4)
         let fd = self.fd
-        try systemCall(operation) {
+        let sent = valueOrErrno {
             packet.withUnsafeBytes { bytes in
                 destination.withSockaddr { sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT), $0, $1) }
             }
+        }
+        if case .failure(let errno) = sent {
+            var error = MPTCPError.system(operation, errno: errno.rawValue)
+            // The socket exists, so the capability was there: EPERM here is netfilter's verdict.
+            if errno.rawValue == EPERM { error.hint = "a local firewall rule (nftables output) dropped it" }
+            throw error
         }
         ledger.sent(sequence: sequence, to: target, at: .now)
     }
