@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/icmp6.h>
 #include <linux/netlink.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
@@ -38,5 +40,25 @@ static inline int cnl_setns_net(int fd) { return setns(fd, 0x40000000); }
 /// namespace (mptcpctl doctor's throw-away probes). Declared for the same reason as setns.
 extern int unshare(int flags);
 static inline int cnl_unshare_net(void) { return unshare(0x40000000); }
+
+/// The kernel-side filter of a raw IPv4 ICMP socket (`ICMP_FILTER`, an `SOL_RAW`
+/// option, `struct icmp_filter { __u32 data; }` in <linux/icmp.h>: a set bit
+/// blocks that type). <linux/icmp.h> itself is not included: it pulls in
+/// <linux/if.h> and <linux/in6.h>, which redefine glibc's types.
+/// `passed` has bit N set for each ICMP type N (< 32) the socket is to receive.
+static inline int cnl_set_icmp_filter(int fd, uint32_t passed) {
+    uint32_t blocked = ~passed;
+    return setsockopt(fd, SOL_RAW, 1 /* ICMP_FILTER */, &blocked, sizeof blocked);
+}
+
+/// The kernel-side filter of a raw ICMPv6 socket (`ICMP6_FILTER`): every type
+/// blocked but the `count` types in `passed` (the <netinet/icmp6.h> macros,
+/// which Swift cannot call).
+static inline int cnl_set_icmp6_filter(int fd, const uint8_t *passed, int count) {
+    struct icmp6_filter filter;
+    ICMP6_FILTER_SETBLOCKALL(&filter);
+    for (int i = 0; i < count; i++) ICMP6_FILTER_SETPASS(passed[i], &filter);
+    return setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter);
+}
 
 #endif

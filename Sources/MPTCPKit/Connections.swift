@@ -23,6 +23,9 @@ public struct Subflow: Hashable, Sendable {
     public var state: TCPState
     /// The local token of the connection it belongs to.
     public var token: UInt32
+    /// The kernel's TCP view of the subflow (`struct tcp_info` from sock_diag);
+    /// nil when the dump carried none.
+    public var tcpInfo: TCPInfo? = nil
 
     /// Backup in either direction: the scheduler then uses it only when no other subflow can send.
     public var backup: Bool { backupLocal || backupRemote }

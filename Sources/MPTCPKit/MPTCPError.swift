@@ -177,6 +177,24 @@ extension MPTCPError {
         code == .kernel && errno == EOPNOTSUPP
     }
 
+    /// A socket found no way to the destination (ENETUNREACH, EHOSTUNREACH from
+    /// `sendto`/`connect`, or a connect probe's `SO_ERROR` after an ICMP
+    /// unreachable): for a probe, the path does not reach its target.
+    public var isNetworkUnreachable: Bool {
+        code == .system && (errno == ENETUNREACH || errno == EHOSTUNREACH)
+    }
+
+    /// A connect gave up with no answer (ETIMEDOUT).
+    public var isTimedOut: Bool {
+        code == .system && errno == ETIMEDOUT
+    }
+
+    /// The source address a socket binds to or sends from is not (or no longer)
+    /// configured on this host (EADDRNOTAVAIL): the path lost its address.
+    public var isAddressNotAvailable: Bool {
+        code == .system && errno == EADDRNOTAVAIL
+    }
+
     /// The caller lacks CAP_NET_ADMIN in the namespace (EPERM, EACCES).
     public var isPermissionDenied: Bool {
         errno == EPERM || errno == EACCES

@@ -46,6 +46,7 @@ public enum ConnectionTable {
         var remoteAddress: IPAddress
         var boundInterface: Int32
         var mptcpInfo: MPTCPInfo?
+        var tcpInfo: TCPInfo?
         var subflowToken: UInt32?
         var subflowFlags: UInt32 = 0
         var localID: UInt8 = 0
@@ -74,6 +75,8 @@ public enum ConnectionTable {
                     v6only = try a.u8("v6only") != 0
                 case RT.inetDiagInfo where mptcp:
                     mptcpInfo = try MPTCPInfo(bytes: a.value)
+                case RT.inetDiagInfo:
+                    tcpInfo = try TCPInfo(bytes: a.value)
                 case RT.inetDiagULPInfo:
                     let ulp = try a.nested()
                     guard ulp.first(where: { $0.type == RT.inetULPInfoName })?.string() == "mptcp",
@@ -123,7 +126,8 @@ public enum ConnectionTable {
                 remoteAddress: t.remoteAddress, remotePort: t.remotePort,
                 backupLocal: t.subflowFlags & SubflowDiagFlag.backupLocal != 0,
                 backupRemote: t.subflowFlags & SubflowDiagFlag.backupRemote != 0,
-                localID: t.localID, remoteID: t.remoteID, interfaceIndex: index, state: TCPState(rawValue: t.state), token: token))
+                localID: t.localID, remoteID: t.remoteID, interfaceIndex: index, state: TCPState(rawValue: t.state), token: token,
+                tcpInfo: t.tcpInfo))
         }
         var seen = Set<UInt32>()
         var result: [Connection] = []
