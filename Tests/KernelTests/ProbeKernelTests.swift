@@ -212,7 +212,7 @@ final class ProbeKernelTests {
     }
 
     @Test func badInputIsAClearErrorAndNoTrap() throws {
-        let ns = lab.clientNamespace
+        let ns = try lab.clientNamespace
         let v4 = try lab.clientAddress(uplink: 1), v6 = try lab.clientAddress(uplink: 1, v6: true)
         #expect { try EchoProbeSocket(source: v4, interface: "nosuch0", identifier: 1, namespace: ns) } throws: {
             ($0 as? MPTCPError)?.isNotFound == true
