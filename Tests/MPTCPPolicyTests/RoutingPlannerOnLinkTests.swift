@@ -34,7 +34,8 @@ import Testing
         #expect(table.first.map { $0.isDefault && $0.gateway == ip("10.9.0.1") && $0.outputInterface == eth2 && $0.onLink } == true)
         #expect(plan.changes.contains { $0.reason == "eth2 (IPv4): default route via 10.9.0.1 onlink in table 7301 "
             + "(from the default route on eth2 in table main, metric 200, onlink)" }, "\(plan.changes)")
-        #expect(lab.rules.contains(RoutingRule(from: ip("10.9.0.5"), table: 7301, priority: 7301)))
+        // 7300 is the suppress rule's, 7301 eth1's.
+        #expect(lab.rules.contains(RoutingRule(from: ip("10.9.0.5"), table: 7301, priority: 7302)))
         // eth1's ordinary gateway stays an ordinary one.
         #expect(lab.ours(table: 7300).filter(\.isDefault).allSatisfy { !$0.onLink })
         #expect(lab.plan(RoutingPlannerScenarioTests.policy()).changes.isEmpty)
