@@ -44,6 +44,11 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible, Comparable {
     }
 
     public var isIPv4: Bool { if case .v4 = self { return true } else { return false } }
+    /// fe80::/10: usable only on its own link; a sockaddr_in6 needs the interface as scope.
+    public var isIPv6LinkLocal: Bool {
+        guard case .v6(let b) = self else { return false }
+        return b[0] == 0xfe && b[1] & 0xc0 == 0x80
+    }
 
     /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as its IPv4 address; any other unchanged.
     public var unmapped: IPAddress {

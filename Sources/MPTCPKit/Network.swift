@@ -71,7 +71,7 @@ public struct InterfaceAddress: Hashable, Sendable {
         let b = address.bytes
         switch address {
         case .v4: return b[0] == 169 && b[1] == 254
-        case .v6: return b[0] == 0xfe && b[1] & 0xc0 == 0x80
+        case .v6: return address.isIPv6LinkLocal
         }
     }
 }

@@ -63,11 +63,3 @@ public enum AddressStateVerdict {
                               fix: remedy)
     }
 }
-
-extension IPAddress {
-    /// fe80::/10: usable only on the link it belongs to.
-    var isIPv6LinkLocal: Bool {
-        guard case .v6(let b) = self else { return false }
-        return b[0] == 0xfe && b[1] & 0xc0 == 0x80
-    }
-}

@@ -45,7 +45,7 @@ enum BoundProbeSocket {
                 }
             }
             var address = SocketAddressStorage(AddressAndPort(address: source))
-            if isLinkLocal(source) { address.setScope(interfaceIndex) }
+            if source.isIPv6LinkLocal { address.setScope(interfaceIndex) }
             try step("bind to \(source)", operation) { address.withSockaddr { bind(fd, $0, $1) } }
             return fd
         } catch {
@@ -66,12 +66,6 @@ enum BoundProbeSocket {
         default: break
         }
         throw error
-    }
-
-    /// fe80::/10: needs the interface as its scope in a sockaddr_in6.
-    static func isLinkLocal(_ address: IPAddress) -> Bool {
-        guard case .v6(let b) = address else { return false }
-        return b[0] == 0xfe && b[1] & 0xc0 == 0x80
     }
 }
 

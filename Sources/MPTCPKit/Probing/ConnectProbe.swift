@@ -60,7 +60,7 @@ public final class ConnectProbe: @unchecked Sendable {
                 throw error
             }
             var destination = SocketAddressStorage(endpoint)
-            if BoundProbeSocket.isLinkLocal(target) { destination.setScope(index) }
+            if target.isIPv6LinkLocal { destination.setScope(index) }
             switch valueOrErrno({ destination.withSockaddr { connect(fd, $0, $1) } }) {
             case .success: return (fd, .answered)
             case .failure(let errno) where errno.rawValue == EINPROGRESS: return (fd, nil)

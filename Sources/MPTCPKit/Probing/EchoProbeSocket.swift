@@ -82,7 +82,7 @@ public final class EchoProbeSocket: @unchecked Sendable {
         }
         guard fd >= 0 else { throw .invalidArgument(operation, "the probe socket is closed") }
         var destination = SocketAddressStorage(AddressAndPort(address: target))
-        if BoundProbeSocket.isLinkLocal(target) { destination.setScope(interfaceIndex) }
+        if target.isIPv6LinkLocal { destination.setScope(interfaceIndex) }
         let packet = ICMPEchoMessage.request(identifier: identifier, sequence: sequence, ipv4: target.isIPv4)
         let fd = self.fd
         let sent = valueOrErrno {

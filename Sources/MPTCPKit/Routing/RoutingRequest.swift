@@ -83,7 +83,7 @@ enum RoutingRequest {
             guard route.gateway != nil, route.outputInterface != 0 else { return "an on-link route needs a gateway and an output interface" }
         }
         // fe80::/10 exists on every link: the kernel needs to know which one.
-        if let gateway = route.gateway, case .v6(let b) = gateway, b[0] == 0xfe, b[1] & 0xc0 == 0x80, route.outputInterface == 0 {
+        if let gateway = route.gateway, gateway.isIPv6LinkLocal, route.outputInterface == 0 {
             return "the link-local gateway \(gateway) needs an output interface"
         }
         return nil

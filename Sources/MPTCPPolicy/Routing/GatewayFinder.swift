@@ -58,7 +58,7 @@ enum GatewayFinder {
     /// as on a cloud host whose address is a /32. An IPv6 link-local gateway is
     /// on every link (fe80::/64) and needs no flag.
     static func needsOnLink(_ gateway: IPAddress, on m: ManagedInterface, network: NetworkSnapshot) -> Bool {
-        if case .v6(let b) = gateway, b[0] == 0xfe, b[1] & 0xc0 == 0x80 { return false }
+        if gateway.isIPv6LinkLocal { return false }
         func holds(_ prefix: IPAddress, _ length: UInt8) -> Bool {
             prefix.family == gateway.family && gateway.masked(to: length) == prefix.masked(to: length)
         }
