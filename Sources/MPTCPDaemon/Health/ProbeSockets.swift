@@ -92,7 +92,9 @@ final class ProbeSockets {
     private func settle(_ key: PathKey, _ sequence: UInt16, _ outcome: ConnectProbe.Outcome) -> Outcome {
         switch outcome {
         case .answered: return .answered(key, sequence)
-        case .failed: return .failed(key, sequence)
+        case .failed(let error):
+            logger.debug("health connect probe failed", metadata: ["path": "\(key)", "sequence": "\(sequence)", "error": "\(error)"])
+            return .failed(key, sequence)
         }
     }
 
