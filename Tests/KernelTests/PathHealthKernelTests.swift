@@ -110,6 +110,19 @@ final class PathHealthKernelTests {
         #expect((later?.probesLost ?? 0) > 0, "the ICMP probes were lost")
     }
 
+    @Test func aHealthThreadThatCannotStartIsLoggedAndTheDaemonRunsWithoutPathHealth() throws {
+        let policy = RealHostPolicy(pathManager: .kernel).description
+        let daemon = try Daemon(namespace: lab.client, policy: policy, environment: ["MPTCPCTLD_DEBUG_FAIL_HEALTH_THREAD": "1"])
+        defer { daemon.stop() }
+        try daemon.waitRunning(seconds: 60)
+        try daemon.waitConverged(seconds: 60)
+        #expect(daemon.log.contains("cannot start the path health thread"), "\(daemon.log)")
+        let paths = try lab.mptcpctl(lab.client, ["paths"], check: false)
+        #expect(paths.status != 0 && paths.stderr.contains("path health is not running"), "\(paths.stdout)\(paths.stderr)")
+        let status = try lab.mptcpctl(lab.client, ["status", "--json"]).stdout
+        #expect(!status.contains("\"paths\""), "\(status)")
+    }
+
     @Test func aPathWhoseOnlyTargetNeverAnswersButCarriesATransferStaysUp() throws {
         let sink = try lab.sink(port: 7522)
         defer { sink.stop() }
