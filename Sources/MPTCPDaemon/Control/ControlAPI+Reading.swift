@@ -115,7 +115,7 @@ extension ControlAPI {
         let s = state.snapshot
         let result: PlanResult
         do {
-            result = try PlanResult(kernel: kernel, owned: s.owned, routing: s.routing, policy: s.policy)
+            result = try PlanResult(kernel: kernel, owned: s.owned, routing: s.routing, policy: s.policy, health: s.health)
         } catch { throw .kernel("\(error)") }
         // The plan's members are `mptcpctld --plan --json`'s document.
         let plan: JSONValue
