@@ -27,8 +27,8 @@ final class DaemonState: Sendable {
         var routingNotes: [String] = []
         /// The userspace path manager's table, when it runs.
         var manager: ConnectionManager?
-        /// The path health the last pass steered by (`policy.plan` plans with it).
-        var health = PathHealthView.none
+        /// Path health, when the health thread runs.
+        var health: HealthBoard?
     }
 
     private let value: NIOLockedValueBox<Snapshot>

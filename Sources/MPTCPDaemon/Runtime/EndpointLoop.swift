@@ -29,6 +29,8 @@ final class EndpointLoop: @unchecked Sendable {
     /// The threads this one starts and stops: interface watcher, MPTCP event reader.
     var watcher: NetworkWatcher?
     var events: EventWatcher?
+    /// The health thread (`EndpointLoop+Health`); nil when it could not start.
+    var healthThread: HealthThread?
     /// The userspace path manager, when the policy selects it at start-up.
     var manager: ConnectionManager?
     /// Links and addresses as last seen, for interface events (nil: not read yet).
@@ -139,11 +141,9 @@ final class EndpointLoop: @unchecked Sendable {
         let routed = hub.attributing(to: cause) { reconcileRouting(network: network, trigger: trigger, health: view) }
         if manager != nil { driveManager(why, network: network, health: view, cause: cause) }
         let reconciled = hub.attributing(to: cause) { reconciler.reconcile(trigger: trigger, network: network, health: view) }
-        state.update {
-            $0.owned = reconciler.owned
-            $0.health = view
-        }
+        state.update { $0.owned = reconciler.owned }
         settle(reconciled: reconciled && routed)
+        handPathsToHealth(network: network)
         if why.contains(.reload) { SystemdNotify.send("READY=1") }
     }
 
