@@ -176,4 +176,63 @@ final class PathSteeringKernelTests {
         try daemon.waitUntil("\(pathManager): the routing is exactly as before", seconds: 30) { try routing() == before }
         #expect(try connectAndSend(port: port).local == (try lab.clientAddress(uplink: 1)), "new connections start on path 1 again")
     }
+
+    /// The backup flag of the client's subflow from `address`, as `mptcpctl connections --json` reports it.
+    func backup(of address: IPAddress) throws -> Bool? {
+        let text = try lab.mptcpctl(lab.client, ["connections", "--json"]).stdout
+        let connections = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] ?? []
+        let subflows = connections.flatMap { $0["subflows"] as? [[String: Any]] ?? [] }
+        return subflows.first { ($0["local_address"] as? String).flatMap(IPAddress.init) == address }?["backup"] as? Bool
+    }
+
+    @Test func activeBackupPromotesTheBackupWhileThePrimaryIsDownAndFailsBackOnceItHeals() throws {
+        let port = 7533
+        let sink = try lab.sink(port: port)
+        defer { sink.stop() }
+        let daemon = try Daemon(namespace: lab.client, policy: """
+            [daemon]
+            state_directory = "@STATE@"
+            resync_interval = 0
+
+            [kernel]
+            path_manager = "userspace"
+            on_exit = "remove"
+
+            [[interface]]
+            name = "eth1"
+            role = "active"
+
+            [[interface]]
+            name = "eth2"
+            role = "backup"
+
+            [[connection]]
+            name = "active-backup"
+            mode = "active-backup"
+            failback_hold = "1s"
+
+            [probe]
+            targets = ["\(RealisticLab.service())"]
+            """)
+        defer { daemon.stop() }
+        try daemon.waitRunning(seconds: 60)
+        for uplink in [1, 2] { try waitState(daemon, uplink, "up") }
+        let path1 = try lab.clientAddress(uplink: 1), path2 = try lab.clientAddress(uplink: 2)
+        let client = try lab.peer(lab.client, ["client", "--connect", RealisticLab.service().description, "--port", String(port),
+                                               "--seconds", "240"])
+        defer { client.stop() }
+        _ = try client.wait(for: "connected", seconds: 30)
+        try waitCarrying(daemon, from: path1, port: port, "path 1 carries the transfer")
+        try daemon.waitUntil("a backup subflow from path 2", seconds: 60) { try backup(of: path2) == true }
+
+        try blackhole(uplink: 1)
+        try waitState(daemon, 1, "down")
+        try daemon.waitUntil("path 2's subflow promoted", seconds: 60) { try backup(of: path2) == false }
+        try waitCarrying(daemon, from: path2, port: port, "the transfer goes on over path 2")
+
+        try heal(uplink: 1)
+        try waitState(daemon, 1, "up")
+        try waitCarrying(daemon, from: path1, port: port, "path 1 carries data again")
+        try daemon.waitUntil("path 2's subflow demoted after failback_hold", seconds: 60) { try backup(of: path2) == true }
+    }
 }
