@@ -17,7 +17,10 @@ import Glibc
 /// metrics), then publishes the verdicts on the `HealthBoard` and rings the
 /// endpoint thread's doorbell (`.health`) so steering follows.
 final class HealthThread: WatcherThread, @unchecked Sendable {
-    private let namespace: NetworkNamespace
+    /// The daemon's namespace; `.current` once the thread entered it (its first
+    /// step): a probe opened through a named namespace would cost a thread each.
+    private var namespace: NetworkNamespace
+    private var entered = false
     private let hub: EventHub
     private let doorbell: Doorbell
     private let board: HealthBoard
@@ -76,6 +79,17 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
     private var now: Duration { ContinuousClock.now - start }
 
     override func step() {
+        if !entered {
+            entered = true
+            do {
+                try namespace.enterOnThisThread()
+                namespace = .current
+                sockets.namespace = .current
+            } catch {
+                logger.error("the health thread cannot enter the daemon's namespace; each probe enters it alone",
+                             metadata: ["error": "\(error)"])
+            }
+        }
         var transitions: [PathTransition] = []
         if let paths = mailbox.withLockedValue({ box -> [ProbePath]? in defer { box = nil }; return box }) {
             let gone = engine.apply(paths)
@@ -98,7 +112,7 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
         transitions += ticked.transitions
         for (key, sequences) in ticked.expired {
             sockets.expire(key, sequences: sequences)
-            Counter(label: "mptcpctld_probes_lost_total", dimensions: labels(key)).increment(by: sequences.count)
+            Counter(label: "mptcpctld_probes_lost_total").increment(by: sequences.count)
         }
         if now >= nextPassive { transitions += samplePassively() }
         publish(transitions)
@@ -108,9 +122,11 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
     private func sendDue() {
         for probe in engine.dueProbes(at: now) {
             guard let path = engine.probers[probe.key]?.path else { continue }
-            Counter(label: "mptcpctld_probes_sent_total", dimensions: labels(probe.key)).increment()
-            if case .failed(let key, let s)? = sockets.send(path, to: probe.target, sequence: probe.sequence) {
-                publish(failed(key, s))
+            Counter(label: "mptcpctld_probes_sent_total").increment()
+            switch sockets.send(path, to: probe.target, sequence: probe.sequence) {
+            case .answered(let key, let s)?: publish(engine.answered(key, sequence: s, at: now))
+            case .failed(let key, let s)?: publish(failed(key, s))
+            case nil: break
             }
         }
     }
@@ -119,7 +135,7 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
         let before = engine.probers[key]?.lost ?? 0
         let t = engine.failed(key, sequence: sequence, at: now)
         let after = engine.probers[key]?.lost ?? 0
-        if after > before { Counter(label: "mptcpctld_probes_lost_total", dimensions: labels(key)).increment(by: after - before) }
+        if after > before { Counter(label: "mptcpctld_probes_lost_total").increment(by: after - before) }
         return t
     }
 
