@@ -208,14 +208,15 @@ class Events:
                     with self.lock:
                         self.events.append(msg["params"])
 
-    def find(self, etype, interface, since, seconds):
+    def find(self, etype, interface, since, seconds, until=None):
         """The first `etype` event for `interface` (IPv4 preferred) stamped at or after `since`
-        (wall clock), waiting up to `seconds` from now for it."""
+        (and at or before `until`; wall clock), waiting up to `seconds` from now for it."""
         deadline = time.monotonic() + seconds
         while True:
             with self.lock:
                 hits = [e for e in self.events if e.get("type") == etype
-                        and e.get(EVENT_FIELD_INTERFACE) == interface and float(e.get("time", 0)) >= since - 0.001]
+                        and e.get(EVENT_FIELD_INTERFACE) == interface and float(e.get("time", 0)) >= since - 0.001
+                        and (until is None or float(e.get("time", 0)) <= until)]
             v4 = [e for e in hits if str(e.get(EVENT_FIELD_FAMILY, "")).lower() in EVENT_FAMILY_IPV4]
             if v4 or hits:
                 return (v4 or hits)[0]
@@ -437,11 +438,11 @@ def reference_rate(lab):
     return (bb - ba) * 8 / (tb - ta) / 1e6
 
 
-def detection(setup, t_wall, seconds):
-    """Seconds from the blackhole to the path_down event, or None."""
+def detection(setup, t_wall, heal_wall):
+    """Seconds from the blackhole to the path_down event while it lasted, or None."""
     if not setup.daemon or not setup.events:
         return None
-    e = setup.events.find(EVENT_PATH_DOWN, "eth1", t_wall, seconds)
+    e = setup.events.find(EVENT_PATH_DOWN, "eth1", t_wall, 0.2, until=heal_wall)
     return None if e is None else float(e["time"]) - t_wall
 
 
@@ -461,7 +462,7 @@ def stall_episode(lab, setup, direction, ref):
     t1, w1 = lab.heal()
     rec = t.finish(120)
     stall, t90 = stall_and_t90(rec, t0, t1, ref)
-    found = detection(setup, w0, 0)
+    found = detection(setup, w0, w1)
     settle(setup, w1, found)
     return {"stall": stall, "t90": t90, "detection": found, "received": rec is not None}
 
@@ -478,7 +479,7 @@ def connect_episode(lab, setup, port):
         conn.kill()
         out, err = conn.communicate()
     t1, w1 = lab.heal()
-    found = detection(setup, w0, 0)
+    found = detection(setup, w0, w1)
     records = [r for r in json_lines(out) if r.get("event") == "connect"]
     for r in records:
         r["after_blackhole"] = r["started"] - t0  # the offset as it happened
@@ -510,7 +511,7 @@ def failback_episode(lab, setup, outage, wait):
         time.sleep(0.05)
     t.stop_sender()
     t.finish(60)
-    found = detection(setup, w0, 0)
+    found = detection(setup, w0, w1)
     settle(setup, w1, found)
     return {"outage": outage, "failback": failback, "detection": found}
 
@@ -521,7 +522,7 @@ def probing(lab, setup, window):
     time.sleep(window)
     c1, cpu1, t1 = lab.echo_requests(), (cpu_seconds(setup.pid) if setup.pid else None), time.monotonic()
     elapsed = t1 - t0
-    rates = {u: [(c1[u][i] - c0[u][i]) / elapsed for i in (0, 1)] for u in c0}
+    rates = {str(u): [(c1[u][i] - c0[u][i]) / elapsed for i in (0, 1)] for u in c0}
     cpu = None if cpu0 is None else (cpu1 - cpu0) / elapsed * 100.0
     return {"per_second": rates, "cpu_percent": cpu, "window": elapsed}
 
@@ -618,10 +619,11 @@ def table(title, setups_results, rows, note=None):
     print(title)
     if note:
         print("  " + note)
-    width = 24
+    width = 26
     print("%-30s" % "" + "".join("%*s" % (width, r["name"]) for r in setups_results))
     for label, cell in rows:
-        print("%-30s" % label + "".join("%*s" % (width, cell(r)) for r in setups_results))
+        print("%-30s" % label + "".join("%*s" % (width, "did not run" if "error" in r else cell(r))
+                                        for r in setups_results))
 
 
 def connection_cell(r, offset, what):
@@ -640,13 +642,27 @@ def report(results, args):
     n = len(results)
     if not n:
         return
-    detect_t = "not detected within the episode"
-    table("detection: blackhole -> path_down for eth1 (s, median / p95; (k/n) when only k of n runs saw it)", results,
-          [(kind, lambda r, k=kind: "n/a (no daemon)" if r["name"] == "kernel PM alone"
-            else (cell_stats(r["detections"].get(k, [])) if any(v is not None for v in r["detections"].get(k, []))
-                  else "no %s event" % EVENT_PATH_DOWN))
-           for kind in sorted({k for r in results for k in r["detections"]})],
-          note="target: <= 1.5 s p95 at default settings; %s: the event never came" % detect_t)
+    def window(kind):
+        """How long the blackhole of that kind of episode lasted (s)."""
+        if kind in ("upload", "download"):
+            return STALL_OUTAGE
+        if kind.startswith("upload, "):
+            return float(kind.split()[1])
+        return max(CONNECT_OFFSETS) + CONNECT_TIMEOUT
+
+    def detection_cell(r, kind):
+        values = r["detections"].get(kind, [])
+        if not r["name"] or r["name"] == "kernel PM alone":
+            return "n/a (no daemon)"
+        if values and all(v is None for v in values):
+            return "not detected within %g s" % window(kind)
+        return cell_stats(values)
+
+    table("detection: blackhole -> %s event for eth1 (s, median / p95; (k/n): only k of n blackholes saw it)"
+          % EVENT_PATH_DOWN, results,
+          [(kind, lambda r, k=kind: detection_cell(r, k))
+           for kind in sorted({k for r in results for k in r.get("detections", {})})],
+          note="target: <= 1.5 s p95 at default settings")
     for direction in ("upload", "download"):
         table("%s blackholed %g s in, %g s outage: stall and time to 90 %% of one path's rate (s, median / p95)"
               % (direction, BLACKHOLE_AT, STALL_OUTAGE), results,
@@ -666,8 +682,8 @@ def report(results, args):
           note="target: <= 1 s whatever the outage; (k/n): only k of n runs failed back within %g s" % args.failback_wait)
     table("probing while idle (%g s): ICMP echo requests per second arriving at each router, daemon CPU"
           % args.probe_window, results,
-          [("uplink 1 IPv4 / IPv6 (pkt/s)", lambda r: "%.2f / %.2f" % tuple(r["probing"]["per_second"][1])),
-           ("uplink 2 IPv4 / IPv6 (pkt/s)", lambda r: "%.2f / %.2f" % tuple(r["probing"]["per_second"][2])),
+          [("uplink 1 IPv4 / IPv6 (pkt/s)", lambda r: "%.2f / %.2f" % tuple(r["probing"]["per_second"]["1"])),
+           ("uplink 2 IPv4 / IPv6 (pkt/s)", lambda r: "%.2f / %.2f" % tuple(r["probing"]["per_second"]["2"])),
            ("daemon CPU (%)", lambda r: "-" if r["probing"]["cpu_percent"] is None else "%.2f" % r["probing"]["cpu_percent"])],
           note="target: <= 1 probe per interval (%g s default: %.1f/s) per path" % (PROBE_INTERVAL_S, 1 / PROBE_INTERVAL_S))
     summary(results)
@@ -676,8 +692,11 @@ def report(results, args):
 def summary(results):
     print()
     print("summary against the issue's targets (reported, not asserted):")
-    kernel = next((r for r in results if r["name"] == "kernel PM alone"), None)
+    kernel = next((r for r in results if r["name"] == "kernel PM alone" and "error" not in r), None)
     for r in results:
+        if "error" in r:
+            print("  %s: did not run: %s" % (r["name"], r["error"]))
+            continue
         if r["name"] == "kernel PM alone":
             continue
         lines = []
@@ -705,10 +724,13 @@ def summary(results):
                     lines.append("stall %s: median %.3f s vs kernel alone %.3f s (ratio %.2f): %s"
                                  % (d, statistics.median(ours), statistics.median(theirs), ratio,
                                     "no worse" if ratio <= 1.1 else "worse"))
-        rates = [v for u in (1, 2) for v in r["probing"]["per_second"][u]]
+        rates = [v for u in ("1", "2") for v in r["probing"]["per_second"][u]]
         worst = max(rates) * PROBE_INTERVAL_S if rates else 0
-        lines.append("probing: at most %.2f echo requests per interval per path and family: %s"
-                     % (worst, "met" if worst <= 1.05 else "NOT met"))
+        if worst == 0:
+            lines.append("probing: no echo request seen at either router (no ICMP probing)")
+        else:
+            lines.append("probing: at most %.2f echo requests per interval per path and family: %s"
+                         % (worst, "met" if worst <= 1.05 else "NOT met"))
         print("  %s:" % r["name"])
         for line in lines:
             print("    " + line)
@@ -764,7 +786,12 @@ def main():
 
     results = []
     for setup in setups:
-        results.append(measure(setup, args, tmp, log))
+        try:
+            results.append(measure(setup, args, tmp, log))
+        except SystemExit as e:
+            # One setup that cannot run (a daemon that exits, a lab that fails) leaves the others' columns.
+            log("%s did not run: %s" % (setup.name, e))
+            results.append({"name": setup.name, "error": str(e)})
     path = args.json or os.path.join(tmp, "results.json")
     with open(path, "w") as f:
         json.dump({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "kernel": os.uname().release,
