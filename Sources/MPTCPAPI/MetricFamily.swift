@@ -85,6 +85,17 @@ public enum DaemonMetrics {
                          "Policy reloads applied since start-up."),
             MetricFamily("mptcpctld_uptime_seconds", .gauge,
                          "Seconds since the daemon started."),
+            MetricFamily("mptcpctld_path_transitions_total", .counter,
+                         "Changes of a path's health, by interface, family and new state (up, degraded, down).",
+                         labels: ["interface", "family", "to"]),
+            MetricFamily("mptcpctld_path_state", .gauge,
+                         "A judged path's health now: 0 up or unknown, 1 degraded, 2 down.", labels: ["interface", "family"]),
+            MetricFamily("mptcpctld_probes_sent_total", .counter,
+                         "Health probes sent (ICMP echo or TCP connect), by path.", labels: ["interface", "family"]),
+            MetricFamily("mptcpctld_probes_lost_total", .counter,
+                         "Health probes lost (timed out or failed), by path.", labels: ["interface", "family"]),
+            MetricFamily("mptcpctld_probe_rtt_seconds", .gauge,
+                         "A path's smoothed probe round-trip time (RFC 6298 srtt).", labels: ["interface", "family"]),
         ]
         all += pathManagerCounters.map { MetricFamily("mptcpctld_pm_\($0.key)_total", .counter, $0.help) }
         return all.sorted { $0.name < $1.name }

@@ -20,7 +20,16 @@ extension ControlAPI {
             config: s.configPath, configLoadedAt: iso8601(s.loadedAt), reloads: s.reloads, ownedEndpoints: s.owned.count,
             connections: s.manager?.count, userspacePathManager: s.manager != nil,
             apiRequests: requests.load(ordering: .relaxed),
-            routing: RoutingStatusRecord(owned: s.routing, notes: s.routingNotes, mode: s.policy.routing.mode))
+            routing: RoutingStatusRecord(owned: s.routing, notes: s.routingNotes, mode: s.policy.routing.mode),
+            paths: s.health?.summary)
+    }
+
+    /// The judged paths as of the health thread's last step; `unavailable` when it does not run.
+    func paths() throws(RPCError) -> [PathRecord] {
+        guard let paths = state.snapshot.health?.paths else {
+            throw .unavailable("path health is not running in this daemon (see its log)")
+        }
+        return paths
     }
 
     func connections() throws(RPCError) -> [ConnectionRecord] {

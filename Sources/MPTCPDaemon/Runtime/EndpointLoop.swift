@@ -29,6 +29,8 @@ final class EndpointLoop: @unchecked Sendable {
     /// The threads this one starts and stops: interface watcher, MPTCP event reader.
     var watcher: NetworkWatcher?
     var events: EventWatcher?
+    /// The health thread (`EndpointLoop+Health`); nil when it could not start.
+    var healthThread: HealthThread?
     /// The userspace path manager, when the policy selects it at start-up.
     var manager: ConnectionManager?
     /// Links and addresses as last seen, for interface events (nil: not read yet).
@@ -138,6 +140,7 @@ final class EndpointLoop: @unchecked Sendable {
         let reconciled = hub.attributing(to: cause) { reconciler.reconcile(trigger: trigger, network: network) }
         state.update { $0.owned = reconciler.owned }
         settle(reconciled: reconciled && routed)
+        handPathsToHealth(network: network)
         if why.contains(.reload) { SystemdNotify.send("READY=1") }
     }
 

@@ -1,3 +1,4 @@
+import CNetlink
 import Glibc
 
 /// A TCP connect probe for one path, for networks that drop ICMP: one

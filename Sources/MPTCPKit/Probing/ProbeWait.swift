@@ -1,3 +1,4 @@
+import CNetlink
 import Glibc
 
 /// Waits for probe sockets with poll(2), so a prober thread sleeps until an
