@@ -673,7 +673,7 @@ def report(results, args):
               [("stall", lambda r, d=direction: cell_stats([e["stall"] for e in r["stall"][d]])),
                ("t90 (reached/runs)", lambda r, d=direction: cell_stats([e["t90"] for e in r["stall"][d]])),
                ("one path's rate (Mbit/s)", lambda r: "%.1f" % r["reference_mbit"])],
-              note="t90: 90 %% for 1 s in a row; not reached before healing counts as a miss; "
+              note="t90: 90 % for 1 s in a row; not reached before healing counts as a miss; "
                    "target: stall no worse than the kernel's alone")
     rows = []
     for o in CONNECT_OFFSETS:
