@@ -17,7 +17,10 @@ import Glibc
 /// metrics), then publishes the verdicts on the `HealthBoard` and rings the
 /// endpoint thread's doorbell (`.health`) so steering follows.
 final class HealthThread: WatcherThread, @unchecked Sendable {
-    private let namespace: NetworkNamespace
+    /// The daemon's namespace; `.current` once the thread entered it (its first
+    /// step): a probe opened through a named namespace would cost a thread each.
+    private var namespace: NetworkNamespace
+    private var entered = false
     private let hub: EventHub
     private let doorbell: Doorbell
     private let board: HealthBoard
@@ -76,6 +79,17 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
     private var now: Duration { ContinuousClock.now - start }
 
     override func step() {
+        if !entered {
+            entered = true
+            do {
+                try namespace.enterOnThisThread()
+                namespace = .current
+                sockets.namespace = .current
+            } catch {
+                logger.error("the health thread cannot enter the daemon's namespace; each probe enters it alone",
+                             metadata: ["error": "\(error)"])
+            }
+        }
         var transitions: [PathTransition] = []
         if let paths = mailbox.withLockedValue({ box -> [ProbePath]? in defer { box = nil }; return box }) {
             let gone = engine.apply(paths)
@@ -109,8 +123,10 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
         for probe in engine.dueProbes(at: now) {
             guard let path = engine.probers[probe.key]?.path else { continue }
             Counter(label: "mptcpctld_probes_sent_total", dimensions: labels(probe.key)).increment()
-            if case .failed(let key, let s)? = sockets.send(path, to: probe.target, sequence: probe.sequence) {
-                publish(failed(key, s))
+            switch sockets.send(path, to: probe.target, sequence: probe.sequence) {
+            case .answered(let key, let s)?: publish(engine.answered(key, sequence: s, at: now))
+            case .failed(let key, let s)?: publish(failed(key, s))
+            case nil: break
             }
         }
     }

@@ -13,7 +13,8 @@ final class ProbeSockets {
         case failed(PathKey, UInt16)
     }
 
-    private let namespace: NetworkNamespace
+    /// Where sockets are opened: `.current` once the thread entered the daemon's namespace.
+    var namespace: NetworkNamespace
     private let logger: Logger
     private var echo: [PathKey: EchoProbeSocket] = [:]
     private var connects: [Int32: (key: PathKey, sequence: UInt16, probe: ConnectProbe)] = [:]
@@ -28,7 +29,8 @@ final class ProbeSockets {
     /// The descriptors to wait on.
     var descriptors: [Int32] { echo.values.map(\.fileDescriptor).filter { $0 >= 0 } + Array(connects.keys) }
 
-    /// Sends probe `sequence` of `path` to `target`; a failure to send is the outcome `failed`.
+    /// Sends probe `sequence` of `path` to `target`: nil while it is in flight,
+    /// else its outcome at once (a connect that ended already, a failure to send).
     func send(_ path: ProbePath, to target: ProbeDestination, sequence: UInt16) -> Outcome? {
         do throws(MPTCPError) {
             if let port = target.port {
@@ -92,7 +94,9 @@ final class ProbeSockets {
     private func settle(_ key: PathKey, _ sequence: UInt16, _ outcome: ConnectProbe.Outcome) -> Outcome {
         switch outcome {
         case .answered: return .answered(key, sequence)
-        case .failed: return .failed(key, sequence)
+        case .failed(let error):
+            logger.debug("health connect probe failed", metadata: ["path": "\(key)", "sequence": "\(sequence)", "error": "\(error)"])
+            return .failed(key, sequence)
         }
     }
 
