@@ -124,7 +124,8 @@ extension ControlAPI {
         let s = state.snapshot
         let result: PlanResult
         do {
-            result = try PlanResult(kernel: kernel, owned: s.owned, routing: s.routing, policy: s.policy)
+            result = try PlanResult(kernel: kernel, owned: s.owned, routing: s.routing, policy: s.policy,
+                                    health: s.health?.view ?? .none)
         } catch { throw .kernel("\(error)") }
         // The plan's members are `mptcpctld --plan --json`'s document.
         let plan: JSONValue
