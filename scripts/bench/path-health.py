@@ -580,7 +580,8 @@ def measure(setup, args, tmp, log):
             result["connections"].append(r["connections"])
             result["detections"].setdefault("no transfer (new connections)", []).append(r["detection"])
             log("%s run %d connect: %s" % (setup.name, run + 1, " ".join(
-                "%.1fs:%s" % (c["offset"], ("%.2fs%s" % (c["seconds"], "" if c["mptcp"] else "/TCP")) if c["ok"] else "fail")
+                "%.1fs:%s" % (c["offset"], ("%.1fms%s" % (c["seconds"] * 1000, "" if c["mptcp"] else "/TCP"))
+                              if c["ok"] else "fail")
                 for c in sorted(r["connections"], key=lambda c: c["offset"]))))
             for outage in args.outages:
                 r = failback_episode(lab, setup, outage, args.failback_wait)
@@ -607,7 +608,7 @@ def fmt_s(v):
 
 # --- the report ---
 
-def cell_stats(values, unit="s", scale=1.0):
+def cell_stats(values, scale=1.0):
     """'median / p95 (k/n)' of the measured values; misses counted."""
     got = [v * scale for v in values if v is not None]
     if not values:
@@ -639,7 +640,7 @@ def connection_cell(r, offset, what):
         return "%d/%d" % (len(ok), len(recs))
     if what == "mptcp":
         return "%d/%d" % (sum(1 for c in ok if c["mptcp"]), len(recs))
-    return cell_stats([c["seconds"] for c in ok]) if ok else "none"
+    return cell_stats([c["seconds"] for c in ok], scale=1000.0) if ok else "none"
 
 
 def report(results, args):
@@ -679,7 +680,7 @@ def report(results, args):
     for o in CONNECT_OFFSETS:
         rows += [("%.1f s: connected" % o, lambda r, o=o: connection_cell(r, o, "success")),
                  ("%.1f s: as MPTCP" % o, lambda r, o=o: connection_cell(r, o, "mptcp")),
-                 ("%.1f s: time to connect" % o, lambda r, o=o: connection_cell(r, o, "time"))]
+                 ("%.1f s: connect ms (med / p95)" % o, lambda r, o=o: connection_cell(r, o, "time"))]
     table("new connections opened after the blackhole (%g s timeout)" % CONNECT_TIMEOUT, results, rows,
           note="target: every connection opened >= 2 s after the blackhole connects within 1 s, as MPTCP")
     table("failback: healed -> %d KiB more acked on path 1's subflows (s, median / p95)" % (FAILBACK_BYTES // 1024),
