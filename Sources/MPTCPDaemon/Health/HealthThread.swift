@@ -112,7 +112,7 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
         transitions += ticked.transitions
         for (key, sequences) in ticked.expired {
             sockets.expire(key, sequences: sequences)
-            Counter(label: "mptcpctld_probes_lost_total", dimensions: labels(key)).increment(by: sequences.count)
+            Counter(label: "mptcpctld_probes_lost_total").increment(by: sequences.count)
         }
         if now >= nextPassive { transitions += samplePassively() }
         publish(transitions)
@@ -122,7 +122,7 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
     private func sendDue() {
         for probe in engine.dueProbes(at: now) {
             guard let path = engine.probers[probe.key]?.path else { continue }
-            Counter(label: "mptcpctld_probes_sent_total", dimensions: labels(probe.key)).increment()
+            Counter(label: "mptcpctld_probes_sent_total").increment()
             switch sockets.send(path, to: probe.target, sequence: probe.sequence) {
             case .answered(let key, let s)?: publish(engine.answered(key, sequence: s, at: now))
             case .failed(let key, let s)?: publish(failed(key, s))
@@ -135,7 +135,7 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
         let before = engine.probers[key]?.lost ?? 0
         let t = engine.failed(key, sequence: sequence, at: now)
         let after = engine.probers[key]?.lost ?? 0
-        if after > before { Counter(label: "mptcpctld_probes_lost_total", dimensions: labels(key)).increment(by: after - before) }
+        if after > before { Counter(label: "mptcpctld_probes_lost_total").increment(by: after - before) }
         return t
     }
 

@@ -8,12 +8,6 @@ struct PassiveReading: Sendable {
     /// Remote addresses of client-side connections, in table order, each once.
     var peers: [IPAddress]
 
-    init(_ connections: [Connection]) {
-        subflows = connections.flatMap(\.subflows)
-        var seen: Set<IPAddress> = []
-        peers = connections.filter { $0.side == .client }.map(\.remoteAddress).filter { seen.insert($0).inserted }
-    }
-
     /// Whether anything is moving: a subflow with data unacknowledged, or one
     /// that sent or received within the last second. Then the table is read
     /// every `busyInterval` rather than every `idleInterval`.
@@ -44,5 +38,13 @@ struct PassiveReading: Sendable {
             subflows: mine.count, established: mine.filter(\.carriesTraffic).count,
             bytesAcked: infos.reduce(0) { $0 &+ ($1.bytesAcked ?? 0) &+ ($1.bytesReceived ?? 0) },
             maxBackoff: Int(infos.map(\.backoff).max() ?? 0), hasUnackedData: !stalled.isEmpty, lastAckAge: ackAge)
+    }
+}
+
+extension PassiveReading {
+    init(_ connections: [Connection]) {
+        var seen: Set<IPAddress> = []
+        self.init(subflows: connections.flatMap(\.subflows),
+                  peers: connections.filter { $0.side == .client }.map(\.remoteAddress).filter { seen.insert($0).inserted })
     }
 }
