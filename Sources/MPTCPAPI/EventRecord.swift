@@ -28,6 +28,8 @@ public struct EventRecord: Hashable, Sendable {
         /// What the daemon's hooks did: ran, failed, timed out, could not start
         /// (`EventRecord+Outcomes.swift`). Never runs a hook itself.
         case hook
+        /// A path's health changed (`path_up`, `path_degraded`, `path_down`), with its evidence.
+        case health
     }
 
     public var kind: Kind

@@ -51,6 +51,12 @@ public enum DaemonMetrics {
         ("subflows_recreated", "Subflows requested again after a failure or a close."),
     ]
 
+    /// The families whose series are per judged path (labels `interface`,
+    /// `family`): they exist once the health thread judges a path, not from start-up.
+    public static let perPathFamilies: Set<String> = [
+        "mptcpctld_path_transitions_total", "mptcpctld_path_state", "mptcpctld_probe_rtt_seconds",
+    ]
+
     /// Every family, for a daemon whose API has `methods`; sorted by name.
     public static func families(methods: [String]) -> [MetricFamily] {
         var all: [MetricFamily] = [
@@ -85,6 +91,17 @@ public enum DaemonMetrics {
                          "Policy reloads applied since start-up."),
             MetricFamily("mptcpctld_uptime_seconds", .gauge,
                          "Seconds since the daemon started."),
+            MetricFamily("mptcpctld_path_transitions_total", .counter,
+                         "Changes of a path's health, by interface, family and new state (up, degraded, down).",
+                         labels: ["interface", "family", "to"], series: []),
+            MetricFamily("mptcpctld_path_state", .gauge,
+                         "A judged path's health now: 0 up or unknown, 1 degraded, 2 down.", labels: ["interface", "family"], series: []),
+            MetricFamily("mptcpctld_probes_sent_total", .counter,
+                         "Health probes sent (ICMP echo or TCP connect), all paths together."),
+            MetricFamily("mptcpctld_probes_lost_total", .counter,
+                         "Health probes lost (timed out or failed), all paths together."),
+            MetricFamily("mptcpctld_probe_rtt_seconds", .gauge,
+                         "A path's smoothed probe round-trip time (RFC 6298 srtt).", labels: ["interface", "family"], series: []),
         ]
         all += pathManagerCounters.map { MetricFamily("mptcpctld_pm_\($0.key)_total", .counter, $0.help) }
         return all.sorted { $0.name < $1.name }

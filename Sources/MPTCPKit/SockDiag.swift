@@ -6,6 +6,14 @@ public enum ConnectionTable {
     /// TCP states, as sock_diag numbers them.
     static let tcpListen: UInt8 = 10
 
+    /// The TCP states a subflow can be in: every state but TIME_WAIT (6),
+    /// LISTEN (10) and NEW_SYN_RECV (12). Those sockets carry no MPTCP ULP
+    /// info, so `assemble` drops them anyway, but a host that made many
+    /// short-lived connections holds tens of thousands in TIME_WAIT for a
+    /// minute: dumping them made each read allocate megabytes for nothing
+    /// (the daemon's health thread reads the table several times a second).
+    static let subflowStates: UInt32 = 0xffff_ffff & ~(1 << 6 | 1 << UInt32(tcpListen) | 1 << 12)
+
     /// Every MPTCP connection of `namespace` (listeners excluded), ordered by token.
     public static func read(namespace: NetworkNamespace = .current) throws(MPTCPError) -> [Connection] {
         try namespace.perform { () throws(MPTCPError) -> [Connection] in
@@ -14,7 +22,7 @@ public enum ConnectionTable {
             var tcp: [DiagSocket] = []
             for family in [UInt8(2), UInt8(10)] {
                 msk += try dump(sock, family: family, mptcp: true)
-                tcp += try dump(sock, family: family, mptcp: false)
+                tcp += try dump(sock, family: family, mptcp: false, states: subflowStates)
             }
             let interfaces = try InterfaceTable.read()
             return assemble(msk: msk, tcp: tcp, interfaces: interfaces)

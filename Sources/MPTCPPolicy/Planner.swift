@@ -9,8 +9,11 @@ public struct DesiredEndpoint: Hashable, Sendable {
     public var role: Role
     /// The block that chose it.
     public var rule: Int
-    /// "eth1 is active (interface[2] "eth*")".
+    /// "eth1 is active (interface[2] "eth*")", and what path health did to it
+    /// ("; eth1/ipv4 is degraded: …; backup while eth2/ipv4 is up").
     public var reason: String
+    /// The health of its path as steering saw it (`unknown` without a verdict).
+    public var health: PathHealthState = .unknown
 }
 
 /// An endpoint the daemon added, remembered across restarts.
@@ -134,9 +137,19 @@ public enum Planner {
 
     /// Every address the policy wants, highest priority first: active before
     /// backup, then block order, interface name, IPv4 before IPv6, address.
-    /// `excluded` receives, for addresses not wanted, why.
-    public static func desiredEndpoints(policy: Policy, network: NetworkSnapshot,
+    /// `excluded` receives, for addresses not wanted, why. `health` steers
+    /// (`PathSteering`): a `down` path is withdrawn or made backup
+    /// (`on_path_down`), a `degraded` one made backup, never the last of a family.
+    public static func desiredEndpoints(policy: Policy, network: NetworkSnapshot, health: PathHealthView = .none,
                                         excluded: inout [IPAddress: String]) -> [DesiredEndpoint] {
+        let steered = PathSteering.steer(unsteeredEndpoints(policy: policy, network: network, excluded: &excluded), health: health)
+        excluded.merge(steered.withdrawn) { _, health in health }
+        return steered.endpoints
+    }
+
+    /// Every address the policy wants, whatever the health of its path.
+    static func unsteeredEndpoints(policy: Policy, network: NetworkSnapshot,
+                                   excluded: inout [IPAddress: String]) -> [DesiredEndpoint] {
         var wanted: [DesiredEndpoint] = []
         let links = Dictionary(network.links.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
         for a in network.addresses {
@@ -211,11 +224,14 @@ public enum Planner {
 
     /// The smallest set of changes taking the kernel's endpoints to the policy.
     /// `owned` says which of `endpoints` the daemon added; the rest are foreign.
+    /// `health`: the paths' health, which steers (`desiredEndpoints`): a withdrawn
+    /// path's endpoint is deleted (the kernel sends RM_ADDR and closes its subflows)
+    /// and added again once it heals (the kernel then opens its subflows at once).
     public static func plan(policy: Policy, network: NetworkSnapshot, endpoints: [Endpoint],
-                            owned: Set<OwnedEndpoint>, cap: Int = endpointCap) -> EndpointPlan {
+                            owned: Set<OwnedEndpoint>, health: PathHealthView = .none, cap: Int = endpointCap) -> EndpointPlan {
         var plan = EndpointPlan()
         var excluded: [IPAddress: String] = [:]
-        var candidates = desiredEndpoints(policy: policy, network: network, excluded: &excluded)
+        var candidates = desiredEndpoints(policy: policy, network: network, health: health, excluded: &excluded)
         if policy.kernel.pathManager == "userspace" {
             // The userspace path manager (the daemon itself) opens subflows and
             // announces addresses per connection; the kernel's endpoints are read

@@ -189,7 +189,9 @@ struct StatusCommand: ParsableCommand {
             ("scheduler", s.scheduler ?? "-"),
             ("policy", "\(s.config), loaded \(s.configLoadedAt), reloaded \(s.reloads) time(s)"),
             ("owned endpoints", String(s.ownedEndpoints)),
-        ]
+        ] + (s.paths.map { p in
+            [("paths", "\(p.up) up, \(p.degraded) degraded, \(p.down) down, \(p.unknown) unknown (mptcpctl paths)")]
+        } ?? [])
         for (label, value) in rows + (s.routing.map(routingRows) ?? []) {
             Output.line(label + ":" + String(repeating: " ", count: max(1, 17 - label.count)) + value)
         }

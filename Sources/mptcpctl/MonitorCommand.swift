@@ -23,7 +23,7 @@ struct MonitorCommand: ParsableCommand {
     @Option(name: .customLong("kind"), parsing: .upToNextOption,
             help: ArgumentHelp("Through the daemon: only these kinds (kernel, interface, action, resync, policy, lost, hook; default all).",
                                valueName: "KIND"),
-            completion: .list(["kernel", "interface", "action", "resync", "policy", "lost", "hook"]))
+            completion: .list(["kernel", "interface", "action", "resync", "policy", "lost", "hook", "health"]))
     var kinds: [String] = []
     @Flag(help: "Read the kernel's events directly, even when mptcpctld runs.") var kernel = false
 

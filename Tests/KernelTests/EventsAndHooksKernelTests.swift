@@ -97,7 +97,7 @@ final class EventsAndHooksKernelTests {
         let all = try ControlClient(socketPath)
         let subscribed = try all.result("subscribe")
         #expect(subscribed["subscribed"] == true && subscribed["queue"] == 1024)
-        #expect(subscribed["kinds"] == ["kernel", "interface", "action", "resync", "policy", "lost", "hook"])
+        #expect(subscribed["kinds"] == ["kernel", "interface", "action", "resync", "policy", "lost", "hook", "health"])
         let policyOnly = try ControlClient(socketPath)
         #expect(try policyOnly.result("subscribe", ["kinds": ["policy"]])["kinds"] == ["policy"])
         #expect(try ControlClient(socketPath).error("subscribe", ["kinds": ["nonsense"]])?.name == "invalid_params")

@@ -8,7 +8,7 @@ import Testing
     @Test func everyMethodIsDefinedOnceWithItsParametersAndWhetherItMutates() {
         let table = ControlMethods.all.map { ($0.name, $0.mutates, $0.definition.parameters) }
         let expected: [(String, Bool, Set<String>)] = [
-            ("status", false, []), ("connections", false, []), ("endpoints", false, []), ("interfaces", false, []),
+            ("status", false, []), ("connections", false, []), ("endpoints", false, []), ("interfaces", false, []), ("paths", false, []),
             ("policy.show", false, []), ("subscribe", false, ["kinds", "start_up"]), ("metrics", false, []), ("policy.plan", false, []),
             ("policy.reload", true, []),
             ("subflow.create", true, ["token", "local", "local_id", "interface", "remote", "remote_port", "backup"]),
@@ -80,6 +80,6 @@ import Testing
                 == "params.action: a word such as \"up\" or \"dhcp4-change\", not \"two words\"")
         #expect(message { _ = try SubscribeParams(request: ["kinds": []]) } == "params.kinds: expected a non-empty array of strings")
         #expect(message { _ = try SubscribeParams(request: ["kinds": ["bogus"]]) }?
-                .hasSuffix(" is not one of kernel, interface, action, resync, policy, lost, hook") == true)
+                .hasSuffix(" is not one of kernel, interface, action, resync, policy, lost, hook, health") == true)
     }
 }

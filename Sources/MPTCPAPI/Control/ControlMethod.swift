@@ -59,6 +59,13 @@ public enum ControlMethods {
         public typealias Result = [InterfaceRecord]
     }
 
+    public enum Paths: ControlMethod {
+        public static let name = "paths"
+        public static let mutates = false
+        public typealias Params = NoParams
+        public typealias Result = [PathRecord]
+    }
+
     public enum PolicyShow: ControlMethod {
         public static let name = "policy.show"
         public static let mutates = false
@@ -138,7 +145,7 @@ public enum ControlMethods {
 
     /// Every method, in the order `mptcpctld(8)` lists them.
     public static let all: [any ControlMethod.Type] = [
-        Status.self, Connections.self, Endpoints.self, Interfaces.self, PolicyShow.self, Subscribe.self, Metrics.self,
+        Status.self, Connections.self, Endpoints.self, Interfaces.self, Paths.self, PolicyShow.self, Subscribe.self, Metrics.self,
         PolicyPlan.self, PolicyReload.self, SubflowCreate.self, SubflowDestroy.self, SubflowSetBackup.self, Announce.self,
         Remove.self, InterfaceNotify.self,
     ]

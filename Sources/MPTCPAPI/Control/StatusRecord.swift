@@ -25,11 +25,13 @@ public struct StatusRecord: ControlRecord {
     /// The source routing the daemon owns; nil (and absent from the JSON) from
     /// a daemon without source routing.
     public var routing: RoutingStatusRecord?
+    /// Judged paths by state (`paths`); nil (and absent from the JSON) when the health thread does not run.
+    public var paths: PathsSummaryRecord?
 
     public init(version: String, apiVersion: Int, pid: Int, namespace: String, uptimeSeconds: Double, pathManager: String?,
                 scheduler: String?, config: String, configLoadedAt: String, reloads: Int, ownedEndpoints: Int,
                 connections: Int?, userspacePathManager: Bool, apiRequests: Int,
-                routing: RoutingStatusRecord? = nil) {
+                routing: RoutingStatusRecord? = nil, paths: PathsSummaryRecord? = nil) {
         self.version = version
         self.apiVersion = apiVersion
         self.pid = pid
@@ -45,6 +47,7 @@ public struct StatusRecord: ControlRecord {
         self.userspacePathManager = userspacePathManager
         self.apiRequests = apiRequests
         self.routing = routing
+        self.paths = paths
     }
 
     public var json: JSONValue {
@@ -57,6 +60,7 @@ public struct StatusRecord: ControlRecord {
             "userspace_path_manager": .bool(userspacePathManager), "api_requests": .integer(Int64(apiRequests)),
         ]
         if let routing { members["routing"] = routing.json }
+        if let paths { members["paths"] = paths.json }
         return .object(members)
     }
 
@@ -69,6 +73,7 @@ public struct StatusRecord: ControlRecord {
                   reloads: try r.integer("reloads"), ownedEndpoints: try r.integer("owned_endpoints"),
                   connections: try r.optionalInteger("connections"),
                   userspacePathManager: try r.bool("userspace_path_manager"), apiRequests: try r.integer("api_requests"),
-                  routing: try r.members["routing"].map { v throws(RPCError) in try RoutingStatusRecord(json: v) })
+                  routing: try r.members["routing"].map { v throws(RPCError) in try RoutingStatusRecord(json: v) },
+                  paths: try r.members["paths"].map { v throws(RPCError) in try PathsSummaryRecord(json: v) })
     }
 }

@@ -20,7 +20,16 @@ extension ControlAPI {
             config: s.configPath, configLoadedAt: iso8601(s.loadedAt), reloads: s.reloads, ownedEndpoints: s.owned.count,
             connections: s.manager?.count, userspacePathManager: s.manager != nil,
             apiRequests: requests.load(ordering: .relaxed),
-            routing: RoutingStatusRecord(owned: s.routing, notes: s.routingNotes, mode: s.policy.routing.mode))
+            routing: RoutingStatusRecord(owned: s.routing, notes: s.routingNotes, mode: s.policy.routing.mode),
+            paths: s.health?.summary)
+    }
+
+    /// The judged paths as of the health thread's last step; `unavailable` when it does not run.
+    func paths() throws(RPCError) -> [PathRecord] {
+        guard let paths = state.snapshot.health?.paths else {
+            throw .unavailable("path health is not running in this daemon (see its log)")
+        }
+        return paths
     }
 
     func connections() throws(RPCError) -> [ConnectionRecord] {
@@ -115,7 +124,8 @@ extension ControlAPI {
         let s = state.snapshot
         let result: PlanResult
         do {
-            result = try PlanResult(kernel: kernel, owned: s.owned, routing: s.routing, policy: s.policy)
+            result = try PlanResult(kernel: kernel, owned: s.owned, routing: s.routing, policy: s.policy,
+                                    health: s.health?.view ?? .none)
         } catch { throw .kernel("\(error)") }
         // The plan's members are `mptcpctld --plan --json`'s document.
         let plan: JSONValue

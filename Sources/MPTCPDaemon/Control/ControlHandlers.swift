@@ -42,6 +42,7 @@ enum ControlHandlers {
         ControlHandler(M.Connections.self) { api, _ throws(RPCError) in try api.connections() },
         ControlHandler(M.Endpoints.self) { api, _ throws(RPCError) in try api.endpoints() },
         ControlHandler(M.Interfaces.self) { api, _ throws(RPCError) in try api.interfaces() },
+        ControlHandler(M.Paths.self) { api, _ throws(RPCError) in try api.paths() },
         ControlHandler(M.PolicyShow.self) { api, _ throws(RPCError) in try api.policyShow() },
         ControlHandler(M.Subscribe.self, onLoop: true) { api, p in api.subscribe(p) },
         ControlHandler(M.Metrics.self) { api, _ throws(RPCError) in try api.metrics().get() },

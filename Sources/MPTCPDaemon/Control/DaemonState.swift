@@ -27,6 +27,8 @@ final class DaemonState: Sendable {
         var routingNotes: [String] = []
         /// The userspace path manager's table, when it runs.
         var manager: ConnectionManager?
+        /// Path health, when the health thread runs.
+        var health: HealthBoard?
     }
 
     private let value: NIOLockedValueBox<Snapshot>

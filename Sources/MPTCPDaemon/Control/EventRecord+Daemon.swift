@@ -21,6 +21,9 @@ extension EventRecord {
         case (.interface, "link_up"): "interface_up"
         case (.interface, "link_down"): "interface_down"
         case (.policy, "reloaded"): "policy_reloaded"
+        case (.health, "path_up"): "path_up"
+        case (.health, "path_degraded"): "path_degraded"
+        case (.health, "path_down"): "path_down"
         default: nil
         }
     }

@@ -17,11 +17,13 @@ struct EndpointKernel: @unchecked Sendable {
     }
 
     /// Everything the planner needs, read now, planned.
-    /// `snapshot`: links and addresses the caller has just read (else read here).
-    func observe(owned: Set<OwnedEndpoint>, policy: Policy, network snapshot: NetworkSnapshot? = nil) throws -> EndpointPlan {
+    /// `snapshot`: links and addresses the caller has just read (else read here);
+    /// `health`: the paths' health, which steers.
+    func observe(owned: Set<OwnedEndpoint>, policy: Policy, network snapshot: NetworkSnapshot? = nil,
+                 health: PathHealthView = .none) throws -> EndpointPlan {
         let snapshot = try snapshot ?? network.read()
         let endpoints = try endpoints.endpoints()
-        return Planner.plan(policy: policy, network: snapshot, endpoints: endpoints, owned: owned)
+        return Planner.plan(policy: policy, network: snapshot, endpoints: endpoints, owned: owned, health: health)
     }
 
     /// Applies one namespace-wide setting.

@@ -27,23 +27,26 @@ struct PlanCommand {
 
 /// What the daemon would change now: its endpoint plan, the kernel settings
 /// to set and the source routing (rules, routes, rp_filter, notes), with
-/// interface names; rendered for `--plan` and `policy.plan`.
+/// interface names; rendered for `--plan` and `policy.plan`. `health`: the
+/// path health the daemon steers by (`--plan` alone knows none: every path healthy).
 struct PlanResult {
     let plan: EndpointPlan
     let settings: [SettingChange]
     let routing: RoutingPlanView
     let names: [Int32: String]
 
-    init(kernel: KernelHandle, owned: Set<OwnedEndpoint>, routing: RoutingOwnership, policy: Policy) throws {
-        try self.init(kernel: kernel.endpointKernel, routingKernel: kernel.routingKernel, owned: owned, routing: routing, policy: policy)
+    init(kernel: KernelHandle, owned: Set<OwnedEndpoint>, routing: RoutingOwnership, policy: Policy,
+         health: PathHealthView = .none) throws {
+        try self.init(kernel: kernel.endpointKernel, routingKernel: kernel.routingKernel, owned: owned, routing: routing, policy: policy,
+                      health: health)
     }
 
     init(kernel: EndpointKernel, routingKernel: RoutingKernel, owned: Set<OwnedEndpoint>, routing: RoutingOwnership,
-         policy: Policy) throws {
+         policy: Policy, health: PathHealthView = .none) throws {
         let network = try kernel.network.read()
-        plan = try kernel.observe(owned: owned, policy: policy, network: network)
+        plan = try kernel.observe(owned: owned, policy: policy, network: network, health: health)
         settings = Planner.settingsChanges(policy: policy, current: try kernel.settings())
-        self.routing = try RoutingPlanView(kernel: routingKernel, owned: routing, policy: policy, network: network)
+        self.routing = try RoutingPlanView(kernel: routingKernel, owned: routing, policy: policy, network: network, health: health)
         names = Dictionary(network.links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
     }
 

@@ -180,11 +180,12 @@ final class Reconciler: @unchecked Sendable {
 
     /// One pass: observe, plan, apply. Returns false when a change failed (the
     /// caller retries soon). `network`: links and addresses the caller has just
-    /// read for this pass (else they are read here).
+    /// read for this pass (else they are read here). `health`: the paths' health
+    /// as of this pass: a withdrawn path's endpoint is deleted, a demoted one's set backup.
     @discardableResult
-    func reconcile(trigger: String, network: NetworkSnapshot? = nil) -> Bool {
+    func reconcile(trigger: String, network: NetworkSnapshot? = nil, health: PathHealthView = .none) -> Bool {
         let plan: EndpointPlan
-        do { plan = try kernel.observe(owned: owned, policy: policy, network: network) } catch {
+        do { plan = try kernel.observe(owned: owned, policy: policy, network: network, health: health) } catch {
             logger.error("cannot read the kernel's state", metadata: ["trigger": "\(trigger)", "error": "\(error)"])
             return false
         }

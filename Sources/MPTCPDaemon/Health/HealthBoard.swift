@@ -1,3 +1,4 @@
+import MPTCPAPI
 import MPTCPPolicy
 import NIOConcurrencyHelpers
 
@@ -6,11 +7,47 @@ import NIOConcurrencyHelpers
 /// control requests read it for `paths` and `status`. Everything else of path
 /// health (probe sockets, the per-path state machines) is the health thread's alone.
 final class HealthBoard: Sendable {
-    private let box = NIOLockedValueBox(PathHealthView.none)
+    private struct Content: Sendable {
+        var view = PathHealthView.none
+        var paths: [PathRecord] = []
+        var running = false
+    }
+
+    private let box = NIOLockedValueBox(Content())
 
     /// The verdicts as of the health thread's last transition.
-    var view: PathHealthView { box.withLockedValue { $0 } }
+    var view: PathHealthView { box.withLockedValue { $0.view } }
+
+    /// What `paths` shows, as of the health thread's last step; nil when the
+    /// health thread does not run.
+    var paths: [PathRecord]? { box.withLockedValue { $0.running ? $0.paths : nil } }
 
     /// Replaces the verdicts (health thread only).
-    func publish(_ view: PathHealthView) { box.withLockedValue { $0 = view } }
+    func publish(_ view: PathHealthView) { box.withLockedValue { $0.view = view } }
+
+    /// Replaces what `paths` shows (health thread only).
+    func publish(paths: [PathRecord]) { box.withLockedValue { $0.paths = paths } }
+
+    /// The health thread started (true) or stopped (false): a stopped one's verdicts are gone.
+    func setRunning(_ running: Bool) {
+        box.withLockedValue {
+            $0.running = running
+            if !running { $0 = Content() }
+        }
+    }
+
+    /// `status`'s `paths`: how many judged paths are in each state; nil without a health thread.
+    var summary: PathsSummaryRecord? {
+        guard let paths else { return nil }
+        var s = PathsSummaryRecord()
+        for p in paths {
+            switch p.state {
+            case "up": s.up += 1
+            case "degraded": s.degraded += 1
+            case "down": s.down += 1
+            default: s.unknown += 1
+            }
+        }
+        return s
+    }
 }

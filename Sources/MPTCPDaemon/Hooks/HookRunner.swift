@@ -27,7 +27,7 @@ final class HookRunner: WatcherThread, @unchecked Sendable {
     static let outputLimit = 1024
     /// The kinds hooks run on (through `hookEvent`); never `hook`, so what a
     /// hook did cannot run hooks again.
-    static let kinds: Set<DaemonEvent.Kind> = [.kernel, .action, .interface, .policy]
+    static let kinds: Set<DaemonEvent.Kind> = [.kernel, .action, .interface, .policy, .health]
 
     private let hub: EventHub
     private let namespace: NetworkNamespace

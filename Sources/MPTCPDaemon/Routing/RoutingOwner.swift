@@ -45,9 +45,10 @@ final class RoutingOwner: @unchecked Sendable {
     /// One pass, before the endpoints': observe, forget what vanished, plan,
     /// apply. Returns false when the state could not be read or a change was
     /// refused (the caller retries soon). `network`: the pass's links and
-    /// addresses. With `mode = "off"`, what this daemon made is removed.
+    /// addresses; `health`: the paths' health (the initial-path rule, `InitialPath`).
+    /// With `mode = "off"`, what this daemon made is removed.
     @discardableResult
-    func reconcile(policy: Policy, network: NetworkSnapshot, trigger: String) -> Bool {
+    func reconcile(policy: Policy, network: NetworkSnapshot, health: PathHealthView = .none, trigger: String) -> Bool {
         let state: RoutingKernel.State
         do { state = try kernel.observe(network) } catch {
             logger.error("cannot read the routing rules and routes", metadata: ["trigger": "\(trigger)", "error": "\(error)"])
@@ -57,7 +58,7 @@ final class RoutingOwner: @unchecked Sendable {
         forgetVanished(state.network)
         // With mode = "off" the planner's plan is the removal of what is owned.
         let plan = RoutingPlanner.plan(policy: policy, network: state.network, reversePathFilter: state.reversePathFilter,
-                                       owned: owned)
+                                       owned: owned, health: health)
         report(plan.notes.map { "\($0)" })
         return apply(withoutOthersReversePathFilter(plan, state: state), network: state.network, trigger: trigger)
     }

@@ -10,12 +10,14 @@ struct RoutingPlanView {
     let words: RoutingWords
 
     /// Reads the routing state now and plans as the owner's next pass would.
-    init(kernel: RoutingKernel, owned: RoutingOwnership, policy: Policy, network: NetworkSnapshot) throws {
+    init(kernel: RoutingKernel, owned: RoutingOwnership, policy: Policy, network: NetworkSnapshot,
+         health: PathHealthView = .none) throws {
         let state = try kernel.observe(network)
         let gone = owned.vanished(from: state.network)
         let owned = owned.dropping(rules: gone.rules, routes: gone.routes)
         // With mode = "off" the planner's plan is the removal of what is owned.
-        plan = RoutingPlanner.plan(policy: policy, network: state.network, reversePathFilter: state.reversePathFilter, owned: owned)
+        plan = RoutingPlanner.plan(policy: policy, network: state.network, reversePathFilter: state.reversePathFilter, owned: owned,
+                                   health: health)
         words = RoutingWords(network: state.network, tables: owned.tables.merging(plan.ownership.tables) { _, new in new })
     }
 

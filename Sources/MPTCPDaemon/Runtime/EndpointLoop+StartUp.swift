@@ -33,6 +33,7 @@ extension EndpointLoop {
         let reconciled = hub.attributing(to: startCause) { reconciler.reconcile(trigger: "start", network: lastNetwork) }
         if !reconciled || !routed { doorbell.ring(.retry) }
         state.update { $0.owned = reconciler.owned }
+        startHealth()
         if policies.current.kernel.pathManager == "userspace", let subscription {
             startConnectionManager(subscription, network: startNetwork, cause: startCause)
         } else if let subscription {
@@ -116,8 +117,9 @@ extension EndpointLoop {
         routing.removeOwned(network: network)
     }
 
-    /// Joins the interface watcher, the MPTCP event reader and the hook runner.
+    /// Joins the health thread, the interface watcher, the MPTCP event reader and the hook runner.
     func stopThreads() {
+        stopHealth()
         watcher?.join()
         events?.join()
         hooks?.join()
@@ -125,6 +127,7 @@ extension EndpointLoop {
 
     /// Graceful shutdown: the threads stop, then `on_exit` is applied.
     func shutDown() {
+        stopHealth()
         watcher?.join()
         events?.join()
         manager?.logStatistics()

@@ -29,6 +29,8 @@ final class EndpointLoop: @unchecked Sendable {
     /// The threads this one starts and stops: interface watcher, MPTCP event reader.
     var watcher: NetworkWatcher?
     var events: EventWatcher?
+    /// The health thread (`EndpointLoop+Health`); nil when it could not start.
+    var healthThread: HealthThread?
     /// The userspace path manager, when the policy selects it at start-up.
     var manager: ConnectionManager?
     /// Links and addresses as last seen, for interface events (nil: not read yet).
@@ -131,21 +133,25 @@ final class EndpointLoop: @unchecked Sendable {
         } catch {
             if manager != nil { logger.error("cannot read links and addresses", metadata: ["error": "\(error)"]) }
         }
+        // Path health, read once: routing, the userspace path manager and the
+        // endpoints all steer by the same verdicts in one pass.
+        let view = health.view
         // Source routing first: a new address's rule must exist before the
         // endpoint or subflow that sends its first SYN from it.
-        let routed = hub.attributing(to: cause) { reconcileRouting(network: network, trigger: trigger) }
-        if manager != nil { driveManager(why, network: network, cause: cause) }
-        let reconciled = hub.attributing(to: cause) { reconciler.reconcile(trigger: trigger, network: network) }
+        let routed = hub.attributing(to: cause) { reconcileRouting(network: network, trigger: trigger, health: view) }
+        if manager != nil { driveManager(why, network: network, health: view, cause: cause) }
+        let reconciled = hub.attributing(to: cause) { reconciler.reconcile(trigger: trigger, network: network, health: view) }
         state.update { $0.owned = reconciler.owned }
         settle(reconciled: reconciled && routed)
+        handPathsToHealth(network: network)
         if why.contains(.reload) { SystemdNotify.send("READY=1") }
     }
 
     /// Source routing before the endpoints (`RoutingOwner`; it plans from the
     /// policy and the network, not from the endpoints made): needs the pass's
     /// links and addresses (a pass that could not read them is retried).
-    func reconcileRouting(network: NetworkSnapshot?, trigger: String) -> Bool {
-        let routed = network.map { routing.reconcile(policy: policies.current, network: $0, trigger: trigger) } ?? false
+    func reconcileRouting(network: NetworkSnapshot?, trigger: String, health: PathHealthView = .none) -> Bool {
+        let routed = network.map { routing.reconcile(policy: policies.current, network: $0, health: health, trigger: trigger) } ?? false
         state.update { [routing] in
             $0.routing = routing.owned
             $0.routingNotes = routing.notes
@@ -162,11 +168,11 @@ final class EndpointLoop: @unchecked Sendable {
     /// The userspace path manager: MPTCP events and its timers are handled on
     /// the event thread; here rtnetlink changes, reloads and resyncs re-apply
     /// the policy everywhere.
-    private func driveManager(_ why: Pending, network: NetworkSnapshot?, cause: EventCause) {
+    private func driveManager(_ why: Pending, network: NetworkSnapshot?, health: PathHealthView, cause: EventCause) {
         guard let manager else { return }
         hub.attributing(to: cause) {
             if let network {
-                manager.update(policy: policies.current, network: network)
+                manager.update(policy: policies.current, network: network, health: health)
                 if why.contains(.resync) { manager.resync(reason: "resync") } else { manager.decideAll() }
             }
         }

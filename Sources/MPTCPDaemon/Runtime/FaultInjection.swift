@@ -15,6 +15,11 @@ enum FaultInjection {
     /// failure leaves the kernel as found).
     static let failEventSubscription = getenv("MPTCPCTLD_DEBUG_FAIL_EVENT_SUBSCRIPTION").map { String(cString: $0) } == "1"
 
+    /// `MPTCPCTLD_DEBUG_FAIL_HEALTH_THREAD=1`: the health thread cannot be
+    /// started, as if the system refused a thread (tests that the daemon then
+    /// runs without path health).
+    static let failHealthThread = getenv("MPTCPCTLD_DEBUG_FAIL_HEALTH_THREAD").map { String(cString: $0) } == "1"
+
     /// `MPTCPCTLD_DEBUG_CHANGE_DELAY_MS`: a pause (at most 10 s) before each
     /// endpoint change and each batch of subflow creations.
     static let changeDelayMilliseconds = getenv("MPTCPCTLD_DEBUG_CHANGE_DELAY_MS")

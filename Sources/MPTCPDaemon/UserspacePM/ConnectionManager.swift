@@ -66,9 +66,10 @@ final class ConnectionManager: @unchecked Sendable {
         }
     }
 
-    /// A new policy or network snapshot (from the loop); the caller decides again.
-    func update(policy: Policy, network: NetworkSnapshot) {
-        onOwner { self.tracker.update(policy: policy, network: network) }
+    /// A new policy, network snapshot or health view (from the loop, each pass);
+    /// the caller decides again.
+    func update(policy: Policy, network: NetworkSnapshot, health: PathHealthView = .none) {
+        onOwner { self.tracker.update(policy: policy, network: network, health: health) }
     }
 
     /// Runs `body` on the owning thread (at once when called there) and returns

@@ -4,7 +4,9 @@ extension DecisionSteps {
     /// 5. Backup flags by mode, with promotion when no primary is left, and the
     ///    wake-up failback needs once the hold has passed.
     mutating func setBackupFlags() {
-        let promoteCandidates = kept.filter { $0.1.role != .active }.map(\.0)
+        // A healthy backup is promoted before one path health demoted.
+        let backups = kept.filter { $0.1.role != .active }
+        let promoteCandidates = (backups.filter { $0.1.health.isUsable } + backups.filter { !$0.1.health.isUsable }).map(\.0)
         for (s, l) in kept {
             var backup = l.role != .active
             if p.mode == .aggregate && l.role == .backup { backup = true }
@@ -16,7 +18,10 @@ extension DecisionSteps {
                     backup = false
                 }
             }
-            if backup != s.backup { d.actions.append(.setBackup(s, backup: backup, reason: "\(l.interfaceName) is \(l.role.rawValue)")) }
+            if backup != s.backup {
+                let why = l.health.isUsable ? "\(l.interfaceName) is \(l.role.rawValue)" : l.reason
+                d.actions.append(.setBackup(s, backup: backup, reason: why))
+            }
         }
         if p.mode == .activeBackup && !primaryUp && d.memory.promoted.isEmpty, let best = promoteCandidates.first {
             d.memory.promoted.insert(best.local)

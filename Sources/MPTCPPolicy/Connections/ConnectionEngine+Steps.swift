@@ -50,7 +50,7 @@ struct DecisionSteps {
     mutating func withdrawUnusableAddresses() {
         let network = context.network
         for s in c.subflows {
-            if usable[s.local.address] == nil && !(isInitial(s) && ConnectionEngine.usableInitial(c, network)) {
+            if usable[s.local.address] == nil && !(isInitial(s) && ConnectionEngine.usableInitial(c, context)) {
                 dead[s.localID, default: []].append(s)
             } else {
                 alive.append(s)
@@ -63,9 +63,10 @@ struct DecisionSteps {
         for (id, address) in withdrawn.sorted(by: { $0.key < $1.key }) {
             let subflows = dead[id] ?? []
             let name = (subflows.first?.interfaceIndex).flatMap { network.link($0)?.name }
-            let why = usable[address] == nil ? "is no longer usable" : "is no longer announced"
+            let why = context.withdrawnByHealth[address].map { ": " + $0 }
+                ?? (usable[address] == nil ? " is no longer usable" : " is no longer announced")
             d.actions.append(.removeAddress(id: id, address: address, subflows: subflows,
-                                            reason: "\(address)\(name.map { " (" + $0 + ")" } ?? "") \(why)"))
+                                            reason: "\(address)\(name.map { " (" + $0 + ")" } ?? "")\(why)"))
         }
     }
 

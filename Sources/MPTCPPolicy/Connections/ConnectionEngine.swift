@@ -13,18 +13,30 @@ public enum ConnectionEngine {
 
     /// What every decision under one policy and one network snapshot shares: the
     /// usable local addresses, computed once per change rather than per connection.
+    /// With a health view, a `down` path's addresses are withdrawn from every
+    /// connection (or its subflows set backup), a `degraded` one's set backup
+    /// (`PathSteering`).
     public struct Context: Sendable {
         public let policy: Policy
         public let network: NetworkSnapshot
+        /// The paths' health these decisions steer by.
+        public let health: PathHealthView
         let candidates: [Candidate]
         let usable: [IPAddress: Candidate]
         let handoverInterfaces: Bool
+        /// Addresses path health withdraws, with why: even a connection's initial
+        /// subflow goes from them (the address is withdrawn with id 0).
+        let withdrawnByHealth: [IPAddress: String]
 
-        public init(policy: Policy, network: NetworkSnapshot) {
+        public init(policy: Policy, network: NetworkSnapshot, health: PathHealthView = .none) {
             self.policy = policy
             self.network = network
+            self.health = health
             var ignored: [IPAddress: String] = [:]
-            candidates = Planner.desiredEndpoints(policy: policy, network: network, excluded: &ignored)
+            let steered = PathSteering.steer(Planner.unsteeredEndpoints(policy: policy, network: network, excluded: &ignored),
+                                             health: health)
+            candidates = steered.endpoints
+            withdrawnByHealth = steered.withdrawn
             usable = Dictionary(candidates.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
             handoverInterfaces = candidates.contains { $0.role == .handover }
         }
@@ -116,8 +128,9 @@ public enum ConnectionEngine {
         s.local == c.local && s.remote == c.remote
     }
 
-    static func usableInitial(_ c: ConnectionView, _ network: NetworkSnapshot) -> Bool {
-        guard let i = c.initialInterface, let link = network.link(i) else { return true }
-        return link.isUsable && network.addresses.contains { $0.address == c.local.address }
+    static func usableInitial(_ c: ConnectionView, _ context: Context) -> Bool {
+        if context.withdrawnByHealth[c.local.address] != nil { return false }
+        guard let i = c.initialInterface, let link = context.network.link(i) else { return true }
+        return link.isUsable && context.network.addresses.contains { $0.address == c.local.address }
     }
 }

@@ -24,11 +24,31 @@ public struct ConnectionTracker: Sendable {
         jitter = Jitter(seed: seed)
     }
 
-    /// A new policy or network snapshot; the caller decides again (`decideAll`).
-    /// With `policyChanged`, announcement refusals are worth warning about again.
-    public mutating func update(policy: Policy, network: NetworkSnapshot, policyChanged: Bool = false) {
-        context = ConnectionEngine.Context(policy: policy, network: network)
+    /// A new policy, network snapshot or health view; the caller decides again
+    /// (`decideAll`). With `policyChanged`, announcement refusals are worth
+    /// warning about again. A path that heals (was `down` or `degraded`, is
+    /// usable now) has its subflows' backoff forgotten, so the decision re-creates
+    /// them at once rather than at a retry time set while the path was broken.
+    public mutating func update(policy: Policy, network: NetworkSnapshot, health: PathHealthView = .none,
+                                policyChanged: Bool = false) {
+        let healed = Self.healedAddresses(from: context.health, to: health, network: network)
+        context = ConnectionEngine.Context(policy: policy, network: network, health: health)
         if policyChanged { refusedWarned = [] }
+        guard !healed.isEmpty else { return }
+        for (token, var entry) in connections where entry.memory.failures.keys.contains(where: { healed.contains($0.local) }) {
+            entry.memory.failures = entry.memory.failures.filter { !healed.contains($0.key.local) }
+            connections[token] = entry
+        }
+    }
+
+    /// The addresses of the paths usable in `new` that were not in `old`.
+    static func healedAddresses(from old: PathHealthView, to new: PathHealthView, network: NetworkSnapshot) -> Set<IPAddress> {
+        let healed = Set(old.paths.keys.filter { !old.state(of: $0).isUsable && new.state(of: $0).isUsable })
+        guard !healed.isEmpty else { return [] }
+        let names = Dictionary(network.links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
+        return Set(network.addresses.filter { a in
+            names[a.interfaceIndex].map { healed.contains(PathKey(interface: $0, family: a.address.isIPv4 ? .ipv4 : .ipv6)) } ?? false
+        }.map(\.address))
     }
 
     /// A reload: announcement refusals are worth warning about again (the

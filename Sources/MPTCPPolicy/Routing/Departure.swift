@@ -10,9 +10,12 @@ struct Departure {
     let excluded: [IPAddress: String]
     let network: NetworkSnapshot
     let owned: RoutingOwnership
+    /// The paths' health (why an initial-path rule goes).
+    var health: PathHealthView = .none
 
     func rule(_ rule: RoutingRule) -> String {
         if rule.isMainWithoutDefault { return suppressRule(rule) }
+        if InitialPath.isInitialPath(rule) { return InitialPath.departure(rule, network: network, health: health) }
         guard let source = rule.source else { return "not a source route of the policy's" }
         if let m = interfaces.first(where: { $0.addresses.contains { $0.address == source } }) {
             guard let slot = slots[m.name] else { return "\(m.name) has no table left in the range" }

@@ -12,16 +12,20 @@ public enum RoutingPlanner {
     ///     policy manages (and of each in `owned`), with `"all"` for
     ///     `net.ipv4.conf.all.rp_filter`; an interface missing here is left alone.
     ///   - owned: what the daemon recorded as made by it.
+    ///   - health: the paths' health: while the path holding main's default route
+    ///     is down, new connections are sent to a healthy one (`InitialPath`).
+    ///     A down path keeps its own rules and routes.
     public static func plan(policy: Policy, network: NetworkSnapshot, reversePathFilter: [String: Int],
-                            owned: RoutingOwnership) -> RoutingPlan {
-        guard policy.routing.mode == .on else {
-            return removal(owned: owned, network: network,
-                           because: "[routing] mode = \"off\": routing is left to the admin")
-        }
-        guard network.hasPolicyRouting else { return withoutPolicyRouting(owned: owned) }
+                            owned: RoutingOwnership, health: PathHealthView = .none) -> RoutingPlan {
         var excluded: [IPAddress: String] = [:]
         let used = Planner.desiredEndpoints(policy: policy, network: network, excluded: &excluded)
         let interfaces = ManagedInterface.from(used, policy: policy, network: network)
+        guard policy.routing.mode == .on else {
+            var plan = removal(owned: owned, network: network, because: "[routing] mode = \"off\": routing is left to the admin")
+            plan.notes += InitialPath.plan(interfaces, slots: nil, priority: nil, network: network, health: health).notes
+            return plan
+        }
+        guard network.hasPolicyRouting else { return withoutPolicyRouting(owned: owned) }
         var notes: [RoutingNote] = []
         let assignment = SlotAllocation.assign(interfaces, settings: policy.routing, network: network, owned: owned, notes: &notes)
         let slots = assignment.slots
@@ -30,9 +34,12 @@ public enum RoutingPlanner {
             if let slot = slots[m.name] { wanted.add(m, slot: slot, network: network) }
         }
         if let priority = assignment.suppressPriority { wanted.passOverMainDefault(priority: priority) }
-        notes += wanted.notes
+        let initial = InitialPath.plan(interfaces, slots: slots, priority: assignment.initialPathPriority, network: network,
+                                       health: health)
+        wanted.rules += initial.rules
+        notes += wanted.notes + initial.notes
         let why = Departure(interfaces: interfaces, slots: slots, suppressPriority: assignment.suppressPriority,
-                            excluded: excluded, network: network, owned: owned)
+                            excluded: excluded, network: network, owned: owned, health: health)
         var plan = RoutingPlan(notes: notes)
         let rules = reconcileRules(wanted.rules, network: network, why: why)
         let routes = reconcileRoutes(wanted.routes, network: network, why: why)

@@ -6,12 +6,16 @@ import MPTCPKit
 /// every source rule. Stable: an interface keeps the table it owns (and its
 /// rules' priority, while above the reserved one) while nobody else uses them;
 /// a new one gets the lowest number that holds no route and no rule of anyone.
-/// Numbers others use are skipped, never shared.
+/// Numbers others use are skipped, never shared. The range's last priority is
+/// kept for the initial-path rule (`InitialPath`), which must come after every
+/// source rule: a source rule takes it only when nothing else is free.
 enum SlotAllocation {
     /// The interfaces' slots and the suppress rule's priority (nil when no interface gets a slot).
     struct Assignment {
         var slots: [String: RoutingSlot] = [:]
         var suppressPriority: UInt32?
+        /// The initial-path rule's priority (the range's last); nil when a source rule or someone else holds it.
+        var initialPathPriority: UInt32?
     }
 
     static func assign(_ interfaces: [ManagedInterface], settings: RoutingSettings, network: NetworkSnapshot,
@@ -52,9 +56,11 @@ enum SlotAllocation {
         }
         takenTables.formUnion(keptTables)
         takenPriorities.formUnion(keptPriorities)
+        let last = settings.priorities.upperBound
         for m in interfaces {
             let table = kept[m.name]?.table ?? lowestFree(in: settings.tables, excluding: takenTables)
-            let priority = kept[m.name]?.priority ?? above.flatMap { lowestFree(in: $0, excluding: takenPriorities) }
+            let priority = kept[m.name]?.priority
+                ?? above.flatMap { lowestFree(in: $0, excluding: takenPriorities.union([last])) ?? lowestFree(in: $0, excluding: takenPriorities) }
             guard let table, let priority else {
                 let key = table == nil ? "routing.tables" : "routing.priorities"
                 let range = table == nil ? settings.tables : settings.priorities
@@ -68,7 +74,9 @@ enum SlotAllocation {
             takenPriorities.insert(priority)
             slots[m.name] = RoutingSlot(table: table, priority: priority)
         }
-        return Assignment(slots: slots, suppressPriority: slots.isEmpty ? nil : first)
+        guard !slots.isEmpty else { return Assignment() }
+        let lastIsFree = last != first && !foreignPriorities.contains(last) && !slots.values.contains { $0.priority == last }
+        return Assignment(slots: slots, suppressPriority: first, initialPathPriority: lastIsFree ? last : nil)
     }
 
     /// The suppress rule's priority: the one it has (in the kernel, else as
@@ -88,10 +96,11 @@ enum SlotAllocation {
         network.routes.filter { $0.isOurs && $0.outputInterface == m.index }.map(\.table).min()
     }
 
-    /// The priority of the daemon's rules into `table`, as the kernel has them, else as recorded.
+    /// The priority of the daemon's source rules into `table`, as the kernel has them, else as recorded
+    /// (the initial-path rule into it is not one).
     static func ownedPriority(table: UInt32, network: NetworkSnapshot, owned: RoutingOwnership) -> UInt32? {
-        network.rules.filter { $0.isOurs && $0.table == table }.map(\.priority).min()
-            ?? owned.rules.filter { $0.table == table }.map(\.priority).min()
+        network.rules.filter { $0.isOurs && $0.table == table && $0.source != nil }.map(\.priority).min()
+            ?? owned.rules.filter { $0.table == table && $0.source != nil }.map(\.priority).min()
     }
 
     static func lowestFree(in range: ClosedRange<UInt32>, excluding taken: Set<UInt32>) -> UInt32? {

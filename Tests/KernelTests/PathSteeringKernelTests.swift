@@ -1,0 +1,238 @@
+import Foundation
+import MPTCPAPI
+import MPTCPKit
+import Testing
+
+/// Steering on path health against the real kernel, on the realistic lab
+/// (variant (b): a default route per uplink, uplink 1's of the lower metric, so
+/// it holds main's default route): path 1 is blackholed by a drop rule in its
+/// router (links up), with either path manager. The peer stops using path 1
+/// while traffic goes on over path 2; once it heals path 1 carries data again;
+/// new connections opened during the blackhole start on path 2 as MPTCP, and
+/// the routing is exactly as before after healing. States are waited for with
+/// generous deadlines, never timed (the times seen are printed).
+@Suite(.serialized, .enabled(if: KernelRequirement.enabled, KernelRequirement.comment))
+final class PathSteeringKernelTests {
+    let lab: RealisticLab
+
+    init() throws {
+        lab = try RealisticLab(variant: .b)
+    }
+
+    deinit { lab.close() }
+
+    /// The real-host policy probing the server's service address (behind the
+    /// routers, so a drop rule there makes the path `down`).
+    func startDaemon(_ pathManager: RealHostPolicy.PathManager) throws -> Daemon {
+        let policy = RealHostPolicy(pathManager: pathManager).description
+            + "\n[probe]\ntargets = [\"\(RealisticLab.service())\"]\n"
+        let daemon = try Daemon(namespace: lab.client, policy: policy)
+        try daemon.waitRunning(seconds: 60)
+        try daemon.waitConverged(seconds: 60)
+        for uplink in [1, 2] { try waitState(daemon, uplink, "up") }
+        return daemon
+    }
+
+    /// Router `uplink` drops everything its client side forwards (links stay up).
+    func blackhole(uplink: Int) throws {
+        try lab.exec(lab.router(uplink), ["nft", """
+            add table inet steertest; \
+            add chain inet steertest forward { type filter hook forward priority -10; }; \
+            add rule inet steertest forward iifname "lan" counter drop
+            """])
+    }
+
+    func heal(uplink: Int) throws {
+        try lab.exec(lab.router(uplink), ["nft", "delete", "table", "inet", "steertest"])
+    }
+
+    /// The state `mptcpctl paths` shows for uplink `uplink`'s IPv4 path.
+    func state(_ uplink: Int) throws -> String? {
+        let text = try lab.mptcpctl(lab.client, ["paths", "--json"]).stdout
+        guard case .array(let items) = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return nil }
+        let name = RealisticLab.interface(uplink: uplink)
+        return try items.map { try PathRecord(json: $0) }.first { $0.interface == name && $0.family == "ipv4" }?.state
+    }
+
+    func waitState(_ daemon: Daemon, _ uplink: Int, _ wanted: String) throws {
+        try daemon.waitUntil("eth\(uplink)/ipv4 \(wanted) in mptcpctl paths", seconds: 60) { try state(uplink) == wanted }
+    }
+
+    /// The server's TCP sockets of connections to `port` (the subflows as the peer sees them).
+    func serverSubflows(port: Int) throws -> [(state: String, remote: IPAddress)] {
+        let text = try lab.exec(lab.server, ["ss", "-tnH", "state", "all", "( sport = :\(port) )"]).stdout
+        return text.split(separator: "\n").compactMap { line in
+            let words = line.split(whereSeparator: \.isWhitespace)
+            guard words.count >= 5, let colon = words[4].lastIndex(of: ":") else { return nil }
+            var host = words[4][..<colon]
+            if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+            if let percent = host.lastIndex(of: "%") { host = host[..<percent] }
+            guard let remote = IPAddress(String(host.replacingOccurrences(of: "::ffff:", with: ""))) else { return nil }
+            return (String(words[0]), remote)
+        }
+    }
+
+    /// The highest bytes acked of the client's established subflows from `address`.
+    func acked(from address: IPAddress, port: Int) throws -> UInt64? {
+        try lab.subflows(port: port).filter { $0.local == address && $0.isEstablished }.map(\.bytesAcked).max()
+    }
+
+    /// Waits until an established subflow from `address` has had `more` bytes acked since the call.
+    func waitCarrying(_ daemon: Daemon, from address: IPAddress, port: Int, _ what: String) throws {
+        var first: UInt64?
+        try daemon.waitUntil(what, seconds: 60) {
+            guard let now = try acked(from: address, port: port) else { return false }
+            if let first, now > first + 100_000 { return true }
+            if first == nil { first = now }
+            return false
+        }
+    }
+
+    @Test(arguments: RealHostPolicy.PathManager.allCases)
+    func aBlackholedPathIsLeftByThePeerAndCarriesDataAgainOnceItHeals(pathManager: RealHostPolicy.PathManager) throws {
+        let port = 7531
+        let sink = try lab.sink(port: port)
+        defer { sink.stop() }
+        let daemon = try startDaemon(pathManager)
+        defer { daemon.stop() }
+        let path1 = try lab.clientAddress(uplink: 1), path2 = try lab.clientAddress(uplink: 2)
+        let client = try lab.peer(lab.client, ["client", "--connect", RealisticLab.service().description, "--port", String(port),
+                                               "--seconds", "240"])
+        defer { client.stop() }
+        _ = try client.wait(for: "connected", seconds: 30)
+        try waitCarrying(daemon, from: path1, port: port, "\(pathManager): path 1 carries the transfer")
+        try waitCarrying(daemon, from: path2, port: port, "\(pathManager): path 2 carries the transfer")
+
+        let blackholed = Date()
+        try blackhole(uplink: 1)
+        try waitState(daemon, 1, "down")
+        let detected = Date()
+        // The peer stops using path 1 (RM_ADDR over path 2): no established subflow from it is left at the server.
+        try daemon.waitUntil("\(pathManager): the server has no established subflow from path 1", seconds: 60) {
+            try !serverSubflows(port: port).contains { $0.state == "ESTAB" && $0.remote == path1 }
+        }
+        try waitCarrying(daemon, from: path2, port: port, "\(pathManager): the transfer goes on over path 2")
+
+        try heal(uplink: 1)
+        let healed = Date()
+        try waitState(daemon, 1, "up")
+        try daemon.waitUntil("\(pathManager): a subflow from path 1 is established again", seconds: 60) {
+            try acked(from: path1, port: port) != nil
+        }
+        let reestablished = Date()
+        try waitCarrying(daemon, from: path1, port: port, "\(pathManager): path 1 carries data again")
+        print(String(format: "STEER %@: down %.2f s after the blackhole, path 1 re-established %.2f s after healing",
+                     pathManager.description, detected.timeIntervalSince(blackholed), reestablished.timeIntervalSince(healed)))
+        #expect(try serverSubflows(port: port).contains { $0.state == "ESTAB" && $0.remote == path1 })
+        #expect(!daemon.log.contains("\"level\":\"critical\""), "\(daemon.log)")
+    }
+
+    /// `ip rule` of both families and the IPv4 routes of every table, as text.
+    func routing() throws -> String {
+        try ["-4 rule show", "-6 rule show", "-4 route show table all"].map {
+            try lab.exec(lab.client, ["ip"] + $0.split(separator: " ").map(String.init)).stdout
+        }.joined(separator: "\n")
+    }
+
+    /// A new MPTCP connection to the service: its source address and whether it fell back to TCP.
+    func connectAndSend(port: Int) throws -> (local: IPAddress?, fallback: Bool?) {
+        let client = try lab.peer(lab.client, ["client", "--connect", RealisticLab.service().description, "--port", String(port)])
+        defer { client.stop() }
+        let connected = try client.wait(for: "connected", seconds: 30)
+        client.send("send 200000")
+        _ = try client.wait(for: "sent", seconds: 30)
+        client.send("info")
+        let info = try client.wait(for: "info", seconds: 30)
+        client.send("quit")
+        return ((connected["local_address"] as? String).flatMap(IPAddress.init), info["fallback"] as? Bool)
+    }
+
+    @Test(arguments: RealHostPolicy.PathManager.allCases)
+    func newConnectionsDuringABlackholeOfTheInitialPathStartOnTheOtherAsMPTCPAndRoutingIsRestored(
+        pathManager: RealHostPolicy.PathManager
+    ) throws {
+        let port = 7532
+        let sink = try lab.sink(port: port)
+        defer { sink.stop() }
+        let daemon = try startDaemon(pathManager)
+        defer { daemon.stop() }
+        let before = try routing()
+        let path2 = try lab.clientAddress(uplink: 2)
+        #expect(try connectAndSend(port: port).local == (try lab.clientAddress(uplink: 1)), "main's default route: path 1")
+
+        try blackhole(uplink: 1)
+        try waitState(daemon, 1, "down")
+        try daemon.waitUntil("\(pathManager): a rule sends unbound traffic to path 2's table", seconds: 30) {
+            try lab.clientRules().contains { $0["src"] as? String == "all" && $0["priority"] as? Int == 7399 }
+        }
+        for attempt in 1...3 {
+            let (local, fallback) = try connectAndSend(port: port)
+            #expect(local == path2, "\(pathManager): connection \(attempt) starts on path 2")
+            #expect(fallback == false, "\(pathManager): connection \(attempt) is MPTCP")
+        }
+
+        try heal(uplink: 1)
+        try waitState(daemon, 1, "up")
+        try daemon.waitUntil("\(pathManager): the routing is exactly as before", seconds: 30) { try routing() == before }
+        #expect(try connectAndSend(port: port).local == (try lab.clientAddress(uplink: 1)), "new connections start on path 1 again")
+    }
+
+    /// The backup flag of the client's subflow from `address`, as `mptcpctl connections --json` reports it.
+    func backup(of address: IPAddress) throws -> Bool? {
+        let text = try lab.mptcpctl(lab.client, ["connections", "--json"]).stdout
+        let connections = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] ?? []
+        let subflows = connections.flatMap { $0["subflows"] as? [[String: Any]] ?? [] }
+        return subflows.first { ($0["local_address"] as? String).flatMap(IPAddress.init) == address }?["backup"] as? Bool
+    }
+
+    @Test func activeBackupPromotesTheBackupWhileThePrimaryIsDownAndFailsBackOnceItHeals() throws {
+        let port = 7533
+        let sink = try lab.sink(port: port)
+        defer { sink.stop() }
+        let daemon = try Daemon(namespace: lab.client, policy: """
+            [daemon]
+            state_directory = "@STATE@"
+            resync_interval = 0
+
+            [kernel]
+            path_manager = "userspace"
+            on_exit = "remove"
+
+            [[interface]]
+            name = "eth1"
+            role = "active"
+
+            [[interface]]
+            name = "eth2"
+            role = "backup"
+
+            [[connection]]
+            name = "active-backup"
+            mode = "active-backup"
+            failback_hold = "1s"
+
+            [probe]
+            targets = ["\(RealisticLab.service())"]
+            """)
+        defer { daemon.stop() }
+        try daemon.waitRunning(seconds: 60)
+        for uplink in [1, 2] { try waitState(daemon, uplink, "up") }
+        let path1 = try lab.clientAddress(uplink: 1), path2 = try lab.clientAddress(uplink: 2)
+        let client = try lab.peer(lab.client, ["client", "--connect", RealisticLab.service().description, "--port", String(port),
+                                               "--seconds", "240"])
+        defer { client.stop() }
+        _ = try client.wait(for: "connected", seconds: 30)
+        try waitCarrying(daemon, from: path1, port: port, "path 1 carries the transfer")
+        try daemon.waitUntil("a backup subflow from path 2", seconds: 60) { try backup(of: path2) == true }
+
+        try blackhole(uplink: 1)
+        try waitState(daemon, 1, "down")
+        try daemon.waitUntil("path 2's subflow promoted", seconds: 60) { try backup(of: path2) == false }
+        try waitCarrying(daemon, from: path2, port: port, "the transfer goes on over path 2")
+
+        try heal(uplink: 1)
+        try waitState(daemon, 1, "up")
+        try waitCarrying(daemon, from: path1, port: port, "path 1 carries data again")
+        try daemon.waitUntil("path 2's subflow demoted after failback_hold", seconds: 60) { try backup(of: path2) == true }
+    }
+}

@@ -1,0 +1,815 @@
+#!/usr/bin/env python3
+"""Path health: a path that is up but broken (issue 14), measured side by side
+in one run on the realistic lab (scripts/lab/lab realistic, variant b: a
+default route per uplink, 50 Mbit/s each way per uplink) for four setups:
+
+  kernel PM alone   no daemon; an endpoint "10.1.2.2 dev eth2 subflow" and
+                    limits set by hand, as a user would (the reference);
+  mptcpctld kernel  path_manager = "kernel", both uplinks active;
+  ud aggregate      path_manager = "userspace", per-interface, aggregate;
+  ud active-backup  path_manager = "userspace", eth1 active, eth2 backup.
+
+The daemon runs at its default [probe] settings. Path 1 is blackholed by an
+nft drop rule in router 1 (links stay up): by default everything arriving at
+the router is dropped, the gateway's own answers included (--blackhole
+router); --blackhole upstream drops only what the router forwards (the
+gateway still answers, the Internet behind it does not).
+
+Usage (root): scripts/bench/path-health.py [--mptcpctld PATH] [--runs N] [--quick]
+              [--setups LIST] [--outages LIST] [--blackhole router|upstream] [--json FILE]
+
+Per setup, in a fresh lab (--runs N, default 5, each):
+  detection    from inserting the drop rule to the daemon's path_down event
+               for eth1 (its `time`, against the wall clock read once the
+               rule is in), in every blackhole below; "not detected within
+               T s" when none came;
+  stall, t90   uploads and downloads blackholed 3 s in (a 5 s outage): the
+               longest pause at the receiver from the blackhole on, and the
+               time until 250 ms windows of receiving reach 90 % of one
+               path's rate (a single-path upload measured first in the same
+               lab) for 1 s in a row, bytes sampled every 50 ms by the receiver;
+  connect      new connections opened 0.5, 1, 2 and 5 s after the blackhole
+               (10 s timeout): connected or not, time to connect, MPTCP or
+               fallen back to TCP (MPTCP_INFO);
+  failback     uploads blackholed for 2, 10 and 60 s (--outages): from
+               removing the drop rule to 64 KiB more acknowledged on path 1's
+               subflows (ss -ti bytes_acked, every 50 ms; gave up after
+               --failback-wait s);
+  probing      an idle daemon for --probe-window s: ICMP echo requests
+               arriving at each router (nft counters) per second, and the
+               daemon's CPU (utime+stime from /proc/PID/stat).
+Prints a table per measurement with the setups as columns and a summary
+against the issue's targets (reported, never asserted; exit 0 when every run
+happened). Raw results go to a JSON file (--json, default in the log directory).
+
+Run time: the full run (5 runs, outages 2/10/60 s) takes about 45 to 60 minutes
+when the setups fail back within seconds, and up to about 2 hours when every
+failback waits out --failback-wait (90 s). --quick (1 run, outages 2 and 10 s,
+failback wait 20 s, 5 s probe window) takes about 6 to 10 minutes.
+"""
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+LAB = os.path.join(ROOT, "scripts", "lab", "lab")
+PEER = os.path.join(HERE, "path-health-peer.py")
+PY = sys.executable
+
+# --- what the daemon publishes (the health service's events), in one place ---
+EVENT_PATH_DOWN = "path_down"
+EVENT_PATH_UP = "path_up"
+EVENT_PATH_DEGRADED = "path_degraded"
+EVENT_FIELD_INTERFACE = "interface"
+EVENT_FIELD_FAMILY = "family"
+EVENT_FIELD_EVIDENCE = "evidence"
+EVENT_FAMILY_IPV4 = ("ipv4", "4", "inet")
+# The default [probe] interval (MPTCPPolicy ProbeSettings.intervalMilliseconds).
+PROBE_INTERVAL_S = 0.4
+
+# --- the lab ---
+SERVICE = "10.3.0.1"
+CLIENT1 = "10.1.1.2"
+CLIENT2 = "10.1.2.2"
+BLACKHOLE_AT = 3.0          # seconds into a transfer
+STALL_OUTAGE = 5.0          # the blackhole of the stall/t90 transfers
+CONNECT_OFFSETS = (0.5, 1.0, 2.0, 5.0)
+CONNECT_TIMEOUT = 10.0
+FAILBACK_BYTES = 65536
+WINDOW = 0.25               # the t90 window
+SUSTAIN = 4                 # windows in a row at 90 % (1 s) for t90
+
+
+def sh(*args, check=True, capture=False):
+    r = subprocess.run(list(args), check=False, text=True,
+                       stdout=subprocess.PIPE if capture else subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if check and r.returncode != 0:
+        raise SystemExit("bench: %s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+    return r
+
+
+def nsx(ns, *args, **kw):
+    return sh("ip", "netns", "exec", ns, *args, **kw)
+
+
+def json_lines(text):
+    out = []
+    for line in (text or "").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+
+class Lab:
+    """A fresh realistic lab (variant b) with a blackhole chain and probe counters in router 1 and 2."""
+    count = 0
+
+    def __init__(self, blackhole):
+        Lab.count += 1
+        # mptl-<PID>-...: `lab gc` sweeps it if this run dies.
+        self.name = "mptl-%d-ph%d" % (os.getpid(), Lab.count)
+        self.c, self.s = self.name + "-c", self.name + "-s"
+        self.routers = {1: self.name + "-r1", 2: self.name + "-r2"}
+        self.hook = "prerouting priority -300" if blackhole == "router" else "forward priority -300"
+        sh("bash", LAB, "realistic", "up", self.name, "--variant", "b")
+        try:
+            self._tables()
+        except BaseException:
+            self.close()
+            raise
+
+    def _tables(self):
+        for u, ns in self.routers.items():
+            script = ("table inet pathhealthbench {\n"
+                      "  chain count { type filter hook prerouting priority -400; policy accept;\n"
+                      "    iifname \"lan\" icmp type echo-request counter\n"
+                      "    iifname \"lan\" icmpv6 type echo-request counter\n  }\n"
+                      "  chain blackhole { type filter hook %s; policy accept; }\n}\n" % self.hook)
+            r = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=script, text=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            if r.returncode != 0:
+                raise SystemExit("bench: nft in %s: %s" % (ns, r.stderr.strip()))
+        nsx(self.s, "sysctl", "-qw", "net.core.somaxconn=4096")
+
+    def blackhole(self):
+        """Drops everything on path 1 (router 1); returns (monotonic, wall clock) once the rule is in."""
+        nsx(self.routers[1], "nft", "add", "rule", "inet", "pathhealthbench", "blackhole",
+            "iifname", "{", "lan", ",", "wan", "}", "drop")
+        return time.monotonic(), time.time()
+
+    def heal(self):
+        nsx(self.routers[1], "nft", "flush", "chain", "inet", "pathhealthbench", "blackhole")
+        return time.monotonic(), time.time()
+
+    def echo_requests(self):
+        """{uplink: (IPv4, IPv6) echo requests counted so far}."""
+        out = {}
+        for u, ns in self.routers.items():
+            text = nsx(ns, "nft", "-j", "list", "chain", "inet", "pathhealthbench", "count", capture=True).stdout
+            counts = []
+            for item in json.loads(text).get("nftables", []):
+                rule = item.get("rule")
+                if rule:
+                    counts.append(next((e["counter"]["packets"] for e in rule.get("expr", []) if "counter" in e), 0))
+            out[u] = tuple((counts + [0, 0])[:2])
+        return out
+
+    def close(self):
+        sh("bash", LAB, "down", self.name, check=False)
+
+
+class Events:
+    """The daemon's event stream (its control socket's `subscribe`), read by a thread."""
+
+    def __init__(self, path):
+        self.events = []
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.sock.sendall(b'{"jsonrpc":"2.0","id":1,"method":"subscribe"}\n')
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        buf = b""
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                if msg.get("method") == "event" and isinstance(msg.get("params"), dict):
+                    with self.lock:
+                        self.events.append(msg["params"])
+
+    def find(self, etype, interface, since, seconds, until=None):
+        """The first `etype` event for `interface` (IPv4 preferred) stamped at or after `since`
+        (and at or before `until`; wall clock), waiting up to `seconds` from now for it."""
+        deadline = time.monotonic() + seconds
+        while True:
+            with self.lock:
+                hits = [e for e in self.events if e.get("type") == etype
+                        and e.get(EVENT_FIELD_INTERFACE) == interface and float(e.get("time", 0)) >= since - 0.001
+                        and (until is None or float(e.get("time", 0)) <= until)]
+            v4 = [e for e in hits if str(e.get(EVENT_FIELD_FAMILY, "")).lower() in EVENT_FAMILY_IPV4]
+            if v4 or hits:
+                return (v4 or hits)[0]
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def rpc(path, method):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(path)
+        s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method}).encode() + b"\n")
+        buf = b""
+        while b"\n" not in buf:
+            data = s.recv(65536)
+            if not data:
+                break
+            buf += data
+        return json.loads(buf.split(b"\n", 1)[0])
+
+
+def cpu_seconds(pid):
+    """utime + stime of the whole process (every thread), from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Setup:
+    """One column: start(lab, tmp) / stop(); `daemon` False for the kernel alone."""
+    daemon = True
+
+    def __init__(self, key, name):
+        self.key, self.name = key, name
+        self.proc = self.events = self.log = self.socket = None
+
+    def policy(self):
+        raise NotImplementedError
+
+    def start(self, lab, tmp, binary):
+        state = os.path.join(tmp, "state-%s" % lab.name)
+        self.socket = os.path.join(tmp, "%s.sock" % lab.name)
+        path = os.path.join(tmp, "%s-%s.toml" % (self.key, lab.name))
+        with open(path, "w") as f:
+            f.write('[daemon]\nstate_directory = "%s"\nsocket = "%s"\nresync_interval = 0\n%s'
+                    % (state, self.socket, self.policy()))
+        self.log = open(os.path.join(tmp, "mptcpctld-%s-%s.log" % (self.key, lab.name)), "w")
+        self.proc = subprocess.Popen([binary, "-n", lab.c, "--config", path, "--log-level", "info"],
+                                     stdout=subprocess.DEVNULL, stderr=self.log)
+        deadline = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise SystemExit("bench: mptcpctld (%s) exited: see %s" % (self.name, self.log.name))
+            try:
+                if "result" in rpc(self.socket, "status"):
+                    break
+            except (OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("bench: mptcpctld (%s) did not answer status: see %s" % (self.name, self.log.name))
+            time.sleep(0.1)
+        self.events = Events(self.socket)
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def stop(self):
+        if self.events:
+            self.events.close()
+            self.events = None
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class KernelAlone(Setup):
+    daemon = False
+
+    def __init__(self):
+        super().__init__("kernel", "kernel PM alone")
+
+    def start(self, lab, tmp, binary):
+        nsx(lab.c, "sysctl", "-qw", "net.mptcp.path_manager=kernel")
+        nsx(lab.c, "ip", "mptcp", "limits", "set", "subflows", "8", "add_addr_accepted", "8")
+        nsx(lab.c, "ip", "mptcp", "endpoint", "add", CLIENT2, "dev", "eth2", "subflow")
+
+
+class DaemonKernel(Setup):
+    def __init__(self):
+        super().__init__("dkernel", "mptcpctld kernel")
+
+    def policy(self):
+        return ('[kernel]\npath_manager = "kernel"\nlimits = { subflows = 8, add_addr_accepted = 8 }\n'
+                'on_exit = "remove"\n[[interface]]\nname = "eth*"\nrole = "active"\n')
+
+
+class DaemonUserspace(Setup):
+    def __init__(self, mode):
+        super().__init__("aggregate" if mode == "aggregate" else "backup",
+                         "ud aggregate" if mode == "aggregate" else "ud active-backup")
+        self.mode = mode
+
+    def policy(self):
+        if self.mode == "aggregate":
+            interfaces = '[[interface]]\nname = "eth*"\nrole = "active"\n'
+        else:
+            interfaces = ('[[interface]]\nname = "eth1"\nrole = "active"\n'
+                          '[[interface]]\nname = "eth2"\nrole = "backup"\n')
+        return ('[kernel]\npath_manager = "userspace"\n%s'
+                '[[connection]]\nname = "bench"\nstrategy = "per-interface"\nmode = "%s"\n' % (interfaces, self.mode))
+
+
+SETUPS = {"kernel": KernelAlone, "dkernel": DaemonKernel,
+          "aggregate": lambda: DaemonUserspace("aggregate"), "backup": lambda: DaemonUserspace("active-backup")}
+
+
+class Transfer:
+    """One bulk transfer to the service; direction "upload" (the client sends) or "download"."""
+    port = 6000
+
+    def __init__(self, lab, direction, seconds):
+        Transfer.port += 1
+        self.lab, self.direction, self.port = lab, direction, Transfer.port
+        srole, crole = ("recv", "send") if direction == "upload" else ("send", "recv")
+        self.server = subprocess.Popen(["ip", "netns", "exec", lab.s, PY, PEER, "server", "--port", str(self.port),
+                                        "--role", srole, "--seconds", str(seconds)],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if "listening" not in self.server.stdout.readline():
+            raise SystemExit("bench: the transfer server did not start: %s" % self.server.stderr.read())
+        self.client = subprocess.Popen(["ip", "netns", "exec", lab.c, PY, PEER, "client", "--connect", SERVICE,
+                                        "--port", str(self.port), "--role", crole, "--seconds", str(seconds)],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.started = time.monotonic()
+
+    def stop_sender(self):
+        sender = self.client if self.direction == "upload" else self.server
+        if sender.poll() is None:
+            sender.terminate()
+
+    def finish(self, timeout):
+        try:
+            cout, cerr = self.client.communicate(timeout=timeout)
+            sout, serr = self.server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.client.kill()
+            self.server.kill()
+            self.client.communicate()
+            self.server.communicate()
+            return None
+        receiver = sout if self.direction == "upload" else cout
+        return next((r for r in json_lines(receiver) if r.get("event") == "received"), None)
+
+    def path1_acked(self):
+        """{local port: bytes_acked} of the client's subflows from path 1's address."""
+        text = nsx(self.lab.c, "ss", "-tinH", "state", "all", "( dport = :%d )" % self.port,
+                   capture=True, check=False).stdout
+        out, key = {}, None
+        for line in text.splitlines():
+            if line and not line[0].isspace():
+                words = line.split()
+                key = None
+                if len(words) >= 5:
+                    local = words[3]
+                    host, _, lport = local.rpartition(":")
+                    if host.split("%")[0] == CLIENT1:
+                        key = lport
+                        out[key] = 0
+            elif key is not None:
+                for w in line.split():
+                    if w.startswith("bytes_acked:"):
+                        out[key] = int(w.split(":", 1)[1])
+        return out
+
+
+def stall_and_t90(rec, t0, t_heal, ref_mbit):
+    """(stall s, t90 s or None) after the blackhole at t0 (monotonic), until t_heal."""
+    if not rec or rec.get("first") is None:
+        return None, None
+    if rec["last"] is None or rec["last"] < t0:
+        return t_heal - t0, None
+    stall = 0.0
+    for a, b in rec["gaps"]:
+        if b > t0 and a < t_heal:
+            stall = max(stall, min(b, t_heal) - max(a, t0))
+    # t90: the end of the first 250 ms window after the blackhole that reaches 90 % of one
+    # path's rate and stays there for SUSTAIN windows in a row (a burst of data released
+    # after head-of-line blocking does not count as recovered).
+    samples = rec["samples"]
+    need = 0.9 * ref_mbit * 1e6 / 8 * WINDOW
+    lag = int(round(WINDOW / 0.05))
+    def reaches(i):
+        return i < len(samples) and samples[i][0] <= t_heal and samples[i][1] - samples[i - lag][1] >= need
+    for i in range(lag, len(samples)):
+        if samples[i - lag][0] < t0 - 1e-6:
+            continue
+        if samples[i][0] > t_heal:
+            break
+        if all(reaches(i + k * lag) for k in range(SUSTAIN)):
+            return stall, samples[i][0] - t0
+    return stall, None
+
+
+def reference_rate(lab):
+    """One path's goodput (Mbit/s): a plain MPTCP upload over uplink 1 before any setup starts."""
+    t = Transfer(lab, "upload", 4.0)
+    rec = t.finish(60)
+    if not rec or len(rec["samples"]) < 60:
+        raise SystemExit("bench: the single-path reference transfer failed")
+    (ta, ba), (tb, bb) = rec["samples"][20], rec["samples"][-1]
+    return (bb - ba) * 8 / (tb - ta) / 1e6
+
+
+def detection(setup, t_wall, heal_wall):
+    """Seconds from the blackhole to the path_down event while it lasted, or None."""
+    if not setup.daemon or not setup.events:
+        return None
+    e = setup.events.find(EVENT_PATH_DOWN, "eth1", t_wall, 0.2, until=heal_wall)
+    return None if e is None else float(e["time"]) - t_wall
+
+
+def settle(setup, heal_wall, detected):
+    """After healing: waits for path_up when the daemon said path_down, then a moment, so the next run starts healthy."""
+    if detected is not None and setup.events:
+        setup.events.find(EVENT_PATH_UP, "eth1", heal_wall, 10)
+    time.sleep(2.0)
+
+
+def stall_episode(lab, setup, direction, ref):
+    """A transfer blackholed BLACKHOLE_AT s in for STALL_OUTAGE s: stall, t90, detection."""
+    t = Transfer(lab, direction, BLACKHOLE_AT + STALL_OUTAGE + 3.0)
+    time.sleep(max(0.0, t.started + BLACKHOLE_AT - time.monotonic()))
+    t0, w0 = lab.blackhole()
+    time.sleep(max(0.0, t0 + STALL_OUTAGE - time.monotonic()))
+    t1, w1 = lab.heal()
+    rec = t.finish(120)
+    stall, t90 = stall_and_t90(rec, t0, t1, ref)
+    found = detection(setup, w0, w1)
+    settle(setup, w1, found)
+    return {"stall": stall, "t90": t90, "detection": found, "received": rec is not None}
+
+
+def connect_episode(lab, setup, port):
+    """New connections at CONNECT_OFFSETS after the blackhole: one record per offset, and detection."""
+    t0, w0 = lab.blackhole()
+    conn = subprocess.Popen(["ip", "netns", "exec", lab.c, PY, PEER, "connect", "--connect", SERVICE, "--port", str(port),
+                             "--at", repr(t0), "--offsets", ",".join(str(o) for o in CONNECT_OFFSETS),
+                             "--timeout", str(CONNECT_TIMEOUT)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = conn.communicate(timeout=max(CONNECT_OFFSETS) + CONNECT_TIMEOUT + 30)
+    except subprocess.TimeoutExpired:
+        conn.kill()
+        out, err = conn.communicate()
+    t1, w1 = lab.heal()
+    found = detection(setup, w0, w1)
+    records = [r for r in json_lines(out) if r.get("event") == "connect"]
+    for r in records:
+        r["after_blackhole"] = r["started"] - t0  # the offset as it happened
+    settle(setup, w1, found)
+    return {"connections": records, "detection": found}
+
+
+def failback_episode(lab, setup, outage, wait):
+    """An upload blackholed BLACKHOLE_AT s in for `outage` s: seconds from healing until
+    FAILBACK_BYTES more are acked on path 1's subflows (None: not within `wait`), and detection."""
+    t = Transfer(lab, "upload", BLACKHOLE_AT + outage + wait + 5.0)
+    time.sleep(max(0.0, t.started + BLACKHOLE_AT - time.monotonic()))
+    t0, w0 = lab.blackhole()
+    time.sleep(max(0.0, t0 + outage - time.monotonic()))
+    base = t.path1_acked()
+    t1, w1 = lab.heal()
+    seen = dict(base)
+    failback = None
+    while time.monotonic() < t1 + wait:
+        now = time.monotonic()
+        for port, acked in t.path1_acked().items():
+            seen[port] = max(seen.get(port, 0), acked)
+        grown = sum(acked - base.get(port, 0) for port, acked in seen.items())
+        if grown >= FAILBACK_BYTES:
+            failback = now - t1
+            break
+        if t.client.poll() is not None:
+            break
+        time.sleep(0.05)
+    t.stop_sender()
+    t.finish(60)
+    found = detection(setup, w0, w1)
+    settle(setup, w1, found)
+    return {"outage": outage, "failback": failback, "detection": found}
+
+
+def probing(lab, setup, window):
+    """Echo requests per second at each router and the daemon's CPU, over `window` s of idling."""
+    c0, cpu0, t0 = lab.echo_requests(), (cpu_seconds(setup.pid) if setup.pid else None), time.monotonic()
+    time.sleep(window)
+    c1, cpu1, t1 = lab.echo_requests(), (cpu_seconds(setup.pid) if setup.pid else None), time.monotonic()
+    elapsed = t1 - t0
+    rates = {str(u): [(c1[u][i] - c0[u][i]) / elapsed for i in (0, 1)] for u in c0}
+    cpu = None if cpu0 is None else (cpu1 - cpu0) / elapsed * 100.0
+    return {"per_second": rates, "cpu_percent": cpu, "window": elapsed}
+
+
+def wait_ready(lab, setup):
+    """The setup has made what it makes on eth2 (an endpoint, or the userspace PM selected), then probes settle."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if isinstance(setup, DaemonUserspace):
+            if nsx(lab.c, "sysctl", "-n", "net.mptcp.path_manager", capture=True).stdout.strip() == "userspace":
+                break
+        elif CLIENT2 in nsx(lab.c, "ip", "mptcp", "endpoint", "show", capture=True).stdout:
+            break
+        time.sleep(0.1)
+    else:
+        raise SystemExit("bench: %s made nothing on eth2 within 60 s" % setup.name)
+    time.sleep(3.0)  # probes measure an RTT before the first blackhole
+
+
+def warm_up(lab):
+    """A short upload; whether a subflow from path 2's address carried data (the setup works at all)."""
+    t = Transfer(lab, "upload", 4.0)
+    time.sleep(3.0)
+    text = nsx(lab.c, "ss", "-tinH", "( dport = :%d )" % t.port, capture=True, check=False).stdout
+    t.finish(60)
+    return CLIENT2 in text
+
+
+def measure(setup, args, tmp, log):
+    lab = Lab(args.blackhole)
+    acceptor = None
+    result = {"name": setup.name, "detections": {}, "stall": {"upload": [], "download": []},
+              "connections": [], "failback": {str(o): [] for o in args.outages}}
+    try:
+        result["reference_mbit"] = ref = reference_rate(lab)
+        setup.start(lab, tmp, args.mptcpctld)
+        wait_ready(lab, setup)
+        result["path2_used"] = warm_up(lab)
+        log("%s: one path %.1f Mbit/s; path 2 %s" % (setup.name, ref, "used" if result["path2_used"] else "NOT used"))
+        result["probing"] = probing(lab, setup, args.probe_window)
+        acceptor = accept_server(lab.s, 7000)
+        time.sleep(0.3)
+        for run in range(args.runs):
+            for direction in ("upload", "download"):
+                r = stall_episode(lab, setup, direction, ref)
+                result["stall"][direction].append(r)
+                result["detections"].setdefault(direction, []).append(r["detection"])
+                log("%s run %d %s: stall %s t90 %s detection %s" % (setup.name, run + 1, direction, fmt_s(r["stall"]),
+                                                                    fmt_s(r["t90"]), fmt_s(r["detection"])))
+            r = connect_episode(lab, setup, 7000)
+            result["connections"].append(r["connections"])
+            result["detections"].setdefault("no transfer (new connections)", []).append(r["detection"])
+            log("%s run %d connect: %s" % (setup.name, run + 1, " ".join(
+                "%.1fs:%s" % (c["offset"], ("%.1fms%s" % (c["seconds"] * 1000, "" if c["mptcp"] else "/TCP"))
+                              if c["ok"] else "fail")
+                for c in sorted(r["connections"], key=lambda c: c["offset"]))))
+            for outage in args.outages:
+                r = failback_episode(lab, setup, outage, args.failback_wait)
+                result["failback"][str(outage)].append(r["failback"])
+                result["detections"].setdefault("upload, %g s outage" % outage, []).append(r["detection"])
+                log("%s run %d failback after %g s: %s" % (setup.name, run + 1, outage, fmt_s(r["failback"])))
+        return result
+    finally:
+        if acceptor:
+            acceptor.kill()
+            acceptor.wait()
+        setup.stop()
+        lab.close()
+
+
+def accept_server(lab_ns, port):
+    return subprocess.Popen(["ip", "netns", "exec", lab_ns, PY, PEER, "accept", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def fmt_s(v):
+    return "-" if v is None else "%.3f s" % v
+
+
+# --- the report ---
+
+def cell_stats(values, scale=1.0):
+    """'median / p95 (k/n)' of the measured values; misses counted."""
+    got = [v * scale for v in values if v is not None]
+    if not values:
+        return "-"
+    if not got:
+        return "none of %d" % len(values)
+    text = "%.2f / %.2f" % (statistics.median(got), percentile(got, 95))
+    return text + ("" if len(got) == len(values) else " (%d/%d)" % (len(got), len(values)))
+
+
+def table(title, setups_results, rows, note=None):
+    print()
+    print(title)
+    if note:
+        print("  " + note)
+    width = 26
+    print("%-30s" % "" + "".join("%*s" % (width, r["name"]) for r in setups_results))
+    for label, cell in rows:
+        print("%-30s" % label + "".join("%*s" % (width, "did not run" if "error" in r else cell(r))
+                                        for r in setups_results))
+
+
+def connection_cell(r, offset, what):
+    recs = [c for run in r["connections"] for c in run if abs(c["offset"] - offset) < 1e-6]
+    if not recs:
+        return "-"
+    ok = [c for c in recs if c["ok"]]
+    if what == "success":
+        return "%d/%d" % (len(ok), len(recs))
+    if what == "mptcp":
+        return "%d/%d" % (sum(1 for c in ok if c["mptcp"]), len(recs))
+    return cell_stats([c["seconds"] for c in ok], scale=1000.0) if ok else "none"
+
+
+def report(results, args):
+    n = len(results)
+    if not n:
+        return
+    def window(kind):
+        """How long the blackhole of that kind of episode lasted (s)."""
+        if kind in ("upload", "download"):
+            return STALL_OUTAGE
+        if kind.startswith("upload, "):
+            return float(kind.split()[1])
+        return max(CONNECT_OFFSETS) + CONNECT_TIMEOUT
+
+    def detection_cell(r, kind):
+        values = r["detections"].get(kind, [])
+        if not r["name"] or r["name"] == "kernel PM alone":
+            return "n/a (no daemon)"
+        if values and all(v is None for v in values):
+            return "not detected within %g s" % window(kind)
+        return cell_stats(values)
+
+    table("detection: blackhole -> %s event for eth1 (s, median / p95; (k/n): only k of n blackholes saw it)"
+          % EVENT_PATH_DOWN, results,
+          [(kind, lambda r, k=kind: detection_cell(r, k))
+           for kind in sorted({k for r in results for k in r.get("detections", {})})],
+          note="target: <= 1.5 s p95 at default settings")
+    for direction in ("upload", "download"):
+        table("%s blackholed %g s in, %g s outage: stall and time to 90 %% of one path's rate (s, median / p95)"
+              % (direction, BLACKHOLE_AT, STALL_OUTAGE), results,
+              [("stall", lambda r, d=direction: cell_stats([e["stall"] for e in r["stall"][d]])),
+               ("t90 (reached/runs)", lambda r, d=direction: cell_stats([e["t90"] for e in r["stall"][d]])),
+               ("one path's rate (Mbit/s)", lambda r: "%.1f" % r["reference_mbit"])],
+              note="t90: 90 % for 1 s in a row; not reached before healing counts as a miss; "
+                   "target: stall no worse than the kernel's alone")
+    rows = []
+    for o in CONNECT_OFFSETS:
+        rows += [("%.1f s: connected" % o, lambda r, o=o: connection_cell(r, o, "success")),
+                 ("%.1f s: as MPTCP" % o, lambda r, o=o: connection_cell(r, o, "mptcp")),
+                 ("%.1f s: connect ms (med / p95)" % o, lambda r, o=o: connection_cell(r, o, "time"))]
+    table("new connections opened after the blackhole (%g s timeout)" % CONNECT_TIMEOUT, results, rows,
+          note="target: every connection opened >= 2 s after the blackhole connects within 1 s, as MPTCP")
+    table("failback: healed -> %d KiB more acked on path 1's subflows (s, median / p95)" % (FAILBACK_BYTES // 1024),
+          results, [("after %g s outage" % o, lambda r, o=o: cell_stats(r["failback"][str(o)])) for o in args.outages],
+          note="target: <= 1 s whatever the outage; (k/n): only k of n runs failed back within %g s" % args.failback_wait)
+    table("probing while idle (%g s): ICMP echo requests per second arriving at each router, daemon CPU"
+          % args.probe_window, results,
+          [("uplink 1 IPv4 / IPv6 (pkt/s)", lambda r: "%.2f / %.2f" % tuple(r["probing"]["per_second"]["1"])),
+           ("uplink 2 IPv4 / IPv6 (pkt/s)", lambda r: "%.2f / %.2f" % tuple(r["probing"]["per_second"]["2"])),
+           ("daemon CPU (%)", lambda r: "-" if r["probing"]["cpu_percent"] is None else "%.2f" % r["probing"]["cpu_percent"])],
+          note="target: <= 1 probe per interval (%g s default: %.1f/s) per path" % (PROBE_INTERVAL_S, 1 / PROBE_INTERVAL_S))
+    summary(results)
+
+
+def summary(results):
+    print()
+    print("summary against the issue's targets (reported, not asserted):")
+    kernel = next((r for r in results if r["name"] == "kernel PM alone" and "error" not in r), None)
+    for r in results:
+        if "error" in r:
+            print("  %s: did not run: %s" % (r["name"], r["error"]))
+            continue
+        if r["name"] == "kernel PM alone":
+            continue
+        lines = []
+        det = [v for vs in r["detections"].values() for v in vs]
+        got = [v for v in det if v is not None]
+        if not got:
+            lines.append("detection: no %s event in %d blackholes" % (EVENT_PATH_DOWN, len(det)))
+        else:
+            p95 = percentile(got, 95)
+            lines.append("detection p95 %.2f s in %d/%d blackholes (target <= 1.5 s): %s"
+                         % (p95, len(got), len(det), "met" if p95 <= 1.5 and len(got) == len(det) else "NOT met"))
+        late = [c for run in r["connections"] for c in run if c["offset"] >= 2.0]
+        good = [c for c in late if c["ok"] and c["seconds"] <= 1.0 and c["mptcp"]]
+        lines.append("connections >= 2 s after: %d/%d within 1 s as MPTCP: %s"
+                     % (len(good), len(late), "met" if late and len(good) == len(late) else "NOT met"))
+        fb = [v for vs in r["failback"].values() for v in vs]
+        fb_ok = [v for v in fb if v is not None and v <= 1.0]
+        lines.append("failback <= 1 s: %d/%d: %s" % (len(fb_ok), len(fb), "met" if fb and len(fb_ok) == len(fb) else "NOT met"))
+        if kernel:
+            for d in ("upload", "download"):
+                ours = [e["stall"] for e in r["stall"][d] if e["stall"] is not None]
+                theirs = [e["stall"] for e in kernel["stall"][d] if e["stall"] is not None]
+                if ours and theirs:
+                    ratio = statistics.median(ours) / max(statistics.median(theirs), 1e-3)
+                    lines.append("stall %s: median %.3f s vs kernel alone %.3f s (ratio %.2f): %s"
+                                 % (d, statistics.median(ours), statistics.median(theirs), ratio,
+                                    "no worse" if ratio <= 1.1 else "worse"))
+        rates = [v for u in ("1", "2") for v in r["probing"]["per_second"][u]]
+        window = r["probing"]["window"]
+        worst = max(rates) * window if rates else 0
+        allowed = window / PROBE_INTERVAL_S + 1  # a window of W s holds at most W/interval + 1 probes
+        if worst == 0:
+            lines.append("probing: no echo request seen at either router (no ICMP probing)")
+        else:
+            lines.append("probing: at most %.0f echo requests in %.1f s per path and family (one per %g s interval"
+                         " allows %.0f): %s" % (worst, window, PROBE_INTERVAL_S, allowed,
+                                                "met" if worst <= allowed + 1e-6 else "NOT met"))
+        print("  %s:" % r["name"])
+        for line in lines:
+            print("    " + line)
+
+
+def main():
+    p = argparse.ArgumentParser(prog="path-health.py", description=__doc__.split("\n\n")[0],
+                                epilog="Run time: full (5 runs, 2/10/60 s outages) about 45-60 min, up to ~2 h when "
+                                       "setups do not fail back; --quick about 6-10 min.")
+    p.add_argument("--mptcpctld", default=os.path.join(ROOT, ".build/release/mptcpctld"))
+    p.add_argument("--runs", type=int, help="runs per measurement (default 5)")
+    p.add_argument("--quick", action="store_true",
+                   help="1 run, outages 2 and 10 s, 20 s failback wait, 5 s probe window (for development;"
+                        " options given explicitly still apply)")
+    p.add_argument("--setups", default="kernel,dkernel,aggregate,backup",
+                   help="comma-separated subset of kernel (PM alone), dkernel, aggregate, backup")
+    p.add_argument("--outages", help="failback outages in seconds (default 2,10,60)")
+    p.add_argument("--failback-wait", type=float, help="seconds after healing to wait for failback (default 90)")
+    p.add_argument("--probe-window", type=float, help="idle seconds over which probing is counted (default 20)")
+    p.add_argument("--blackhole", choices=["router", "upstream"], default="router",
+                   help="router: router 1 drops everything it receives (default); upstream: only what it forwards")
+    p.add_argument("--json", help="write the raw results here (default: results.json in the log directory)")
+    args = p.parse_args()
+    defaults = {"runs": 5, "outages": "2,10,60", "failback_wait": 90.0, "probe_window": 20.0}
+    if args.quick:
+        defaults = {"runs": 1, "outages": "2,10", "failback_wait": 20.0, "probe_window": 5.0}
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    try:
+        args.outages = [float(x) for x in args.outages.split(",") if x]
+    except ValueError:
+        raise SystemExit("bench: --outages takes seconds separated by commas")
+    keys = [k for k in args.setups.split(",") if k]
+    if not keys or any(k not in SETUPS for k in keys):
+        raise SystemExit("bench: --setups takes a subset of %s" % ",".join(SETUPS))
+    if not 1 <= args.runs <= 100 or not args.outages or any(not 0 < o <= 600 for o in args.outages):
+        raise SystemExit("bench: --runs is 1 to 100, outages 0 to 600 s")
+    if os.geteuid() != 0:
+        raise SystemExit("bench: must run as root")
+    setups = [SETUPS[k]() for k in keys]
+    if any(s.daemon for s in setups) and not os.access(args.mptcpctld, os.X_OK):
+        raise SystemExit("bench: %s is not built (swift build -c release, or --mptcpctld)" % args.mptcpctld)
+    tmp = tempfile.mkdtemp(prefix="bench-path-health-")
+    print("path health benchmark: kernel %s, %d CPUs, %s, %d run(s), blackhole %s"
+          % (os.uname().release, os.cpu_count() or 0, time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), args.runs,
+             args.blackhole))
+    print("logs in %s" % tmp)
+    started = time.monotonic()
+
+    def log(text):
+        print("  [%5.0f s] %s" % (time.monotonic() - started, text), file=sys.stderr, flush=True)
+
+    results = []
+    for setup in setups:
+        try:
+            results.append(measure(setup, args, tmp, log))
+        except SystemExit as e:
+            # One setup that cannot run (a daemon that exits, a lab that fails) leaves the others' columns.
+            log("%s did not run: %s" % (setup.name, e))
+            results.append({"name": setup.name, "error": str(e)})
+    path = args.json or os.path.join(tmp, "results.json")
+    with open(path, "w") as f:
+        json.dump({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "kernel": os.uname().release,
+                   "cpus": os.cpu_count(), "runs": args.runs, "blackhole": args.blackhole, "results": results}, f, indent=1)
+    report(results, args)
+    print()
+    print("raw results: %s; took %.0f s" % (path, time.monotonic() - started))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
