@@ -12,7 +12,7 @@ import MPTCPPolicy
 /// only (construction excepted).
 final class EndpointLoop: @unchecked Sendable {
     let reconciler: Reconciler
-    /// Source routing and rp_filter (`[routing]`), planned after each endpoint pass.
+    /// Source routing and rp_filter (`[routing]`), planned first in each pass.
     let routing: RoutingOwner
     let kernel: KernelHandle
     let policies: PolicyStore
