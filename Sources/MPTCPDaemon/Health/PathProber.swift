@@ -44,7 +44,12 @@ struct PathProber: Sendable {
 
     /// The target of the next probe, rotating among those that answered (all
     /// of them while none has), with a turn for the others every `exploreEvery`.
+    /// Once a far target answered, the near one (the gateway) is skipped: its
+    /// answers are no evidence then (`PathHealth`), and each probe, at most
+    /// one per interval, should carry far evidence.
     static func choose(from destinations: [ProbeDestination], answered: (ProbeDestination) -> Bool, turn: Int) -> ProbeDestination? {
+        let far = destinations.filter { !$0.isNear }
+        let destinations = far.contains(where: answered) ? far : destinations
         guard !destinations.isEmpty else { return nil }
         let good = destinations.filter(answered)
         let others = destinations.filter { !answered($0) }
@@ -57,6 +62,8 @@ struct PathProber: Sendable {
     /// (the caller sends it, or reports it failed at once).
     mutating func nextProbe(at now: Duration) -> (target: ProbeDestination, sequence: UInt16)? {
         guard health.dueProbe(at: now) else { return nil }
+        let destinations = self.destinations
+        self.health.retarget(destinations)
         let health = self.health
         guard let target = Self.choose(from: destinations, answered: { health.hasAnswered($0) }, turn: turn) else { return nil }
         turn &+= 1

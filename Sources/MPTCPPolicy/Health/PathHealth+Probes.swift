@@ -23,8 +23,9 @@ extension PathHealth {
             // lengthens later timeouts; the run of losses ends. It does not lift
             // `down` (the next probe, with the longer timeout, decides).
             let probe = recentlyLost.remove(at: i)
-            estimator.sample(now - probe.sentAt)
             answeredTargets.insert(probe.target)
+            guard isEvidence(probe.target) else { return [] }
+            sampleRTT(now - probe.sentAt, from: probe.target)
             consecutiveLosses = 0
             lossRunStart = nil
             // One counted loss of the window was not one.
@@ -56,8 +57,10 @@ extension PathHealth {
 
     private mutating func answered(_ probe: Probe, at now: Duration) -> [PathTransition] {
         let rtt = now - probe.sentAt
-        estimator.sample(rtt)
         answeredTargets.insert(probe.target)
+        // A near answer once a far target answered: the router lives, nothing more.
+        guard isEvidence(probe.target) else { return [] }
+        sampleRTT(rtt, from: probe.target)
         lastAnswerAt = now
         consecutiveLosses = 0
         lossRunStart = nil

@@ -56,6 +56,20 @@
 /// - Either source lifts `down`: an answer in time, or ack progress.
 /// A `down` path whose address is withdrawn has no subflows, so only a probe
 /// target that answers brings it back: give a TCP target where ICMP is filtered.
+///
+/// **Near and far targets** (`ProbeDestination.isNear`): the gateway is near,
+/// peers and configured targets are far. A router, or an LTE modem, can answer
+/// pings while it drops everything it forwards (its upstream is dead): then
+/// the near answers would end every run of losses, veto the passive `down` and
+/// lift `down`, and the path would never be `down`. So once a far target has
+/// answered in time (or late) and is still probed (`retarget`), near answers
+/// are no evidence of life: they do not end a run of losses, count as answered
+/// in the loss window, veto the passive `down`, lift `down`, or feed the RTT
+/// estimator (the near RTT would make the far probes' timeout too short; the
+/// first far answer restarts an estimator fed by near answers only). A lost
+/// near probe still counts (a silent next hop is a broken path). Until a far
+/// target has answered (a server whose only target is its gateway, a path
+/// whose far targets are unreachable), near answers count as any other.
 public struct PathHealth: Sendable {
     public let key: PathKey
     public private(set) var settings: ProbeSettings
@@ -89,6 +103,12 @@ public struct PathHealth: Sendable {
     /// The last answer in time.
     var lastAnswerAt: Duration?
     var answeredTargets: Set<ProbeDestination?> = []
+    /// Far targets that answered (in time or late): the near targets' answers stop counting.
+    var answeredFar: Set<ProbeDestination> = []
+    /// The destinations probed now, as the caller last said (`retarget`); nil until it does.
+    var probedDestinations: Set<ProbeDestination>?
+    /// Whether the estimator took a far sample since it (re)started.
+    var estimatorHasFarSample = false
     var downCause: DownCause?
     /// Degraded: since when RTT and loss have been within their limits.
     var goodSince: Duration?

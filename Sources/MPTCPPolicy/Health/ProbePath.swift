@@ -28,12 +28,18 @@ public struct ProbePath: Hashable, Sendable {
     }
 
     /// Where the probes go: the settings' targets resolved for this path, in
-    /// their order, each once.
+    /// their order, each once. An address named by the gateway and by a far
+    /// target is far, at its first place (see `ProbeDestination`).
     public var destinations: [ProbeDestination] {
-        var seen: Set<ProbeDestination> = []
-        return settings.targets
-            .flatMap { $0.destinations(family: key.family, gateway: gateway, peers: peers) }
-            .filter { seen.insert($0).inserted }
+        var resolved: [ProbeDestination] = []
+        for d in settings.targets.flatMap({ $0.destinations(family: key.family, gateway: gateway, peers: peers) }) {
+            if let i = resolved.firstIndex(of: d) {
+                resolved[i].isNear = resolved[i].isNear && d.isNear
+            } else {
+                resolved.append(d)
+            }
+        }
+        return resolved
     }
 }
 
