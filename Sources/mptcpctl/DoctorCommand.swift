@@ -14,7 +14,8 @@ struct DoctorCommand: ParsableCommand {
             One line per check: ok, info, warn or fail; each warning and failure with its reason and fix. Checks \
             net.mptcp.enabled, the path manager and mptcpctld, the limits against the endpoints, every endpoint's \
             flags, address state, route (the kernel's lookup: does a subflow from it leave through its own interface?) \
-            and rp_filter, and the kernel's capabilities (probed in a throw-away namespace). With --peer it also opens \
+            and rp_filter, the kernel's capabilities (probed in a throw-away namespace), and mptcpctld's path health (each \
+            path's state; while the path of main's default route is down, where new connections start). With --peer it also opens \
             an MPTCP connection (sending two bytes, CRLF) and reports whether MPTCP was negotiated and which subflows \
             reached ESTABLISHED within --timeout, and why the others did not. Exit 0 when nothing fails, 1 otherwise.
             """

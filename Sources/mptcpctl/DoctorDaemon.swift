@@ -1,7 +1,7 @@
 import MPTCPAPI
 import MPTCPKit
 
-/// What `doctor` asks mptcpctld (status, policy.show, interfaces), as the facts
+/// What `doctor` asks mptcpctld (status, policy.show, interfaces, paths), as the facts
 /// its checks use. A daemon that does not answer is a fact too, never an error.
 enum DoctorDaemon {
     static func ask(_ global: GlobalOptions) -> ControlPlaneFacts {
@@ -38,6 +38,18 @@ enum DoctorDaemon {
         plane.routingMode = status.routing?.mode ?? policy["routing"]?["mode"]?.stringValue
         plane.routingNotes = status.routing?.notes ?? []
         plane.managedInterfaces = interfaces.filter { $0.role != nil && $0.role != "off" }.map(\.name)
+        do {
+            plane.paths = try daemon.result(ControlMethods.Paths.self).record.map(pathFact)
+        } catch let refused as CommandFailure where refused.daemonError != nil {
+            // No health thread (or a daemon without `paths`): a fact, not a failure to ask.
+            plane.pathHealthUnavailable = refused.message
+        }
         return plane
+    }
+
+    private static func pathFact(_ p: PathRecord) -> PathHealthFact {
+        PathHealthFact(interface: p.interface, family: p.family, state: p.state, rttMilliseconds: p.rttMilliseconds,
+                       lossPercent: p.lossPercent, evidence: p.lastTransition.flatMap { $0.to == p.state ? $0.evidence : nil },
+                       onPathDown: p.onPathDown)
     }
 }

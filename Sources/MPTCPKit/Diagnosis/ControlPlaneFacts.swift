@@ -30,6 +30,11 @@ public struct ControlPlaneFacts: Hashable, Sendable {
     public var routingNotes: [String] = []
     /// The interfaces an `[[interface]]` block uses (a role other than `off`).
     public var managedInterfaces: [String] = []
+    /// The paths its health thread judges (`paths`); nil when it could not say
+    /// (`pathHealthUnavailable` tells why: no health thread, an older daemon).
+    public var paths: [PathHealthFact]?
+    /// Why the daemon gave no path health, when it answers but `paths` is nil.
+    public var pathHealthUnavailable: String?
 
     public init(reachability: Reachability) { self.reachability = reachability }
 

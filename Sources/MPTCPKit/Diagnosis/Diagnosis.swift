@@ -47,6 +47,7 @@ public enum Diagnosis {
             routing[u.address] = [route, filter].compactMap { $0 }.map { unused ? $0.asWarningWhileUnused : $0 }
             checks += routing[u.address] ?? []
         }
+        checks += PathHealthVerdict.checks(plane: plane, network: facts.network, fix: fix)
         if let peer {
             let sources = Set(expectedSources(facts, peer: peer.peer, interface: peer.interface))
             let expected = facts.used.filter { sources.contains($0.address) }

@@ -4,6 +4,7 @@ extension DecisionSteps {
     /// 5. Backup flags by mode, with promotion when no primary is left, and the
     ///    wake-up failback needs once the hold has passed.
     mutating func setBackupFlags() {
+        steerInitialByHealth()
         // A healthy backup is promoted before one path health demoted.
         let backups = kept.filter { $0.1.role != .active }
         let promoteCandidates = (backups.filter { $0.1.health.isUsable } + backups.filter { !$0.1.health.isUsable }).map(\.0)
@@ -33,6 +34,28 @@ extension DecisionSteps {
             d.memory.failbackAt = since + p.failbackHoldMilliseconds
         } else {
             d.memory.failbackAt = nil
+        }
+    }
+
+    /// The initial subflow has no slot, so the interfaces' roles do not steer it
+    /// (it is the connection's, wherever it started); path health does: while
+    /// its path is demoted (`PathSteering`: degraded while another path is up,
+    /// or down with `on_path_down = "backup"`) it is backup too, like every other
+    /// subflow of that path, and active again once the path is not demoted.
+    mutating func steerInitialByHealth() {
+        guard let s = alive.first(where: { isInitial($0) && $0.carriesTraffic }) else { return }
+        let candidate = usable[s.local.address]
+        if let l = candidate, !l.health.isUsable, l.flags.contains(.backup) {
+            d.memory.initialDemotedByHealth = true
+            if !s.backup { d.actions.append(.setBackup(s, backup: true, reason: l.reason)) }
+        } else if d.memory.initialDemotedByHealth {
+            // Kept until the flag is seen cleared: a refused request is asked again.
+            if s.backup {
+                let why = candidate.map { "\($0.interfaceName) is \($0.health.rawValue) again" } ?? "its path is no longer demoted"
+                d.actions.append(.setBackup(s, backup: false, reason: why))
+            } else {
+                d.memory.initialDemotedByHealth = false
+            }
         }
     }
 

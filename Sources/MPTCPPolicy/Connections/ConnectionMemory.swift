@@ -22,6 +22,10 @@ public struct ConnectionMemory: Hashable, Sendable {
     /// Subflows an operator created by hand (the control API's `subflow.create`):
     /// kept as they are, whatever the policy wants, until they close.
     public var manual: Set<ManualSubflow> = []
+    /// The initial subflow was set backup because path health demoted its path
+    /// (degraded, or down with `on_path_down = "backup"`): made active again once
+    /// it is not. A backup flag set by anyone else stays as it is.
+    public var initialDemotedByHealth = false
 
     /// A hand-made subflow, by its local address and its peer's address and port.
     public struct ManualSubflow: Hashable, Sendable {
