@@ -45,7 +45,7 @@ import Testing
         var d = HealthDriver(settings(maxRTT: 100))
         d.run(until: ms(6000)) { _ in ms(300) }
         #expect(d.health.state == .degraded)
-        // The RTT falls back to 20 ms at 6 s; srtt needs several answers to get under 100 ms.
+        // The RTT falls back to 20 ms at 6 s: the figures are good from the first fast answer on.
         var t = 6000
         while d.health.goodSince == nil && t < 20_000 { t += 100; d.run(until: ms(t)) { _ in ms(20) } }
         #expect(d.health.state == .degraded)
@@ -126,5 +126,32 @@ import Testing
         #expect(d.health.state == .down)
         d.run(until: ms(7000)) { _ in ms(150) }
         #expect(d.transitions.map(\.to) == [.degraded, .down, .degraded])
+    }
+}
+
+/// One slow answer is not a slow path (`max_rtt` wants the last 3 samples over it).
+@Suite struct HealthSlowFirstAnswerTests {
+    @Test func aSlowFirstAnswerThenFastOnesNeverMakesThePathDegraded() {
+        var s = ProbeSettings()
+        s.maxRTTMilliseconds = 100
+        var d = HealthDriver(s)
+        var n = 0
+        // The first answer waits 390 ms (neighbour discovery on a fresh IPv6 link; still before
+        // the second probe leaves), the rest take 2 ms.
+        d.run(until: ms(2500)) { _ in n += 1; return n == 1 ? ms(390) : ms(2) }
+        #expect(d.health.estimator.srtt.map { $0 > ms(100) } == true, "the smoothed RTT is still over max_rtt")
+        #expect(d.health.state == .up)
+        #expect(d.transitions.isEmpty, "\(d.transitions)")
+    }
+
+    @Test func twoSlowAnswersAmongFastOnesDoNotMakeItDegradedButThreeInARowDo() {
+        var s = ProbeSettings()
+        s.maxRTTMilliseconds = 100
+        var d = HealthDriver(s)
+        var n = 0
+        d.run(until: ms(4000)) { _ in n += 1; return n % 3 == 0 ? ms(2) : ms(400) }
+        #expect(d.health.state == .up, "\(d.transitions)")
+        d.run(until: ms(8000)) { _ in ms(400) }
+        #expect(d.transitions.map(\.to) == [.degraded])
     }
 }

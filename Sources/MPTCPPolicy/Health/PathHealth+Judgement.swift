@@ -1,8 +1,16 @@
 /// The figures (RTT, loss) and the transitions they cause.
 extension PathHealth {
     /// Why the figures are over their limits, or nil when they are within.
+    ///
+    /// The RTT makes a path `degraded` when the smoothed RTT is over `max_rtt`
+    /// and so were the last `RTTEstimator.recentCount` samples, each; it stays
+    /// `degraded` while the smoothed RTT is over. One slow answer is not a slow
+    /// path: an IPv6 path's first probe waits for neighbour discovery and
+    /// duplicate address detection (up to 2 s on a fresh link), and as the first
+    /// sample it seeds a smoothed RTT that takes a dozen fast answers to decay.
     var badFigures: String? {
-        if let limit = settings.maxRTT, let srtt = estimator.srtt, srtt > limit {
+        if let limit = settings.maxRTT, let srtt = estimator.srtt, srtt > limit,
+           state == .degraded || (estimator.recent.count == RTTEstimator.recentCount && estimator.recent.allSatisfy { $0 > limit }) {
             return "smoothed RTT \(Self.format(srtt)) over max_rtt \(Self.format(limit))"
         }
         if let limit = settings.maxLossPercent, outcomes.count >= ProbeSettings.lossWindow, let loss = lossPercent, loss > limit {

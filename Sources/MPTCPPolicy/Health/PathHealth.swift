@@ -17,7 +17,8 @@
 ///
 /// **States and hysteresis**:
 /// - `down` after `loss` lost probes in a row, or on a passive stall.
-/// - `degraded` when the smoothed RTT is over `max_rtt`, or more than `max_loss`
+/// - `degraded` when the smoothed RTT and each of the last 3 samples are over
+///   `max_rtt` (it stays while the smoothed RTT is over), or more than `max_loss`
 ///   percent of the last 10 probes were lost (judged once 10 probes are in, so
 ///   one early loss is not 100 %).
 /// - `degraded` → `up` after `recover_hold` of good figures: RTT and loss within

@@ -21,6 +21,10 @@ public struct RTTEstimator: Hashable, Sendable {
     public private(set) var srtt: Duration?
     /// The RTT variation; nil before the first sample.
     public private(set) var rttvar: Duration?
+    /// The last `recentCount` samples, oldest first.
+    public private(set) var recent: [Duration] = []
+    /// How many samples `recent` keeps.
+    public static let recentCount = 3
     /// Doublings applied by `backOff()` since the last sample.
     public private(set) var backoff: Int = 0
     public var floor: Duration
@@ -41,6 +45,8 @@ public struct RTTEstimator: Hashable, Sendable {
     /// Takes one measured round trip.
     public mutating func sample(_ rtt: Duration) {
         let r = Swift.max(rtt, .zero)
+        recent.append(r)
+        if recent.count > Self.recentCount { recent.removeFirst(recent.count - Self.recentCount) }
         if let s = srtt, let v = rttvar {
             let delta = s > r ? s - r : r - s
             rttvar = v * 3 / 4 + delta / 4
