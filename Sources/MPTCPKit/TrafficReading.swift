@@ -16,6 +16,7 @@ public struct TrafficReading: Hashable, Sendable {
     /// `peersPerFamily` of what the whole table would give.
     public var peers: [IPAddress]
 
+    /// A reading of these figures (fixtures, or sums made elsewhere).
     public init(byAddress: [IPAddress: AddressTraffic], isBusy: Bool, peers: [IPAddress]) {
         self.byAddress = byAddress
         self.isBusy = isBusy

@@ -43,7 +43,11 @@ struct TrafficTally {
     mutating func connection(token: UInt32, isClient: Bool, remote: IPAddress) {
         guard tokens.insert(token).inserted, isClient else { return }
         let peer = Peer(token: token, address: remote)
-        if remote.isIPv4 { Self.offer(peer, to: &peers4, limit: peersPerFamily) } else { Self.offer(peer, to: &peers6, limit: peersPerFamily) }
+        if remote.isIPv4 {
+            Self.offer(peer, to: &peers4, limit: peersPerFamily)
+        } else {
+            Self.offer(peer, to: &peers6, limit: peersPerFamily)
+        }
     }
 
     /// A socket of a TCP dump (after every connection): an MPTCP subflow when it carries the MPTCP ULP info.

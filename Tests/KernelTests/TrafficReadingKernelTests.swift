@@ -53,12 +53,18 @@ final class TrafficReadingKernelTests {
         var disagreements: [String] = []
         let transfer = try BulkTransfer.run(in: lab, to: RealisticLab.service(), port: 7903, seconds: 6) { _ in
             if let (reading, disagreement) = try Self.compare(in: clientNamespace) {
-                if let disagreement { disagreements.append("client: \(disagreement)") } else if reading.byAddress.values.contains(where: {
-                    $0.established > 0 && $0.bytesAckedAndReceived > 0
-                }) { client = reading }
+                if let disagreement {
+                    disagreements.append("client: \(disagreement)")
+                } else if reading.byAddress.values.contains(where: { $0.established > 0 && $0.bytesAckedAndReceived > 0 }) {
+                    client = reading
+                }
             }
             if let (reading, disagreement) = try Self.compare(in: serverNamespace) {
-                if let disagreement { disagreements.append("server: \(disagreement)") } else if !reading.byAddress.isEmpty { served = reading }
+                if let disagreement {
+                    disagreements.append("server: \(disagreement)")
+                } else if !reading.byAddress.isEmpty {
+                    served = reading
+                }
             }
             return client != nil && served != nil
         }
