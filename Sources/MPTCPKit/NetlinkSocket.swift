@@ -155,23 +155,33 @@ final class NetlinkSocket {
     /// and collects its replies until the kernel's ack (or, for a dump,
     /// `NLMSG_DONE`). A kernel error becomes an `MPTCPError` with the extack text.
     func transact(type: Int32, flags: UInt16, genlCommand: UInt8?, payload: [UInt8], operation: String) throws(MPTCPError) -> [NetlinkMessage] {
+        var replies: [NetlinkMessage] = []
+        try transact(type: type, flags: flags, genlCommand: genlCommand, payload: payload, operation: operation) { replies.append($0) }
+        return replies
+    }
+
+    /// `transact` handing each reply to `body` as its datagram arrives instead
+    /// of collecting them: a dump of a large table (sock_diag on a busy host) is
+    /// then never held whole, only one datagram (at most 32 KiB) at a time. An
+    /// error thrown by `body` ends the read (the rest of the dump stays unread).
+    func transact(type: Int32, flags: UInt16, genlCommand: UInt8?, payload: [UInt8], operation: String,
+                  each body: (NetlinkMessage) throws(MPTCPError) -> Void) throws(MPTCPError) {
         let seq = try send(type: type, flags: flags, genlCommand: genlCommand, payload: payload, operation: operation)
         let isDump = flags & NL.fDump == NL.fDump
-        var replies: [NetlinkMessage] = []
         while true {
             for m in try receiveReplies(operation, overrun: "the reply overran the socket buffer") where m.sequence == seq {
                 switch m.type {
                 case NL.error:
                     if let refusal = try acknowledgement(m, operation) { throw .kernel(operation, refusal) }
-                    if !isDump { return replies }
+                    if !isDump { return }
                 case NL.done:
                     let status = try decode(operation) { () throws(DecodeError) in try NetlinkStatus(doneMessage: m) }
                     if status.error < 0 { throw .kernel(operation, status) }
-                    return replies
+                    return
                 case NL.noop, NL.overrun:
                     continue
                 default:
-                    replies.append(m)
+                    try body(m)
                 }
             }
         }

@@ -105,6 +105,17 @@ public enum ConnectionTable {
     }
 
     static func dump(_ sock: NetlinkSocket, family: UInt8, mptcp: Bool, states: UInt32 = 0xffff_ffff) throws(MPTCPError) -> [DiagSocket] {
+        var sockets: [DiagSocket] = []
+        try forEachSocket(sock, family: family, mptcp: mptcp, states: states) { sockets.append($0) }
+        return sockets
+    }
+
+    /// The sock_diag funnel: dumps the `family` sockets of MPTCP (the MPTCP-level
+    /// sockets) or of TCP (subflows and plain TCP) in `states` (a bit per state),
+    /// handing each to `body` as it is decoded, so a caller that only sums
+    /// figures never holds the table.
+    static func forEachSocket(_ sock: NetlinkSocket, family: UInt8, mptcp: Bool, states: UInt32 = 0xffff_ffff,
+                              _ body: (DiagSocket) throws(MPTCPError) -> Void) throws(MPTCPError) {
         // struct inet_diag_req_v2: family, protocol, ext, pad, states, inet_diag_sockid (48 bytes)
         var req: [UInt8] = [family, mptcp ? UInt8(RT.ipprotoMPTCP & 0xff) : RT.ipprotoTCP, 1 << (UInt8(RT.inetDiagInfo) - 1), 0]
         req += le32(states)
@@ -116,9 +127,10 @@ public enum ConnectionTable {
         }
         let what = mptcp ? "MPTCP" : "TCP"
         let op = "list \(what) sockets"
-        let replies = try sock.transact(type: Int32(RT.sockDiagByFamily), flags: NL.fDump, genlCommand: nil, payload: req, operation: op)
-        return try replies.filter { $0.type == RT.sockDiagByFamily }.map { m throws(MPTCPError) in
-            try decode(op) { () throws(DecodeError) in try DiagSocket(message: m, mptcp: mptcp) }
+        try sock.transact(type: Int32(RT.sockDiagByFamily), flags: NL.fDump, genlCommand: nil, payload: req, operation: op) {
+            m throws(MPTCPError) in
+            guard m.type == RT.sockDiagByFamily else { return }
+            try body(try decode(op) { () throws(DecodeError) in try DiagSocket(message: m, mptcp: mptcp) })
         }
     }
 

@@ -156,7 +156,8 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
     private func samplePassively() -> [PathTransition] {
         let reading: PassiveReading
         do {
-            reading = PassiveReading(try ConnectionTable.read(namespace: namespace))
+            let addresses = Set(engine.probers.values.flatMap(\.path.addresses))
+            reading = try PassiveReading.read(namespace: namespace, addresses: addresses)
             if passiveFailed { logger.notice("reading connections for path health works again") }
             passiveFailed = false
         } catch {

@@ -2,22 +2,30 @@ import MPTCPKit
 import MPTCPPolicy
 
 /// One read of the connection table (sock_diag), as health evidence: the
-/// subflows by local address, and the peers of the connections this host opened.
+/// subflows' figures by local address (only the probed paths' addresses), and
+/// the peers of the connections this host opened. Read narrowly
+/// (`ConnectionTable.readTraffic`): the health thread reads it every 200 ms
+/// while there is traffic, and holding the whole table each time kept the
+/// peak of the largest read in its malloc arena.
 struct PassiveReading: Sendable {
-    var subflows: [Subflow]
+    var traffic: TrafficReading
+
+    init(_ traffic: TrafficReading) { self.traffic = traffic }
+
+    /// Reads `namespace`'s table for the subflows leaving from `addresses`
+    /// and the `peers` target: at most `ProbePlan.peerLimit` peers per family,
+    /// all a path of that family probes.
+    static func read(namespace: NetworkNamespace, addresses: Set<IPAddress>) throws(MPTCPError) -> PassiveReading {
+        PassiveReading(try ConnectionTable.readTraffic(namespace: namespace, addresses: addresses, peersPerFamily: ProbePlan.peerLimit))
+    }
+
     /// Remote addresses of client-side connections, in table order, each once.
-    var peers: [IPAddress]
+    var peers: [IPAddress] { traffic.peers }
 
     /// Whether anything is moving: a subflow with data unacknowledged, or one
-    /// that sent or received within the last second. Then the table is read
-    /// every `busyInterval` rather than every `idleInterval`.
-    var isBusy: Bool {
-        subflows.contains { s in
-            guard let info = s.tcpInfo else { return false }
-            return info.hasUnackedData || (info.lastDataSentMilliseconds ?? .max) < 1000
-                || (info.lastDataReceivedMilliseconds ?? .max) < 1000
-        }
-    }
+    /// that sent or received within the last second (`TrafficReading.isBusy`).
+    /// Then the table is read every `busyInterval` rather than every `idleInterval`.
+    var isBusy: Bool { traffic.isBusy }
 
     static let busyInterval: Duration = .milliseconds(200)
     static let idleInterval: Duration = .seconds(1)
@@ -28,23 +36,21 @@ struct PassiveReading: Sendable {
     /// peer's packets, and the peer keeps sending only while our ACKs arrive,
     /// so a download is as much proof of life as an upload.
     func sample(for path: ProbePath) -> PassiveSample? {
-        let addresses = Set(path.addresses)
-        let mine = subflows.filter { addresses.contains($0.localAddress) }
-        guard !mine.isEmpty else { return nil }
-        let infos = mine.compactMap(\.tcpInfo)
-        let stalled = infos.filter(\.hasUnackedData)
-        let ackAge = stalled.compactMap(\.lastAckReceivedMilliseconds).min().map { Duration.milliseconds(Int64($0)) }
+        guard let t = traffic.traffic(of: path.addresses) else { return nil }
         return PassiveSample(
-            subflows: mine.count, established: mine.filter(\.carriesTraffic).count,
-            bytesAcked: infos.reduce(0) { $0 &+ ($1.bytesAcked ?? 0) &+ ($1.bytesReceived ?? 0) },
-            maxBackoff: Int(infos.map(\.backoff).max() ?? 0), hasUnackedData: !stalled.isEmpty, lastAckAge: ackAge)
+            subflows: t.subflows, established: t.established, bytesAcked: t.bytesAckedAndReceived,
+            maxBackoff: Int(t.maxBackoff), hasUnackedData: t.hasUnackedData,
+            lastAckAge: t.lastAckAgeMilliseconds.map { Duration.milliseconds(Int64($0)) })
     }
 }
 
 extension PassiveReading {
-    init(_ connections: [Connection]) {
-        var seen: Set<IPAddress> = []
-        self.init(subflows: connections.flatMap(\.subflows),
-                  peers: connections.filter { $0.side == .client }.map(\.remoteAddress).filter { seen.insert($0).inserted })
+    /// A reading of these subflows (every local address kept) and peers, as
+    /// the narrow read would sum them (the unit tests' fixtures).
+    init(subflows: [Subflow], peers: [IPAddress]) {
+        var byAddress: [IPAddress: AddressTraffic] = [:]
+        for s in subflows { byAddress[s.localAddress, default: AddressTraffic()].add(state: s.state, tcpInfo: s.tcpInfo) }
+        let busy = subflows.contains { s in s.tcpInfo.map { TrafficReading.isBusy($0) } ?? false }
+        self.init(TrafficReading(byAddress: byAddress, isBusy: busy, peers: peers))
     }
 }

@@ -1,0 +1,50 @@
+/// What the MPTCP subflows leaving from one local address carry at one
+/// instant: the `tcp_info` figures of those subflows, summed as they are read
+/// (so a reader of the connection table can keep one of these per address of
+/// interest instead of the subflows themselves). Two values for the addresses
+/// of one path add up to the path's figures (`add(_:)`).
+public struct AddressTraffic: Hashable, Sendable {
+    /// Subflows on the address, in any state.
+    public var subflows = 0
+    /// Of which established (`TCPState.carriesTraffic`).
+    public var established = 0
+    /// Sum of `tcpi_bytes_acked` and `tcpi_bytes_received` over the subflows
+    /// (wrapping): data acknowledged by the peer or received from it, both
+    /// proof that the path carries packets; it grows between two readings
+    /// while the path works.
+    public var bytesAckedAndReceived: UInt64 = 0
+    /// Largest `tcpi_backoff` (RTO doublings) over the subflows; 0 when none reports one.
+    public var maxBackoff: UInt8 = 0
+    /// Whether any subflow has unacknowledged data in flight (`TCPInfo.hasUnackedData`).
+    public var hasUnackedData = false
+    /// Least `tcpi_last_ack_recv` (ms ago) over the subflows with unacknowledged
+    /// data; nil when none has any (or none reports it).
+    public var lastAckAgeMilliseconds: UInt32?
+
+    /// No subflow yet.
+    public init() {}
+
+    /// Counts one subflow: its TCP state as sock_diag reports it and its
+    /// `tcp_info` (nil when the dump carried none: then it counts as a subflow
+    /// and by its state only).
+    public mutating func add(state: TCPState, tcpInfo info: TCPInfo?) {
+        subflows += 1
+        if state.carriesTraffic { established += 1 }
+        guard let info else { return }
+        bytesAckedAndReceived = bytesAckedAndReceived &+ (info.bytesAcked ?? 0) &+ (info.bytesReceived ?? 0)
+        maxBackoff = max(maxBackoff, info.backoff)
+        guard info.hasUnackedData else { return }
+        hasUnackedData = true
+        if let age = info.lastAckReceivedMilliseconds { lastAckAgeMilliseconds = min(lastAckAgeMilliseconds ?? age, age) }
+    }
+
+    /// Adds the figures of another address (of the same path).
+    public mutating func add(_ other: AddressTraffic) {
+        subflows += other.subflows
+        established += other.established
+        bytesAckedAndReceived = bytesAckedAndReceived &+ other.bytesAckedAndReceived
+        maxBackoff = max(maxBackoff, other.maxBackoff)
+        hasUnackedData = hasUnackedData || other.hasUnackedData
+        if let age = other.lastAckAgeMilliseconds { lastAckAgeMilliseconds = min(lastAckAgeMilliseconds ?? age, age) }
+    }
+}
