@@ -8,11 +8,13 @@ public struct AddressTraffic: Hashable, Sendable {
     public var subflows = 0
     /// Of which established (`TCPState.carriesTraffic`).
     public var established = 0
-    /// Sum of `tcpi_bytes_acked` and `tcpi_bytes_received` over the subflows
-    /// (wrapping): data acknowledged by the peer or received from it, both
-    /// proof that the path carries packets; it grows between two readings
-    /// while the path works.
-    public var bytesAckedAndReceived: UInt64 = 0
+    /// Sum of `tcpi_bytes_acked` over the subflows (wrapping): our data the
+    /// peer acknowledged. Growth between two readings proves a round trip.
+    public var bytesAcked: UInt64 = 0
+    /// Sum of `tcpi_bytes_received` over the subflows (wrapping): data from
+    /// the peer. Growth proves only the way in (a peer keeps sending for up to
+    /// a window after our ACKs stopped reaching it, and its FIN counts one).
+    public var bytesReceived: UInt64 = 0
     /// Largest `tcpi_backoff` (RTO doublings) over the subflows; 0 when none reports one.
     public var maxBackoff: UInt8 = 0
     /// Whether any subflow has unacknowledged data in flight (`TCPInfo.hasUnackedData`).
@@ -31,7 +33,8 @@ public struct AddressTraffic: Hashable, Sendable {
         subflows += 1
         if state.carriesTraffic { established += 1 }
         guard let info else { return }
-        bytesAckedAndReceived = bytesAckedAndReceived &+ (info.bytesAcked ?? 0) &+ (info.bytesReceived ?? 0)
+        bytesAcked = bytesAcked &+ (info.bytesAcked ?? 0)
+        bytesReceived = bytesReceived &+ (info.bytesReceived ?? 0)
         maxBackoff = max(maxBackoff, info.backoff)
         guard info.hasUnackedData else { return }
         hasUnackedData = true
@@ -42,7 +45,8 @@ public struct AddressTraffic: Hashable, Sendable {
     public mutating func add(_ other: AddressTraffic) {
         subflows += other.subflows
         established += other.established
-        bytesAckedAndReceived = bytesAckedAndReceived &+ other.bytesAckedAndReceived
+        bytesAcked = bytesAcked &+ other.bytesAcked
+        bytesReceived = bytesReceived &+ other.bytesReceived
         maxBackoff = max(maxBackoff, other.maxBackoff)
         hasUnackedData = hasUnackedData || other.hasUnackedData
         if let age = other.lastAckAgeMilliseconds { lastAckAgeMilliseconds = min(lastAckAgeMilliseconds ?? age, age) }

@@ -26,8 +26,9 @@ final class TrafficReadingKernelTests {
         guard shape(before) == shape(after) else { return nil }
         if shape(narrow) != shape(before) { return "narrow \(shape(narrow)) against full \(shape(before))" }
         for (address, full) in before.byAddress {
-            let low = full.bytesAckedAndReceived, high = after.byAddress[address]?.bytesAckedAndReceived ?? 0
-            let got = narrow.byAddress[address]?.bytesAckedAndReceived ?? 0
+            let total = { (t: AddressTraffic?) in (t?.bytesAcked ?? 0) &+ (t?.bytesReceived ?? 0) }
+            let low = total(full), high = total(after.byAddress[address])
+            let got = total(narrow.byAddress[address])
             if got < low || got > high { return "\(address): \(got) bytes acked and received, not within [\(low), \(high)]" }
         }
         return ""
@@ -55,7 +56,7 @@ final class TrafficReadingKernelTests {
             if let (reading, disagreement) = try Self.compare(in: clientNamespace) {
                 if let disagreement {
                     disagreements.append("client: \(disagreement)")
-                } else if reading.byAddress.values.contains(where: { $0.established > 0 && $0.bytesAckedAndReceived > 0 }) {
+                } else if reading.byAddress.values.contains(where: { $0.established > 0 && $0.bytesAcked &+ $0.bytesReceived > 0 }) {
                     client = reading
                 }
             }

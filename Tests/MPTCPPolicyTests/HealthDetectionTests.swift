@@ -124,6 +124,39 @@ import Testing
         #expect(h.lossPercent == 83)
     }
 
+    /// A path down on probes, then passive samples: `received` bytes in each.
+    func downThenReceiving(_ received: [UInt64]) -> (PathHealth, [PathTransition]) {
+        var h = answeredOnce()
+        for seq: UInt16 in 2...4 {
+            h.probeSent(sequence: seq, at: ms(400 * Int(seq)))
+            _ = h.tick(at: ms(400 * Int(seq) + 399))
+        }
+        #expect(h.state == .down)
+        var all: [PathTransition] = []
+        var total: UInt64 = 0
+        for (i, r) in received.enumerated() {
+            total += r
+            all += h.passive(PassiveSample(subflows: 1, established: 1, bytesAcked: 100, bytesReceived: total, maxBackoff: 0,
+                                           hasUnackedData: false, lastAckAge: nil), at: ms(2000 + 200 * i))
+        }
+        return (h, all)
+    }
+
+    @Test func aFINOrAWindowReceivedAfterOurACKsStoppedDoesNotLiftDown() {
+        // The peer's FIN (one byte), then the rest of its window, then nothing: the way out is still dead.
+        let (h, all) = downThenReceiving([0, 1, 0, 0, 60_000, 40_000, 0, 0, 0])
+        #expect(all.isEmpty && h.state == .down, "\(all)")
+    }
+
+    @Test func aDownloadThatKeepsArrivingForStallAfterLiftsDown() {
+        // Samples every 200 ms, each with more data: proof once it lasted stallAfter (1 s).
+        let (h, all) = downThenReceiving([0] + Array(repeating: 20_000, count: 7))
+        #expect(all.map(\.to) == [.up], "\(all)")
+        #expect(all.first?.at == ms(3000), "data arrived in every sample since the one at 2000 ms; 1 s later")
+        #expect(all.first?.evidence.contains("data received") == true)
+        #expect(h.state == .up)
+    }
+
     @Test func aProbeAnsweredSinceTheLastAckVetoesAPassiveDown() {
         var h = answeredOnce()
         h.probeSent(sequence: 2, at: ms(1000))

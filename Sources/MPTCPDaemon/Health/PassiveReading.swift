@@ -31,14 +31,13 @@ struct PassiveReading: Sendable {
     static let idleInterval: Duration = .seconds(1)
 
     /// The sample of `path`'s subflows (those whose local address is one of
-    /// the path's); nil when it has none. Progress counts bytes acked and
-    /// bytes received: data arriving on a subflow proves the path carries the
-    /// peer's packets, and the peer keeps sending only while our ACKs arrive,
-    /// so a download is as much proof of life as an upload.
+    /// the path's); nil when it has none. Bytes acked and bytes received are
+    /// kept apart: `PathHealth.passive` takes acked growth as proof of life at
+    /// once, received growth only once it lasted (a download).
     func sample(for path: ProbePath) -> PassiveSample? {
         guard let t = traffic.traffic(of: path.addresses) else { return nil }
         return PassiveSample(
-            subflows: t.subflows, established: t.established, bytesAcked: t.bytesAckedAndReceived,
+            subflows: t.subflows, established: t.established, bytesAcked: t.bytesAcked, bytesReceived: t.bytesReceived,
             maxBackoff: Int(t.maxBackoff), hasUnackedData: t.hasUnackedData,
             lastAckAge: t.lastAckAgeMilliseconds.map { Duration.milliseconds(Int64($0)) })
     }

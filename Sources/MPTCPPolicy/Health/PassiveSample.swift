@@ -8,6 +8,9 @@ public struct PassiveSample: Hashable, Sendable {
     /// Sum of `tcpi_bytes_acked` over the subflows: growth between two samples
     /// is ack progress, the path's proof of carrying data both ways.
     public var bytesAcked: UInt64
+    /// Sum of `tcpi_bytes_received` over the subflows: growth proves the way in
+    /// only, so it counts as proof of life once it lasted (`PathHealth.passive`).
+    public var bytesReceived: UInt64
     /// Largest `tcpi_backoff` (RTO doublings) over the subflows.
     public var maxBackoff: Int
     /// Whether any subflow has unacknowledged data in flight.
@@ -16,11 +19,12 @@ public struct PassiveSample: Hashable, Sendable {
     /// unacknowledged data (`tcpi_last_ack_recv`); nil when none has any.
     public var lastAckAge: Duration?
 
-    public init(subflows: Int, established: Int, bytesAcked: UInt64, maxBackoff: Int, hasUnackedData: Bool,
-                lastAckAge: Duration?) {
+    public init(subflows: Int, established: Int, bytesAcked: UInt64, bytesReceived: UInt64 = 0, maxBackoff: Int,
+                hasUnackedData: Bool, lastAckAge: Duration?) {
         self.subflows = subflows
         self.established = established
         self.bytesAcked = bytesAcked
+        self.bytesReceived = bytesReceived
         self.maxBackoff = maxBackoff
         self.hasUnackedData = hasUnackedData
         self.lastAckAge = lastAckAge

@@ -13,18 +13,19 @@ extension PathHealth {
     /// - Ack progress (the subflows' `bytes_acked` grew since the previous
     ///   sample) is proof of life: it lifts `down` at once, and vetoes a
     ///   probe-only `down` for the current run of losses.
+    /// - Data received (`bytes_received` grew) proves only the way in: a peer
+    ///   sends up to a window after our ACKs stopped reaching it, and its FIN
+    ///   counts one byte. It is proof of life once every sample for
+    ///   `stallAfter` has shown more (a download), which a peer cut off from
+    ///   our ACKs cannot keep up.
     /// - A stall (unacknowledged data, no ACK for `stallAfter`, and the kernel
     ///   has backed its RTO off at least twice: two retransmissions went
     ///   unanswered) makes the path `down`, unless a probe was answered in time
     ///   since that last ACK.
     public mutating func passive(_ sample: PassiveSample, at now: Duration) -> [PathTransition] {
-        let previous = lastBytesAcked
-        lastBytesAcked = sample.bytesAcked
-        if let previous, sample.bytesAcked > previous {
+        if let proof = progress(sample, at: now) {
             lastProgressAt = now
-            if state == .down {
-                return leaveDown(at: now, since: now, evidence: "ack progress on the path's subflows (\(sample.bytesAcked - previous) bytes acked)")
-            }
+            if state == .down { return leaveDown(at: now, since: now, evidence: proof) }
             if state == .unknown { state = .up }
             return []
         }
@@ -36,5 +37,25 @@ extension PathHealth {
         let evidence = "subflows stalled: unacknowledged data, no ACK for \(Self.format(age)), "
             + "RTO backed off \(sample.maxBackoff) times (\(sample.established) of \(sample.subflows) subflows established)"
         return [move(to: .down, at: now, evidence: evidence)]
+    }
+
+    /// Takes the sample's byte counts; the proof of life they give, if any.
+    private mutating func progress(_ sample: PassiveSample, at now: Duration) -> String? {
+        let acked = lastBytesAcked, received = lastBytesReceived, previousAt = lastSampleAt
+        lastBytesAcked = sample.bytesAcked
+        lastBytesReceived = sample.bytesReceived
+        lastSampleAt = now
+        if let received, sample.bytesReceived > received {
+            receivingSince = receivingSince ?? previousAt ?? now
+        } else {
+            receivingSince = nil
+        }
+        if let acked, sample.bytesAcked > acked {
+            return "ack progress on the path's subflows (\(sample.bytesAcked - acked) bytes acked)"
+        }
+        if let since = receivingSince, now - since >= stallAfter {
+            return "data received on the path's subflows without a pause for \(Self.format(now - since))"
+        }
+        return nil
     }
 }

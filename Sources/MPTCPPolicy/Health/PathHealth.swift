@@ -114,6 +114,11 @@ public struct PathHealth: Sendable {
     /// Degraded: since when RTT and loss have been within their limits.
     var goodSince: Duration?
     var lastBytesAcked: UInt64?
+    var lastBytesReceived: UInt64?
+    /// Since when every passive sample has shown bytes received (the sample before the first that did).
+    var receivingSince: Duration?
+    var lastSampleAt: Duration?
+    /// The last proof of life from the subflows (ack progress, or a lasting download).
     var lastProgressAt: Duration?
 
     /// Probes kept in flight at most (a caller that never ticks cannot grow it without bound).

@@ -34,7 +34,8 @@ import Testing
         let stalled = infos.filter(\.hasUnackedData)
         return PassiveSample(
             subflows: mine.count, established: mine.filter(\.carriesTraffic).count,
-            bytesAcked: infos.reduce(0) { $0 &+ ($1.bytesAcked ?? 0) &+ ($1.bytesReceived ?? 0) },
+            bytesAcked: infos.reduce(0) { $0 &+ ($1.bytesAcked ?? 0) },
+            bytesReceived: infos.reduce(0) { $0 &+ ($1.bytesReceived ?? 0) },
             maxBackoff: Int(infos.map(\.backoff).max() ?? 0), hasUnackedData: !stalled.isEmpty,
             lastAckAge: stalled.compactMap(\.lastAckReceivedMilliseconds).min().map { .milliseconds(Int64($0)) })
     }
@@ -58,7 +59,7 @@ import Testing
             #expect(reading.sample(for: path) == Self.summedOneByOne(subflows, path), "\(path.addresses)")
         }
         let both = reading.sample(for: Self.path(["10.1.1.2", "10.1.1.3"]))
-        #expect(both == PassiveSample(subflows: 4, established: 3, bytesAcked: 134, maxBackoff: 3, hasUnackedData: true,
+        #expect(both == PassiveSample(subflows: 4, established: 3, bytesAcked: 105, bytesReceived: 29, maxBackoff: 3, hasUnackedData: true,
                                       lastAckAge: .milliseconds(400)))
         #expect(reading.sample(for: Self.path(["10.1.9.9"])) == nil)
     }
