@@ -65,6 +65,10 @@ public struct EndpointPlan: Hashable, Sendable {
     /// Every address that is not used, with why: users ask "why has this
     /// interface no subflow?".
     public var skipped: [SkippedAddress] = []
+    /// Endpoints replaced (deleted, then added again with the same id) because
+    /// their path healed (`Planner.plan`'s `rebuild`), by address, with the path:
+    /// the consumer counts the heal acted on once both changes went through.
+    public var replacedOnHeal: [IPAddress: PathKey] = [:]
 
     public var isEmpty: Bool { changes.isEmpty }
 }
@@ -227,8 +231,14 @@ public enum Planner {
     /// `health`: the paths' health, which steers (`desiredEndpoints`): a withdrawn
     /// path's endpoint is deleted (the kernel sends RM_ADDR and closes its subflows)
     /// and added again once it heals (the kernel then opens its subflows at once).
+    /// `rebuild`: the paths that healed since the caller last acted
+    /// (`PathHealthView.healed(since:)`): an owned endpoint of theirs that is still
+    /// there (kept as backup, or as the last path of its family) is replaced, so
+    /// the kernel closes the subflows kept through the outage, whose
+    /// retransmission timer backed off, and opens new ones at once.
     public static func plan(policy: Policy, network: NetworkSnapshot, endpoints: [Endpoint],
-                            owned: Set<OwnedEndpoint>, health: PathHealthView = .none, cap: Int = endpointCap) -> EndpointPlan {
+                            owned: Set<OwnedEndpoint>, health: PathHealthView = .none, rebuild: Set<PathKey> = [],
+                            cap: Int = endpointCap) -> EndpointPlan {
         var plan = EndpointPlan()
         var excluded: [IPAddress: String] = [:]
         var candidates = desiredEndpoints(policy: policy, network: network, health: health, excluded: &excluded)
@@ -285,6 +295,7 @@ public enum Planner {
                 continue  // re-added below
             }
             satisfied.insert(e.address)
+            if rebuild.contains(PathSteering.key(d)) { replace(e, with: d, in: &plan, &deletes, &adds); continue }
             let changeable: EndpointFlags = [.backup, .fullmesh]
             let want = e.flags.subtracting(changeable).union(d.flags.intersection(changeable))
             if want != e.flags { sets.append(.setFlags(e, to: want, reason: d.reason)) }
@@ -303,6 +314,18 @@ public enum Planner {
             }
         }
         return plan
+    }
+
+    /// The endpoint `e` of a healed path, deleted and added again with the same
+    /// id and the flags `d` wants now: the only way to the in-kernel PM's stale
+    /// subflows, as the kernel resets no subflow of its own.
+    static func replace(_ e: Endpoint, with d: DesiredEndpoint, in plan: inout EndpointPlan,
+                        _ deletes: inout [EndpointChange], _ adds: inout [EndpointChange]) {
+        let why = "\(PathSteering.key(d)) healed: its subflows, kept through the outage, wait on a backed-off retransmission timer"
+        deletes.append(.delete(e, reason: "replaced: " + why))
+        adds.append(.add(Endpoint(id: e.id, address: d.address, flags: d.flags, interfaceIndex: d.interfaceIndex),
+                         reason: "replacing: \(why); \(d.reason)"))
+        plan.replacedOnHeal[e.address] = PathSteering.key(d)
     }
 
     /// The record after `change` was applied: what was found before the daemon

@@ -30,6 +30,10 @@ final class Reconciler: @unchecked Sendable {
     /// times in a row: the first refusal is logged as an error, repeats at debug
     /// level, so a lasting cause neither floods the journal nor goes unseen.
     private var refusals: [String: Int] = [:]
+    /// Each path's heal count (`PathHealthView.Verdict.heals`) as of the last pass
+    /// that acted on it: a path counted higher now healed since, and its endpoint
+    /// is replaced once (`Planner.plan`'s `rebuild`), not on every pass.
+    private(set) var actedHeals: [PathKey: Int] = [:]
 
     /// Where endpoint changes are published (`subscribe`).
     let hub: EventHub
@@ -181,11 +185,13 @@ final class Reconciler: @unchecked Sendable {
     /// One pass: observe, plan, apply. Returns false when a change failed (the
     /// caller retries soon). `network`: links and addresses the caller has just
     /// read for this pass (else they are read here). `health`: the paths' health
-    /// as of this pass: a withdrawn path's endpoint is deleted, a demoted one's set backup.
+    /// as of this pass: a withdrawn path's endpoint is deleted, a demoted one's set
+    /// backup, and a healed one's still there replaced, once per heal.
     @discardableResult
     func reconcile(trigger: String, network: NetworkSnapshot? = nil, health: PathHealthView = .none) -> Bool {
         let plan: EndpointPlan
-        do { plan = try kernel.observe(owned: owned, policy: policy, network: network, health: health) } catch {
+        let healed = health.healed(since: actedHeals)
+        do { plan = try kernel.observe(owned: owned, policy: policy, network: network, health: health, rebuild: healed) } catch {
             logger.error("cannot read the kernel's state", metadata: ["trigger": "\(trigger)", "error": "\(error)"])
             return false
         }
@@ -199,9 +205,18 @@ final class Reconciler: @unchecked Sendable {
         }
         report(plan)
         var ok = true
+        var refused: Set<IPAddress> = []
         for change in plan.changes {
-            ok = apply(change, trigger: trigger) && ok
+            // A replacement whose delete was refused is not added: the endpoint is still there, still ours.
+            if case .add(let e, _) = change, plan.replacedOnHeal[e.address] != nil, refused.contains(e.address) { continue }
+            let applied = apply(change, trigger: trigger)
+            if !applied { refused.insert(change.endpoint.address) }
+            ok = applied && ok
         }
+        // A heal is acted on once its replacements went through (a refused one is planned again).
+        var acted = health.heals
+        for (address, key) in plan.replacedOnHeal where refused.contains(address) { acted[key] = nil }
+        actedHeals.merge(acted) { _, new in new }
         // A refused change that is no longer planned (its address went, the
         // policy changed, someone else made it): nothing is left to retry.
         let planned = Set(plan.changes.map(Self.refusalKey))
@@ -264,13 +279,16 @@ final class Reconciler: @unchecked Sendable {
             case .add(let endpoint, _):
                 // Record first: if we die between the two steps, the next run adopts it.
                 let record = OwnedEndpoint(id: endpoint.id, address: endpoint.address)
-                owned.insert(record)
-                persist()
+                let recorded = owned.insert(record).inserted
+                if recorded { persist() }
                 do {
                     try kernel.endpoints.addEndpoint(endpoint)
                 } catch {
-                    owned.remove(record)
-                    persist()
+                    // Recorded before this add, it is an endpoint of ours still there: it stays recorded.
+                    if recorded {
+                        owned.remove(record)
+                        persist()
+                    }
                     throw error
                 }
                 meta["flags"] = "\(endpoint.flags.names.joined(separator: ","))"

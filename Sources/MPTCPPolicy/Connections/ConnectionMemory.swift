@@ -22,6 +22,11 @@ public struct ConnectionMemory: Hashable, Sendable {
     /// Subflows an operator created by hand (the control API's `subflow.create`):
     /// kept as they are, whatever the policy wants, until they close.
     public var manual: Set<ManualSubflow> = []
+    /// Subflows (by local address and port) on a path that healed while they
+    /// were kept (`on_path_down = "backup"`, or the last path of a family): their
+    /// retransmission timer backed off through the outage, so the next decision
+    /// destroys them and makes them again (`ConnectionTracker.update`).
+    public var rebuild: Set<AddressAndPort> = []
 
     /// A hand-made subflow, by its local address and its peer's address and port.
     public struct ManualSubflow: Hashable, Sendable {
