@@ -34,6 +34,17 @@ final class Reconciler: @unchecked Sendable {
     /// that acted on it: a path counted higher now healed since, and its endpoint
     /// is replaced once (`Planner.plan`'s `rebuild`), not on every pass.
     private(set) var actedHeals: [PathKey: Int] = [:]
+    /// When the endpoints replaced on healing are to be added again (the endpoint
+    /// thread runs a pass then): `readdDelay` after their delete, time for the
+    /// peer to take the RM_ADDR it sent before a new subflow joins with the same
+    /// address id (`Planner.replace`).
+    private(set) var readdAt: ContinuousClock.Instant?
+    /// The endpoints so deleted: no pass before `readdAt` adds them (a pass the
+    /// heal's own routing change triggers comes at once).
+    private(set) var heldBack: Set<IPAddress> = []
+    /// Longer than the RM_ADDR takes over a loaded path (a queue of tens of ms
+    /// and the RTT), short enough for failback within a second of healing.
+    static let readdDelay = Duration.milliseconds(300)
 
     /// Where endpoint changes are published (`subscribe`).
     let hub: EventHub
@@ -177,6 +188,12 @@ final class Reconciler: @unchecked Sendable {
         return parts.joined(separator: " ")
     }
 
+    /// The pass at `readdAt` runs now.
+    func readdDue() {
+        readdAt = nil
+        heldBack = []
+    }
+
     /// The store holds a new policy (a reload): its warnings are said again.
     func policyReplaced() {
         lastWarnings = []
@@ -191,7 +208,9 @@ final class Reconciler: @unchecked Sendable {
     func reconcile(trigger: String, network: NetworkSnapshot? = nil, health: PathHealthView = .none) -> Bool {
         let plan: EndpointPlan
         let healed = health.healed(since: actedHeals)
-        do { plan = try kernel.observe(owned: owned, policy: policy, network: network, health: health, rebuild: healed) } catch {
+        do {
+            plan = try kernel.observe(owned: owned, policy: policy, network: network, health: health, rebuild: healed, holdBack: heldBack)
+        } catch {
             logger.error("cannot read the kernel's state", metadata: ["trigger": "\(trigger)", "error": "\(error)"])
             return false
         }
@@ -207,16 +226,20 @@ final class Reconciler: @unchecked Sendable {
         var ok = true
         var refused: Set<IPAddress> = []
         for change in plan.changes {
-            // A replacement whose delete was refused is not added: the endpoint is still there, still ours.
-            if case .add(let e, _) = change, plan.replacedOnHeal[e.address] != nil, refused.contains(e.address) { continue }
             let applied = apply(change, trigger: trigger)
             if !applied { refused.insert(change.endpoint.address) }
             ok = applied && ok
         }
-        // A heal is acted on once its replacements went through (a refused one is planned again).
+        // A heal is acted on once its replacement's delete went through (a refused one is planned again);
+        // the endpoint deleted is added again by the pass at `readdAt`.
         var acted = health.heals
         for (address, key) in plan.replacedOnHeal where refused.contains(address) { acted[key] = nil }
         actedHeals.merge(acted) { _, new in new }
+        let replaced = plan.replacedOnHeal.keys.filter { !refused.contains($0) }
+        if !replaced.isEmpty {
+            heldBack.formUnion(replaced)
+            readdAt = .now + Self.readdDelay
+        }
         // A refused change that is no longer planned (its address went, the
         // policy changed, someone else made it): nothing is left to retry.
         let planned = Set(plan.changes.map(Self.refusalKey))
