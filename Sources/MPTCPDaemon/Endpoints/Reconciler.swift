@@ -302,16 +302,13 @@ final class Reconciler: @unchecked Sendable {
             case .add(let endpoint, _):
                 // Record first: if we die between the two steps, the next run adopts it.
                 let record = OwnedEndpoint(id: endpoint.id, address: endpoint.address)
-                let recorded = owned.insert(record).inserted
-                if recorded { persist() }
+                owned.insert(record)
+                persist()
                 do {
                     try kernel.endpoints.addEndpoint(endpoint)
                 } catch {
-                    // Recorded before this add, it is an endpoint of ours still there: it stays recorded.
-                    if recorded {
-                        owned.remove(record)
-                        persist()
-                    }
+                    owned.remove(record)
+                    persist()
                     throw error
                 }
                 meta["flags"] = "\(endpoint.flags.names.joined(separator: ","))"
