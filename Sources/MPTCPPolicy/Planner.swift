@@ -65,6 +65,10 @@ public struct EndpointPlan: Hashable, Sendable {
     /// Every address that is not used, with why: users ask "why has this
     /// interface no subflow?".
     public var skipped: [SkippedAddress] = []
+    /// Endpoints replaced because their path healed (`Planner.plan`'s
+    /// `rebuild`): deleted by this plan, added again by the next; by address, with
+    /// the path. The consumer counts the heal acted on once the delete went through.
+    public var replacedOnHeal: [IPAddress: PathKey] = [:]
 
     public var isEmpty: Bool { changes.isEmpty }
 }
@@ -227,8 +231,16 @@ public enum Planner {
     /// `health`: the paths' health, which steers (`desiredEndpoints`): a withdrawn
     /// path's endpoint is deleted (the kernel sends RM_ADDR and closes its subflows)
     /// and added again once it heals (the kernel then opens its subflows at once).
+    /// `rebuild`: the paths that healed since the caller last acted
+    /// (`PathHealthView.healed(since:)`): an owned endpoint of theirs that is still
+    /// there (kept as backup, or as the last path of its family) is deleted, to be
+    /// added again by the next plan (`replace`), so the kernel closes the
+    /// subflows kept through the outage, whose retransmission timer backed off,
+    /// and opens new ones. `holdBack`: addresses such a plan deleted, not added
+    /// again until the caller's moment has come.
     public static func plan(policy: Policy, network: NetworkSnapshot, endpoints: [Endpoint],
-                            owned: Set<OwnedEndpoint>, health: PathHealthView = .none, cap: Int = endpointCap) -> EndpointPlan {
+                            owned: Set<OwnedEndpoint>, health: PathHealthView = .none, rebuild: Set<PathKey> = [],
+                            holdBack: Set<IPAddress> = [], cap: Int = endpointCap) -> EndpointPlan {
         var plan = EndpointPlan()
         var excluded: [IPAddress: String] = [:]
         var candidates = desiredEndpoints(policy: policy, network: network, health: health, excluded: &excluded)
@@ -285,12 +297,13 @@ public enum Planner {
                 continue  // re-added below
             }
             satisfied.insert(e.address)
+            if rebuild.contains(PathSteering.key(d)) { replace(e, with: d, in: &plan, &deletes); continue }
             let changeable: EndpointFlags = [.backup, .fullmesh]
             let want = e.flags.subtracting(changeable).union(d.flags.intersection(changeable))
             if want != e.flags { sets.append(.setFlags(e, to: want, reason: d.reason)) }
         }
         var usedIDs = Set(endpoints.map(\.id))
-        for d in kept where !satisfied.contains(d.address) {
+        for d in kept where !satisfied.contains(d.address) && !holdBack.contains(d.address) {
             guard let id = AddressID.lowestFree(excluding: usedIDs) else { break }
             usedIDs.insert(id)
             adds.append(.add(Endpoint(id: id, address: d.address, flags: d.flags, interfaceIndex: d.interfaceIndex), reason: d.reason))
@@ -303,6 +316,22 @@ public enum Planner {
             }
         }
         return plan
+    }
+
+    /// The endpoint `e` of a healed path, deleted to be added again with the
+    /// flags `d` wants now: the only way to the in-kernel PM's stale subflows, as
+    /// the kernel resets no subflow of its own.
+    ///
+    /// Only the delete is planned: the caller's next pass, a moment later, adds
+    /// it again like any wanted address missing. Added at once, the new subflow
+    /// from the connection's initial address would join with address id 0 before
+    /// the peer got the RM_ADDR (id 0) the delete sent over another, maybe
+    /// queued, path, and the peer would close it with the old one.
+    static func replace(_ e: Endpoint, with d: DesiredEndpoint, in plan: inout EndpointPlan,
+                        _ deletes: inout [EndpointChange]) {
+        deletes.append(.delete(e, reason: "replaced: \(PathSteering.key(d)) healed: its subflows, kept through the outage, "
+            + "wait on a backed-off retransmission timer; added again in a moment"))
+        plan.replacedOnHeal[e.address] = PathSteering.key(d)
     }
 
     /// The record after `change` was applied: what was found before the daemon

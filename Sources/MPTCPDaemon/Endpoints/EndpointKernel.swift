@@ -18,12 +18,15 @@ struct EndpointKernel: @unchecked Sendable {
 
     /// Everything the planner needs, read now, planned.
     /// `snapshot`: links and addresses the caller has just read (else read here);
-    /// `health`: the paths' health, which steers.
+    /// `health`: the paths' health, which steers; `rebuild`: the healed paths
+    /// whose endpoints are replaced, `holdBack` the addresses so deleted and not
+    /// to be added yet (`Planner.plan`).
     func observe(owned: Set<OwnedEndpoint>, policy: Policy, network snapshot: NetworkSnapshot? = nil,
-                 health: PathHealthView = .none) throws -> EndpointPlan {
+                 health: PathHealthView = .none, rebuild: Set<PathKey> = [], holdBack: Set<IPAddress> = []) throws -> EndpointPlan {
         let snapshot = try snapshot ?? network.read()
         let endpoints = try endpoints.endpoints()
-        return Planner.plan(policy: policy, network: snapshot, endpoints: endpoints, owned: owned, health: health)
+        return Planner.plan(policy: policy, network: snapshot, endpoints: endpoints, owned: owned, health: health, rebuild: rebuild,
+                            holdBack: holdBack)
     }
 
     /// Applies one namespace-wide setting.

@@ -30,6 +30,21 @@ final class Reconciler: @unchecked Sendable {
     /// times in a row: the first refusal is logged as an error, repeats at debug
     /// level, so a lasting cause neither floods the journal nor goes unseen.
     private var refusals: [String: Int] = [:]
+    /// Each path's heal count (`PathHealthView.Verdict.heals`) as of the last pass
+    /// that acted on it: a path counted higher now healed since, and its endpoint
+    /// is replaced once (`Planner.plan`'s `rebuild`), not on every pass.
+    private(set) var actedHeals: [PathKey: Int] = [:]
+    /// When the endpoints replaced on healing are to be added again (the endpoint
+    /// thread runs a pass then): `readdDelay` after their delete, time for the
+    /// peer to take the RM_ADDR it sent before a new subflow joins with the same
+    /// address id (`Planner.replace`).
+    private(set) var readdAt: ContinuousClock.Instant?
+    /// The endpoints so deleted: no pass before `readdAt` adds them (a pass the
+    /// heal's own routing change triggers comes at once).
+    private(set) var heldBack: Set<IPAddress> = []
+    /// Longer than the RM_ADDR takes over a loaded path (a queue of tens of ms
+    /// and the RTT), short enough for failback within a second of healing.
+    static let readdDelay = Duration.milliseconds(300)
 
     /// Where endpoint changes are published (`subscribe`).
     let hub: EventHub
@@ -173,6 +188,12 @@ final class Reconciler: @unchecked Sendable {
         return parts.joined(separator: " ")
     }
 
+    /// The pass at `readdAt` runs now.
+    func readdDue() {
+        readdAt = nil
+        heldBack = []
+    }
+
     /// The store holds a new policy (a reload): its warnings are said again.
     func policyReplaced() {
         lastWarnings = []
@@ -181,11 +202,15 @@ final class Reconciler: @unchecked Sendable {
     /// One pass: observe, plan, apply. Returns false when a change failed (the
     /// caller retries soon). `network`: links and addresses the caller has just
     /// read for this pass (else they are read here). `health`: the paths' health
-    /// as of this pass: a withdrawn path's endpoint is deleted, a demoted one's set backup.
+    /// as of this pass: a withdrawn path's endpoint is deleted, a demoted one's set
+    /// backup, and a healed one's still there replaced, once per heal.
     @discardableResult
     func reconcile(trigger: String, network: NetworkSnapshot? = nil, health: PathHealthView = .none) -> Bool {
         let plan: EndpointPlan
-        do { plan = try kernel.observe(owned: owned, policy: policy, network: network, health: health) } catch {
+        let healed = health.healed(since: actedHeals)
+        do {
+            plan = try kernel.observe(owned: owned, policy: policy, network: network, health: health, rebuild: healed, holdBack: heldBack)
+        } catch {
             logger.error("cannot read the kernel's state", metadata: ["trigger": "\(trigger)", "error": "\(error)"])
             return false
         }
@@ -199,8 +224,21 @@ final class Reconciler: @unchecked Sendable {
         }
         report(plan)
         var ok = true
+        var refused: Set<IPAddress> = []
         for change in plan.changes {
-            ok = apply(change, trigger: trigger) && ok
+            let applied = apply(change, trigger: trigger)
+            if !applied { refused.insert(change.endpoint.address) }
+            ok = applied && ok
+        }
+        // A heal is acted on once its replacement's delete went through (a refused one is planned again);
+        // the endpoint deleted is added again by the pass at `readdAt`.
+        var acted = health.heals
+        for (address, key) in plan.replacedOnHeal where refused.contains(address) { acted[key] = nil }
+        actedHeals.merge(acted) { _, new in new }
+        let replaced = plan.replacedOnHeal.keys.filter { !refused.contains($0) }
+        if !replaced.isEmpty {
+            heldBack.formUnion(replaced)
+            readdAt = .now + Self.readdDelay
         }
         // A refused change that is no longer planned (its address went, the
         // policy changed, someone else made it): nothing is left to retry.

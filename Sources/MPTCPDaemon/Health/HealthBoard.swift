@@ -11,6 +11,9 @@ final class HealthBoard: Sendable {
         var view = PathHealthView.none
         var paths: [PathRecord] = []
         var running = false
+        /// Times each path left `down` (kept when a path leaves the view: a
+        /// count never goes back while the thread runs).
+        var heals: [PathKey: Int] = [:]
     }
 
     private let box = NIOLockedValueBox(Content())
@@ -22,8 +25,22 @@ final class HealthBoard: Sendable {
     /// health thread does not run.
     var paths: [PathRecord]? { box.withLockedValue { $0.running ? $0.paths : nil } }
 
-    /// Replaces the verdicts (health thread only).
-    func publish(_ view: PathHealthView) { box.withLockedValue { $0.view = view } }
+    /// Replaces the verdicts (health thread only), counting the heals: a path
+    /// `down` in the verdicts replaced and not `down` in these left `down` once
+    /// more (`PathHealthView.Verdict.heals`). The thread publishes after every
+    /// step with a transition, so only a path that went down, healed and went down
+    /// again within one step goes uncounted, and it needs no rebuild then: it is
+    /// down.
+    func publish(_ view: PathHealthView) {
+        box.withLockedValue { content in
+            var counted = view
+            for (key, verdict) in view.paths {
+                if content.view.paths[key]?.state == .down && verdict.state != .down { content.heals[key, default: 0] += 1 }
+                counted.paths[key]?.heals = content.heals[key] ?? 0
+            }
+            content.view = counted
+        }
+    }
 
     /// Replaces what `paths` shows (health thread only).
     func publish(paths: [PathRecord]) { box.withLockedValue { $0.paths = paths } }

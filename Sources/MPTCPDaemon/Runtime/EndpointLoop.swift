@@ -73,7 +73,7 @@ final class EndpointLoop: @unchecked Sendable {
         started(.success(()))
         scheduleResync(after: policies.current.daemon.resyncInterval)
         while true {
-            var why = doorbell.wait(until: [retries.retryAt, resyncAt].compactMap { $0 }.min())
+            var why = doorbell.wait(until: [retries.retryAt, resyncAt, reconciler.readdAt].compactMap { $0 }.min())
             if why.contains(.stop) { break }
             why.formUnion(dueDeadlines())
             if !why.isEmpty { pass(why) }
@@ -88,6 +88,11 @@ final class EndpointLoop: @unchecked Sendable {
         if let at = retries.retryAt, at <= now {
             due.insert(.retry)
             retries.retryDue()
+        }
+        // Endpoints replaced on healing are added again (`Reconciler.readdAt`).
+        if let at = reconciler.readdAt, at <= now {
+            due.insert(.health)
+            reconciler.readdDue()
         }
         if let at = resyncAt, at <= now {
             due.insert(.resync)

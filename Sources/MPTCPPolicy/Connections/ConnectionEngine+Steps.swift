@@ -70,6 +70,35 @@ struct DecisionSteps {
         }
     }
 
+    /// 1b. Subflows kept through an outage of a path that healed since
+    ///     (`memory.rebuild`) are destroyed: their retransmission timer backed off
+    ///     while the path was down, so they would carry nothing until their next
+    ///     retransmission (seconds to minutes). Out of `alive`, their slots are
+    ///     missing and created anew by this decision, with the backup flag wanted
+    ///     now. A server leaves them to the client, which made them; hand-made ones
+    ///     stay as the operator made them.
+    mutating func rebuildHealed() {
+        guard !d.memory.rebuild.isEmpty else { return }
+        defer { d.memory.rebuild = [] }
+        guard c.side == .client else { return }
+        var kept: [SubflowView] = []
+        for s in alive {
+            guard d.memory.rebuild.contains(s.local),
+                  !d.memory.manual.contains(ConnectionMemory.ManualSubflow(local: s.local.address, remote: s.remote)) else {
+                kept.append(s)
+                continue
+            }
+            let name = context.network.link(s.interfaceIndex)?.name ?? usable[s.local.address]?.interfaceName ?? "its interface"
+            d.actions.append(.destroy(s, reason: "rebuilt: the path of \(s.local.address) (\(name)) healed, and this subflow, "
+                + "kept through the outage, waits on a backed-off retransmission timer; made again at once"))
+            // A join still under way from the outage is asked for again too.
+            d.memory.pending = d.memory.pending.filter { slot, _ in
+                !(slot.local == s.local.address && slot.remote == s.remote.address && slot.remotePort == s.remote.port)
+            }
+        }
+        alive = kept
+    }
+
     /// 2. Steering state: is a primary (non-backup, active-role) path up? A join
     ///    still under way is no path. Handover subflows open when none is, and
     ///    close once one has been back for `failback_hold`.
@@ -104,9 +133,11 @@ struct DecisionSteps {
         case .single:
             break
         case .fullmesh:
+            // The initial pair has its path, as long as the initial subflow lives (a rebuild may have destroyed it).
+            let initialAlive = alive.contains(where: isInitial)
             for l in locals {
                 for r in remotes where r.address.isIPv4 == l.address.isIPv4 {
-                    if l.address == c.local.address && r == c.remote { continue }  // the initial subflow
+                    if l.address == c.local.address && r == c.remote && initialAlive { continue }
                     wanted.append((SubflowSlot(local: l.address, remote: r.address, remotePort: r.port, index: 0), l))
                 }
             }

@@ -69,6 +69,7 @@ public enum ConnectionEngine {
                               listeners: [Listener]? = nil, subflowsKnown: Bool = true) -> ConnectionDecision {
         var steps = DecisionSteps(context, connection: c, memory: memory, now: now, jitter: jitter)
         steps.withdrawUnusableAddresses()
+        steps.rebuildHealed()
         steps.steer()
         steps.chooseSlots()
         steps.matchSubflows(subflowsKnown: subflowsKnown)

@@ -27,6 +27,12 @@ public struct ConnectionMemory: Hashable, Sendable {
     /// it is not. A backup flag set by anyone else stays as it is.
     public var initialDemotedByHealth = false
 
+    /// Subflows (by local address and port) on a path that healed while they
+    /// were kept (`on_path_down = "backup"`, or the last path of a family): their
+    /// retransmission timer backed off through the outage, so the next decision
+    /// destroys them and makes them again (`ConnectionTracker.update`).
+    public var rebuild: Set<AddressAndPort> = []
+
     /// A hand-made subflow, by its local address and its peer's address and port.
     public struct ManualSubflow: Hashable, Sendable {
         public var local: IPAddress

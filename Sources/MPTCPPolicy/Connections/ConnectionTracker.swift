@@ -18,6 +18,9 @@ public struct ConnectionTracker: Sendable {
     var refusedWarned: Set<String> = []
     /// Creations decided and not yet sent (`takeCreates`).
     var queuedCreates: [PendingCreate] = []
+    /// Each path's heal count as of the last `update` (`PathHealthView.Verdict.heals`):
+    /// a path counted higher has healed since, and its subflows are rebuilt once.
+    var actedHeals: [PathKey: Int] = [:]
 
     public init(policy: Policy, network: NetworkSnapshot, seed: UInt64) {
         context = ConnectionEngine.Context(policy: policy, network: network)
@@ -29,21 +32,34 @@ public struct ConnectionTracker: Sendable {
     /// warning about again. A path that heals (was `down` or `degraded`, is
     /// usable now) has its subflows' backoff forgotten, so the decision re-creates
     /// them at once rather than at a retry time set while the path was broken.
+    /// A path that left `down` since the last update (its heal count grew) has
+    /// the subflows it kept through the outage marked to be rebuilt
+    /// (`ConnectionMemory.rebuild`): their retransmission timer backed off.
     public mutating func update(policy: Policy, network: NetworkSnapshot, health: PathHealthView = .none,
                                 policyChanged: Bool = false) {
         let healed = Self.healedAddresses(from: context.health, to: health, network: network)
+        let rebuilt = Self.addresses(of: health.healed(since: actedHeals), network: network)
+        actedHeals.merge(health.heals) { _, new in new }
         context = ConnectionEngine.Context(policy: policy, network: network, health: health)
         if policyChanged { refusedWarned = [] }
-        guard !healed.isEmpty else { return }
-        for (token, var entry) in connections where entry.memory.failures.keys.contains(where: { healed.contains($0.local) }) {
-            entry.memory.failures = entry.memory.failures.filter { !healed.contains($0.key.local) }
+        let forgotten = healed.union(rebuilt)
+        guard !forgotten.isEmpty else { return }
+        for (token, var entry) in connections {
+            let stale = entry.view.subflows.filter { rebuilt.contains($0.local.address) }.map(\.local)
+            guard !stale.isEmpty || entry.memory.failures.keys.contains(where: { forgotten.contains($0.local) }) else { continue }
+            entry.memory.rebuild.formUnion(stale)
+            entry.memory.failures = entry.memory.failures.filter { !forgotten.contains($0.key.local) }
             connections[token] = entry
         }
     }
 
     /// The addresses of the paths usable in `new` that were not in `old`.
     static func healedAddresses(from old: PathHealthView, to new: PathHealthView, network: NetworkSnapshot) -> Set<IPAddress> {
-        let healed = Set(old.paths.keys.filter { !old.state(of: $0).isUsable && new.state(of: $0).isUsable })
+        addresses(of: Set(old.paths.keys.filter { !old.state(of: $0).isUsable && new.state(of: $0).isUsable }), network: network)
+    }
+
+    /// The addresses on the paths `healed` (interface × family) in `network`.
+    static func addresses(of healed: Set<PathKey>, network: NetworkSnapshot) -> Set<IPAddress> {
         guard !healed.isEmpty else { return [] }
         let names = Dictionary(network.links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
         return Set(network.addresses.filter { a in

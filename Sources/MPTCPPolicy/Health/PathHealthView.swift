@@ -15,11 +15,18 @@ public struct PathHealthView: Hashable, Sendable {
         public var onPathDown: ProbeSettings.OnPathDown
         /// Why it is in this state ("3 probes to 10.1.1.1 lost in a row"), for plan reasons and logs.
         public var evidence: String
+        /// How many times the path has left `down` since the health thread
+        /// started (counted by the daemon's `HealthBoard`): the heal as an event,
+        /// which a consumer compares with the count it last acted on (`healed(since:)`),
+        /// so no heal is missed between two passes nor acted on twice.
+        public var heals: Int
 
-        public init(state: PathHealthState, onPathDown: ProbeSettings.OnPathDown = .withdraw, evidence: String = "") {
+        public init(state: PathHealthState, onPathDown: ProbeSettings.OnPathDown = .withdraw, evidence: String = "",
+                    heals: Int = 0) {
             self.state = state
             self.onPathDown = onPathDown
             self.evidence = evidence
+            self.heals = heals
         }
     }
 
@@ -32,4 +39,19 @@ public struct PathHealthView: Hashable, Sendable {
 
     /// The state of `key`; `unknown` when the view has no verdict for it.
     public func state(of key: PathKey) -> PathHealthState { paths[key]?.state ?? .unknown }
+
+    /// Each judged path's heal count, for a consumer to remember as acted on
+    /// (merged into what it remembers: a path gone from the view keeps its count).
+    public var heals: [PathKey: Int] { paths.mapValues(\.heals) }
+
+    /// The paths that healed (left `down`) since a consumer last acted, by the
+    /// counts it acted on (`acted`; a path missing counts 0), and are not `down`
+    /// again now. Their subflows, kept through the outage (`on_path_down =
+    /// "backup"`, or the last path of a family), have a retransmission timer
+    /// backed off for as long as it lasted: the consumer rebuilds them (the
+    /// userspace PM destroys and re-creates them, the in-kernel PM's endpoint is
+    /// replaced) rather than wait for their next retransmission.
+    public func healed(since acted: [PathKey: Int]) -> Set<PathKey> {
+        Set(paths.filter { key, verdict in verdict.heals > (acted[key] ?? 0) && verdict.state != .down }.keys)
+    }
 }

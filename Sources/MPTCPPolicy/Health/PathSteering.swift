@@ -14,9 +14,12 @@ import MPTCPKit
 ///   `up` (or `unknown`, which counts as `up`).
 ///
 /// A path is an interface and a family (`PathKey`); a path the view has no
-/// verdict for steers as before. Healing needs nothing here: the next plan
-/// simply wants the address again (and the userspace PM forgets the path's
-/// backoff, `ConnectionTracker.update`).
+/// verdict for steers as before. On healing the next plan simply wants the
+/// address again (and the userspace PM forgets the path's backoff,
+/// `ConnectionTracker.update`); subflows kept through the outage (backup, or the
+/// last path of a family) are rebuilt once per heal, their retransmission timer
+/// having backed off (`PathHealthView.healed(since:)`: the userspace PM destroys
+/// and re-creates them, the in-kernel PM's endpoint is replaced, `Planner.plan`).
 enum PathSteering {
     /// The steered addresses, and those withdrawn with why ("eth1/ipv4 is down: …").
     struct Outcome {
