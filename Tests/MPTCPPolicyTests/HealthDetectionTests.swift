@@ -157,6 +157,29 @@ import Testing
         #expect(h.state == .up)
     }
 
+    @Test func aSubflowThatJoinsOrReappearsIsNotAckProgress() {
+        var h = answeredOnce()
+        for seq: UInt16 in 2...4 {
+            h.probeSent(sequence: seq, at: ms(400 * Int(seq)))
+            _ = h.tick(at: ms(400 * Int(seq) + 399))
+        }
+        #expect(h.state == .down)
+        func sample(_ subflows: Int, _ established: Int, acked: UInt64) -> PassiveSample {
+            PassiveSample(subflows: subflows, established: established, bytesAcked: acked, maxBackoff: 0,
+                          hasUnackedData: false, lastAckAge: nil)
+        }
+        var all: [PathTransition] = []
+        // A stalled subflow, then a second one (its handshake: one byte acked), then the first missing from a dump.
+        all += h.passive(sample(1, 1, acked: 5000), at: ms(2000))
+        all += h.passive(sample(2, 2, acked: 5001), at: ms(2200))
+        all += h.passive(sample(1, 1, acked: 1), at: ms(2400))
+        all += h.passive(sample(2, 2, acked: 5001), at: ms(2600))
+        #expect(all.isEmpty && h.state == .down, "\(all)")
+        // The same two subflows, more acked: progress.
+        all += h.passive(sample(2, 2, acked: 9000), at: ms(2800))
+        #expect(all.map(\.to) == [.up], "\(all)")
+    }
+
     @Test func aProbeAnsweredSinceTheLastAckVetoesAPassiveDown() {
         var h = answeredOnce()
         h.probeSent(sequence: 2, at: ms(1000))

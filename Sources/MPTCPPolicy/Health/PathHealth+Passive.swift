@@ -40,10 +40,18 @@ extension PathHealth {
     }
 
     /// Takes the sample's byte counts; the proof of life they give, if any.
+    ///
+    /// The sums are compared only between two samples of the same subflows (as
+    /// many, as many established): a subflow that joins, closes or is missing
+    /// from one dump changes the sum without a byte moving (a subflow's
+    /// handshake alone counts one byte acked). Such a sample sets a new baseline.
     private mutating func progress(_ sample: PassiveSample, at now: Duration) -> String? {
-        let acked = lastBytesAcked, received = lastBytesReceived, previousAt = lastSampleAt
+        let sameSubflows = lastSubflows.map { $0 == (sample.subflows, sample.established) } ?? false
+        let acked = sameSubflows ? lastBytesAcked : nil, received = sameSubflows ? lastBytesReceived : nil
+        let previousAt = lastSampleAt
         lastBytesAcked = sample.bytesAcked
         lastBytesReceived = sample.bytesReceived
+        lastSubflows = (sample.subflows, sample.established)
         lastSampleAt = now
         if let received, sample.bytesReceived > received {
             receivingSince = receivingSince ?? previousAt ?? now

@@ -115,6 +115,8 @@ public struct PathHealth: Sendable {
     var goodSince: Duration?
     var lastBytesAcked: UInt64?
     var lastBytesReceived: UInt64?
+    /// Subflows and established subflows in the last sample (`progress` compares like with like).
+    var lastSubflows: (Int, Int)?
     /// Since when every passive sample has shown bytes received (the sample before the first that did).
     var receivingSince: Duration?
     var lastSampleAt: Duration?
