@@ -15,7 +15,8 @@ public struct AddressTraffic: Hashable, Sendable {
     /// the peer. Growth proves only the way in (a peer keeps sending for up to
     /// a window after our ACKs stopped reaching it, and its FIN counts one).
     public var bytesReceived: UInt64 = 0
-    /// Largest `tcpi_backoff` (RTO doublings) over the subflows; 0 when none reports one.
+    /// Largest `tcpi_backoff` (RTO doublings) over the subflows with unacknowledged
+    /// data past their handshake; 0 when none.
     public var maxBackoff: UInt8 = 0
     /// Whether any subflow has unacknowledged data in flight (`TCPInfo.hasUnackedData`).
     public var hasUnackedData = false
@@ -28,15 +29,18 @@ public struct AddressTraffic: Hashable, Sendable {
 
     /// Counts one subflow: its TCP state as sock_diag reports it and its
     /// `tcp_info` (nil when the dump carried none: then it counts as a subflow
-    /// and by its state only).
+    /// and by its state only). The stall figures (unacknowledged data, back-off,
+    /// last ACK) come from subflows past their handshake with data in flight: a
+    /// join whose SYN goes unanswered (a peer address this path cannot reach)
+    /// says nothing about the data the path carries.
     public mutating func add(state: TCPState, tcpInfo info: TCPInfo?) {
         subflows += 1
         if state.carriesTraffic { established += 1 }
         guard let info else { return }
         bytesAcked = bytesAcked &+ (info.bytesAcked ?? 0)
         bytesReceived = bytesReceived &+ (info.bytesReceived ?? 0)
+        guard info.hasUnackedData, state != .synSent, state != .synReceived, state != .newSynReceived else { return }
         maxBackoff = max(maxBackoff, info.backoff)
-        guard info.hasUnackedData else { return }
         hasUnackedData = true
         if let age = info.lastAckReceivedMilliseconds { lastAckAgeMilliseconds = min(lastAckAgeMilliseconds ?? age, age) }
     }

@@ -297,7 +297,7 @@ public enum Planner {
                 continue  // re-added below
             }
             satisfied.insert(e.address)
-            if rebuild.contains(PathSteering.key(d)) { replace(e, with: d, in: &plan, &deletes); continue }
+            if rebuild.contains(PathSteering.key(d)), otherPathUsable(than: d, among: kept) { replace(e, with: d, in: &plan, &deletes); continue }
             let changeable: EndpointFlags = [.backup, .fullmesh]
             let want = e.flags.subtracting(changeable).union(d.flags.intersection(changeable))
             if want != e.flags { sets.append(.setFlags(e, to: want, reason: d.reason)) }
@@ -327,6 +327,19 @@ public enum Planner {
     /// from the connection's initial address would join with address id 0 before
     /// the peer got the RM_ADDR (id 0) the delete sent over another, maybe
     /// queued, path, and the peer would close it with the old one.
+    /// Whether another wanted address of `d`'s family is on a path not `down`.
+    /// A healed path's endpoint is replaced only then: with none, its subflows
+    /// are all the connections have (a single uplink), and deleting the endpoint
+    /// would close them, the initial one included; their own retransmission
+    /// brings them back instead.
+    static func otherPathUsable(than d: DesiredEndpoint, among wanted: [DesiredEndpoint]) -> Bool {
+        let key = PathSteering.key(d)
+        return wanted.contains { o in
+            let k = PathSteering.key(o)
+            return k != key && k.family == key.family && o.health != .down
+        }
+    }
+
     static func replace(_ e: Endpoint, with d: DesiredEndpoint, in plan: inout EndpointPlan,
                         _ deletes: inout [EndpointChange]) {
         deletes.append(.delete(e, reason: "replaced: \(PathSteering.key(d)) healed: its subflows, kept through the outage, "

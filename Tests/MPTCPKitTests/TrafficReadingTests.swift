@@ -140,6 +140,20 @@ import Testing
         #expect(Self.stream(msk: msk, tcp: [], addresses: addresses, peersPerFamily: 0).peers.isEmpty)
     }
 
+    @Test func aJoinWhoseSYNGoesUnansweredIsNoStall() {
+        var a = AddressTraffic()
+        var syn = TCPInfo(state: .synSent, backoff: 4)
+        syn.unacked = 1
+        syn.lastAckReceivedMilliseconds = 9000
+        a.add(state: .synSent, tcpInfo: syn)
+        var idle = TCPInfo(state: .established, backoff: 3)
+        idle.bytesAcked = 10
+        a.add(state: .established, tcpInfo: idle)
+        #expect(a.subflows == 2 && a.established == 1 && a.bytesAcked == 10)
+        #expect(!a.hasUnackedData && a.maxBackoff == 0 && a.lastAckAgeMilliseconds == nil,
+                "a SYN retransmitted, and a back-off left on a subflow with nothing in flight, are no stall")
+    }
+
     @Test func aPathsAddressesAddUpAsOneSum() {
         var a = AddressTraffic()
         a.add(state: .established, tcpInfo: nil)

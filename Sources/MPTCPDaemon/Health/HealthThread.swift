@@ -40,14 +40,18 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
     /// Nil when the wake-up descriptor cannot be made (the daemon then runs without health).
     init?(namespace: NetworkNamespace, hub: EventHub, doorbell: Doorbell, board: HealthBoard, logger: Logger) {
         var fds: [Int32] = [0, 0]
+        // Non-blocking: the thread drains it until empty (`read` > 0) and must not wait there.
         guard pipe(&fds) == 0 else {
             logger.error("cannot make the health thread's wake-up pipe; running without path health",
                          metadata: ["errno": "\(errno)"])
             return nil
         }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        for fd in fds where fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0 {
+            logger.error("cannot make the health thread's wake-up pipe non-blocking; running without path health",
+                         metadata: ["errno": "\(errno)", "fd": "\(fd)"])
+            close(fds[0])
+            close(fds[1])
+            return nil
         }
         (wake, wakeWrite) = (fds[0], fds[1])
         self.namespace = namespace

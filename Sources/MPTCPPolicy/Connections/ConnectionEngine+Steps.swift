@@ -76,15 +76,24 @@ struct DecisionSteps {
     ///     retransmission (seconds to minutes). Out of `alive`, their slots are
     ///     missing and created anew by this decision, with the backup flag wanted
     ///     now. A server leaves them to the client, which made them; hand-made ones
-    ///     stay as the operator made them.
+    ///     stay as the operator made them. The initial subflow is rebuilt only
+    ///     where the strategy makes its pair again (fullmesh, per-interface), and
+    ///     nothing is destroyed unless a subflow that carries traffic stays: a
+    ///     connection is never left without one, whatever its path went through.
     mutating func rebuildHealed() {
         guard !d.memory.rebuild.isEmpty else { return }
         defer { d.memory.rebuild = [] }
         guard c.side == .client else { return }
+        let remakesInitial = p.strategy == .fullmesh || p.strategy == .perInterface
+        let rebuild = d.memory.rebuild, manual = d.memory.manual, connection = c
+        let stale = { (s: SubflowView) in
+            rebuild.contains(s.local) && (remakesInitial || !ConnectionEngine.isInitial(s, connection))
+                && !manual.contains(ConnectionMemory.ManualSubflow(local: s.local.address, remote: s.remote))
+        }
+        guard alive.contains(where: { $0.carriesTraffic && !stale($0) }) else { return }
         var kept: [SubflowView] = []
         for s in alive {
-            guard d.memory.rebuild.contains(s.local),
-                  !d.memory.manual.contains(ConnectionMemory.ManualSubflow(local: s.local.address, remote: s.remote)) else {
+            guard stale(s) else {
                 kept.append(s)
                 continue
             }

@@ -6,8 +6,14 @@ extension PathHealth {
     /// among them: when the last peer that answered is gone (its connections
     /// closed), the gateway's answers count again, or a `down` path probed at
     /// its gateway alone could never come back.
+    /// What is known of targets no longer probed is forgotten (a long-running
+    /// client's `peers` come and go with its connections): one that comes
+    /// back must answer again before its losses count.
     public mutating func retarget(_ destinations: [ProbeDestination]) {
-        probedDestinations = Set(destinations)
+        let probed = Set(destinations)
+        probedDestinations = probed
+        answeredFar.formIntersection(probed)
+        answeredTargets = answeredTargets.filter { $0.map { probed.contains($0) } ?? true }
     }
 
     /// Whether a far target still probed has answered: then near answers are no evidence.

@@ -31,12 +31,12 @@ import Testing
         let mine = subflows.filter { Set(path.addresses).contains($0.localAddress) }
         guard !mine.isEmpty else { return nil }
         let infos = mine.compactMap(\.tcpInfo)
-        let stalled = infos.filter(\.hasUnackedData)
+        let stalled = mine.filter { $0.state != .synSent }.compactMap(\.tcpInfo).filter(\.hasUnackedData)
         return PassiveSample(
             subflows: mine.count, established: mine.filter(\.carriesTraffic).count,
             bytesAcked: infos.reduce(0) { $0 &+ ($1.bytesAcked ?? 0) },
             bytesReceived: infos.reduce(0) { $0 &+ ($1.bytesReceived ?? 0) },
-            maxBackoff: Int(infos.map(\.backoff).max() ?? 0), hasUnackedData: !stalled.isEmpty,
+            maxBackoff: Int(stalled.map(\.backoff).max() ?? 0), hasUnackedData: !stalled.isEmpty,
             lastAckAge: stalled.compactMap(\.lastAckReceivedMilliseconds).min().map { .milliseconds(Int64($0)) })
     }
 
