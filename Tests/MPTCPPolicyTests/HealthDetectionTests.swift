@@ -148,11 +148,19 @@ import Testing
         #expect(all.isEmpty && h.state == .down, "\(all)")
     }
 
+    @Test func oneSampleWithMoreReceivedAfterAnIdleSecondIsNoProof() {
+        // Idle readings come a second apart: the peer's FIN shows in one of them.
+        var (h, all) = downThenReceiving([0])
+        all += h.passive(PassiveSample(subflows: 1, established: 1, bytesAcked: 100, bytesReceived: 1, maxBackoff: 0,
+                                       hasUnackedData: false, lastAckAge: nil), at: ms(3000))
+        #expect(all.isEmpty && h.state == .down, "\(all)")
+    }
+
     @Test func aDownloadThatKeepsArrivingForStallAfterLiftsDown() {
         // Samples every 200 ms, each with more data: proof once it lasted stallAfter (1 s).
         let (h, all) = downThenReceiving([0] + Array(repeating: 20_000, count: 7))
         #expect(all.map(\.to) == [.up], "\(all)")
-        #expect(all.first?.at == ms(3000), "data arrived in every sample since the one at 2000 ms; 1 s later")
+        #expect(all.first?.at == ms(3200), "more data in every sample since the one at 2200 ms; 1 s later")
         #expect(all.first?.evidence.contains("data received") == true)
         #expect(h.state == .up)
     }

@@ -48,13 +48,13 @@ extension PathHealth {
     private mutating func progress(_ sample: PassiveSample, at now: Duration) -> String? {
         let sameSubflows = lastSubflows.map { $0 == (sample.subflows, sample.established) } ?? false
         let acked = sameSubflows ? lastBytesAcked : nil, received = sameSubflows ? lastBytesReceived : nil
-        let previousAt = lastSampleAt
         lastBytesAcked = sample.bytesAcked
         lastBytesReceived = sample.bytesReceived
         lastSubflows = (sample.subflows, sample.established)
-        lastSampleAt = now
+        // From the first sample that showed more, not the one before: one sample
+        // that grew after a long gap (the idle reading's 1 s) is one arrival, a FIN perhaps.
         if let received, sample.bytesReceived > received {
-            receivingSince = receivingSince ?? previousAt ?? now
+            receivingSince = receivingSince ?? now
         } else {
             receivingSince = nil
         }

@@ -117,9 +117,8 @@ public struct PathHealth: Sendable {
     var lastBytesReceived: UInt64?
     /// Subflows and established subflows in the last sample (`progress` compares like with like).
     var lastSubflows: (Int, Int)?
-    /// Since when every passive sample has shown bytes received (the sample before the first that did).
+    /// Since when every passive sample has shown more bytes received (the first that did).
     var receivingSince: Duration?
-    var lastSampleAt: Duration?
     /// The last proof of life from the subflows (ack progress, or a lasting download).
     var lastProgressAt: Duration?
 
