@@ -20,12 +20,14 @@ extension ConnectionManagerTests {
         return (Policy(interfaces: [InterfaceRule(names: [try Glob("eth*")], role: .active, position: 1)], connections: [c]), network)
     }
 
-    static func eth1(_ state: PathHealthState) -> PathHealthView {
-        PathHealthView(paths: [PathKey(interface: "eth1", family: .ipv4): PathHealthView.Verdict(state: state, evidence: "3 probes lost")])
+    /// eth1/ipv4 in `state`, with `on_path_down` and the times it healed.
+    static func eth1(_ state: PathHealthState, onPathDown: ProbeSettings.OnPathDown = .withdraw, heals: Int = 0) -> PathHealthView {
+        PathHealthView(paths: [PathKey(interface: "eth1", family: .ipv4):
+            PathHealthView.Verdict(state: state, onPathDown: onPathDown, evidence: "3 probes lost", heals: heals)])
     }
 
-    @Test func anEstablishedSubflowOnADownPathIsWithdrawnAndAskedForAgainWhenItHeals() throws {
-        let (policy, network) = try world()
+    /// The connection established, its join from eth1 asked for and established: that subflow.
+    func joinEstablishedOnEth1() -> AddressAndPort {
         manager.handle([Self.established])
         #expect(kernel.take() == [wantedJoin])
         let subflow = AddressAndPort(address: Self.join, port: 50000)
@@ -33,6 +35,12 @@ extension ConnectionManagerTests {
                                      remoteAddress: Self.remote.address, localPort: subflow.port, remotePort: Self.remote.port,
                                      interfaceIndex: eth1))])
         _ = kernel.take()
+        return subflow
+    }
+
+    @Test func anEstablishedSubflowOnADownPathIsWithdrawnAndAskedForAgainWhenItHeals() throws {
+        let (policy, network) = try world()
+        let subflow = joinEstablishedOnEth1()
         _ = actions()
         manager.update(policy: policy, network: network, health: Self.eth1(.down))
         manager.decideAll()
