@@ -34,7 +34,10 @@ Per setup, in a fresh lab (--runs N, default 5, each):
   failback     uploads blackholed for 2, 10 and 60 s (--outages): from
                removing the drop rule to 64 KiB more acknowledged on path 1's
                subflows (ss -ti bytes_acked, every 50 ms; gave up after
-               --failback-wait s);
+               --failback-wait s); a slower failback than 1 s is traced to
+               failback-trace-SETUP.txt in the log directory (both ends'
+               ss -Mti and MPTcpExt counters every 0.25 s for 12 s after
+               healing, and the daemon's events stamped against it);
   probing      an idle daemon for --probe-window s: ICMP echo requests
                arriving at each router (nft counters) per second, and the
                daemon's CPU (utime+stime from /proc/PID/stat).
@@ -85,6 +88,9 @@ STALL_OUTAGE = 5.0          # the blackhole of the stall/t90 transfers
 CONNECT_OFFSETS = (0.5, 1.0, 2.0, 5.0)
 CONNECT_TIMEOUT = 10.0
 FAILBACK_BYTES = 65536
+FAILBACK_TARGET = 1.0       # the issue's failback target; slower ones are traced
+TRACE_EVERY = 0.25          # FailbackTrace: a snapshot every TRACE_EVERY s ...
+TRACE_SECONDS = 12.0        # ... for TRACE_SECONDS after healing
 WINDOW = 0.25               # the t90 window
 SUSTAIN = 4                 # windows in a row at 90 % (1 s) for t90
 
@@ -405,15 +411,16 @@ class Transfer:
 
 
 def stall_and_t90(rec, t0, t_heal, ref_mbit):
-    """(stall s, t90 s or None) after the blackhole at t0 (monotonic), until t_heal."""
+    """(stall s, t90 s or None, where the stall began in s after the blackhole) after the
+    blackhole at t0 (monotonic), until t_heal."""
     if not rec or rec.get("first") is None:
-        return None, None
+        return None, None, None
     if rec["last"] is None or rec["last"] < t0:
-        return t_heal - t0, None
-    stall = 0.0
+        return t_heal - t0, None, 0.0
+    stall, stall_from = 0.0, None
     for a, b in rec["gaps"]:
-        if b > t0 and a < t_heal:
-            stall = max(stall, min(b, t_heal) - max(a, t0))
+        if b > t0 and a < t_heal and min(b, t_heal) - max(a, t0) > stall:
+            stall, stall_from = min(b, t_heal) - max(a, t0), max(a, t0) - t0
     # t90: the end of the first 250 ms window after the blackhole that reaches 90 % of one
     # path's rate and stays there for SUSTAIN windows in a row (a burst of data released
     # after head-of-line blocking does not count as recovered).
@@ -428,8 +435,8 @@ def stall_and_t90(rec, t0, t_heal, ref_mbit):
         if samples[i][0] > t_heal:
             break
         if all(reaches(i + k * lag) for k in range(SUSTAIN)):
-            return stall, samples[i][0] - t0
-    return stall, None
+            return stall, samples[i][0] - t0, stall_from
+    return stall, None, stall_from
 
 
 def reference_rate(lab):
@@ -465,10 +472,10 @@ def stall_episode(lab, setup, direction, ref):
     time.sleep(max(0.0, t0 + STALL_OUTAGE - time.monotonic()))
     t1, w1 = lab.heal()
     rec = t.finish(120)
-    stall, t90 = stall_and_t90(rec, t0, t1, ref)
+    stall, t90, stall_from = stall_and_t90(rec, t0, t1, ref)
     found = detection(setup, w0, w1)
     settle(setup, w1, found)
-    return {"stall": stall, "t90": t90, "detection": found, "received": rec is not None}
+    return {"stall": stall, "t90": t90, "stall_from": stall_from, "detection": found, "received": rec is not None}
 
 
 def connect_episode(lab, setup, port):
@@ -491,13 +498,66 @@ def connect_episode(lab, setup, port):
     return {"connections": records, "detection": found}
 
 
-def failback_episode(lab, setup, outage, wait):
+class FailbackTrace:
+    """What the client and the server saw around one healing, for a failback slower than
+    FAILBACK_TARGET: every TRACE_EVERY s for TRACE_SECONDS, both ends' `ss -Mtin` of the
+    transfer and their non-zero MPTcpExt counters (nstat), and the daemon's events from the
+    blackhole on, stamped against the healing. Taken by a thread, written only on a miss."""
+
+    def __init__(self, lab, port):
+        self.lab, self.port, self.snaps = lab, port, []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def snap(self):
+        def counters(ns):
+            text = nsx(ns, "nstat", "-az", capture=True, check=False).stdout
+            return " ".join("%s=%s" % (w[0][len("MPTcpExt"):], w[1]) for w in (l.split() for l in text.splitlines())
+                            if len(w) >= 2 and w[0].startswith("MPTcpExt") and w[1] != "0")
+        return (time.monotonic(),
+                nsx(self.lab.c, "ss", "-MtinH", "state", "all", "( dport = :%d )" % self.port, capture=True, check=False).stdout,
+                nsx(self.lab.s, "ss", "-MtinH", "state", "all", "( sport = :%d )" % self.port, capture=True, check=False).stdout,
+                counters(self.lab.c), counters(self.lab.s))
+
+    def start(self):
+        self.snaps.append(self.snap())
+        self.thread.start()
+
+    def _run(self):
+        end = time.monotonic() + TRACE_SECONDS
+        while not self.stopped.wait(TRACE_EVERY) and time.monotonic() < end:
+            self.snaps.append(self.snap())
+
+    def write(self, path, setup, outage, failback, t_heal, w_blackhole, w_heal):
+        self.stopped.set()
+        self.thread.join()
+        with open(path, "a") as f:
+            f.write("=== %s, %g s outage: failback %s\n" % (setup.name, outage, fmt_s(failback)))
+            if setup.events:
+                with setup.events.lock:
+                    events = [e for e in setup.events.events if float(e.get("time", 0)) >= w_blackhole - 0.5]
+                for e in events:
+                    f.write("  event %+.3f s %s\n" % (float(e["time"]) - w_heal, json.dumps(e, sort_keys=True)))
+            for at, client, server, cc, sc in self.snaps:
+                f.write("--- %+.2f s\nclient:\n%s\nserver:\n%s\nMPTcpExt client: %s\nMPTcpExt server: %s\n"
+                        % (at - t_heal, client.rstrip(), server.rstrip(), cc, sc))
+
+    def discard(self):
+        self.stopped.set()
+        self.thread.join()
+
+
+def failback_episode(lab, setup, outage, wait, trace_path=None):
     """An upload blackholed BLACKHOLE_AT s in for `outage` s: seconds from healing until
-    FAILBACK_BYTES more are acked on path 1's subflows (None: not within `wait`), and detection."""
+    FAILBACK_BYTES more are acked on path 1's subflows (None: not within `wait`), and detection.
+    A failback slower than FAILBACK_TARGET is traced to `trace_path` (FailbackTrace)."""
     t = Transfer(lab, "upload", BLACKHOLE_AT + outage + wait + 5.0)
     time.sleep(max(0.0, t.started + BLACKHOLE_AT - time.monotonic()))
     t0, w0 = lab.blackhole()
     time.sleep(max(0.0, t0 + outage - time.monotonic()))
+    trace = FailbackTrace(lab, t.port) if trace_path else None
+    if trace:
+        trace.start()
     base = t.path1_acked()
     t1, w1 = lab.heal()
     seen = dict(base)
@@ -513,6 +573,10 @@ def failback_episode(lab, setup, outage, wait):
         if t.client.poll() is not None:
             break
         time.sleep(0.05)
+    if trace and (failback is None or failback > FAILBACK_TARGET):
+        trace.write(trace_path, setup, outage, failback, t1, w0, w1)
+    elif trace:
+        trace.discard()
     t.stop_sender()
     t.finish(60)
     found = detection(setup, w0, w1)
@@ -574,8 +638,9 @@ def measure(setup, args, tmp, log):
                 r = stall_episode(lab, setup, direction, ref)
                 result["stall"][direction].append(r)
                 result["detections"].setdefault(direction, []).append(r["detection"])
-                log("%s run %d %s: stall %s t90 %s detection %s" % (setup.name, run + 1, direction, fmt_s(r["stall"]),
-                                                                    fmt_s(r["t90"]), fmt_s(r["detection"])))
+                log("%s run %d %s: stall %s from %s, t90 %s, detection %s"
+                    % (setup.name, run + 1, direction, fmt_s(r["stall"]), fmt_s(r["stall_from"]), fmt_s(r["t90"]),
+                       fmt_s(r["detection"])))
             r = connect_episode(lab, setup, 7000)
             result["connections"].append(r["connections"])
             result["detections"].setdefault("no transfer (new connections)", []).append(r["detection"])
@@ -584,7 +649,8 @@ def measure(setup, args, tmp, log):
                               if c["ok"] else "fail")
                 for c in sorted(r["connections"], key=lambda c: c["offset"]))))
             for outage in args.outages:
-                r = failback_episode(lab, setup, outage, args.failback_wait)
+                r = failback_episode(lab, setup, outage, args.failback_wait,
+                                     trace_path=os.path.join(tmp, "failback-trace-%s.txt" % setup.key))
                 result["failback"][str(outage)].append(r["failback"])
                 result["detections"].setdefault("upload, %g s outage" % outage, []).append(r["detection"])
                 log("%s run %d failback after %g s: %s" % (setup.name, run + 1, outage, fmt_s(r["failback"])))
