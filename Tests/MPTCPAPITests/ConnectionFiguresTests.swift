@@ -49,6 +49,19 @@ import Testing
         #expect(try roundTrips(bare))
     }
 
+    @Test func anUnlimitedPacingRateIsNoFigureAndAFigurePastInt64IsLeftOutSoTheRecordReadsBack() throws {
+        var info = Self.tcpInfo()
+        info.pacingRate = UInt64.max  // what the kernel reports before the first RTT sample (a syn-sent join)
+        info.bytesSent = UInt64.max - 1
+        let subflow = SubflowRecord(local: try endpoint("10.0.2.1", 40000), remote: try endpoint("10.0.1.2", 7000),
+                                    localID: 2, remoteID: 0, backup: false, interface: nil, state: "syn-sent",
+                                    figures: SubflowFigures(info))
+        #expect(subflow.figures.pacingRate == nil)
+        #expect(subflow.json["pacing_rate"] == nil && subflow.json["bytes_sent"] == nil && subflow.json["bytes_acked"] == 4000)
+        let back = try SubflowRecord(json: subflow.json)
+        #expect(back.figures.bytesAcked == 4000 && back.figures.bytesSent == nil)
+    }
+
     @Test func aSubflowFigureOfTheWrongKindIsAnErrorNamingIt() throws {
         var members = try #require(SubflowRecord(local: try endpoint("10.0.2.1", 1), remote: try endpoint("10.0.1.2", 2),
                                                  localID: 0, remoteID: 0, backup: false, interface: nil, state: "established")

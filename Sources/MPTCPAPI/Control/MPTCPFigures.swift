@@ -86,7 +86,7 @@ public struct MPTCPFigures: ControlRecord {
 
     public var json: JSONValue {
         var members: [String: JSONValue] = [:]
-        for (key, figure) in Self.counters { if let v = self[keyPath: figure] { members[key] = jsonInteger(v) } }
+        for (key, figure) in Self.counters { if let v = self[keyPath: figure].flatMap(jsonInteger) { members[key] = v } }
         for (key, figure) in Self.flags { if let v = self[keyPath: figure] { members[key] = .bool(v) } }
         for (key, figure) in Self.sequences { if let v = self[keyPath: figure] { members[key] = .string(String(v)) } }
         return .object(members)

@@ -50,7 +50,8 @@ public struct SubflowFigures: Hashable, Sendable {
         unacked = info.unacked.map(UInt64.init)
         lost = info.lost.map(UInt64.init)
         deliveryRate = info.deliveryRate
-        pacingRate = info.pacingRate
+        // ~0 is the kernel's "no pacing limit" (a socket before its first RTT sample), not a rate: `ss` omits it too.
+        pacingRate = info.pacingRate == UInt64.max ? nil : info.pacingRate
         lastSendMilliseconds = info.lastDataSentMilliseconds.map(UInt64.init)
         lastReceiveMilliseconds = info.lastDataReceivedMilliseconds.map(UInt64.init)
         lastAckMilliseconds = info.lastAckReceivedMilliseconds.map(UInt64.init)
@@ -70,7 +71,9 @@ public struct SubflowFigures: Hashable, Sendable {
 
     /// Adds the reported figures to a subflow's JSON members.
     func write(into members: inout [String: JSONValue]) {
-        for (key, figure) in Self.members { if let value = self[keyPath: figure] { members[key] = jsonInteger(value) } }
+        for (key, figure) in Self.members {
+            if let value = self[keyPath: figure].flatMap(jsonInteger) { members[key] = value }
+        }
     }
 
     /// The figures among a subflow's JSON members; a member of the wrong kind is an error naming it.
@@ -84,7 +87,8 @@ public struct SubflowFigures: Hashable, Sendable {
     }
 }
 
-/// A counter as a JSON integer (a double beyond Int64, never reached by byte counts).
-func jsonInteger(_ value: UInt64) -> JSONValue {
-    Int64(exactly: value).map { .integer($0) } ?? .number(Double(value))
+/// A figure as a JSON integer; nil (the member is left out) beyond Int64, which
+/// no count reaches: only a kernel's "unlimited" ~0 would, and that is no figure.
+func jsonInteger(_ value: UInt64) -> JSONValue? {
+    Int64(exactly: value).map { .integer($0) }
 }
