@@ -34,32 +34,6 @@ public struct Subflow: Hashable, Sendable {
     public var carriesTraffic: Bool { state.carriesTraffic }
 }
 
-/// The connection-level counters of `struct mptcp_info`.
-public struct MPTCPInfo: Hashable, Sendable {
-    /// `mptcpi_subflows`: extra subflows (beyond the initial one).
-    public var subflows: UInt8
-    public var addAddrSignal: UInt8
-    public var addAddrAccepted: UInt8
-    public var subflowsMax: UInt8
-    public var flags: UInt32
-    public var token: UInt32
-    public var bytesSent: UInt64?
-    public var bytesReceived: UInt64?
-
-    /// Decodes `struct mptcp_info` (the 5.x layout is a prefix of later ones).
-    init(bytes b: [UInt8]) throws(DecodeError) {
-        guard b.count >= 16 else { throw DecodeError("mptcp_info of \(b.count) bytes is truncated") }
-        subflows = b[0]
-        addAddrSignal = b[1]
-        addAddrAccepted = b[2]
-        subflowsMax = b[3]
-        flags = readLE32(b, 8)
-        token = readLE32(b, 12)
-        bytesSent = b.count >= 64 ? readLE64(b, 56) : nil
-        bytesReceived = b.count >= 72 ? readLE64(b, 64) : nil
-    }
-}
-
 /// An MPTCP connection with its subflows.
 public struct Connection: Hashable, Sendable {
     /// The local token (what events and userspace-PM commands use).

@@ -16,6 +16,8 @@ public struct TCPInfo: Hashable, Sendable {
     public var backoff: UInt8
     /// `tcpi_rto`, µs: the current retransmission timeout.
     public var rtoMicroseconds: UInt32?
+    /// `tcpi_snd_mss`, bytes.
+    public var sendMSS: UInt32?
     /// `tcpi_unacked`: segments sent and not acknowledged.
     public var unacked: UInt32?
     /// `tcpi_lost`: segments taken for lost.
@@ -32,6 +34,8 @@ public struct TCPInfo: Hashable, Sendable {
     public var rttMicroseconds: UInt32?
     /// `tcpi_rttvar`, µs.
     public var rttVarianceMicroseconds: UInt32?
+    /// `tcpi_snd_ssthresh`, segments (a huge value until the first loss).
+    public var sendSlowStartThreshold: UInt32?
     /// `tcpi_snd_cwnd`, segments.
     public var sendCongestionWindow: UInt32?
     /// `tcpi_total_retrans`: retransmissions over the socket's life.
@@ -42,6 +46,8 @@ public struct TCPInfo: Hashable, Sendable {
     public var bytesAcked: UInt64?
     /// `tcpi_bytes_received` (Linux 4.1).
     public var bytesReceived: UInt64?
+    /// `tcpi_min_rtt`, µs: the lowest RTT seen over a window (Linux 4.9).
+    public var minRTTMicroseconds: UInt32?
     /// `tcpi_delivery_rate`, bytes/s (Linux 4.9).
     public var deliveryRate: UInt64?
     /// `tcpi_bytes_sent`, retransmissions included (Linux 4.19).
@@ -52,9 +58,10 @@ public struct TCPInfo: Hashable, Sendable {
     /// Byte offsets in `struct tcp_info` (checked against the 6.18 headers by
     /// `offsetof`; the struct has kept them since each field was added).
     enum Offset {
-        static let rto = 8, unacked = 24, lost = 32, retrans = 36, lastDataSent = 44, lastDataReceived = 52
-        static let lastAckReceived = 56, rtt = 68, rttVariance = 72, sendCongestionWindow = 80, totalRetransmissions = 100
-        static let pacingRate = 104, bytesAcked = 120, bytesReceived = 128, deliveryRate = 160, bytesSent = 200
+        static let rto = 8, sendMSS = 16, unacked = 24, lost = 32, retrans = 36, lastDataSent = 44, lastDataReceived = 52
+        static let lastAckReceived = 56, rtt = 68, rttVariance = 72, sendSlowStartThreshold = 76
+        static let sendCongestionWindow = 80, totalRetransmissions = 100
+        static let pacingRate = 104, bytesAcked = 120, bytesReceived = 128, minRTT = 148, deliveryRate = 160, bytesSent = 200
         static let bytesRetransmitted = 208
     }
 
@@ -73,6 +80,7 @@ public struct TCPInfo: Hashable, Sendable {
         func u32(_ at: Int) -> UInt32? { b.count >= at + 4 ? readLE32(b, at) : nil }
         func u64(_ at: Int) -> UInt64? { b.count >= at + 8 ? readLE64(b, at) : nil }
         rtoMicroseconds = u32(Offset.rto)
+        sendMSS = u32(Offset.sendMSS)
         unacked = u32(Offset.unacked)
         lost = u32(Offset.lost)
         retrans = u32(Offset.retrans)
@@ -81,11 +89,13 @@ public struct TCPInfo: Hashable, Sendable {
         lastAckReceivedMilliseconds = u32(Offset.lastAckReceived)
         rttMicroseconds = u32(Offset.rtt)
         rttVarianceMicroseconds = u32(Offset.rttVariance)
+        sendSlowStartThreshold = u32(Offset.sendSlowStartThreshold)
         sendCongestionWindow = u32(Offset.sendCongestionWindow)
         totalRetransmissions = u32(Offset.totalRetransmissions)
         pacingRate = u64(Offset.pacingRate)
         bytesAcked = u64(Offset.bytesAcked)
         bytesReceived = u64(Offset.bytesReceived)
+        minRTTMicroseconds = u32(Offset.minRTT)
         deliveryRate = u64(Offset.deliveryRate)
         bytesSent = u64(Offset.bytesSent)
         bytesRetransmitted = u64(Offset.bytesRetransmitted)

@@ -98,3 +98,19 @@ import Testing
         #expect(msk.tcpInfo == nil)
     }
 }
+
+/// The `tcp_info` figures `ss -ti` shows beyond the health check's: MSS, slow-start threshold, minimum RTT.
+@Suite struct TCPInfoFiguresTests {
+    @Test func mssSlowStartThresholdAndMinimumRTTAreReadFromTheirOffsets() throws {
+        var b = TCPInfoTests.full()
+        b.replaceSubrange(16..<20, with: le32(1448))
+        b.replaceSubrange(76..<80, with: le32(0x7fff_ffff))
+        b.replaceSubrange(148..<152, with: le32(950))
+        let info = try TCPInfo(bytes: b)
+        #expect(info.sendMSS == 1448)
+        #expect(info.sendSlowStartThreshold == 0x7fff_ffff)
+        #expect(info.minRTTMicroseconds == 950)
+        let old = try TCPInfo(bytes: Array(b.prefix(104)))
+        #expect(old.sendMSS == 1448 && old.minRTTMicroseconds == nil)
+    }
+}

@@ -11,22 +11,26 @@ public struct ConnectionRecord: ControlRecord {
     public var subflows: [SubflowRecord]
     /// The `[[connection]]` block mptcpctld manages it under, when it does.
     public var policy: String?
+    /// The kernel's `mptcp_info` figures (the `mptcp` object); nil when not reported.
+    public var mptcp: MPTCPFigures?
 
     public init(token: UInt32, side: String, local: AddressAndPort, remote: AddressAndPort, subflows: [SubflowRecord],
-                policy: String? = nil) {
+                policy: String? = nil, mptcp: MPTCPFigures? = nil) {
         self.token = token
         self.side = side
         self.local = local
         self.remote = remote
         self.subflows = subflows
         self.policy = policy
+        self.mptcp = mptcp
     }
 
     /// The kernel's connection; `interfaceName` names an interface index (nil: `ifN`).
     public init(_ c: Connection, policy: String? = nil, interfaceName: (Int32) -> String?) {
         self.init(token: c.token, side: c.side.rawValue, local: AddressAndPort(address: c.localAddress, port: c.localPort),
                   remote: AddressAndPort(address: c.remoteAddress, port: c.remotePort),
-                  subflows: c.subflows.map { SubflowRecord($0, interfaceName: interfaceName) }, policy: policy)
+                  subflows: c.subflows.map { SubflowRecord($0, interfaceName: interfaceName) }, policy: policy,
+                  mptcp: MPTCPFigures(c.info))
     }
 
     public var json: JSONValue {
@@ -37,15 +41,19 @@ public struct ConnectionRecord: ControlRecord {
             "subflows": subflows.json,
         ]
         if let policy { members["policy"] = .string(policy) }
+        if let mptcp { members["mptcp"] = mptcp.json }
         return .object(members)
     }
 
     public init(json: JSONValue) throws(RPCError) {
         let r = try RecordReader(json, "connection")
+        var mptcp: MPTCPFigures?
+        if let figures = r.members["mptcp"], figures != .null { mptcp = try MPTCPFigures(json: figures) }
         self.init(token: try r.token(), side: try r.string("side"),
                   local: AddressAndPort(address: try r.address("local_address"), port: try r.integer("local_port")),
                   remote: AddressAndPort(address: try r.address("remote_address"), port: try r.integer("remote_port")),
-                  subflows: try [SubflowRecord](json: r.members["subflows"] ?? .null), policy: try r.optionalString("policy"))
+                  subflows: try [SubflowRecord](json: r.members["subflows"] ?? .null), policy: try r.optionalString("policy"),
+                  mptcp: mptcp)
     }
 }
 
@@ -60,9 +68,11 @@ public struct SubflowRecord: ControlRecord {
     public var interface: String?
     /// The TCP state (`established`, `syn-sent`, …): only an established subflow carries traffic.
     public var state: String
+    /// The kernel's `tcp_info` figures (members of the subflow's object).
+    public var figures: SubflowFigures
 
     public init(local: AddressAndPort, remote: AddressAndPort, localID: UInt8, remoteID: UInt8, backup: Bool,
-                interface: String?, state: String) {
+                interface: String?, state: String, figures: SubflowFigures = SubflowFigures()) {
         self.local = local
         self.remote = remote
         self.localID = localID
@@ -70,13 +80,14 @@ public struct SubflowRecord: ControlRecord {
         self.backup = backup
         self.interface = interface
         self.state = state
+        self.figures = figures
     }
 
     public init(_ s: Subflow, interfaceName: (Int32) -> String?) {
         self.init(local: AddressAndPort(address: s.localAddress, port: s.localPort),
                   remote: AddressAndPort(address: s.remoteAddress, port: s.remotePort), localID: s.localID, remoteID: s.remoteID,
                   backup: s.backup, interface: s.interfaceIndex == 0 ? nil : interfaceLabel(s.interfaceIndex, interfaceName),
-                  state: s.state.name)
+                  state: s.state.name, figures: s.tcpInfo.map(SubflowFigures.init) ?? SubflowFigures())
     }
 
     public var json: JSONValue {
@@ -87,6 +98,7 @@ public struct SubflowRecord: ControlRecord {
             "state": .string(state),
         ]
         if let interface { members["interface"] = .string(interface) }
+        figures.write(into: &members)
         return .object(members)
     }
 
@@ -95,7 +107,8 @@ public struct SubflowRecord: ControlRecord {
         self.init(local: AddressAndPort(address: try r.address("local_address"), port: try r.integer("local_port")),
                   remote: AddressAndPort(address: try r.address("remote_address"), port: try r.integer("remote_port")),
                   localID: try r.integer("local_id"), remoteID: try r.integer("remote_id"), backup: try r.bool("backup"),
-                  interface: try r.optionalString("interface"), state: try r.string("state"))
+                  interface: try r.optionalString("interface"), state: try r.string("state"),
+                  figures: try SubflowFigures(reading: r))
     }
 }
 
