@@ -107,9 +107,9 @@ public enum TopText {
         return fixed(value, decimals: decimals) + " " + units[unit] + "/s"
     }
 
-    /// `12.3 ms`.
+    /// `12.3 ms`; below a millisecond `0.04 ms` (a LAN RTT is not 0).
     public static func milliseconds(_ value: Double) -> String {
-        fixed(value, decimals: value < 100 ? 1 : 0) + " ms"
+        fixed(value, decimals: value < 1 ? 2 : value < 100 ? 1 : 0) + " ms"
     }
 
     /// `value` with exactly `decimals` digits after the point (no Foundation formatter here).
