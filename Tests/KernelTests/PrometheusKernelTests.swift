@@ -37,9 +37,10 @@ import Testing
 /// The dashboard against real parts: mptcpctld on the realistic lab's client
 /// (two uplinks, in-kernel PM, path health probing the service), a real
 /// Prometheus (Debian's package) in the same namespace scraping its /metrics
-/// every second, and a bulk upload over both uplinks. Nothing is timed: data
-/// is waited for with generous deadlines, rates are compared over a window
-/// whose ends the test records itself.
+/// every second, and a bulk upload over both uplinks; uplink 2 blackholed
+/// and healed for the health timeline. Nothing is timed: data is waited for
+/// with generous deadlines, rates are compared over a window whose ends the
+/// test records itself.
 @Suite(.serialized, .enabled(if: KernelRequirement.enabled && (Prometheus.isInstalled || KernelRequirement.required),
                              "needs the kernel lab and Debian's prometheus (make deps installs it)"))
 final class PrometheusKernelTests {
@@ -129,7 +130,20 @@ final class PrometheusKernelTests {
                     "\(uplink): the dashboard shows \(dashboardRate) bit/s, its counters moved \(moved) bit/s")
         }
 
-        // Every panel's every query answers with data (health needs its first judgement: waited for).
+        // The health timeline has something to show only once a path changed
+        // (unknown -> up is not reported): uplink 2's router drops what it
+        // forwards until the path is down, then lets it through until it is up.
+        let state = "mptcpctld_path_state{interface=\"\(uplinks[1])\",family=\"ipv4\"}"
+        try lab.exec(lab.router(2), ["nft", """
+            add table inet dashboardtest; \
+            add chain inet dashboardtest forward { type filter hook forward priority -10; }; \
+            add rule inet dashboardtest forward iifname "lan" counter drop
+            """])
+        try prometheus.waitUntil("\(uplinks[1]) down (2) in Prometheus") { try prometheus.query(state).first?.value == 2 }
+        try lab.exec(lab.router(2), ["nft", "delete", "table", "inet", "dashboardtest"])
+        try prometheus.waitUntil("\(uplinks[1]) up (0) again in Prometheus") { try prometheus.query(state).first?.value == 0 }
+
+        // Every panel's every query answers with data.
         var missing = dashboard.targets
         let deadline = Date().addingTimeInterval(120)
         while !missing.isEmpty && Date() < deadline {

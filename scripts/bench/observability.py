@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -279,6 +280,9 @@ def main():
                  observers.frames, observers.frame_bytes,
                  "" if observers.top_ended_early is None
                  else "; top EXITED early (%d): see %s" % (observers.top_ended_early, observers.top_err.name)))
+        if observers.top_ended_early is not None or not s.get("scrapes"):
+            print("bench: the observed phase did not run as meant (top ended early or no scrape succeeded)")
+            return 1
     finally:
         for p in (client, server):
             if p and p.poll() is None:
@@ -290,6 +294,7 @@ def main():
         if daemon:
             daemon.stop()
         lab.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
