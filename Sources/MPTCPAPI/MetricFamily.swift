@@ -55,7 +55,70 @@ public enum DaemonMetrics {
     /// `family`): they exist once the health thread judges a path, not from start-up.
     public static let perPathFamilies: Set<String> = [
         "mptcpctld_path_transitions_total", "mptcpctld_path_state", "mptcpctld_probe_rtt_seconds",
+        "mptcpctld_path_subflows", "mptcpctld_path_sent_bytes_total", "mptcpctld_path_acked_bytes_total",
+        "mptcpctld_path_received_bytes_total", "mptcpctld_path_retransmits_total", "mptcpctld_path_rtt_seconds",
+        "mptcpctld_path_backup",
     ]
+
+    /// The traffic of each path (interface × family) from its subflows' `tcp_info`,
+    /// computed at scrape time; a path's series exist from the first scrape that
+    /// sees a subflow on it, and stay.
+    public static let pathTrafficFamilies: [MetricFamily] = [
+        MetricFamily("mptcpctld_path_subflows", .gauge,
+                     "MPTCP subflows on a path now, by TCP state: established, joining (syn-sent, syn-recv), closing (any other).",
+                     labels: ["interface", "family", "state"], series: []),
+        MetricFamily("mptcpctld_path_sent_bytes_total", .counter,
+                     "Bytes a path's subflows sent (tcpi_bytes_sent), retransmissions included.",
+                     labels: ["interface", "family"], series: []),
+        MetricFamily("mptcpctld_path_acked_bytes_total", .counter,
+                     "Bytes a path's subflows delivered: acknowledged by the peer (tcpi_bytes_acked).",
+                     labels: ["interface", "family"], series: []),
+        MetricFamily("mptcpctld_path_received_bytes_total", .counter,
+                     "Bytes a path's subflows received (tcpi_bytes_received).",
+                     labels: ["interface", "family"], series: []),
+        MetricFamily("mptcpctld_path_retransmits_total", .counter,
+                     "Segments a path's subflows retransmitted (tcpi_total_retrans).",
+                     labels: ["interface", "family"], series: []),
+        MetricFamily("mptcpctld_path_rtt_seconds", .gauge,
+                     "Smoothed RTT (srtt) of a path's established subflows now: min, mean, max (absent without one).",
+                     labels: ["interface", "family", "stat"], series: []),
+        MetricFamily("mptcpctld_path_backup", .gauge,
+                     "1 when a path has established subflows and all are backup, else 0.",
+                     labels: ["interface", "family"], series: []),
+    ]
+
+    /// `mptcpctld_netstat_MPTcpExt_FIELD_total` (a gauge without `_total` for
+    /// `MPCurrEstab`, the one level among the kernel's counters).
+    public static func netstatFamilyName(_ field: String) -> String {
+        "mptcpctld_netstat_MPTcpExt_" + field + (MPTCPKernelCounters.isGauge(field) ? "" : "_total")
+    }
+
+    /// The family of one `MPTcpExt` field; `help` nil: a field this table does not know.
+    public static func netstatFamily(_ field: String, help: String? = nil) -> MetricFamily {
+        let what = help ?? "A counter of the kernel's MPTCP stack that this mptcpctld does not describe (see nstat)."
+        return MetricFamily(netstatFamilyName(field), MPTCPKernelCounters.isGauge(field) ? .gauge : .counter,
+                            "The kernel's MPTcpExt \(field) in the daemon's namespace (/proc/net/netstat): \(what)")
+    }
+
+    /// The per-connection families, exported only under `[metrics] per_connection`
+    /// (a cap): labels `token` (8 hex digits) and `remote` (`ADDR:PORT`, IPv6 as `[ADDR]:PORT`).
+    public static let connectionFamilies: [MetricFamily] = [
+        MetricFamily("mptcpctld_connection_sent_bytes_total", .counter,
+                     "Bytes an MPTCP connection sent at the MPTCP level (mptcp_info bytes_sent); the connections that moved the most bytes.",
+                     labels: ["token", "remote"], series: []),
+        MetricFamily("mptcpctld_connection_received_bytes_total", .counter,
+                     "Bytes an MPTCP connection received at the MPTCP level (mptcp_info bytes_received).",
+                     labels: ["token", "remote"], series: []),
+        MetricFamily("mptcpctld_connection_subflows", .gauge,
+                     "Established subflows of an MPTCP connection now.",
+                     labels: ["token", "remote"], series: []),
+    ]
+
+    /// A sample line of `family`, label `values` in its declared order (escaped here).
+    public static func sample(_ family: MetricFamily, _ values: [String], _ value: String) -> String {
+        let labels = zip(family.labels, values).map { "\($0.0)=\"\(PrometheusText.escape($0.1))\"" }
+        return family.name + (labels.isEmpty ? "" : "{" + labels.joined(separator: ",") + "}") + " " + value
+    }
 
     /// Every family, for a daemon whose API has `methods`; sorted by name.
     public static func families(methods: [String]) -> [MetricFamily] {
@@ -104,6 +167,8 @@ public enum DaemonMetrics {
                          "A path's smoothed probe round-trip time (RFC 6298 srtt).", labels: ["interface", "family"], series: []),
         ]
         all += pathManagerCounters.map { MetricFamily("mptcpctld_pm_\($0.key)_total", .counter, $0.help) }
+        all += pathTrafficFamilies
+        all += MPTCPKernelCounters.descriptions.map { netstatFamily($0.name, help: $0.help) }
         return all.sorted { $0.name < $1.name }
     }
 }

@@ -130,7 +130,7 @@ public enum PrometheusText {
     }
 
     /// A label value escaped as the format requires (backslash, quote, newline).
-    private static func escape(_ value: String) -> String { escape(value, quote: true) }
+    static func escape(_ value: String) -> String { escape(value, quote: true) }
 
     /// A `# HELP` text escaped as the format requires (backslash, newline).
     private static func escapeHelp(_ text: String) -> String { escape(text, quote: false) }

@@ -67,6 +67,10 @@ public struct HookSettings: Hashable, Sendable, Codable {
 public struct MetricsSettings: Hashable, Sendable, Codable {
     /// `HOST:PORT` (IPv6 as `[::1]:9464`) to serve `/metrics` over HTTP; nil: off.
     public var listen: String? = nil
+    /// `per_connection`: per-connection series (`mptcpctld_connection_*`) for at
+    /// most this many connections, those that moved the most bytes; 0 (the
+    /// default): none, so the series count does not grow with the connections.
+    public var perConnection: Int = 0
 
     public init() {}
 }

@@ -42,6 +42,20 @@ import Testing
         }
     }
 
+    @Test func perConnectionIsACapOfZeroOrMoreAndOffByDefault() throws {
+        #expect(try load("").metrics.perConnection == 0)
+        #expect(try load("[metrics]\nper_connection = 20").metrics.perConnection == 20)
+        #expect(problem("[metrics]\nper_connection = -1") == "metrics.per_connection: must be a number of connections, 0 or more, not -1")
+        #expect(problem("[metrics]\nper_connection = 2.5")?.hasPrefix("metrics.per_connection: expected an integer") == true)
+        #expect(problem("[metrics]\nper_connection = \"10\"")?.hasPrefix("metrics.per_connection: expected an integer") == true)
+        do {
+            _ = try PolicyLoader.load("[metrics]\nlisten = \"127.0.0.1:9464\"\nper_connection = -5\n", file: "p.toml")
+            Issue.record("a negative cap was accepted")
+        } catch {
+            #expect(error.diagnostics.map(\.line) == [3], "the key's line: \(error.diagnostics)")
+        }
+    }
+
     @Test func listenParsesAddressesAndPorts() {
         #expect(MetricsListen("127.0.0.1:9464") == MetricsListen(host: "127.0.0.1", port: 9464))
         #expect(MetricsListen("[fd00::1]:80").map { "\($0.host) \($0.port)" } == "fd00::1 80")

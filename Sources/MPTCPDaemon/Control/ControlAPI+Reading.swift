@@ -84,7 +84,9 @@ extension ControlAPI {
     /// The metrics in the Prometheus text format (for node_exporter's textfile
     /// collector, or `[metrics] listen`); gauges are read at this moment. Every
     /// family has HELP and TYPE, every declared series exists from start-up (at
-    /// 0), and the order is fixed (`PrometheusText.normalised`).
+    /// 0), and the order is fixed (`PrometheusText.normalised`). One sock_diag
+    /// reading serves the subflow gauges, the per-path series and the
+    /// per-connection ones (`TrafficMetrics`).
     func metrics() -> Result<MetricsRecord, RPCError> {
         guard let registry else { return .failure(.unavailable("metrics are not collected by this daemon")) }
         let s = state.snapshot
@@ -92,21 +94,38 @@ extension ControlAPI {
         Metrics.Gauge(label: "mptcpctld_owned_endpoints").record(s.owned.count)
         Metrics.Gauge(label: "mptcpctld_uptime_seconds").record(state.uptimeSeconds)
         Metrics.Gauge(label: "mptcpctld_policy_reloads").record(s.reloads)
-        recordSubflowGauges()
-        return .success(MetricsRecord(text: PrometheusText.normalised(registry.emitToString(), families: Self.metricFamilies)))
+        let table = readConnectionsForMetrics()
+        if let table { recordSubflowGauges(table) }
+        let namespace = self.namespace
+        let scrape = traffic.scrape(table, kernel: readKernelCounters(), perConnection: s.policy.metrics.perConnection) {
+            try? InterfaceTable.read(namespace: namespace).names
+        }
+        let text = registry.emitToString() + "\n" + scrape.lines.joined(separator: "\n") + "\n"
+        return .success(MetricsRecord(text: PrometheusText.normalised(text, families: Self.metricFamilies + scrape.families)))
+    }
+
+    /// The namespace's connections, read in the daemon's namespace whichever
+    /// thread asks (the control socket's worker, or the HTTP endpoint's); nil
+    /// (logged) when sock_diag cannot be read.
+    private func readConnectionsForMetrics() -> [Connection]? {
+        do { return try ConnectionTable.read(namespace: namespace) } catch {
+            logger.warning("cannot list connections for the subflow and path metrics", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// The namespace's `MPTcpExt` counters; nil (logged) when they cannot be read.
+    private func readKernelCounters() -> MPTCPKernelCounters? {
+        do { return try MPTCPKernelCounters.read(namespace: namespace) } catch {
+            logger.warning("cannot read the kernel's MPTCP counters", metadata: ["error": "\(error)"])
+            return nil
+        }
     }
 
     /// The namespace's MPTCP subflows now, by the truth `connections` shows:
     /// those that carry traffic (established) and joins under way (syn-sent,
     /// syn-recv). Not recorded when sock_diag cannot be read (the last values stay).
-    /// Read in the daemon's namespace, whichever thread asks (the control
-    /// socket's worker, or the HTTP endpoint's).
-    private func recordSubflowGauges() {
-        let table: [Connection]
-        do { table = try ConnectionTable.read(namespace: namespace) } catch {
-            logger.warning("cannot list connections for the subflow gauges", metadata: ["error": "\(error)"])
-            return
-        }
+    private func recordSubflowGauges(_ table: [Connection]) {
         let subflows = table.flatMap(\.subflows)
         Metrics.Gauge(label: "mptcpctld_active_subflows").record(subflows.filter(\.carriesTraffic).count)
         Metrics.Gauge(label: "mptcpctld_pending_subflows").record(subflows.filter(\.state.isHandshaking).count)

@@ -28,6 +28,8 @@ final class ControlAPI: Sendable {
     private let requestCounters = NIOLockedValueBox<[String: Metrics.Counter]>([:])
     /// The metrics registry `metrics` renders (nil: no metrics system).
     let registry: PrometheusCollectorRegistry?
+    /// The per-path, per-connection and kernel-counter series `metrics` computes at scrape time.
+    let traffic = TrafficMetrics()
     /// Requests handled in all, counted as they start.
     let requests = Synchronization.Atomic<Int>(0)
     let logger: Logger

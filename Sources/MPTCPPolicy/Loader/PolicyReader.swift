@@ -114,10 +114,15 @@ struct PolicyReader {
 
     mutating func metrics(_ t: TOMLTable) -> MetricsSettings {
         var m = MetricsSettings()
-        known(t, ["listen"], at: "metrics")
+        known(t, ["listen", "per_connection"], at: "metrics")
         if let v = string(t, "listen", at: "metrics") {
             if MetricsListen(v) != nil { m.listen = v } else {
                 fail("metrics.listen", "\"\(v)\" is not HOST:PORT with an IP address and a port 1-65535 (IPv6 as [::1]:9464)")
+            }
+        }
+        if let v = int(t, "per_connection", at: "metrics") {
+            if v >= 0 { m.perConnection = v } else {
+                fail("metrics.per_connection", "must be a number of connections, 0 or more, not \(v)")
             }
         }
         return m
