@@ -17,7 +17,7 @@ UNITDIR ?= $(DESTDIR)/etc/systemd/system
 MANPAGES = man/mptcpctl.8 man/mptcpctld.8 man/mptcpctld.toml.5
 
 # Debian packages the build, the tests and the demo use.
-DEBIAN_PACKAGES = libnl-genl-3-dev libnl-route-3-dev pkg-config iproute2 python3 groff-base man-db util-linux procps systemd nftables iputils-ping binutils prometheus
+DEBIAN_PACKAGES = libnl-genl-3-dev libnl-route-3-dev pkg-config iproute2 python3 groff-base man-db util-linux procps systemd nftables iputils-ping binutils prometheus tmux
 
 .PHONY: all deps build release test demo bench bench-path-health bench-observability bench-daemon footprint install install-files uninstall lint-man clean fuzz fuzz-corpus test-sanitize soak
 

@@ -179,7 +179,7 @@ struct Invocation: Sendable {
     /// The flags of this tool (options taking no value): a negative number after one is an argument.
     static let flags: Set<String> = [
         "-j", "--json", "-q", "--quiet", "-h", "--help", "--version", "--signal", "--subflow", "--backup", "--no-backup",
-        "--fullmesh", "--no-fullmesh", "--laminar", "--kernel",
+        "--fullmesh", "--no-fullmesh", "--laminar", "--kernel", "--once",
     ]
 
     /// `ip -n NS mptcp ...` habits: global options may come before the command.

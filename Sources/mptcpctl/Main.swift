@@ -17,7 +17,7 @@ struct MPTCPCtl: ParsableCommand {
             EndpointCommand.self, LimitsCommand.self, PathManagerCommand.self, SchedulerCommand.self,
             MonitorCommand.self, ConnectionsCommand.self, SubflowCommand.self, AnnounceCommand.self,
             RemoveCommand.self, ListenCommand.self, CheckCommand.self, PlanCommand.self, StatusCommand.self, PathsCommand.self, ReloadCommand.self, DispatchCommand.self, MetricsCommand.self,
-            DoctorCommand.self,
+            DoctorCommand.self, TopCommand.self,
         ]
     )
 
