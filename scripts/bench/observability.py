@@ -17,7 +17,8 @@ seconds each (default 60; --quick: 15):
             namespace, as a Prometheus would) and `mptcpctl top --json
             --interval 1` running (the CLI reads the kernel's connection table
             itself and asks the daemon for its paths);
-  quiet     again (drift of the baseline).
+  quiet     again (drift of the baseline);
+  with --breakdown, then /metrics alone and top alone.
 Each phase's daemon CPU is utime+stime of /proc/PID/stat (every thread),
 in % of one core. The overhead is the observed phase's minus the mean of the
 quiet ones, against the target: under 5 % of one core. top's own CPU and the
@@ -149,17 +150,22 @@ def scraped(lab):
 class Observers:
     """The scraper (1 s) and `mptcpctl top --json`, both in the client's namespace."""
 
-    def __init__(self, mptcpctl, lab, tmp):
-        self.scraper = subprocess.Popen(["ip", "netns", "exec", lab.a, PY, "-u", "-c", SCRAPER,
-                                         "http://%s/metrics" % METRICS, "1"],
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.top_err = open(os.path.join(tmp, "top.err"), "w")
-        self.top = subprocess.Popen([mptcpctl, "-n", lab.a, "top", "--json", "--interval", "1"],
-                                    stdout=subprocess.PIPE, stderr=self.top_err)
+    def __init__(self, mptcpctl, lab, tmp, scrape=True, top=True):
+        self.scraper = self.top = None
         self.frames = 0
         self.frame_bytes = 0
-        self.reader = threading.Thread(target=self._count, daemon=True)
-        self.reader.start()
+        self.scrapes = {}
+        self.top_ended_early = None
+        if scrape:
+            self.scraper = subprocess.Popen(["ip", "netns", "exec", lab.a, PY, "-u", "-c", SCRAPER,
+                                             "http://%s/metrics" % METRICS, "1"],
+                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        if top:
+            self.top_err = open(os.path.join(tmp, "top.err"), "w")
+            self.top = subprocess.Popen([mptcpctl, "-n", lab.a, "top", "--json", "--interval", "1"],
+                                        stdout=subprocess.PIPE, stderr=self.top_err)
+            self.reader = threading.Thread(target=self._count, daemon=True)
+            self.reader.start()
 
     def _count(self):
         for line in self.top.stdout:
@@ -169,6 +175,8 @@ class Observers:
     def cpu(self):
         """(top's CPU seconds, the scraper's), None for one that is gone."""
         def of(p):
+            if p is None:
+                return None
             try:
                 return cpu_seconds(p.pid)
             except (OSError, ValueError, IndexError):
@@ -176,13 +184,15 @@ class Observers:
         return of(self.top), of(self.scraper)
 
     def stop(self):
-        self.scraper.send_signal(2)
-        try:
-            out, _ = self.scraper.communicate(timeout=15)
-            self.scrapes = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
-        except (subprocess.TimeoutExpired, ValueError, IndexError):
-            self.scraper.kill()
-            self.scrapes = {}
+        if self.scraper:
+            self.scraper.send_signal(2)
+            try:
+                out, _ = self.scraper.communicate(timeout=15)
+                self.scrapes = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+            except (subprocess.TimeoutExpired, ValueError, IndexError):
+                self.scraper.kill()
+        if not self.top:
+            return
         top_status = self.top.poll()
         if top_status is None:
             self.top.terminate()
@@ -220,6 +230,8 @@ def main():
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=None, help="length of each phase (default 60, --quick 15)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="two more phases: /metrics alone, then top alone (each against the same quiet baseline)")
     args = parser.parse_args()
     seconds = args.seconds or (15.0 if args.quick else 60.0)
     if os.geteuid() != 0:
@@ -238,7 +250,7 @@ def main():
         server = subprocess.Popen(["ip", "netns", "exec", lab.b, PY, "-u", BURST, "server", "--port", "5400"],
                                   stdout=subprocess.PIPE, text=True)
         server.stdout.readline()
-        hold = 3 * seconds + 120
+        hold = 5 * seconds + 120
         client = subprocess.Popen(["ip", "netns", "exec", lab.a, PY, "-u", BURST, "client", "--connect", "10.0.1.2",
                                    "--port", "5400", "--count", str(args.connections), "--subflows", "1",
                                    "--timeout", "60", "--hold", str(hold)],
@@ -251,13 +263,19 @@ def main():
               % (held["connected"], live, seconds), flush=True)
         time.sleep(5)  # the daemon's reaction to the burst is over
 
+        def observed_phase(scrape, top):
+            o = Observers(args.mptcpctl, lab, tmp, scrape=scrape, top=top)
+            time.sleep(2)  # top's first frames and the first scrapes are its start, not its steady cost
+            result = phase(daemon, seconds, o)
+            o.stop()
+            time.sleep(2)
+            return result, o
+
         quiet1 = phase(daemon, seconds)
-        observers = Observers(args.mptcpctl, lab, tmp)
-        time.sleep(2)  # top's first frames and the first scrapes are part of its start, not its steady cost
-        observed = phase(daemon, seconds, observers)
-        observers.stop()
-        time.sleep(2)
+        observed, observers = observed_phase(True, True)
         quiet2 = phase(daemon, seconds)
+        scrape_only, _ = observed_phase(True, False) if args.breakdown else (None, None)
+        top_only, _ = observed_phase(False, True) if args.breakdown else (None, None)
         if daemon.proc.poll() is not None:
             raise SystemExit("bench: mptcpctld exited during the run: see %s" % daemon.log.name)
 
@@ -272,6 +290,9 @@ def main():
         print("| quiet | %s | - | - |" % fmt(quiet1["daemon"]))
         print("| /metrics every 1 s + top | %s | %s | %s |" % (fmt(observed["daemon"]), fmt(observed["top"]), fmt(observed["scraper"])))
         print("| quiet again | %s | - | - |" % fmt(quiet2["daemon"]))
+        if scrape_only:
+            print("| /metrics every 1 s alone | %s | - | %s |" % (fmt(scrape_only["daemon"]), fmt(scrape_only["scraper"])))
+            print("| top alone | %s | %s | - |" % (fmt(top_only["daemon"]), fmt(top_only["top"])))
         print("| **overhead** (observed − mean quiet) | **%s** of one core (target < %.0f %%: %s) | | |"
               % (fmt(overhead), TARGET_PERCENT, "met" if overhead < TARGET_PERCENT else "NOT met"))
         s = observers.scrapes
