@@ -159,8 +159,17 @@ final class Pane: @unchecked Sendable {
         socket = "mptcpctl-top-" + name
         directory = NSTemporaryDirectory() + socket
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try run("/usr/bin/env", ["TERM=xterm-256color", "LANG=C.UTF-8", "/usr/bin/tmux", "-L", socket, "new-session", "-d",
-                                 "-x", "160", "-y", "50", "/bin/bash --norc --noprofile"])
+        // The tmux server daemonizes keeping the descriptors it inherited, Foundation's way of noticing
+        // a child's exit among them (the client would never be reaped), and the test runner's blocked
+        // signals (kill-server's SIGHUP would never end the pane's shell): python starts it with neither.
+        guard let python = Repository.python else { throw LabError("python3 is missing") }
+        try run(python, ["-c", """
+            import signal, subprocess, sys
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            sys.exit(subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, close_fds=True).returncode)
+            """, "/usr/bin/env", "TERM=xterm-256color", "LANG=C.UTF-8", "/usr/bin/tmux", "-L", socket, "new-session", "-d",
+                         "-x", "160", "-y", "50", "/bin/bash --norc --noprofile"])
     }
 
     /// A path in this pane's scratch directory.

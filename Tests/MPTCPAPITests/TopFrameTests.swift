@@ -155,6 +155,7 @@ import Testing
         #expect(TopText.rate(2_500_000) == "2.50 MB/s")
         #expect(TopText.rate(123_456_789) == "123 MB/s")
         #expect(TopText.milliseconds(12.345) == "12.3 ms")
+        #expect(TopText.milliseconds(0.042) == "0.04 ms", "a veth RTT is not 0")
         #expect(TopText.fixed(0.05, decimals: 2) == "0.05")
     }
 

@@ -29,8 +29,9 @@ extension TopFrame {
     /// The frame as lines of at most `width` characters: a header, the paths
     /// with their total, then the connections sorted by `options.sort`.
     public func lines(width: Int, _ options: TopTextOptions) -> [String] {
+        // The keys get a line of their own: on a narrow terminal the header is clipped, never them.
         var out: [String] = [header(options)]
-        out.append("")
+        out.append(options.interactive ? "sort: \(options.sort.rawValue) ([s] next)  [q] quit" : "")
         let pathWidth = max(12, paths.map { $0.interface.count + $0.family.count + 1 }.max() ?? 0)
         func pathLine(_ cells: [String]) -> String {
             TopText.row(cells, widths: [pathWidth, 5, 8, 3, 7, 10, 10, 9, 5], rightAligned: [3, 5, 6, 7, 8])
@@ -61,8 +62,7 @@ extension TopFrame {
         parts.append("interval " + TopText.fixed(elapsed, decimals: 2) + " s")
         parts.append("\(connections.count) connection\(connections.count == 1 ? "" : "s"), \(subflowCount) subflow\(subflowCount == 1 ? "" : "s")")
         parts.append(daemon ? "mptcpctld: health, policies" : "no mptcpctld: health -")
-        parts.append("sort: " + options.sort.rawValue)
-        if options.interactive { parts.append("[s] sort  [q] quit") }
+        if !options.interactive { parts.append("sort: " + options.sort.rawValue) }
         return parts.joined(separator: "  ")
     }
 
@@ -107,9 +107,9 @@ public enum TopText {
         return fixed(value, decimals: decimals) + " " + units[unit] + "/s"
     }
 
-    /// `12.3 ms`.
+    /// `12.3 ms`; below a millisecond `0.04 ms` (a LAN RTT is not 0).
     public static func milliseconds(_ value: Double) -> String {
-        fixed(value, decimals: value < 100 ? 1 : 0) + " ms"
+        fixed(value, decimals: value < 1 ? 2 : value < 100 ? 1 : 0) + " ms"
     }
 
     /// `value` with exactly `decimals` digits after the point (no Foundation formatter here).

@@ -25,13 +25,13 @@ struct TopCommand: ParsableCommand {
     static let maximumInterval = 3600.0
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: ArgumentHelp("Seconds between frames (\(TopText.fixed(minimumInterval, decimals: 1)) to 3600; default 1).",
+    @Option(help: ArgumentHelp("Seconds between frames (\(TopText.fixed(minimumInterval, decimals: 1)) to 3600).",
                                valueName: "SECONDS"))
     var interval: Double = 1
-    @Option(name: .customLong("connections"), help: ArgumentHelp("Show at most N connections, fastest first (default 10; 0: none).",
+    @Option(name: .customLong("connections"), help: ArgumentHelp("Show at most N connections, fastest first (0: none).",
                                                                  valueName: "N"))
     var connectionLimit: Int = 10
-    @Option(help: ArgumentHelp("Sort connections by KEY: rate, sent, received, retransmits (default rate).", valueName: "KEY"),
+    @Option(help: ArgumentHelp("Sort connections by KEY: rate, sent, received, retransmits.", valueName: "KEY"),
             completion: .list(TopSortKey.allCases.map(\.rawValue)))
     var sort: String = TopSortKey.rate.rawValue
     @Flag(help: "Print one frame (two readings --interval apart) and exit.") var once = false
