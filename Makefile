@@ -17,9 +17,9 @@ UNITDIR ?= $(DESTDIR)/etc/systemd/system
 MANPAGES = man/mptcpctl.8 man/mptcpctld.8 man/mptcpctld.toml.5
 
 # Debian packages the build, the tests and the demo use.
-DEBIAN_PACKAGES = libnl-genl-3-dev libnl-route-3-dev pkg-config iproute2 python3 groff-base man-db util-linux procps systemd nftables iputils-ping binutils tmux
+DEBIAN_PACKAGES = libnl-genl-3-dev libnl-route-3-dev pkg-config iproute2 python3 groff-base man-db util-linux procps systemd nftables iputils-ping binutils prometheus tmux
 
-.PHONY: all deps build release test demo bench bench-path-health bench-daemon footprint install install-files uninstall lint-man clean fuzz fuzz-corpus test-sanitize soak
+.PHONY: all deps build release test demo bench bench-path-health bench-observability bench-daemon footprint install install-files uninstall lint-man clean fuzz fuzz-corpus test-sanitize soak
 
 all: build
 
@@ -99,11 +99,18 @@ bench: release
 	python3 scripts/bench/api.py --mptcpctl $(CURDIR)/.build/release/mptcpctl --mptcpctld $(CURDIR)/.build/release/mptcpctld $(if $(BASELINE),--baseline $(BASELINE))
 	python3 scripts/bench/userspace-pm.py --mptcpctld $(CURDIR)/.build/release/mptcpctld $(if $(BASELINE),--baseline $(BASELINE)/mptcpctld)
 	python3 scripts/bench/path-health.py --mptcpctld $(CURDIR)/.build/release/mptcpctld $(if $(QUICK),--quick)
+	python3 scripts/bench/observability.py --mptcpctl $(CURDIR)/.build/release/mptcpctl --mptcpctld $(CURDIR)/.build/release/mptcpctld $(if $(QUICK),--quick)
 
 # Only the path-health benchmark (a blackholed uplink on the realistic lab; the
 # full run takes 45 minutes to 2 hours, QUICK=1 about 10 minutes: scripts/bench/path-health.py --help).
 bench-path-health: release
 	python3 scripts/bench/path-health.py --mptcpctld $(CURDIR)/.build/release/mptcpctld $(if $(QUICK),--quick)
+
+# Only the observability-overhead benchmark: the daemon's CPU with 1 000 live
+# MPTCP connections, without and then with /metrics scraped every second and
+# `mptcpctl top` running (QUICK=1: shorter phases; scripts/bench/observability.py --help).
+bench-observability: release
+	python3 scripts/bench/observability.py --mptcpctl $(CURDIR)/.build/release/mptcpctl --mptcpctld $(CURDIR)/.build/release/mptcpctld $(if $(QUICK),--quick)
 
 # Installed sizes of the release binaries, the idle daemon's RSS and threads
 # (scripts/bench/footprint measures, builds nothing).
