@@ -118,8 +118,9 @@ struct TopView {
     /// One reading; the frame since the previous one (nil for the first).
     mutating func read() throws -> TopFrame? {
         let connections = try ConnectionTable.read(namespace: namespace)
-        let links = try NetworkSnapshot.read(namespace: namespace).links
+        // Rates divide by the time between two connection dumps: the clock is read right after it.
         let monotonic = TopTerminal.monotonicSeconds()
+        let links = try NetworkSnapshot.read(namespace: namespace).links
         let wall = TopTerminal.wallClock()
         let (health, policies) = askDaemon(tokens: Set(connections.map(\.token)), now: monotonic)
         clock = wall.text
@@ -148,7 +149,12 @@ struct TopView {
                 noted = true
                 return (nil, [:])
             }
-            let paths = try daemon.result(ControlMethods.Paths.self).record
+            // A daemon without path health (its health thread off) answers `paths`
+            // with an error: it still answers, and its policies still count.
+            let paths: [PathRecord]? = switch try daemon.call(ControlMethods.Paths.self, NoParams()) {
+            case .success(let answer): answer.record
+            case .failure: nil
+            }
             if !tokens.isSubset(of: policyTokens) || now - policiesAt >= Self.policyRefreshSeconds {
                 var fresh: [UInt32: String] = [:]
                 for entry in try daemon.result(ControlMethods.Connections.self).record {

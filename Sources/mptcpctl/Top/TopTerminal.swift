@@ -5,7 +5,7 @@ import Glibc
 
 /// The terminal `top` draws on. While it runs: no echo, no line buffering (keys
 /// arrive one by one), the alternate screen, the cursor hidden; all of it given
-/// back on `q`, on an error, and on SIGINT/SIGTERM (the handler only records the
+/// back on `q`, on an error, and on SIGINT/SIGTERM/SIGHUP/SIGQUIT (the handler only records the
 /// signal: the loop restores the terminal, then dies of the signal as usual).
 enum TopTerminal {
     /// The signal that asked top to stop, 0 while none did.
@@ -16,7 +16,7 @@ enum TopTerminal {
     static func catchStopSignals() {
         var stop = sigset_t()
         sigemptyset(&stop)
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
             sigaddset(&stop, sig)
             signal(sig) { TopTerminal.stopSignal.store($0, ordering: .relaxed) }
         }
