@@ -49,7 +49,10 @@ TARGET_PERCENT = 5.0
 TICK = os.sysconf("SC_CLK_TCK")
 
 SCRAPER = r"""
-import sys, time, urllib.request
+import signal, sys, time, urllib.request
+# Stopped by SIGINT, which a shell leaves ignored for a background job (and a
+# Python started with it ignored raises no KeyboardInterrupt): take it back.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 url, interval = sys.argv[1], float(sys.argv[2])
 n = 0; size = 0; worst = 0.0; failed = 0
 next_at = time.monotonic()
