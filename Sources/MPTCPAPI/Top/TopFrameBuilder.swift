@@ -53,7 +53,7 @@ public struct TopFrameBuilder: Sendable {
         var current: [PathTrafficKey: [Subflow]] = [:]
         for connection in reading.connections {
             for subflow in connection.subflows {
-                current[Self.key(of: subflow), default: []].append(subflow)
+                current[PathTrafficKey(subflow), default: []].append(subflow)
             }
         }
         seen.formUnion(current.keys)
@@ -113,10 +113,6 @@ public struct TopFrameBuilder: Sendable {
         }
         perConnection = trackers
         return carried
-    }
-
-    static func key(of subflow: Subflow) -> PathTrafficKey {
-        PathTrafficKey(interfaceIndex: subflow.interfaceIndex, isIPv4: subflow.localAddress.isIPv4)
     }
 
     /// The mean of the subflows' smoothed RTT (`tcpi_rtt`), in milliseconds; nil when none reports one.

@@ -26,20 +26,16 @@ struct PathTrafficLedger: Sendable {
         for (key, carried) in tracker.advance(connections) {
             totals[key] = (totals[key] ?? TrafficCounters()) + carried
         }
-        for subflow in connections.lazy.flatMap(\.subflows) where totals[Self.key(subflow)] == nil {
-            totals[Self.key(subflow)] = TrafficCounters()
+        for subflow in connections.lazy.flatMap(\.subflows) where totals[PathTrafficKey(subflow)] == nil {
+            totals[PathTrafficKey(subflow)] = TrafficCounters()
         }
-    }
-
-    static func key(_ subflow: Subflow) -> PathTrafficKey {
-        PathTrafficKey(interfaceIndex: subflow.interfaceIndex, isIPv4: subflow.localAddress.isIPv4)
     }
 
     /// Each path's subflows in `connections`, by state (closed ones not counted).
     static func now(_ connections: [Connection]) -> [PathTrafficKey: PathNow] {
         var paths: [PathTrafficKey: PathNow] = [:]
         for subflow in connections.lazy.flatMap(\.subflows) where subflow.state != .close {
-            var p = paths[key(subflow)] ?? PathNow()
+            var p = paths[PathTrafficKey(subflow)] ?? PathNow()
             if subflow.carriesTraffic {
                 p.established += 1
                 if subflow.backup { p.backupEstablished += 1 }
@@ -49,7 +45,7 @@ struct PathTrafficLedger: Sendable {
             } else {
                 p.closing += 1
             }
-            paths[key(subflow)] = p
+            paths[PathTrafficKey(subflow)] = p
         }
         return paths
     }

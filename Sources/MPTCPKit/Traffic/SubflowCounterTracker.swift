@@ -10,6 +10,11 @@ public struct PathTrafficKey: Hashable, Sendable, Comparable {
         self.isIPv4 = isIPv4
     }
 
+    /// The path `subflow` runs on: the one mapping every per-path view uses.
+    public init(_ subflow: Subflow) {
+        self.init(interfaceIndex: subflow.interfaceIndex, isIPv4: subflow.localAddress.isIPv4)
+    }
+
     public static func < (a: PathTrafficKey, b: PathTrafficKey) -> Bool {
         (a.interfaceIndex, a.isIPv4 ? 0 : 1) < (b.interfaceIndex, b.isIPv4 ? 0 : 1)
     }
@@ -98,7 +103,7 @@ public struct SubflowCounterTracker: Sendable {
                 now[identity] = counters
                 let growth = last[identity].flatMap { counters.growth(since: $0) } ?? counters
                 guard growth != TrafficCounters() else { continue }
-                let key = PathTrafficKey(interfaceIndex: subflow.interfaceIndex, isIPv4: subflow.localAddress.isIPv4)
+                let key = PathTrafficKey(subflow)
                 carried[key] = (carried[key] ?? TrafficCounters()) + growth
             }
         }
