@@ -85,6 +85,20 @@ final class CLIUsageKernelTests {
         #expect(try ipEndpoints() == before)
     }
 
+    @Test(arguments: [
+        (["--interval", "0.1"], "--interval 0.1: give 0.5 to 3600 seconds"),
+        (["--interval", "4000"], "--interval 4000.0: give 0.5 to 3600 seconds"),
+        (["--connections", "-1"], "--connections -1: give 0 or more"),
+        (["--sort", "bogus"], "--sort \"bogus\": give one of rate, sent, received, retransmits"),
+    ])
+    func topRefusesBadArgumentsWithOneLineAndExit64BeforeShowingAnything(_ arguments: [String], _ expected: String) throws {
+        let result = try lab.mptcpctl(lab.client, ["top", "--once"] + arguments, check: false)
+        #expect(result.status == 64, "stderr: \(result.stderr)")
+        #expect(result.stderrLines.count == 1, "stderr: \(result.stderr)")
+        #expect(result.stderr.hasPrefix("mptcpctl: top: \(expected)"), "\(result.stderr)")
+        #expect(result.stdout.isEmpty, "no frame: \(result.stdout)")
+    }
+
     @Test func anAddressNamingSeveralEndpointsIsRefusedWithTheCandidates() throws {
         try lab.mptcpctl(lab.client, ["endpoint", "flush"])
         try lab.mptcpctl(lab.client, ["endpoint", "add", "10.0.1.1", "--id", "3", "--port", "6000", "--signal"])
