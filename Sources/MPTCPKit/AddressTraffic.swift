@@ -23,6 +23,12 @@ public struct AddressTraffic: Hashable, Sendable {
     /// Least `tcpi_last_ack_recv` (ms ago) over the subflows with unacknowledged
     /// data; nil when none has any (or none reports it).
     public var lastAckAgeMilliseconds: UInt32?
+    /// Whether an established subflow on the address belongs to a connection
+    /// with data in flight at the MPTCP level (`TrafficReading.isInFlight`):
+    /// closing such a subflow, or removing its address, would make the kernel
+    /// (this host's or the peer's) re-send that connection's whole
+    /// unacknowledged window over the other subflows.
+    public var carriesConnectionInFlight = false
 
     /// No subflow yet.
     public init() {}
@@ -33,9 +39,14 @@ public struct AddressTraffic: Hashable, Sendable {
     /// last ACK) come from subflows past their handshake with data in flight: a
     /// join whose SYN goes unanswered (a peer address this path cannot reach)
     /// says nothing about the data the path carries.
-    public mutating func add(state: TCPState, tcpInfo info: TCPInfo?) {
+    /// `connectionInFlight`: whether the subflow's connection has data in
+    /// flight (`carriesConnectionInFlight`, counted for established subflows only).
+    public mutating func add(state: TCPState, tcpInfo info: TCPInfo?, connectionInFlight: Bool = false) {
         subflows += 1
-        if state.carriesTraffic { established += 1 }
+        if state.carriesTraffic {
+            established += 1
+            if connectionInFlight { carriesConnectionInFlight = true }
+        }
         guard let info else { return }
         bytesAcked = bytesAcked &+ (info.bytesAcked ?? 0)
         bytesReceived = bytesReceived &+ (info.bytesReceived ?? 0)
@@ -53,6 +64,7 @@ public struct AddressTraffic: Hashable, Sendable {
         bytesReceived = bytesReceived &+ other.bytesReceived
         maxBackoff = max(maxBackoff, other.maxBackoff)
         hasUnackedData = hasUnackedData || other.hasUnackedData
+        carriesConnectionInFlight = carriesConnectionInFlight || other.carriesConnectionInFlight
         if let age = other.lastAckAgeMilliseconds { lastAckAgeMilliseconds = min(lastAckAgeMilliseconds ?? age, age) }
     }
 }

@@ -27,7 +27,10 @@ public struct TrafficReading: Hashable, Sendable {
     /// the reference the narrow read agrees with.
     public init(connections: [Connection], addresses: Set<IPAddress>, peersPerFamily: Int) {
         var tally = TrafficTally(addresses: addresses, peersPerFamily: peersPerFamily)
-        for c in connections { tally.connection(token: c.token, isClient: c.side == .client, remote: c.remoteAddress) }
+        for c in connections {
+            tally.connection(token: c.token, isClient: c.side == .client, remote: c.remoteAddress,
+                             inFlight: TrafficReading.isInFlight(c.info))
+        }
         for c in connections {
             for s in c.subflows { tally.subflow(token: s.token, state: s.state, localAddress: s.localAddress, tcpInfo: s.tcpInfo) }
         }
@@ -38,6 +41,17 @@ public struct TrafficReading: Hashable, Sendable {
     /// data sent or received within the last second.
     public static func isBusy(_ info: TCPInfo) -> Bool {
         info.hasUnackedData || (info.lastDataSentMilliseconds ?? .max) < 1000 || (info.lastDataReceivedMilliseconds ?? .max) < 1000
+    }
+
+    /// Whether a connection has data in flight, by its `mptcp_info`: data of
+    /// ours not yet acknowledged at the MPTCP level (`write_seq` past
+    /// `snd_una`), or data sent or received within the last second (the peer
+    /// may have more in flight; this host only sees what arrived). A kernel
+    /// whose `mptcp_info` is too short for these fields (before 6.10 for the
+    /// times) answers by what it has.
+    public static func isInFlight(_ info: MPTCPInfo) -> Bool {
+        if let write = info.writeSequence, let una = info.sendUnacknowledged, write != una { return true }
+        return (info.lastDataSentMilliseconds ?? .max) < 1000 || (info.lastDataReceivedMilliseconds ?? .max) < 1000
     }
 
     /// The figures of several addresses (a path's) added up; nil when none of them has a subflow.

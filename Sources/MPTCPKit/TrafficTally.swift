@@ -9,6 +9,8 @@ struct TrafficTally {
     /// The connections listed: a subflow counts only when its connection is
     /// one of them, as `ConnectionTable.assemble` joins them.
     private var tokens: Set<UInt32> = []
+    /// Those with data in flight (`TrafficReading.isInFlight`).
+    private var inFlight: Set<UInt32> = []
     private var byAddress: [IPAddress: AddressTraffic] = [:]
     private var isBusy = false
     /// Per family, the client-side peers with the least tokens seen so far,
@@ -35,13 +37,16 @@ struct TrafficTally {
     /// server-side when its local port is a listener's.
     mutating func connection(_ s: ConnectionTable.DiagSocket) {
         guard s.state != ConnectionTable.tcpListen, let info = s.mptcpInfo else { return }
-        connection(token: info.token, isClient: !listenPorts.contains(s.localPort), remote: s.remoteAddress)
+        connection(token: info.token, isClient: !listenPorts.contains(s.localPort), remote: s.remoteAddress,
+                   inFlight: TrafficReading.isInFlight(info))
     }
 
     /// A connection; a token seen before is the same connection (counted once,
     /// as first seen).
-    mutating func connection(token: UInt32, isClient: Bool, remote: IPAddress) {
-        guard tokens.insert(token).inserted, isClient else { return }
+    mutating func connection(token: UInt32, isClient: Bool, remote: IPAddress, inFlight: Bool) {
+        guard tokens.insert(token).inserted else { return }
+        if inFlight { self.inFlight.insert(token) }
+        guard isClient else { return }
         let peer = Peer(token: token, address: remote)
         if remote.isIPv4 {
             Self.offer(peer, to: &peers4, limit: peersPerFamily)
@@ -60,7 +65,10 @@ struct TrafficTally {
     mutating func subflow(token: UInt32, state: TCPState, localAddress: IPAddress, tcpInfo: TCPInfo?) {
         guard tokens.contains(token) else { return }
         if let tcpInfo, !isBusy, TrafficReading.isBusy(tcpInfo) { isBusy = true }
-        if addresses.contains(localAddress) { byAddress[localAddress, default: AddressTraffic()].add(state: state, tcpInfo: tcpInfo) }
+        if addresses.contains(localAddress) {
+            byAddress[localAddress, default: AddressTraffic()].add(state: state, tcpInfo: tcpInfo,
+                                                                   connectionInFlight: inFlight.contains(token))
+        }
     }
 
     /// What was read: the peers in token order, as a full table sorted by token gives them.

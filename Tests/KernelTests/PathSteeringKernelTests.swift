@@ -88,6 +88,18 @@ final class PathSteeringKernelTests {
         }
     }
 
+    /// Whether the server still has an established subflow from `address` (its side of our subflows).
+    func serverHasSubflow(from address: IPAddress, port: Int) throws -> Bool {
+        try serverSubflows(port: port).contains { $0.state == "ESTAB" && $0.remote == address }
+    }
+
+    /// Two blackholes of path 1. An idle connection: path 1 is withdrawn at once
+    /// (RM_ADDR over path 2: the server drops its subflow from path 1), and is
+    /// joined again once it heals. A bulk upload: path 1's subflow is kept as
+    /// backup, not closed, while the connection has data in flight (Linux has
+    /// already moved its data to path 2, and a close would make it re-send the
+    /// whole unacknowledged window); the transfer goes on over path 2, and once
+    /// path 1 heals it carries data again.
     @Test(arguments: RealHostPolicy.PathManager.allCases)
     func aBlackholedPathIsLeftByThePeerAndCarriesDataAgainOnceItHeals(pathManager: RealHostPolicy.PathManager) throws {
         let port = 7531
@@ -96,6 +108,28 @@ final class PathSteeringKernelTests {
         let daemon = try startDaemon(pathManager)
         defer { daemon.stop() }
         let path1 = try lab.clientAddress(uplink: 1), path2 = try lab.clientAddress(uplink: 2)
+
+        // An idle connection: withdrawn at once.
+        let idle = try lab.peer(lab.client, ["client", "--connect", RealisticLab.service().description, "--port", String(port)])
+        defer { idle.stop() }
+        _ = try idle.wait(for: "connected", seconds: 30)
+        idle.send("send 200000")
+        _ = try idle.wait(for: "sent", seconds: 30)
+        try daemon.waitUntil("\(pathManager): the idle connection has a subflow from each path", seconds: 60) {
+            try serverHasSubflow(from: path1, port: port) && serverHasSubflow(from: path2, port: port)
+        }
+        try blackhole(uplink: 1)
+        try waitState(daemon, 1, "down")
+        try daemon.waitUntil("\(pathManager): the server has no established subflow from path 1 (RM_ADDR over path 2)",
+                             seconds: 60) { try !serverHasSubflow(from: path1, port: port) }
+        try heal(uplink: 1)
+        try waitState(daemon, 1, "up")
+        try daemon.waitUntil("\(pathManager): the idle connection joins from path 1 again", seconds: 60) {
+            try serverHasSubflow(from: path1, port: port)
+        }
+        idle.send("quit")
+
+        // A bulk upload: kept as backup while data is in flight, carrying again once healed.
         let client = try lab.peer(lab.client, ["client", "--connect", RealisticLab.service().description, "--port", String(port),
                                                "--seconds", "240"])
         defer { client.stop() }
@@ -107,23 +141,22 @@ final class PathSteeringKernelTests {
         try blackhole(uplink: 1)
         try waitState(daemon, 1, "down")
         let detected = Date()
-        // The peer stops using path 1 (RM_ADDR over path 2): no established subflow from it is left at the server.
-        try daemon.waitUntil("\(pathManager): the server has no established subflow from path 1", seconds: 60) {
-            try !serverSubflows(port: port).contains { $0.state == "ESTAB" && $0.remote == path1 }
-        }
+        try daemon.waitUntil("\(pathManager): the subflow from path 1 is backup", seconds: 60) { try backup(of: path1) == true }
         try waitCarrying(daemon, from: path2, port: port, "\(pathManager): the transfer goes on over path 2")
+        #expect(try backup(of: path1) == true, "\(pathManager): kept as backup, not closed, while the upload runs")
+        #expect(daemon.log.contains("once its connections have no data in flight"), "\(daemon.log)")
 
         try heal(uplink: 1)
         let healed = Date()
         try waitState(daemon, 1, "up")
-        try daemon.waitUntil("\(pathManager): a subflow from path 1 is established again", seconds: 60) {
-            try acked(from: path1, port: port) != nil
+        try daemon.waitUntil("\(pathManager): a subflow from path 1 is established and active again", seconds: 60) {
+            try acked(from: path1, port: port) != nil && backup(of: path1) == false
         }
         let reestablished = Date()
         try waitCarrying(daemon, from: path1, port: port, "\(pathManager): path 1 carries data again")
-        print(String(format: "STEER %@: down %.2f s after the blackhole, path 1 re-established %.2f s after healing",
+        print(String(format: "STEER %@: down %.2f s after the blackhole, path 1 active again %.2f s after healing",
                      pathManager.description, detected.timeIntervalSince(blackholed), reestablished.timeIntervalSince(healed)))
-        #expect(try serverSubflows(port: port).contains { $0.state == "ESTAB" && $0.remote == path1 })
+        #expect(try serverHasSubflow(from: path1, port: port))
         #expect(!daemon.log.contains("\"level\":\"critical\""), "\(daemon.log)")
     }
 

@@ -15,10 +15,17 @@ import Testing
         return NetlinkMessage(type: RT.sockDiagByFamily, flags: 2, sequence: 1, portID: 0, payload: p + attributes)
     }
 
-    static func mptcpInfo(token: UInt32, subflows: UInt8) -> [UInt8] {
+    /// A 6.18 `mptcp_info` (96 bytes): idle by default (nothing unacknowledged,
+    /// nothing sent or received for a minute).
+    static func mptcpInfo(token: UInt32, subflows: UInt8, unacked: UInt32 = 0, lastSent: UInt32 = 60_000,
+                          lastReceived: UInt32 = 60_000) -> [UInt8] {
         var info = [UInt8](repeating: 0, count: 96)
         info[0] = subflows
         info.replaceSubrange(12..<16, with: le32(token))
+        info.replaceSubrange(16..<20, with: le32(unacked))  // write_seq past snd_una (0, at 24)
+        info.replaceSubrange(84..<88, with: le32(lastSent))
+        info.replaceSubrange(88..<92, with: le32(lastReceived))
+        info.replaceSubrange(92..<96, with: le32(60_000))
         var w = AttributeWriter()
         w.put(RT.inetDiagInfo, info)
         return w.bytes

@@ -23,9 +23,10 @@ import Testing
     }
 
     static func msk(state: UInt8 = 1, local: [UInt8], lport: UInt16, remote: [UInt8], rport: UInt16,
-                    token: UInt32) throws -> ConnectionTable.DiagSocket {
+                    token: UInt32, unacked: UInt32 = 0, lastReceived: UInt32 = 60_000) throws -> ConnectionTable.DiagSocket {
         try ConnectionTable.DiagSocket(message: SockDiagTests.diag(state: state, local: local, lport: lport, remote: remote, rport: rport,
-                                                                   attributes: SockDiagTests.mptcpInfo(token: token, subflows: 0)),
+                                                                   attributes: SockDiagTests.mptcpInfo(token: token, subflows: 0, unacked: unacked,
+                                                                                                       lastReceived: lastReceived)),
                                        mptcp: true)
     }
 
@@ -108,6 +109,36 @@ import Testing
         let idle = Self.stream(msk: msk, tcp: [try Self.subflow(local: Self.a2, lport: 40001, remote: Self.b1, rport: 5201,
                                                                 token: 0xabcd, info: Self.tcpInfo())], addresses: [])
         #expect(!idle.isBusy)
+    }
+
+    /// A connection has data in flight by its `mptcp_info` (ours unacknowledged,
+    /// or data sent or received within the last second), whatever its
+    /// subflows' own figures (a stale subflow's unacknowledged data is not
+    /// the connection's); only its established subflows mark their address.
+    @Test func anAddressCarriesAConnectionInFlightByTheConnectionsMPTCPInfo() throws {
+        let addresses: Set<IPAddress> = [Self.ip("10.0.1.1"), Self.ip("10.0.2.1")]
+        func reading(_ msk: ConnectionTable.DiagSocket, subflowState: UInt8 = 1) throws -> TrafficReading {
+            let tcp = [try Self.subflow(state: subflowState, local: Self.a1, lport: 40000, remote: Self.b1, rport: 5201, token: 0xabcd,
+                                        info: Self.tcpInfo(unacked: 30, backoff: 4, lastAck: 3000))]
+            let reading = Self.stream(msk: [msk], tcp: tcp, addresses: addresses)
+            let connections = ConnectionTable.assemble(msk: [msk], tcp: tcp, interfaces: InterfaceTable(names: [:], addresses: []))
+            #expect(reading == TrafficReading(connections: connections, addresses: addresses, peersPerFamily: 4))
+            return reading
+        }
+        let idle = try reading(Self.msk(local: Self.a1, lport: 40000, remote: Self.b1, rport: 5201, token: 0xabcd))
+        #expect(idle.byAddress[Self.ip("10.0.1.1")]?.carriesConnectionInFlight == false, "a stalled subflow of an idle connection")
+        let sending = try reading(Self.msk(local: Self.a1, lport: 40000, remote: Self.b1, rport: 5201, token: 0xabcd, unacked: 1))
+        #expect(sending.byAddress[Self.ip("10.0.1.1")]?.carriesConnectionInFlight == true, "write_seq past snd_una")
+        let receiving = try reading(Self.msk(local: Self.a1, lport: 40000, remote: Self.b1, rport: 5201, token: 0xabcd,
+                                             lastReceived: 200))
+        #expect(receiving.byAddress[Self.ip("10.0.1.1")]?.carriesConnectionInFlight == true, "data received 200 ms ago")
+        let joining = try reading(Self.msk(local: Self.a1, lport: 40000, remote: Self.b1, rport: 5201, token: 0xabcd, unacked: 1),
+                                  subflowState: 2)
+        #expect(joining.byAddress[Self.ip("10.0.1.1")]?.carriesConnectionInFlight == false, "a join still in SYN-SENT is not closed mid-flight")
+        var path = AddressTraffic()
+        path.add(try #require(idle.byAddress[Self.ip("10.0.1.1")]))
+        path.add(try #require(sending.byAddress[Self.ip("10.0.1.1")]))
+        #expect(path.carriesConnectionInFlight)
     }
 
     @Test func theStreamedSumsAgreeWithTheAssembledTable() throws {

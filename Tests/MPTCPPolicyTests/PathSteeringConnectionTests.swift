@@ -50,6 +50,20 @@ import Testing
         #expect(!d.actions.contains { if case .create = $0 { true } else { false } }, "no new subflow on the down path")
     }
 
+    @Test func aDownPathWithDataInFlightKeepsItsSubflowsAsBackupUntilTheyAreIdle() {
+        var busy = Self.view([("eth1", .down)])
+        busy.paths[PathKey(interface: "eth1", family: .ipv4)]?.inFlight = true
+        let deferred = decide(.aggregate, busy)
+        #expect(withdrawals(deferred).isEmpty, "no close and no RM_ADDR while data is in flight: \(deferred.actions)")
+        #expect(!deferred.actions.contains { if case .destroy = $0 { true } else { false } })
+        #expect(backups(deferred).map(\.0) == [Self.eth1] && backups(deferred).first?.1 == true, "\(deferred.actions)")
+        #expect(backups(deferred).first?.2.contains("once its connections have no data in flight") == true, "\(backups(deferred))")
+        var c = connection()
+        c.subflows[1].backup = true
+        let idle = decide(.aggregate, Self.view([("eth1", .down)]), connection: c)
+        #expect(withdrawals(idle).map(\.0) == [1], "withdrawn once idle: \(idle.actions)")
+    }
+
     @Test func theInitialSubflowOfADownPathIsWithdrawnWithIDZero() {
         let d = decide(.aggregate, Self.view([("eth0", .down)]))
         #expect(withdrawals(d).map(\.0) == [0])

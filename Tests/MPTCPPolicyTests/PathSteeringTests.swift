@@ -69,6 +69,29 @@ import Testing
         #expect(flagChanges(healed.plan) == [[.subflow]])
     }
 
+    /// A down path whose connections have data in flight is made backup in
+    /// place (no close, no RM_ADDR), and withdrawn once they have none.
+    @Test func aDownPathWithDataInFlightIsBackupUntilItsConnectionsAreIdleThenWithdrawn() {
+        let healthy = converge(.none)
+        var busy = Self.view([("eth1", .ipv4, .down)])
+        busy.paths[PathKey(interface: "eth1", family: .ipv4)]?.inFlight = true
+        let deferred = converge(busy, from: healthy.endpoints, owned: healthy.owned)
+        #expect(deferred.plan.changes.count == 1, "\(deferred.plan.changes)")
+        guard case .setFlags(let e, let flags, let why)? = deferred.plan.changes.first else {
+            Issue.record("not a flag change: \(deferred.plan.changes)")
+            return
+        }
+        #expect(e.address == IPAddress("10.1.1.2") && flags == [.subflow, .backup])
+        #expect(why.contains("eth1/ipv4 is down: 3 probes") && why.contains("once its connections have no data in flight"), "\(why)")
+        #expect(converge(busy, from: deferred.endpoints, owned: deferred.owned).plan.isEmpty, "stable while they are busy")
+        let idle = converge(Self.view([("eth1", .ipv4, .down)]), from: deferred.endpoints, owned: deferred.owned)
+        #expect(idle.plan.changes.compactMap { if case .delete(let e, _) = $0 { e.address.description } else { nil } } == ["10.1.1.2"])
+        var backupMode = Self.view([("eth1", .ipv4, .down)], onPathDown: .backup)
+        backupMode.paths[PathKey(interface: "eth1", family: .ipv4)]?.inFlight = true
+        #expect(flagChanges(converge(backupMode, from: healthy.endpoints, owned: healthy.owned).plan) == [[.subflow, .backup]],
+                "on_path_down = \"backup\" is backup either way")
+    }
+
     @Test func theLastUsablePathOfAFamilyIsNeverWithdrawn() {
         // IPv6 has no other path than eth1's.
         var excluded: [IPAddress: String] = [:]

@@ -66,7 +66,9 @@ struct HealthEngine: Sendable {
         for key in probers.keys.sorted() {
             guard let prober = probers[key] else { continue }
             probers[key]?.livePeers = reading.peers.filter { $0.isIPv4 == (key.family == .ipv4) }
-            if let sample = reading.sample(for: prober.path) {
+            let sample = reading.sample(for: prober.path)
+            probers[key]?.connectionsInFlight = sample?.connectionsInFlight ?? false
+            if let sample {
                 transitions += probers[key]?.health.passive(sample, at: now) ?? []
             }
         }
@@ -76,11 +78,14 @@ struct HealthEngine: Sendable {
     /// The earliest time anything is due.
     var nextDeadline: Duration? { probers.values.compactMap(\.nextDeadline).min() }
 
-    /// What steering reads.
+    /// What steering reads. Data in flight is said of `down` paths only (the
+    /// only ones whose steering weighs it), so the view changes with traffic
+    /// only during an outage.
     var view: PathHealthView {
         PathHealthView(paths: probers.mapValues {
             PathHealthView.Verdict(state: $0.health.state, onPathDown: $0.path.settings.onPathDown,
-                                   evidence: $0.health.lastTransition?.evidence ?? "")
+                                   evidence: $0.health.lastTransition?.evidence ?? "",
+                                   inFlight: $0.health.state == .down && $0.connectionsInFlight)
         })
     }
 

@@ -36,6 +36,8 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
     private let start = ContinuousClock.now
     private var nextPassive: Duration = .zero
     private var passiveFailed = false
+    /// The verdicts last published (without the board's heal counts).
+    private var published = PathHealthView.none
 
     /// Nil when the wake-up descriptor cannot be made (the daemon then runs without health).
     init?(namespace: NetworkNamespace, hub: EventHub, doorbell: Doorbell, board: HealthBoard, logger: Logger) {
@@ -98,7 +100,10 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
         if let paths = mailbox.withLockedValue({ box -> [ProbePath]? in defer { box = nil }; return box }) {
             let gone = engine.apply(paths)
             for key in gone { sockets.close(key) }
-            if !gone.isEmpty { board.publish(engine.view) }
+            if !gone.isEmpty {
+                published = engine.view
+                board.publish(published)
+            }
         }
         sendDue()
         let ready = waitForAnswers()
@@ -187,8 +192,11 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
         let current = now
         let wallNow = Date().timeIntervalSince1970
         board.publish(paths: engine.records { at in wallNow - HealthReport.milliseconds(current - at) / 1000 })
-        guard !transitions.isEmpty else { return }
-        board.publish(engine.view)
+        // A transition, or data in flight on a down path starting or ending (`PathHealthView.Verdict.inFlight`).
+        let view = engine.view
+        guard !transitions.isEmpty || view != published else { return }
+        published = view
+        board.publish(view)
         doorbell.ring(.health)
     }
 

@@ -39,16 +39,21 @@ struct PassiveReading: Sendable {
         return PassiveSample(
             subflows: t.subflows, established: t.established, bytesAcked: t.bytesAcked, bytesReceived: t.bytesReceived,
             maxBackoff: Int(t.maxBackoff), hasUnackedData: t.hasUnackedData,
-            lastAckAge: t.lastAckAgeMilliseconds.map { Duration.milliseconds(Int64($0)) })
+            lastAckAge: t.lastAckAgeMilliseconds.map { Duration.milliseconds(Int64($0)) },
+            connectionsInFlight: t.carriesConnectionInFlight)
     }
 }
 
 extension PassiveReading {
     /// A reading of these subflows (every local address kept) and peers, as
-    /// the narrow read would sum them (the unit tests' fixtures).
-    init(subflows: [Subflow], peers: [IPAddress]) {
+    /// the narrow read would sum them (the unit tests' fixtures); the
+    /// connections of tokens in `inFlight` have data in flight.
+    init(subflows: [Subflow], peers: [IPAddress], inFlight: Set<UInt32> = []) {
         var byAddress: [IPAddress: AddressTraffic] = [:]
-        for s in subflows { byAddress[s.localAddress, default: AddressTraffic()].add(state: s.state, tcpInfo: s.tcpInfo) }
+        for s in subflows {
+            byAddress[s.localAddress, default: AddressTraffic()].add(state: s.state, tcpInfo: s.tcpInfo,
+                                                                     connectionInFlight: inFlight.contains(s.token))
+        }
         let busy = subflows.contains { s in s.tcpInfo.map { TrafficReading.isBusy($0) } ?? false }
         self.init(TrafficReading(byAddress: byAddress, isBusy: busy, peers: peers))
     }

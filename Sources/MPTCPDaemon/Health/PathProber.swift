@@ -9,6 +9,9 @@ struct PathProber: Sendable {
     var health: PathHealth
     /// Peers seen in the connection table (the `peers` target), beside the pass's.
     var livePeers: [IPAddress] = []
+    /// Whether a connection on the path had data in flight at the last
+    /// passive reading (`PassiveSample.connectionsInFlight`).
+    var connectionsInFlight = false
     var sent = 0
     var lost = 0
     /// Probes in flight: their target and when they count as lost (for `lost` and to close connect probes).

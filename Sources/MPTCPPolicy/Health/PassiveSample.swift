@@ -18,9 +18,14 @@ public struct PassiveSample: Hashable, Sendable {
     /// Time since the last ACK was received, least over the subflows with
     /// unacknowledged data (`tcpi_last_ack_recv`); nil when none has any.
     public var lastAckAge: Duration?
+    /// Whether a connection with an established subflow on the path has data
+    /// in flight at the MPTCP level (`TrafficReading.isInFlight`): not evidence
+    /// of the path's health, but what steering weighs before closing the
+    /// path's subflows (`PathHealthView.Verdict.inFlight`).
+    public var connectionsInFlight: Bool
 
     public init(subflows: Int, established: Int, bytesAcked: UInt64, bytesReceived: UInt64 = 0, maxBackoff: Int,
-                hasUnackedData: Bool, lastAckAge: Duration?) {
+                hasUnackedData: Bool, lastAckAge: Duration?, connectionsInFlight: Bool = false) {
         self.subflows = subflows
         self.established = established
         self.bytesAcked = bytesAcked
@@ -28,5 +33,6 @@ public struct PassiveSample: Hashable, Sendable {
         self.maxBackoff = maxBackoff
         self.hasUnackedData = hasUnackedData
         self.lastAckAge = lastAckAge
+        self.connectionsInFlight = connectionsInFlight
     }
 }

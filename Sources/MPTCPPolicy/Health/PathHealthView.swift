@@ -20,13 +20,21 @@ public struct PathHealthView: Hashable, Sendable {
         /// which a consumer compares with the count it last acted on (`healed(since:)`),
         /// so no heal is missed between two passes nor acted on twice.
         public var heals: Int
+        /// A `down` path only: a connection with an established subflow on it
+        /// has data in flight (the daemon's last passive reading). Its subflows
+        /// are then not closed yet (`PathSteering`): the kernel has already
+        /// moved their data to the other paths (stale subflows), and a close
+        /// now, by us or by the peer on our RM_ADDR, would make it re-send the
+        /// connection's whole unacknowledged window a second time.
+        public var inFlight: Bool
 
         public init(state: PathHealthState, onPathDown: ProbeSettings.OnPathDown = .withdraw, evidence: String = "",
-                    heals: Int = 0) {
+                    heals: Int = 0, inFlight: Bool = false) {
             self.state = state
             self.onPathDown = onPathDown
             self.evidence = evidence
             self.heals = heals
+            self.inFlight = inFlight
         }
     }
 

@@ -7,6 +7,13 @@ import MPTCPKit
 ///   its addresses are not wanted (the in-kernel PM's endpoint is deleted, which
 ///   sends RM_ADDR over a live subflow; the userspace PM withdraws the address and
 ///   closes its subflows); with `"backup"` they are wanted as backup;
+/// - but a `down` path whose connections have data in flight
+///   (`PathHealthView.Verdict.inFlight`) is made backup, not withdrawn, until
+///   they have none: Linux marks a subflow that stops acking stale and re-sends
+///   its data over the others by itself, and closing it (here, or at the peer
+///   on RM_ADDR) makes it re-send the connection's whole MPTCP retransmit queue
+///   (`__mptcp_retransmit_pending_data`) a second time: a second stall of
+///   0.2–0.3 s at 50 Mbit/s that the kernel alone does not have;
 /// - a `degraded` path becomes backup while another path of its family is `up`;
 /// - neither happens to the last path of a family that carries anything: a
 ///   `down` path stays as it is while every other path of its family is `down`
@@ -51,6 +58,10 @@ enum PathSteering {
                     break
                 }
                 switch verdict.onPathDown {
+                case .withdraw where verdict.inFlight:
+                    demote(&d, because: "\(k) is down\(evidence); backup while \(other) is usable, withdrawn (on_path_down = "
+                        + "\"withdraw\") once its connections have no data in flight: closing their subflows now would "
+                        + "make the kernel re-send all their unacknowledged data")
                 case .withdraw:
                     outcome.withdrawn[d.address] = "\(k) is down\(evidence); withdrawn (on_path_down = \"withdraw\") while \(other) is usable"
                     continue

@@ -96,7 +96,7 @@ import Testing
     }
 
     static func reading(source: String, acked: UInt64, unacked: UInt32 = 0, lastAck: UInt32 = 0, backoff: UInt8 = 0,
-                        remote: String = "10.3.0.1") -> PassiveReading {
+                        remote: String = "10.3.0.1", inFlight: Bool = false) -> PassiveReading {
         var info = TCPInfo(state: .established, backoff: backoff)
         info.bytesAcked = acked
         info.unacked = unacked
@@ -104,7 +104,7 @@ import Testing
         let subflow = Subflow(localAddress: address(source), localPort: 40000, remoteAddress: address(remote), remotePort: 443,
                               backupLocal: false, backupRemote: false, localID: 0, remoteID: 0, interfaceIndex: 2,
                               state: .established, token: 1, tcpInfo: info)
-        return PassiveReading(subflows: [subflow], peers: [address(remote)])
+        return PassiveReading(subflows: [subflow], peers: [address(remote)], inFlight: inFlight ? [1] : [])
     }
 
     @Test func aPassiveSampleSumsThePathsSubflowsAndAStallIsDown() {
@@ -118,6 +118,24 @@ import Testing
         _ = engine.passive(Self.reading(source: "10.1.1.2", acked: 500), at: Self.ms(0))
         let t = engine.passive(reading, at: Self.ms(3000))
         #expect(t.map(\.to) == [.down] && t.first?.evidence.contains("stalled") == true, "\(t)")
+    }
+
+    /// The view says a down path's connections have data in flight, as the
+    /// last reading found; an up path's never (steering weighs it only when down).
+    @Test func theViewSaysOfADownPathWhetherItsConnectionsHaveDataInFlight() {
+        var engine = HealthEngine()
+        let path = Self.path(targets: [])
+        _ = engine.apply([path])
+        _ = engine.passive(Self.reading(source: "10.1.1.2", acked: 500, inFlight: true), at: Self.ms(0))
+        #expect(engine.view.paths[path.key]?.inFlight == false, "up: not said")
+        let t = engine.passive(Self.reading(source: "10.1.1.2", acked: 500, unacked: 3, lastAck: 2500, backoff: 3, inFlight: true),
+                               at: Self.ms(3000))
+        #expect(t.map(\.to) == [.down])
+        #expect(engine.view.paths[path.key]?.inFlight == true)
+        _ = engine.passive(Self.reading(source: "10.1.1.2", acked: 500, unacked: 3, lastAck: 3500, backoff: 3), at: Self.ms(3500))
+        #expect(engine.view.paths[path.key]?.inFlight == false, "idle now")
+        _ = engine.passive(PassiveReading(subflows: [], peers: []), at: Self.ms(4000))
+        #expect(engine.view.paths[path.key]?.inFlight == false, "no subflow left")
     }
 
     @Test func thePeersOfThisHostsConnectionsBecomeProbeTargets() {
