@@ -34,5 +34,9 @@ struct PathsCommand: ParsableCommand {
             let at = Date(timeIntervalSince1970: t.at).formatted(.iso8601)
             Output.line("\(p.interface)/\(p.family): \(t.from) -> \(t.to) at \(at): \(t.evidence)")
         }
+        for p in paths where p.withdrawalWaits {
+            Output.line("\(p.interface)/\(p.family): backup, not withdrawn yet: a connection on it has data in flight "
+                + "(closing its subflows now would make the kernel re-send it)")
+        }
     }
 }

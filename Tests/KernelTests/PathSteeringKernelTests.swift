@@ -144,6 +144,7 @@ final class PathSteeringKernelTests {
         try daemon.waitUntil("\(pathManager): the subflow from path 1 is backup", seconds: 60) { try backup(of: path1) == true }
         try waitCarrying(daemon, from: path2, port: port, "\(pathManager): the transfer goes on over path 2")
         #expect(try backup(of: path1) == true, "\(pathManager): kept as backup, not closed, while the upload runs")
+        #expect(try lab.mptcpctl(lab.client, ["paths"]).stdout.contains("backup, not withdrawn yet: a connection on it has data in flight"))
         #expect(daemon.log.contains("once its connections have no data in flight"), "\(daemon.log)")
 
         try heal(uplink: 1)

@@ -46,10 +46,15 @@ public struct PathRecord: ControlRecord {
     /// `withdraw` or `backup`: what steering does while the path is down.
     public var onPathDown: String
     public var lastTransition: Transition?
+    /// Whether a connection with an established subflow on the path had data in
+    /// flight at the health thread's last reading: a `down` path is then kept
+    /// as backup, its withdrawal (`on_path_down = "withdraw"`) waiting until
+    /// they have none. False when a daemon does not say.
+    public var dataInFlight: Bool
 
     public init(interface: String, family: String, state: String, source: String, gateway: String?, rttMilliseconds: Double?,
                 lossPercent: Int?, targets: [Target], probesSent: Int, probesLost: Int, onPathDown: String,
-                lastTransition: Transition?) {
+                lastTransition: Transition?, dataInFlight: Bool = false) {
         self.interface = interface
         self.family = family
         self.state = state
@@ -62,7 +67,12 @@ public struct PathRecord: ControlRecord {
         self.probesLost = probesLost
         self.onPathDown = onPathDown
         self.lastTransition = lastTransition
+        self.dataInFlight = dataInFlight
     }
+
+    /// A `down` path that `on_path_down = "withdraw"` has not withdrawn yet: kept
+    /// as backup while its connections have data in flight.
+    public var withdrawalWaits: Bool { state == "down" && onPathDown == "withdraw" && dataInFlight }
 
     public var json: JSONValue {
         let transition: JSONValue = lastTransition.map {
@@ -73,7 +83,7 @@ public struct PathRecord: ControlRecord {
             "gateway": orNull(gateway), "rtt_ms": rttMilliseconds.map { .number($0) } ?? .null, "loss_percent": orNull(lossPercent),
             "targets": .array(targets.map { ["target": .string($0.target), "answered": .bool($0.answered)] }),
             "probes_sent": .integer(Int64(probesSent)), "probes_lost": .integer(Int64(probesLost)),
-            "on_path_down": .string(onPathDown), "last_transition": transition,
+            "on_path_down": .string(onPathDown), "last_transition": transition, "data_in_flight": .bool(dataInFlight),
         ]
     }
 
@@ -94,7 +104,8 @@ public struct PathRecord: ControlRecord {
         self.init(interface: try r.string("interface"), family: try r.string("family"), state: try r.string("state"),
                   source: try r.string("source"), gateway: try r.optionalString("gateway"), rttMilliseconds: rtt,
                   lossPercent: try r.optionalInteger("loss_percent"), targets: targets, probesSent: try r.integer("probes_sent"),
-                  probesLost: try r.integer("probes_lost"), onPathDown: try r.string("on_path_down"), lastTransition: transition)
+                  probesLost: try r.integer("probes_lost"), onPathDown: try r.string("on_path_down"), lastTransition: transition,
+                  dataInFlight: r.members["data_in_flight"] == nil ? false : try r.bool("data_in_flight"))
     }
 }
 

@@ -103,7 +103,7 @@ struct HealthEngine: Sendable {
                 probesSent: p.sent, probesLost: p.lost, onPathDown: p.path.settings.onPathDown.rawValue,
                 lastTransition: health.lastTransition.map {
                     PathRecord.Transition(from: $0.from.rawValue, to: $0.to.rawValue, at: wallClock($0.at), evidence: $0.evidence)
-                })
+                }, dataInFlight: p.connectionsInFlight)
         }
     }
 }

@@ -55,4 +55,22 @@ import Testing
         #expect(fresh.json["rtt_ms"] == .null && fresh.json["last_transition"] == .null)
         #expect(try PathRecord(json: fresh.json).lastTransition == nil)
     }
+
+    @Test func dataInFlightReadsBackAndADaemonThatDoesNotSayItMeansNone() throws {
+        var record = PathRecord(interface: "eth1", family: "ipv4", state: "down", source: "10.1.1.2", gateway: nil, rttMilliseconds: nil,
+                                lossPercent: nil, targets: [], probesSent: 3, probesLost: 3, onPathDown: "withdraw", lastTransition: nil,
+                                dataInFlight: true)
+        #expect(record.json["data_in_flight"] == .bool(true))
+        #expect(try PathRecord(json: record.json).dataInFlight && record.withdrawalWaits)
+        record.onPathDown = "backup"
+        #expect(!record.withdrawalWaits, "backup mode is backup either way")
+        guard case .object(var members) = record.json else {
+            Issue.record("not an object")
+            return
+        }
+        members["data_in_flight"] = nil
+        #expect(try !PathRecord(json: .object(members)).dataInFlight)
+        members["data_in_flight"] = .string("yes")
+        #expect(throws: RPCError.self) { try PathRecord(json: .object(members)) }
+    }
 }
