@@ -35,7 +35,7 @@ struct PathsCommand: ParsableCommand {
             Output.line("\(p.interface)/\(p.family): \(t.from) -> \(t.to) at \(at): \(t.evidence)")
         }
         for p in paths where p.withdrawalWaits {
-            Output.line("\(p.interface)/\(p.family): backup, not withdrawn yet: a connection on it has data in flight "
+            Output.line("\(p.interface)/\(p.family): withdrawal waits while a connection on it has data in flight "
                 + "(closing its subflows now would make the kernel re-send it)")
         }
     }

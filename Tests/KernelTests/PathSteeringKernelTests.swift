@@ -72,16 +72,17 @@ final class PathSteeringKernelTests {
         }
     }
 
-    /// The highest bytes acked of the client's established subflows from `address`.
-    func acked(from address: IPAddress, port: Int) throws -> UInt64? {
-        try lab.subflows(port: port).filter { $0.local == address && $0.isEstablished }.map(\.bytesAcked).max()
+    /// The highest bytes acked (`received`: received) of the client's established subflows from `address`.
+    func acked(from address: IPAddress, port: Int, received: Bool = false) throws -> UInt64? {
+        try lab.subflows(port: port).filter { $0.local == address && $0.isEstablished }.map { received ? $0.bytesReceived : $0.bytesAcked }.max()
     }
 
-    /// Waits until an established subflow from `address` has had `more` bytes acked since the call.
-    func waitCarrying(_ daemon: Daemon, from address: IPAddress, port: Int, _ what: String) throws {
+    /// Waits until an established subflow from `address` has had 100 kB more
+    /// acked (`received`: received, a download) since the call.
+    func waitCarrying(_ daemon: Daemon, from address: IPAddress, port: Int, received: Bool = false, _ what: String) throws {
         var first: UInt64?
         try daemon.waitUntil(what, seconds: 60) {
-            guard let now = try acked(from: address, port: port) else { return false }
+            guard let now = try acked(from: address, port: port, received: received) else { return false }
             if let first, now > first + 100_000 { return true }
             if first == nil { first = now }
             return false
@@ -93,13 +94,14 @@ final class PathSteeringKernelTests {
         try serverSubflows(port: port).contains { $0.state == "ESTAB" && $0.remote == address }
     }
 
-    /// Two blackholes of path 1. An idle connection: path 1 is withdrawn at once
-    /// (RM_ADDR over path 2: the server drops its subflow from path 1), and is
-    /// joined again once it heals. A bulk upload: path 1's subflow is kept as
-    /// backup, not closed, while the connection has data in flight (Linux has
-    /// already moved its data to path 2, and a close would make it re-send the
-    /// whole unacknowledged window); the transfer goes on over path 2, and once
-    /// path 1 heals it carries data again.
+    /// Three blackholes of path 1. An idle connection: path 1 is withdrawn at
+    /// once (RM_ADDR over path 2: the server drops its subflow from path 1),
+    /// and joined again once it heals. A bulk upload, then a bulk download:
+    /// path 1's subflows are kept as backup, not closed, while the connection
+    /// has data in flight (Linux has already moved its data to path 2, and a
+    /// close here or at the peer would make it re-send the whole unacknowledged
+    /// window); the transfer goes on over path 2, and once path 1 heals it
+    /// carries data again.
     @Test(arguments: RealHostPolicy.PathManager.allCases)
     func aBlackholedPathIsLeftByThePeerAndCarriesDataAgainOnceItHeals(pathManager: RealHostPolicy.PathManager) throws {
         let port = 7531
@@ -129,36 +131,63 @@ final class PathSteeringKernelTests {
         }
         idle.send("quit")
 
-        // A bulk upload: kept as backup while data is in flight, carrying again once healed.
+        try busyTransferKeepsPath1AsBackupAndCarriesAgainOnceHealed(daemon, pathManager, port: port, download: false)
+        let source = try lab.source(port: port + 10)
+        defer { source.stop() }
+        try busyTransferKeepsPath1AsBackupAndCarriesAgainOnceHealed(daemon, pathManager, port: port + 10, download: true)
+        #expect(!daemon.log.contains("\"level\":\"critical\""), "\(daemon.log)")
+    }
+
+    /// `namespace`'s MPTcpExt counter `name` (/proc/net/netstat).
+    func mptcpCounter(_ namespace: String, _ name: String) throws -> UInt64? {
+        let lines = try lab.exec(namespace, ["cat", "/proc/net/netstat"]).stdout.split(separator: "\n")
+            .filter { $0.hasPrefix("MPTcpExt:") }.map { $0.split(separator: " ").dropFirst() }
+        guard lines.count == 2, let i = lines[0].firstIndex(of: Substring(name)) else { return nil }
+        return UInt64(lines[1][i])
+    }
+
+    /// A bulk upload (to the sink on `port`) or download (from the source on
+    /// `port`) over both paths; path 1 blackholed: the sender's kernel marks
+    /// its subflow on path 1 stale and sends on path 2 (the peer stops using
+    /// the path without a close), the daemon keeps it as backup while the
+    /// transfer runs; healed: path 1 active and carrying again.
+    func busyTransferKeepsPath1AsBackupAndCarriesAgainOnceHealed(_ daemon: Daemon, _ pathManager: RealHostPolicy.PathManager,
+                                                                 port: Int, download: Bool) throws {
+        let path1 = try lab.clientAddress(uplink: 1), path2 = try lab.clientAddress(uplink: 2)
+        let what = "\(pathManager) \(download ? "download" : "upload")"
         let client = try lab.peer(lab.client, ["client", "--connect", RealisticLab.service().description, "--port", String(port),
-                                               "--seconds", "240"])
+                                               "--seconds", "240"] + (download ? ["--receive"] : []))
         defer { client.stop() }
         _ = try client.wait(for: "connected", seconds: 30)
-        try waitCarrying(daemon, from: path1, port: port, "\(pathManager): path 1 carries the transfer")
-        try waitCarrying(daemon, from: path2, port: port, "\(pathManager): path 2 carries the transfer")
+        try waitCarrying(daemon, from: path1, port: port, received: download, "\(what): path 1 carries the transfer")
+        try waitCarrying(daemon, from: path2, port: port, received: download, "\(what): path 2 carries the transfer")
 
+        let sender = download ? lab.server : lab.client
+        let staleBefore = try #require(try mptcpCounter(sender, "SubflowStale"), "MPTcpExt SubflowStale in \(sender)")
         let blackholed = Date()
         try blackhole(uplink: 1)
         try waitState(daemon, 1, "down")
         let detected = Date()
-        try daemon.waitUntil("\(pathManager): the subflow from path 1 is backup", seconds: 60) { try backup(of: path1) == true }
-        try waitCarrying(daemon, from: path2, port: port, "\(pathManager): the transfer goes on over path 2")
-        #expect(try backup(of: path1) == true, "\(pathManager): kept as backup, not closed, while the upload runs")
-        #expect(try lab.mptcpctl(lab.client, ["paths"]).stdout.contains("backup, not withdrawn yet: a connection on it has data in flight"))
-        #expect(daemon.log.contains("once its connections have no data in flight"), "\(daemon.log)")
+        try daemon.waitUntil("\(what): the sender (\(sender)) marks its subflow on path 1 stale", seconds: 60) {
+            try (mptcpCounter(sender, "SubflowStale") ?? 0) > staleBefore
+        }
+        try daemon.waitUntil("\(what): the subflow from path 1 is backup", seconds: 60) { try backup(of: path1, port: port) == true }
+        try waitCarrying(daemon, from: path2, port: port, received: download, "\(what): the transfer goes on over path 2")
+        #expect(try backup(of: path1, port: port) == true, "\(what): kept as backup, not closed, while the transfer runs")
+        #expect(try lab.mptcpctl(lab.client, ["paths"]).stdout.contains("withdrawal waits while a connection on it has data in flight"),
+                "\(what)")
 
         try heal(uplink: 1)
         let healed = Date()
         try waitState(daemon, 1, "up")
-        try daemon.waitUntil("\(pathManager): a subflow from path 1 is established and active again", seconds: 60) {
-            try acked(from: path1, port: port) != nil && backup(of: path1) == false
+        try daemon.waitUntil("\(what): a subflow from path 1 is established and active again", seconds: 60) {
+            try acked(from: path1, port: port) != nil && backup(of: path1, port: port) == false
         }
         let reestablished = Date()
-        try waitCarrying(daemon, from: path1, port: port, "\(pathManager): path 1 carries data again")
+        try waitCarrying(daemon, from: path1, port: port, received: download, "\(what): path 1 carries data again")
         print(String(format: "STEER %@: down %.2f s after the blackhole, path 1 active again %.2f s after healing",
-                     pathManager.description, detected.timeIntervalSince(blackholed), reestablished.timeIntervalSince(healed)))
-        #expect(try serverHasSubflow(from: path1, port: port))
-        #expect(!daemon.log.contains("\"level\":\"critical\""), "\(daemon.log)")
+                     what, detected.timeIntervalSince(blackholed), reestablished.timeIntervalSince(healed)))
+        #expect(try serverHasSubflow(from: path1, port: port), "\(what)")
     }
 
     /// `ip rule` of both families and the IPv4 routes of every table, as text.
@@ -211,11 +240,13 @@ final class PathSteeringKernelTests {
         #expect(try connectAndSend(port: port).local == (try lab.clientAddress(uplink: 1)), "new connections start on path 1 again")
     }
 
-    /// The backup flag of the client's subflow from `address`, as `mptcpctl connections --json` reports it.
-    func backup(of address: IPAddress) throws -> Bool? {
+    /// The backup flag of the client's subflow from `address` (of a connection
+    /// to `port`, when given), as `mptcpctl connections --json` reports it.
+    func backup(of address: IPAddress, port: Int? = nil) throws -> Bool? {
         let text = try lab.mptcpctl(lab.client, ["connections", "--json"]).stdout
         let connections = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] ?? []
-        let subflows = connections.flatMap { $0["subflows"] as? [[String: Any]] ?? [] }
+        let subflows = connections.filter { c in port.map { c["remote_port"] as? Int == $0 } ?? true }
+            .flatMap { $0["subflows"] as? [[String: Any]] ?? [] }
         return subflows.first { ($0["local_address"] as? String).flatMap(IPAddress.init) == address }?["backup"] as? Bool
     }
 

@@ -64,6 +64,21 @@ import Testing
         #expect(withdrawals(idle).map(\.0) == [1], "withdrawn once idle: \(idle.actions)")
     }
 
+    /// A new connection gets no subflow on a down path kept as backup (its SYN
+    /// would go unanswered) while another path of the family is alive; the
+    /// last path of a family is tried as before.
+    @Test(arguments: [ProbeSettings.OnPathDown.backup, .withdraw])
+    func aDownPathGetsNoNewSubflowWhileAnotherIsAlive(onPathDown: ProbeSettings.OnPathDown) {
+        var fresh = ConnectionEngineTests().connection(lab)
+        fresh.subflows = fresh.subflows.filter { ConnectionEngine.isInitial($0, fresh) }
+        var view = Self.view([("eth1", .down)], onPathDown: onPathDown)
+        view.paths[PathKey(interface: "eth1", family: .ipv4)]?.inFlight = true
+        let d = decide(.aggregate, view, connection: fresh)
+        let creates = d.actions.compactMap { if case .create(let slot, _, _, _, _) = $0 { slot.local } else { nil } }
+        #expect(!creates.contains(Self.eth1.address), "\(d.actions)")
+        #expect(creates.contains(Self.wwan0.address), "the other paths are joined as before: \(d.actions)")
+    }
+
     @Test func theInitialSubflowOfADownPathIsWithdrawnWithIDZero() {
         let d = decide(.aggregate, Self.view([("eth0", .down)]))
         #expect(withdrawals(d).map(\.0) == [0])

@@ -28,6 +28,8 @@ Per setup, in a fresh lab (--runs N, default 5, each):
                time until 250 ms windows of receiving reach 90 % of one
                path's rate (a single-path upload measured first in the same
                lab) for 1 s in a row, bytes sampled every 50 ms by the receiver;
+               and the longest pause at the receiver in the 2.5 s after
+               healing (what a close of the stale subflows costs then);
   connect      new connections opened 0.5, 1, 2 and 5 s after the blackhole
                (10 s timeout): connected or not, time to connect, MPTCP or
                fallen back to TCP (MPTCP_INFO);
@@ -92,6 +94,7 @@ FAILBACK_TARGET = 1.0       # the issue's failback target; slower ones are trace
 TRACE_EVERY = 0.25          # FailbackTrace: a snapshot every TRACE_EVERY s ...
 TRACE_SECONDS = 12.0        # ... for TRACE_SECONDS after healing
 WINDOW = 0.25               # the t90 window
+HEAL_PAUSE_WINDOW = 2.5     # after healing, where the pause at the receiver is looked for
 SUSTAIN = 4                 # windows in a row at 90 % (1 s) for t90
 
 
@@ -439,6 +442,15 @@ def stall_and_t90(rec, t0, t_heal, ref_mbit):
     return stall, None, stall_from
 
 
+def pause_after(rec, t_heal, seconds=HEAL_PAUSE_WINDOW):
+    """The longest pause at the receiver within `seconds` after healing (0 when none), or None
+    without a record."""
+    if not rec or rec.get("first") is None or rec["last"] is None or rec["last"] < t_heal:
+        return None
+    until = t_heal + seconds
+    return max([min(b, until) - max(a, t_heal) for a, b in rec["gaps"] if b > t_heal and a < until] + [0.0])
+
+
 def reference_rate(lab):
     """One path's goodput (Mbit/s): a plain MPTCP upload over uplink 1 before any setup starts."""
     t = Transfer(lab, "upload", 4.0)
@@ -475,7 +487,8 @@ def stall_episode(lab, setup, direction, ref):
     stall, t90, stall_from = stall_and_t90(rec, t0, t1, ref)
     found = detection(setup, w0, w1)
     settle(setup, w1, found)
-    return {"stall": stall, "t90": t90, "stall_from": stall_from, "detection": found, "received": rec is not None}
+    return {"stall": stall, "t90": t90, "stall_from": stall_from, "heal_pause": pause_after(rec, t1), "detection": found,
+            "received": rec is not None}
 
 
 def connect_episode(lab, setup, port):
@@ -638,9 +651,9 @@ def measure(setup, args, tmp, log):
                 r = stall_episode(lab, setup, direction, ref)
                 result["stall"][direction].append(r)
                 result["detections"].setdefault(direction, []).append(r["detection"])
-                log("%s run %d %s: stall %s from %s, t90 %s, detection %s"
+                log("%s run %d %s: stall %s from %s, t90 %s, detection %s, pause after healing %s"
                     % (setup.name, run + 1, direction, fmt_s(r["stall"]), fmt_s(r["stall_from"]), fmt_s(r["t90"]),
-                       fmt_s(r["detection"])))
+                       fmt_s(r["detection"]), fmt_s(r["heal_pause"])))
             r = connect_episode(lab, setup, 7000)
             result["connections"].append(r["connections"])
             result["detections"].setdefault("no transfer (new connections)", []).append(r["detection"])
@@ -739,6 +752,7 @@ def report(results, args):
               % (direction, BLACKHOLE_AT, STALL_OUTAGE), results,
               [("stall", lambda r, d=direction: cell_stats([e["stall"] for e in r["stall"][d]])),
                ("t90 (reached/runs)", lambda r, d=direction: cell_stats([e["t90"] for e in r["stall"][d]])),
+               ("pause after healing", lambda r, d=direction: cell_stats([e.get("heal_pause") for e in r["stall"][d]])),
                ("one path's rate (Mbit/s)", lambda r: "%.1f" % r["reference_mbit"])],
               note="t90: 90 % for 1 s in a row; not reached before healing counts as a miss; "
                    "target: stall no worse than the kernel's alone")

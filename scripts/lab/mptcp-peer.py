@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """MPTCP bulk sender/receiver and connection holder for tests and the demo.
 
-  mptcp-peer.py server --bind ADDR --port P [--once]
-  mptcp-peer.py client --connect ADDR --port P [--bind ADDR] [--seconds S]
+  mptcp-peer.py server --bind ADDR --port P [--once] [--send]
+  mptcp-peer.py client --connect ADDR --port P [--bind ADDR] [--seconds S [--receive]]
 
 Every line on stdout is one JSON object with an "event" key, flushed at once.
 
 server: an MPTCP listener. Prints {"event":"listening","port":P} once it
   listens, then for every connection reads until EOF (discarding the data) and
   prints {"event":"closed","bytes":N,"seconds":S,"mbit_per_s":X}. Connections
-  are served concurrently; with --once it exits after the first one.
+  are served concurrently; with --once it exits after the first one. With
+  --send it is a download source instead: it sends bulk data to every
+  connection until the client closes, then prints the same "closed" line with
+  the bytes it sent.
 
 client: connects (from --bind ADDR if given) and prints {"event":"connected",
   "local_address":..,"local_port":..,"remote_address":..,"remote_port":..}.
@@ -17,7 +20,8 @@ client: connects (from --bind ADDR if given) and prints {"event":"connected",
   for the server to close and prints {"event":"done","bytes":N,"seconds":S,
   "mbit_per_s":X,"subflows":K}; S counts until the server has closed, so X is
   what the server received. K is mptcpi_subflows (the extra subflows) just
-  before the shutdown. Without --seconds it holds the connection and reads
+  before the shutdown. With --receive (against a --send server) it reads for
+  S seconds instead, closes, and prints "done" with the bytes it received. Without --seconds it holds the connection and reads
   commands on stdin, one per line:
     info     -> {"event":"info","subflows":K,"token":"%08x","fallback":B}
     send N   -> sends N bytes, then {"event":"sent","bytes":N}
@@ -109,6 +113,22 @@ def serve_connection(conn):
     return True
 
 
+def send_connection(conn):
+    """A download source: bulk data until the client closes."""
+    start = time.monotonic()
+    total = 0
+    payload = b"\x5a" * CHUNK
+    try:
+        with conn:
+            while True:
+                total += conn.send(payload)
+    except OSError:
+        pass  # the client closed (EPIPE, ECONNRESET): the end of the download
+    seconds = time.monotonic() - start
+    emit(event="closed", bytes=total, seconds=round(seconds, 3), mbit_per_s=rate(total, seconds))
+    return True
+
+
 def run_server(args):
     family = family_of(args.bind)
     listener = socket.socket(family, socket.SOCK_STREAM) if args.tcp else mptcp_socket(family)
@@ -118,13 +138,14 @@ def run_server(args):
     listener.bind((args.bind, args.port))
     listener.listen(64)
     emit(event="listening", port=listener.getsockname()[1])
+    serve = send_connection if args.send else serve_connection
     if args.once:
         conn, _ = listener.accept()
         listener.close()
-        return 0 if serve_connection(conn) else 1
+        return 0 if serve(conn) else 1
     while True:
         conn, _ = listener.accept()
-        threading.Thread(target=serve_connection, args=(conn,), daemon=True).start()
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
 
 # --- client ---------------------------------------------------------------
@@ -141,8 +162,26 @@ def run_client(args):
     emit(event="connected", local_address=local[0], local_port=local[1],
          remote_address=remote[0], remote_port=remote[1])
     if args.seconds is not None:
-        return bulk(sock, args.seconds)
+        return receive(sock, args.seconds) if args.receive else bulk(sock, args.seconds)
     return hold(sock)
+
+
+def receive(sock, seconds):
+    """Reads a --send server's data for `seconds`, then closes."""
+    buf = bytearray(256 * 1024)
+    total = 0
+    start = time.monotonic()
+    deadline = start + seconds
+    while time.monotonic() < deadline:
+        n = sock.recv_into(buf)
+        if n == 0:
+            break
+        total += n
+    subflows, _, _ = mptcp_info(sock)
+    elapsed = time.monotonic() - start
+    sock.close()
+    emit(event="done", bytes=total, seconds=round(elapsed, 3), mbit_per_s=rate(total, elapsed), subflows=subflows)
+    return 0
 
 
 def bulk(sock, seconds):
@@ -207,12 +246,16 @@ def main():
     s.add_argument("--port", required=True, type=int, metavar="P")
     s.add_argument("--once", action="store_true", help="exit after the first connection")
     s.add_argument("--tcp", action="store_true", help="a plain TCP listener: MPTCP clients fall back to TCP")
+    s.add_argument("--send", action="store_true", help="send bulk data to each connection (a download source)")
     c = sub.add_parser("client", help="MPTCP client: bulk sender or held connection")
     c.add_argument("--connect", required=True, metavar="ADDR")
     c.add_argument("--port", required=True, type=int, metavar="P")
     c.add_argument("--bind", metavar="ADDR", help="source address")
     c.add_argument("--seconds", type=float, metavar="S", help="send bulk data for S seconds")
+    c.add_argument("--receive", action="store_true", help="with --seconds: receive for S seconds instead (a download)")
     args = parser.parse_args()
+    if args.mode == "client" and args.receive and args.seconds is None:
+        parser.error("--receive needs --seconds")
     if not 0 <= args.port <= 65535:
         parser.error("--port must be 0..65535")
     if args.mode == "client" and args.seconds is not None and not args.seconds > 0:

@@ -47,9 +47,10 @@ public struct PathRecord: ControlRecord {
     public var onPathDown: String
     public var lastTransition: Transition?
     /// Whether a connection with an established subflow on the path had data in
-    /// flight at the health thread's last reading: a `down` path is then kept
-    /// as backup, its withdrawal (`on_path_down = "withdraw"`) waiting until
-    /// they have none. False when a daemon does not say.
+    /// flight at the health thread's last reading: a `down` path's withdrawal
+    /// (`on_path_down = "withdraw"`) then waits until they have none, the path
+    /// backup meanwhile while another path of its family is usable. False when
+    /// a daemon does not say.
     public var dataInFlight: Bool
 
     public init(interface: String, family: String, state: String, source: String, gateway: String?, rttMilliseconds: Double?,
@@ -70,8 +71,8 @@ public struct PathRecord: ControlRecord {
         self.dataInFlight = dataInFlight
     }
 
-    /// A `down` path that `on_path_down = "withdraw"` has not withdrawn yet: kept
-    /// as backup while its connections have data in flight.
+    /// A `down` path whose withdrawal (`on_path_down = "withdraw"`) waits while
+    /// its connections have data in flight.
     public var withdrawalWaits: Bool { state == "down" && onPathDown == "withdraw" && dataInFlight }
 
     public var json: JSONValue {

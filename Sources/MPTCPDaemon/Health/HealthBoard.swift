@@ -18,7 +18,8 @@ final class HealthBoard: Sendable {
 
     private let box = NIOLockedValueBox(Content())
 
-    /// The verdicts as of the health thread's last transition.
+    /// The verdicts as of the health thread's last transition, or its last
+    /// change of a `down` path's data in flight.
     var view: PathHealthView { box.withLockedValue { $0.view } }
 
     /// What `paths` shows, as of the health thread's last step; nil when the

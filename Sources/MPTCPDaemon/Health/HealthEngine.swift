@@ -75,17 +75,24 @@ struct HealthEngine: Sendable {
         return transitions
     }
 
+    /// A reading of the connection table failed: it says nothing of data in
+    /// flight, so no withdrawal waits for it.
+    mutating func passiveFailed() {
+        for key in probers.keys { probers[key]?.connectionsInFlight = false }
+    }
+
     /// The earliest time anything is due.
     var nextDeadline: Duration? { probers.values.compactMap(\.nextDeadline).min() }
 
-    /// What steering reads. Data in flight is said of `down` paths only (the
-    /// only ones whose steering weighs it), so the view changes with traffic
-    /// only during an outage.
+    /// What steering reads. Data in flight is said only of `down` paths that
+    /// `on_path_down = "withdraw"` would withdraw (the only ones whose steering
+    /// weighs it), so the view changes with traffic only then.
     var view: PathHealthView {
         PathHealthView(paths: probers.mapValues {
             PathHealthView.Verdict(state: $0.health.state, onPathDown: $0.path.settings.onPathDown,
                                    evidence: $0.health.lastTransition?.evidence ?? "",
-                                   inFlight: $0.health.state == .down && $0.connectionsInFlight)
+                                   inFlight: $0.health.state == .down && $0.path.settings.onPathDown == .withdraw
+                                       && $0.connectionsInFlight)
         })
     }
 

@@ -123,7 +123,9 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
             sockets.expire(key, sequences: sequences)
             Counter(label: "mptcpctld_probes_lost_total").increment(by: sequences.count)
         }
-        if now >= nextPassive { transitions += samplePassively() }
+        // A path going down is steered by whether its connections have data in
+        // flight: read it now rather than trust a reading up to a second old.
+        if now >= nextPassive || transitions.contains(where: { $0.to == .down }) { transitions += samplePassively() }
         publish(transitions)
     }
 
@@ -172,6 +174,7 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
         } catch {
             if !passiveFailed { logger.warning("cannot read connections for path health", metadata: ["error": "\(error)"]) }
             passiveFailed = true
+            engine.passiveFailed()
             nextPassive = now + PassiveReading.idleInterval
             return []
         }

@@ -81,10 +81,16 @@ extension DecisionSteps {
         }
     }
 
-    /// 6. Creates what is missing, unless pending or backing off.
+    /// 6. Creates what is missing, unless pending or backing off, or on a
+    ///    `down` path while another path of its family is not: its SYN would go
+    ///    unanswered (the path's subflows kept as backup stay; on healing the
+    ///    slot is created at once, `ConnectionTracker.update`).
     mutating func createMissing() {
         var ids = LocalIDs(c)
+        let family = { (a: IPAddress) in a.isIPv4 }
+        let livingFamilies = Set(context.candidates.filter { $0.health != .down }.map { family($0.address) })
         for (slot, l) in missing {
+            if l.health == .down && livingFamilies.contains(family(l.address)) { continue }
             if d.memory.pending[slot] != nil { continue }
             if let f = d.memory.failures[slot] {
                 if !p.retry.allowsRetry(after: f.attempts) || f.nextAttempt > now { continue }

@@ -87,6 +87,13 @@ final class RealisticLab: LabNamespaces, @unchecked Sendable {
         return peer
     }
 
+    /// A download source on the server: bulk data to every connection until it closes.
+    func source(port: Int) throws -> Peer {
+        let peer = try peer(server, ["server", "--bind", "::", "--port", String(port), "--send"])
+        _ = try peer.wait(for: "listening")
+        return peer
+    }
+
     /// The client's TCP sockets towards `port` (an MPTCP connection's subflows), from `ss`.
     func subflows(port: Int) throws -> [SubflowSocket] {
         try SubflowSocket.read(namespace: client, port: port)
@@ -112,6 +119,7 @@ struct SubflowSocket: CustomStringConvertible {
     var interface: String?     // `%eth2` when the socket is bound to a device
     var remote: IPAddress
     var bytesAcked: UInt64     // tcpi_bytes_acked: what the peer acknowledged
+    var bytesReceived: UInt64 = 0  // tcpi_bytes_received: what the peer sent
     var isEstablished: Bool { state == "ESTAB" }
 
     var description: String {
@@ -129,8 +137,13 @@ struct SubflowSocket: CustomStringConvertible {
                       let (remote, _, _) = endpoint(words[4]) else { continue }
                 sockets.append(SubflowSocket(state: String(words[0]), local: local, localPort: localPort,
                                              interface: interface, remote: remote, bytesAcked: 0))
-            } else if !sockets.isEmpty, let acked = words.first(where: { $0.hasPrefix("bytes_acked:") }) {
-                sockets[sockets.count - 1].bytesAcked = UInt64(acked.dropFirst("bytes_acked:".count)) ?? 0
+            } else if !sockets.isEmpty {
+                if let acked = words.first(where: { $0.hasPrefix("bytes_acked:") }) {
+                    sockets[sockets.count - 1].bytesAcked = UInt64(acked.dropFirst("bytes_acked:".count)) ?? 0
+                }
+                if let received = words.first(where: { $0.hasPrefix("bytes_received:") }) {
+                    sockets[sockets.count - 1].bytesReceived = UInt64(received.dropFirst("bytes_received:".count)) ?? 0
+                }
             }
         }
         return sockets

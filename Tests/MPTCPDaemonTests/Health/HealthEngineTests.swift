@@ -136,6 +136,26 @@ import Testing
         #expect(engine.view.paths[path.key]?.inFlight == false, "idle now")
         _ = engine.passive(PassiveReading(subflows: [], peers: []), at: Self.ms(4000))
         #expect(engine.view.paths[path.key]?.inFlight == false, "no subflow left")
+        _ = engine.passive(Self.reading(source: "10.1.1.2", acked: 500, unacked: 3, lastAck: 4500, backoff: 3, inFlight: true),
+                           at: Self.ms(4500))
+        #expect(engine.view.paths[path.key]?.inFlight == true)
+        engine.passiveFailed()
+        #expect(engine.view.paths[path.key]?.inFlight == false, "a failed reading says nothing: no withdrawal waits for it")
+        #expect(engine.records { _ in 0 }.first?.dataInFlight == false)
+    }
+
+    /// `on_path_down = "backup"` weighs no data in flight: the view never says it.
+    @Test func aBackupModeDownPathNeverSaysDataInFlight() {
+        var engine = HealthEngine()
+        var path = Self.path(targets: [])
+        path.settings.onPathDown = .backup
+        _ = engine.apply([path])
+        _ = engine.passive(Self.reading(source: "10.1.1.2", acked: 500, inFlight: true), at: Self.ms(0))
+        let t = engine.passive(Self.reading(source: "10.1.1.2", acked: 500, unacked: 3, lastAck: 2500, backoff: 3, inFlight: true),
+                               at: Self.ms(3000))
+        #expect(t.map(\.to) == [.down])
+        #expect(engine.view.paths[path.key]?.inFlight == false)
+        #expect(engine.records { _ in 0 }.first?.dataInFlight == true, "paths still shows the fact")
     }
 
     @Test func thePeersOfThisHostsConnectionsBecomeProbeTargets() {
