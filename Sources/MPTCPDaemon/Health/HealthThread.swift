@@ -195,12 +195,18 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
         let current = now
         let wallNow = Date().timeIntervalSince1970
         board.publish(paths: engine.records { at in wallNow - HealthReport.milliseconds(current - at) / 1000 })
-        // A transition, or data in flight on a down path starting or ending (`PathHealthView.Verdict.inFlight`).
+        // A transition, or data in flight on a down path starting or ending
+        // (`PathHealthView.Verdict.inFlight`): nothing else rings for a pass.
         let view = engine.view
-        guard !transitions.isEmpty || view != published else { return }
+        guard !transitions.isEmpty || Self.inFlight(view) != Self.inFlight(published) else { return }
         published = view
         board.publish(view)
         doorbell.ring(.health)
+    }
+
+    /// The paths whose withdrawal waits for data in flight.
+    private static func inFlight(_ view: PathHealthView) -> Set<PathKey> {
+        Set(view.paths.filter(\.value.inFlight).keys)
     }
 
     private func labels(_ key: PathKey) -> [(String, String)] { [("interface", key.interface), ("family", key.family.rawValue)] }
