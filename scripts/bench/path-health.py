@@ -420,10 +420,8 @@ def stall_and_t90(rec, t0, t_heal, ref_mbit):
         return None, None, None
     if rec["last"] is None or rec["last"] < t0:
         return t_heal - t0, None, 0.0
-    stall, stall_from = 0.0, None
-    for a, b in rec["gaps"]:
-        if b > t0 and a < t_heal and min(b, t_heal) - max(a, t0) > stall:
-            stall, stall_from = min(b, t_heal) - max(a, t0), max(a, t0) - t0
+    stall, began = longest_gap(rec["gaps"], t0, t_heal)
+    stall_from = None if began is None else began - t0
     # t90: the end of the first 250 ms window after the blackhole that reaches 90 % of one
     # path's rate and stays there for SUSTAIN windows in a row (a burst of data released
     # after head-of-line blocking does not count as recovered).
@@ -442,13 +440,21 @@ def stall_and_t90(rec, t0, t_heal, ref_mbit):
     return stall, None, stall_from
 
 
+def longest_gap(gaps, start, end):
+    """(length, start) of the longest of the receiver's pauses cut to [start, end]; (0.0, None) when none."""
+    longest, began = 0.0, None
+    for a, b in gaps:
+        if b > start and a < end and min(b, end) - max(a, start) > longest:
+            longest, began = min(b, end) - max(a, start), max(a, start)
+    return longest, began
+
+
 def pause_after(rec, t_heal, seconds=HEAL_PAUSE_WINDOW):
     """The longest pause at the receiver within `seconds` after healing (0 when none), or None
     without a record."""
     if not rec or rec.get("first") is None or rec["last"] is None or rec["last"] < t_heal:
         return None
-    until = t_heal + seconds
-    return max([min(b, until) - max(a, t_heal) for a, b in rec["gaps"] if b > t_heal and a < until] + [0.0])
+    return longest_gap(rec["gaps"], t_heal, t_heal + seconds)[0]
 
 
 def reference_rate(lab):

@@ -21,8 +21,9 @@ client: connects (from --bind ADDR if given) and prints {"event":"connected",
   "mbit_per_s":X,"subflows":K}; S counts until the server has closed, so X is
   what the server received. K is mptcpi_subflows (the extra subflows) just
   before the shutdown. With --receive (against a --send server) it reads for
-  S seconds instead, closes, and prints "done" with the bytes it received. Without --seconds it holds the connection and reads
-  commands on stdin, one per line:
+  S seconds instead, closes, and prints "done" with the bytes it received.
+  Without --seconds it holds the connection and reads commands on stdin, one
+  per line:
     info     -> {"event":"info","subflows":K,"token":"%08x","fallback":B}
     send N   -> sends N bytes, then {"event":"sent","bytes":N}
     reset    -> an abortive close (SO_LINGER 0: MP_FASTCLOSE, the connection is
