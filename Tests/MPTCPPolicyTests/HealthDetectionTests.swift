@@ -39,7 +39,7 @@ import Testing
         #expect(h.state == .up)
     }
 
-    @Test func aLateAnswerEndsTheRunOfLossesAndLengthensTheTimeout() {
+    @Test func aLateAnswerForgivesTheLossesUntilItAndLengthensTheTimeout() {
         // The RTT jumps from 10 ms to 500 ms (a queue filling): slow, not broken.
         var h = answeredOnce()
         var all: [PathTransition] = []
@@ -54,6 +54,53 @@ import Testing
         h.probeSent(sequence: 4, at: ms(1600))
         all += h.probeAnswered(sequence: 4, at: ms(2100))
         #expect(all.isEmpty && h.state == .up, "\(all)")
+    }
+
+    @Test func aLateAnswerForgivesOnlyTheLossesOfProbesSentUntilIt() {
+        // Probe 2 left just before the blackhole and its answer queued behind a
+        // download at the router; probes 3 to 5 went into the hole. The late
+        // answer proves the path at 400 ms, not after: 3, 4 and 5 are a run.
+        var h = answeredOnce()
+        var all: [PathTransition] = []
+        h.probeSent(sequence: 2, at: ms(400))
+        all += h.tick(at: ms(460))
+        h.probeSent(sequence: 3, at: ms(800))
+        all += h.tick(at: ms(860))
+        all += h.probeAnswered(sequence: 2, at: ms(900))
+        #expect(all.isEmpty && h.state == .up, "\(all)")
+        h.probeSent(sequence: 4, at: ms(1200))
+        all += h.tick(at: ms(1200) + h.probeTimeout)
+        #expect(all.isEmpty && h.state == .up, "2 in a row: \(all)")
+        h.probeSent(sequence: 5, at: ms(1600))
+        all += h.tick(at: ms(1600) + h.probeTimeout)
+        #expect(all.map(\.to) == [.down], "\(all)")
+        #expect(all.first?.evidence.contains("3 probes lost in a row") == true, "\(all)")
+    }
+
+    @Test func dataDrainingFromARoutersQueueAfterTheBlackholeDoesNotHoldBackDown() {
+        // A download arrives in every sample (every 200 ms, from 100 ms) until
+        // 4100 ms: what the router had queued when the path went dark at 3950 ms.
+        // The probes sent from 4000 ms on are lost.
+        var h = PathHealth(key: key, settings: ProbeSettings())
+        var all: [PathTransition] = []
+        var received: UInt64 = 0
+        var seq: UInt16 = 0
+        for t in stride(from: 0, through: 6000, by: 100) {
+            if t % 400 == 0 {
+                seq += 1
+                h.probeSent(sequence: seq, at: ms(t))
+                if t < 3950 { all += h.probeAnswered(sequence: seq, at: ms(t + 10)) }
+            }
+            if t % 200 == 100 {
+                if t <= 4100 { received += 50_000 }
+                all += h.passive(PassiveSample(subflows: 1, established: 1, bytesAcked: 100, bytesReceived: received,
+                                               maxBackoff: 0, hasUnackedData: false, lastAckAge: nil), at: ms(t))
+            }
+            all += h.tick(at: ms(t))
+        }
+        // Probes of 4000, 4400 and 4800 ms, each lost one timeout (the 50 ms floor) after it left.
+        #expect(all.map(\.to) == [.down], "\(all)")
+        #expect(all.first?.at == ms(4900), "\(all)")
     }
 
     @Test func anUnreachableAnswerIsALossAtOnce() {

@@ -53,7 +53,6 @@ extension PathHealth {
         recentlyLost = (recentlyLost + outage).suffix(ProbeSettings.lossWindow).map { var p = $0; p.counted = false; return p }
         outcomes = outcomes.last == true ? [true] : []
         consecutiveLosses = 0
-        lossRunStart = nil
         downCause = nil
         goodSince = nil
         if let bad = badFigures { return [move(to: .degraded, at: now, evidence: evidence + "; " + bad)] }

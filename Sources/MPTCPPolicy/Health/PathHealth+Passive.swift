@@ -11,8 +11,8 @@ extension PathHealth {
     /// Takes one passive sample at `now`.
     ///
     /// - Ack progress (the subflows' `bytes_acked` grew since the previous
-    ///   sample) is proof of life: it lifts `down` at once, and vetoes a
-    ///   probe-only `down` for the current run of losses.
+    ///   sample) is proof of life: it lifts `down` at once, and forgives the
+    ///   lost probes sent before the previous sample less one smoothed RTT.
     /// - Data received (`bytes_received` grew) proves only the way in: a peer
     ///   sends up to a window after our ACKs stopped reaching it, and its FIN
     ///   counts one byte. It is proof of life once every sample for
@@ -23,8 +23,14 @@ extension PathHealth {
     ///   unanswered) makes the path `down`, unless a probe was answered in time
     ///   since that last ACK.
     public mutating func passive(_ sample: PassiveSample, at now: Duration) -> [PathTransition] {
+        let previousSampleAt = lastSampleAt
+        lastSampleAt = now
         if let proof = progress(sample, at: now) {
-            lastProgressAt = now
+            // What arrived since the previous sample may have been sent (our data
+            // acked, the peer's data) up to a round trip before it, queued at a
+            // router: the path is proven to work only then. Data that drained
+            // from a router's queue after the path went dark proves nothing later.
+            provenAlive(at: (previousSampleAt ?? now) - (estimator.srtt ?? .zero))
             if state == .down { return leaveDown(at: now, since: now, evidence: proof) }
             if state == .unknown { state = .up }
             return []

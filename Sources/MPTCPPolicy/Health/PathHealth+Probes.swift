@@ -20,14 +20,16 @@ extension PathHealth {
         }
         if let i = recentlyLost.firstIndex(where: { $0.sequence == sequence }) {
             // Late: the path carried it, only slower than the timeout. The sample
-            // lengthens later timeouts; the run of losses ends. It does not lift
-            // `down` (the next probe, with the longer timeout, decides).
+            // lengthens later timeouts; the losses of probes sent until it are
+            // forgiven, not those of probes sent after it (an answer that queued
+            // behind a download at a router just before the path went dark must
+            // not restart the count). It does not lift `down` (the next probe,
+            // with the longer timeout, decides).
             let probe = recentlyLost.remove(at: i)
             answeredTargets.insert(probe.target)
             guard isEvidence(probe.target) else { return [] }
             sampleRTT(now - probe.sentAt, from: probe.target)
-            consecutiveLosses = 0
-            lossRunStart = nil
+            provenAlive(at: probe.sentAt)
             // One counted loss of the window was not one.
             if probe.counted, let j = outcomes.lastIndex(of: false) { outcomes[j] = true }
             return judgeFigures(at: now)
@@ -62,8 +64,7 @@ extension PathHealth {
         guard isEvidence(probe.target) else { return [] }
         sampleRTT(rtt, from: probe.target)
         lastAnswerAt = now
-        consecutiveLosses = 0
-        lossRunStart = nil
+        provenAlive(at: probe.sentAt)
         record(true)
         if state == .down {
             let target = probe.target.map { " from \($0)" } ?? ""
@@ -80,15 +81,15 @@ extension PathHealth {
         if recentlyLost.count > ProbeSettings.lossWindow { recentlyLost.removeFirst() }
         guard probe.counted else { return [] }
         record(false)
-        consecutiveLosses += 1
-        if lossRunStart == nil { lossRunStart = probe.sentAt }
         if state == .down {
             if settings.timeoutMilliseconds == nil { estimator.backOff() }
             return []
         }
+        // Sent before the path was last seen to work: its target's loss (or a
+        // queue's), not the path's; it does not lengthen the run.
+        if let alive = aliveAt, probe.sentAt <= alive { return judgeFigures(at: now) }
+        consecutiveLosses += 1
         if consecutiveLosses >= settings.loss {
-            // Ack progress since the run began vetoes a probe-only down.
-            if let progress = lastProgressAt, let start = lossRunStart, progress >= start { return judgeFigures(at: now) }
             var evidence = "\(consecutiveLosses) probe\(consecutiveLosses == 1 ? "" : "s") lost in a row (last \(why)"
             if let target = probe.target { evidence += ", to \(target)" }
             evidence += ", timeout \(Self.format(probe.deadline - probe.sentAt))"
@@ -98,6 +99,15 @@ extension PathHealth {
             return [move(to: .down, at: now, evidence: evidence)]
         }
         return judgeFigures(at: now)
+    }
+
+    /// The path carried traffic both ways at `moment` (a probe sent then was
+    /// answered, or passive progress proves it): the run of losses is the
+    /// counted lost probes sent after the latest such moment.
+    mutating func provenAlive(at moment: Duration) {
+        if let known = aliveAt, known >= moment { return }
+        aliveAt = moment
+        consecutiveLosses = recentlyLost.filter { $0.counted && $0.sentAt > moment }.count
     }
 
     /// Appends one judged outcome to the window of the last 10.

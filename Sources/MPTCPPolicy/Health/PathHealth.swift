@@ -29,8 +29,13 @@
 ///   holding it for `recover_hold` (2 s) would break "failback ≤ 1 s". The
 ///   outage's losses are forgotten (the loss window restarts), since they were
 ///   acted on already. A late answer (after its timeout) is an RTT sample and
-///   ends a run of losses, but does not lift `down`: the next probe, with the
-///   timeout that sample lengthened, decides.
+///   forgives the losses of probes sent until it was, but does not lift `down`:
+///   the next probe, with the timeout that sample lengthened, decides.
+/// - **The run of losses** counts only probes sent after the path was last
+///   seen to work (`aliveAt`): an answer, in time or late, to a probe sent at
+///   s proves the path at s, not later; probes sent after s and lost still
+///   count. So an answer that queued behind a download at a router just before
+///   the path went dark does not restart the count.
 /// - `unknown` until the first evidence; `unknown` → `up` is not reported.
 ///
 /// **Timeouts do not back off while the path is up or degraded**: probes go out
@@ -46,8 +51,13 @@
 /// blind spot: a probe target can stop answering on a healthy path (ICMP
 /// filtered, the target rebooting), and subflows can stall for reasons that are
 /// not the path (the peer is gone).
-/// - Passive ack progress since the first lost probe of a run vetoes the
-///   probe-only `down`: the path demonstrably carries data both ways.
+/// - Passive progress forgives the lost probes sent before it proves the path
+///   worked: the previous sample's time less one smoothed RTT (what arrived
+///   since may have waited that long in a router's queue, and data still
+///   draining from it after the path went dark proves nothing later). While
+///   the subflows keep making progress (read every 200 ms while busy), a run
+///   reaches `loss` only when `loss`·interval is not well over that plus the
+///   RTT and the timeout (it is, 1.2 s, with the defaults).
 /// - A probe answered in time since the stalled subflows' last ACK vetoes the
 ///   passive `down`.
 /// - A probe target that never answered since start is unreachable, not
@@ -97,9 +107,12 @@ public struct PathHealth: Sendable {
     var recentlyLost: [Probe] = []
     /// The last `ProbeSettings.lossWindow` judged probes: true answered, false lost.
     var outcomes: [Bool] = []
+    /// Counted lost probes sent after `aliveAt`: the run that makes the path `down`.
     var consecutiveLosses = 0
-    /// When the first probe of the current run of losses was sent.
-    var lossRunStart: Duration?
+    /// The latest moment the path is known to have carried traffic both ways:
+    /// when the latest answered probe was sent, or what passive progress proves
+    /// (`PathHealth+Passive`). Losses of probes sent until then are not the path's.
+    var aliveAt: Duration?
     var lastSentAt: Duration?
     /// The last answer in time.
     var lastAnswerAt: Duration?
@@ -119,8 +132,8 @@ public struct PathHealth: Sendable {
     var lastSubflows: (Int, Int)?
     /// Since when every passive sample has shown more bytes received (the first that did).
     var receivingSince: Duration?
-    /// The last proof of life from the subflows (ack progress, or a lasting download).
-    var lastProgressAt: Duration?
+    /// When the previous passive sample was taken.
+    var lastSampleAt: Duration?
 
     /// Probes kept in flight at most (a caller that never ticks cannot grow it without bound).
     static let outstandingLimit = 64
