@@ -36,6 +36,28 @@ import Testing
 
     // MARK: In-kernel PM: the endpoint is replaced
 
+    @Test func theReplacedEndpointWaitsForTheLongestRoundTripOfTheFamilysOtherLivePaths() {
+        func view(_ others: [(String, PathHealthState, Duration?)], family: AddressFamily = .ipv4) -> PathHealthView {
+            var paths = [Self.eth1v4: PathHealthView.Verdict(state: .up, heals: 1, roundTrip: .milliseconds(5))]
+            for (name, state, rtt) in others {
+                paths[PathKey(interface: name, family: family)] = PathHealthView.Verdict(state: state, roundTrip: rtt)
+            }
+            return PathHealthView(paths: paths)
+        }
+        let replaced: Set = [Self.eth1v4]
+        #expect(view([("eth2", .up, .milliseconds(80))]).readdDelay(replacing: replaced) == .milliseconds(110),
+                "its round trip plus 30 ms; the healed path's own does not count")
+        #expect(view([("eth2", .up, .milliseconds(80)), ("eth3", .degraded, .milliseconds(150))]).readdDelay(replacing: replaced)
+                    == .milliseconds(180), "the longest of them")
+        #expect(view([("eth2", .up, .milliseconds(80)), ("eth3", .down, nil)]).readdDelay(replacing: replaced)
+                    == .milliseconds(110), "a down path carries no RM_ADDR")
+        #expect(view([("eth2", .up, .milliseconds(5))]).readdDelay(replacing: replaced) == .milliseconds(50), "the floor")
+        #expect(view([("eth2", .up, .milliseconds(900))]).readdDelay(replacing: replaced) == .milliseconds(300), "the ceiling")
+        #expect(view([("eth2", .up, nil)]).readdDelay(replacing: replaced) == .milliseconds(300), "unknown: the ceiling")
+        #expect(view([("eth2", .up, .milliseconds(5))], family: .ipv6).readdDelay(replacing: replaced) == .milliseconds(300),
+                "another family's path carries no RM_ADDR of this one's")
+    }
+
     @Test func aHealedPathsBackupEndpointIsDeletedOnceAndAddedAgainByTheNextPlanWithTheFlagsWantedNow() {
         let steering = PathSteeringTests()
         let healthy = steering.converge(.none)

@@ -37,6 +37,20 @@ import Testing
         return all
     }
 
+    @Test func theFarRoundTripIsKnownOnlyOnceAFarTargetAnsweredAndFollowsARisingQueue() {
+        var h = PathHealth(key: key, settings: ProbeSettings())
+        h.probeSent(sequence: 1, at: .zero, target: gateway)
+        h.probeAnswered(sequence: 1, at: ms(1))
+        #expect(h.farRoundTrip == nil, "the gateway's RTT says nothing of the queues beyond it")
+        h.probeSent(sequence: 2, at: ms(400), target: peer)
+        h.probeAnswered(sequence: 2, at: ms(420))
+        #expect(h.farRoundTrip == ms(20))
+        // A queue fills: the last sample shows it before the smoothed RTT does.
+        h.probeSent(sequence: 3, at: ms(800), target: peer)
+        h.probeAnswered(sequence: 3, at: ms(900))
+        #expect(h.farRoundTrip == ms(100) && (h.srtt ?? .zero) < ms(100))
+    }
+
     @Test func aPathIsDownAfterLossFarProbesLostWhileItsGatewayStillAnswers() {
         var h = bothAnswered()
         #expect(h.state == .up && h.farTargetAnswered)

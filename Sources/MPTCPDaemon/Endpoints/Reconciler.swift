@@ -35,16 +35,13 @@ final class Reconciler: @unchecked Sendable {
     /// is replaced once (`Planner.plan`'s `rebuild`), not on every pass.
     private(set) var actedHeals: [PathKey: Int] = [:]
     /// When the endpoints replaced on healing are to be added again (the endpoint
-    /// thread runs a pass then): `readdDelay` after their delete, time for the
-    /// peer to take the RM_ADDR it sent before a new subflow joins with the same
-    /// address id (`Planner.replace`).
+    /// thread runs a pass then): `PathHealthView.readdDelay` after their delete,
+    /// time for the peer to take the RM_ADDR it sent before a new subflow joins
+    /// with the same address id (`Planner.replace`).
     private(set) var readdAt: ContinuousClock.Instant?
     /// The endpoints so deleted: no pass before `readdAt` adds them (a pass the
     /// heal's own routing change triggers comes at once).
     private(set) var heldBack: Set<IPAddress> = []
-    /// Longer than the RM_ADDR takes over a loaded path (a queue of tens of ms
-    /// and the RTT), short enough for failback within a second of healing.
-    static let readdDelay = Duration.milliseconds(300)
 
     /// Where endpoint changes are published (`subscribe`).
     let hub: EventHub
@@ -238,7 +235,12 @@ final class Reconciler: @unchecked Sendable {
         let replaced = plan.replacedOnHeal.keys.filter { !refused.contains($0) }
         if !replaced.isEmpty {
             heldBack.formUnion(replaced)
-            readdAt = .now + Self.readdDelay
+            let delay = health.readdDelay(replacing: Set(replaced.compactMap { plan.replacedOnHeal[$0] }))
+            readdAt = .now + delay
+            logger.info("the endpoints replaced on healing are added again in a moment", metadata: [
+                "addresses": "\(replaced.map(\.description).sorted().joined(separator: ","))",
+                "delay_ms": "\(Int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000))",
+            ])
         }
         // A refused change that is no longer planned (its address went, the
         // policy changed, someone else made it): nothing is left to retry.

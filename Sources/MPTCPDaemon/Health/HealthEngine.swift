@@ -92,7 +92,8 @@ struct HealthEngine: Sendable {
             PathHealthView.Verdict(state: $0.health.state, onPathDown: $0.path.settings.onPathDown,
                                    evidence: $0.health.lastTransition?.evidence ?? "",
                                    inFlight: $0.health.state == .down && $0.path.settings.onPathDown == .withdraw
-                                       && $0.connectionsInFlight)
+                                       && $0.connectionsInFlight,
+                                   roundTrip: $0.health.farRoundTrip)
         })
     }
 

@@ -22,6 +22,15 @@ extension PathHealth {
         return answeredFar.contains { probed.contains($0) }
     }
 
+    /// The path's round trip to a far target as it is now: the largest of the
+    /// smoothed RTT and the last samples (a queue filling shows in the samples
+    /// before the average catches up); nil until a far target still probed has
+    /// answered (a gateway's RTT says nothing of the queues beyond it).
+    public var farRoundTrip: Duration? {
+        guard estimatorHasFarSample, farTargetAnswered, let srtt = estimator.srtt else { return nil }
+        return ([srtt] + estimator.recent).max()
+    }
+
     /// Whether an answer from `target` is evidence about the path: always for
     /// a far target (nil: the path's only target), for a near one only until a
     /// far target answered.

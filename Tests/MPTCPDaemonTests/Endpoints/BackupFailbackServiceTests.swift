@@ -12,12 +12,13 @@ import Testing
 @Suite struct BackupFailbackServiceTests {
     static let a1 = PathKey(interface: "a1", family: .ipv4)
 
-    static func view(_ state: PathHealthState, heals: Int = 0, path: String = "a1") -> PathHealthView {
+    static func view(_ state: PathHealthState, heals: Int = 0, path: String = "a1", otherRoundTrip: Duration? = nil) -> PathHealthView {
         // a2, up, is the other path of the family (a heal is rebuilt only while one is usable).
         PathHealthView(paths: [
             PathKey(interface: path, family: .ipv4):
                 PathHealthView.Verdict(state: state, onPathDown: .backup, evidence: "3 probes to 10.0.1.254 lost in a row", heals: heals),
-            PathKey(interface: path == "a2" ? "a1" : "a2", family: .ipv4): PathHealthView.Verdict(state: .up, onPathDown: .backup),
+            PathKey(interface: path == "a2" ? "a1" : "a2", family: .ipv4):
+                PathHealthView.Verdict(state: .up, onPathDown: .backup, roundTrip: otherRoundTrip),
         ])
     }
 
@@ -57,7 +58,7 @@ import Testing
         #expect(try rig.record().endpoints == [OwnedEndpoint(id: 2, address: IPAddress("10.0.2.1")!)], "given up: the kernel's and ours alike")
         #expect(reconciler.actedHeals[Self.a1] == 1)
         let readd = try #require(reconciler.readdAt)
-        #expect(readd >= before + Reconciler.readdDelay, "a pass is due after the delay")
+        #expect(readd >= before + PathHealthView.readdCeiling, "a pass is due after the delay: the longest, a2's round trip unknown")
         rig.kernel.clearRequests()
         #expect(reconciler.reconcile(trigger: "network", health: Self.view(.up, heals: 1)))
         #expect(rig.kernel.changes.isEmpty, "a pass before that adds nothing")
@@ -70,6 +71,19 @@ import Testing
         rig.kernel.clearRequests()
         #expect(reconciler.reconcile(trigger: "health", health: Self.view(.up, heals: 1)))
         #expect(rig.kernel.changes.isEmpty, "once per heal, not every pass")
+    }
+
+    @Test func theReplacedEndpointWaitsForTheOtherPathsRoundTripNotLonger() throws {
+        let rig = ReconcilerRig()
+        let reconciler = try rig.reconciler(try ReconcilerRig.policy(a2: "active"))
+        #expect(reconciler.reconcile(trigger: "start"))
+        #expect(reconciler.reconcile(trigger: "health", health: Self.view(.down)))
+        let before = ContinuousClock.now
+        #expect(reconciler.reconcile(trigger: "health", health: Self.view(.up, heals: 1, otherRoundTrip: .milliseconds(40))))
+        let after = ContinuousClock.now
+        let readd = try #require(reconciler.readdAt)
+        // 40 ms, plus the 30 ms margin, from the moment of the delete.
+        #expect(readd >= before + .milliseconds(70) && readd <= after + .milliseconds(70))
     }
 
     @Test func aRefusedReplacementKeepsTheEndpointOursAndIsTriedAgain() throws {
