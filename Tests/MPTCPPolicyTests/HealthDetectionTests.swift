@@ -103,6 +103,22 @@ import Testing
         #expect(all.first?.at == ms(4900), "\(all)")
     }
 
+    @Test func targetsThatNeverAnsweredAreExploredOnlyWhileNoLossCountsAndThePathIsNotDown() {
+        var h = answeredOnce()
+        #expect(h.mayExplore)
+        h.probeSent(sequence: 2, at: ms(400))
+        _ = h.tick(at: ms(460))
+        #expect(!h.mayExplore, "one lost: the next probes must be evidence")
+        h.probeSent(sequence: 3, at: ms(800))
+        _ = h.tick(at: ms(860))
+        h.probeSent(sequence: 4, at: ms(1200))
+        _ = h.tick(at: ms(1260))
+        #expect(h.state == .down && !h.mayExplore)
+        h.probeSent(sequence: 5, at: ms(1600))
+        h.probeAnswered(sequence: 5, at: ms(1610))
+        #expect(h.state == .up && h.mayExplore)
+    }
+
     @Test func anUnreachableAnswerIsALossAtOnce() {
         var h = answeredOnce()
         var all: [PathTransition] = []

@@ -46,18 +46,22 @@ struct PathProber: Sendable {
     }
 
     /// The target of the next probe, rotating among those that answered (all
-    /// of them while none has), with a turn for the others every `exploreEvery`.
-    /// Once a far target answered, the near one (the gateway) is skipped: its
-    /// answers are no evidence then (`PathHealth`), and each probe, at most
-    /// one per interval, should carry far evidence.
-    static func choose(from destinations: [ProbeDestination], answered: (ProbeDestination) -> Bool, turn: Int) -> ProbeDestination? {
+    /// of them while none has), with a turn for the others every `exploreEvery`
+    /// when `explore` (`PathHealth.mayExplore`: not while a run of losses counts
+    /// or the path is `down`, as a lost probe to a target that never answered
+    /// is no evidence, and that turn would put off detection, or failback, by
+    /// one interval). Once a far target answered, the near one (the gateway)
+    /// is skipped: its answers are no evidence then (`PathHealth`), and each
+    /// probe, at most one per interval, should carry far evidence.
+    static func choose(from destinations: [ProbeDestination], answered: (ProbeDestination) -> Bool, turn: Int,
+                       explore: Bool = true) -> ProbeDestination? {
         let far = destinations.filter { !$0.isNear }
         let destinations = far.contains(where: answered) ? far : destinations
         guard !destinations.isEmpty else { return nil }
         let good = destinations.filter(answered)
         let others = destinations.filter { !answered($0) }
         if good.isEmpty { return others[turn % others.count] }
-        if !others.isEmpty, turn % exploreEvery == exploreEvery - 1 { return others[(turn / exploreEvery) % others.count] }
+        if explore, !others.isEmpty, turn % exploreEvery == exploreEvery - 1 { return others[(turn / exploreEvery) % others.count] }
         return good[turn % good.count]
     }
 
@@ -68,7 +72,8 @@ struct PathProber: Sendable {
         let destinations = self.destinations
         self.health.retarget(destinations)
         let health = self.health
-        guard let target = Self.choose(from: destinations, answered: { health.hasAnswered($0) }, turn: turn) else { return nil }
+        guard let target = Self.choose(from: destinations, answered: { health.hasAnswered($0) }, turn: turn,
+                                       explore: health.mayExplore) else { return nil }
         turn &+= 1
         sequence &+= 1
         self.health.probeSent(sequence: sequence, at: now, target: target)

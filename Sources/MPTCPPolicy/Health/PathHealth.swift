@@ -167,6 +167,12 @@ public struct PathHealth: Sendable {
     /// Whether `target` ever answered (a target that never did is not evidence).
     public func hasAnswered(_ target: ProbeDestination?) -> Bool { answeredTargets.contains(target) }
 
+    /// Whether a probe may go to a target that never answered (to find one
+    /// that came up late): not while a run of losses counts or the path is
+    /// `down`. Such a probe's loss is not counted, so then it would put off
+    /// `down` (or, down, the first answer that lifts it) by one interval.
+    public var mayExplore: Bool { consecutiveLosses == 0 && state != .down }
+
     /// Whether the path is probed at all: `mode = "on"` and at least one target
     /// (`targets = []` leaves passive evidence alone).
     public var probing: Bool { settings.mode == .on && !settings.targets.isEmpty }

@@ -25,6 +25,15 @@ import Testing
         #expect(p.filter { $0 == other }.count == 2 && p.filter { $0 == peer }.count == 14 && !p.contains(gateway), "\(p)")
     }
 
+    @Test func noTargetThatNeverAnsweredGetsATurnWhileLossesCount() {
+        let p = (0..<16).compactMap {
+            PathProber.choose(from: [gateway, peer, other], answered: { [gateway, peer].contains($0) }, turn: $0, explore: false)
+        }
+        #expect(p == Array(repeating: peer, count: 16), "each probe is evidence: \(p)")
+        let none = (0..<3).compactMap { PathProber.choose(from: [peer, other], answered: { _ in false }, turn: $0, explore: false) }
+        #expect(none == [peer, other, peer], "while none answered, each in turn all the same")
+    }
+
     @Test func untilAFarTargetAnsweredTheGatewayIsProbedAndTheFarOnesExplored() {
         let p = picks([gateway, peer], answered: [gateway])
         #expect(p.filter { $0 == gateway }.count == 14 && p.filter { $0 == peer }.count == 2, "\(p)")
