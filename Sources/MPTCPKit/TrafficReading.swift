@@ -29,7 +29,7 @@ public struct TrafficReading: Hashable, Sendable {
         var tally = TrafficTally(addresses: addresses, peersPerFamily: peersPerFamily)
         for c in connections {
             tally.connection(token: c.token, isClient: c.side == .client, remote: c.remoteAddress,
-                             inFlight: TrafficReading.isInFlight(c.info))
+                             inFlight: tally.inFlight(c.info))
         }
         for c in connections {
             for s in c.subflows { tally.subflow(token: s.token, state: s.state, localAddress: s.localAddress, tcpInfo: s.tcpInfo) }
@@ -78,11 +78,31 @@ extension ConnectionTable {
     /// family: the MPTCP listeners first (a connection is server-side when its
     /// local port is one of theirs, as in `read`), then the MPTCP connections,
     /// then the TCP subflows, counted only when their connection was listed.
+    ///
+    /// With `progress`, a connection has data in flight only while it moves
+    /// (`ConnectionProgress`): the reading updates it, and leaves it as it was
+    /// when the read fails.
+    public static func readTraffic(namespace: NetworkNamespace = .current, addresses: Set<IPAddress>,
+                                   peersPerFamily: Int, progress: inout ConnectionProgress) throws(MPTCPError) -> TrafficReading {
+        let (reading, updated) = try readTraffic(namespace: namespace, addresses: addresses, peersPerFamily: peersPerFamily,
+                                                 tracking: progress)
+        if var updated {
+            updated.endReading()
+            progress = updated
+        }
+        return reading
+    }
+
     public static func readTraffic(namespace: NetworkNamespace = .current, addresses: Set<IPAddress>,
                                    peersPerFamily: Int) throws(MPTCPError) -> TrafficReading {
-        try namespace.perform { () throws(MPTCPError) -> TrafficReading in
+        try readTraffic(namespace: namespace, addresses: addresses, peersPerFamily: peersPerFamily, tracking: nil).0
+    }
+
+    private static func readTraffic(namespace: NetworkNamespace, addresses: Set<IPAddress>, peersPerFamily: Int,
+                                    tracking: ConnectionProgress?) throws(MPTCPError) -> (TrafficReading, ConnectionProgress?) {
+        try namespace.perform { () throws(MPTCPError) -> (TrafficReading, ConnectionProgress?) in
             let sock = try NetlinkSocket(protocol: NL.protoSockDiag)
-            var tally = TrafficTally(addresses: addresses, peersPerFamily: peersPerFamily)
+            var tally = TrafficTally(addresses: addresses, peersPerFamily: peersPerFamily, progress: tracking)
             let families = [UInt8(2), UInt8(10)]
             for family in families {
                 try forEachSocket(sock, family: family, mptcp: true, states: 1 << UInt32(tcpListen)) { tally.listener($0) }
@@ -93,7 +113,7 @@ extension ConnectionTable {
             for family in families {
                 try forEachSocket(sock, family: family, mptcp: false, states: subflowStates) { tally.subflow($0) }
             }
-            return tally.reading
+            return (tally.reading, tally.progress)
         }
     }
 }

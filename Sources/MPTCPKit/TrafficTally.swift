@@ -23,9 +23,16 @@ struct TrafficTally {
         var address: IPAddress
     }
 
-    init(addresses: Set<IPAddress>, peersPerFamily: Int) {
+    /// When given, a connection has data in flight only while it moves
+    /// (`ConnectionProgress`), as of `now`.
+    var progress: ConnectionProgress?
+    let now: ContinuousClock.Instant
+
+    init(addresses: Set<IPAddress>, peersPerFamily: Int, progress: ConnectionProgress? = nil, now: ContinuousClock.Instant = .now) {
         self.addresses = addresses
         self.peersPerFamily = max(0, peersPerFamily)
+        self.progress = progress
+        self.now = now
     }
 
     /// An MPTCP-level socket of a listener dump.
@@ -38,7 +45,15 @@ struct TrafficTally {
     mutating func connection(_ s: ConnectionTable.DiagSocket) {
         guard s.state != ConnectionTable.tcpListen, let info = s.mptcpInfo else { return }
         connection(token: info.token, isClient: !listenPorts.contains(s.localPort), remote: s.remoteAddress,
-                   inFlight: TrafficReading.isInFlight(info))
+                   inFlight: inFlight(info))
+    }
+
+    /// Whether connection `info` has data in flight and, with `progress`, moves.
+    mutating func inFlight(_ info: MPTCPInfo) -> Bool {
+        guard var tracked = progress else { return TrafficReading.isInFlight(info) }
+        let moving = tracked.moving(token: info.token, info: info, at: now)
+        progress = tracked
+        return TrafficReading.isInFlight(info) && moving
     }
 
     /// A connection; a token seen before is the same connection (counted once,

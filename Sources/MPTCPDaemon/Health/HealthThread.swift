@@ -35,6 +35,9 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
     private let sockets: ProbeSockets
     private let start = ContinuousClock.now
     private var nextPassive: Duration = .zero
+    /// When each connection last moved data (`ConnectionProgress`): a down
+    /// path's withdrawal waits only for connections still moving.
+    private var progress = ConnectionProgress()
     private var passiveFailed = false
     /// The verdicts last published (without the board's heal counts).
     private var published = PathHealthView.none
@@ -168,7 +171,7 @@ final class HealthThread: WatcherThread, @unchecked Sendable {
         let reading: PassiveReading
         do {
             let addresses = Set(engine.probers.values.flatMap(\.path.addresses))
-            reading = try PassiveReading.read(namespace: namespace, addresses: addresses)
+            reading = try PassiveReading.read(namespace: namespace, addresses: addresses, progress: &progress)
             if passiveFailed { logger.notice("reading connections for path health works again") }
             passiveFailed = false
         } catch {

@@ -14,9 +14,12 @@ struct PassiveReading: Sendable {
 
     /// Reads `namespace`'s table for the subflows leaving from `addresses`
     /// and the `peers` target: at most `ProbePlan.peerLimit` peers per family,
-    /// all a path of that family probes.
-    static func read(namespace: NetworkNamespace, addresses: Set<IPAddress>) throws(MPTCPError) -> PassiveReading {
-        PassiveReading(try ConnectionTable.readTraffic(namespace: namespace, addresses: addresses, peersPerFamily: ProbePlan.peerLimit))
+    /// all a path of that family probes. A connection has data in flight only
+    /// while it moves (`progress`, updated).
+    static func read(namespace: NetworkNamespace, addresses: Set<IPAddress>,
+                     progress: inout ConnectionProgress) throws(MPTCPError) -> PassiveReading {
+        PassiveReading(try ConnectionTable.readTraffic(namespace: namespace, addresses: addresses, peersPerFamily: ProbePlan.peerLimit,
+                                                       progress: &progress))
     }
 
     /// Remote addresses of client-side connections, in table order, each once.
