@@ -24,7 +24,8 @@ public struct AddressTraffic: Hashable, Sendable {
     /// data; nil when none has any (or none reports it).
     public var lastAckAgeMilliseconds: UInt32?
     /// Whether an established subflow on the address belongs to a connection
-    /// with data in flight at the MPTCP level (`TrafficReading.isInFlight`):
+    /// with data in flight at the MPTCP level (`TrafficReading.isInFlight`;
+    /// with a `ConnectionProgress`, only while the connection moves data):
     /// closing such a subflow, or removing its address, would make the kernel
     /// (this host's or the peer's) re-send that connection's whole
     /// unacknowledged window over the other subflows.

@@ -51,6 +51,7 @@ struct TrafficTally {
     /// Whether connection `info` has data in flight and, with `progress`, moves.
     mutating func inFlight(_ info: MPTCPInfo) -> Bool {
         guard var tracked = progress else { return TrafficReading.isInFlight(info) }
+        progress = nil  // `tracked` owns the storage alone: no copy per connection
         let moving = tracked.moving(token: info.token, info: info, at: now)
         progress = tracked
         return TrafficReading.isInFlight(info) && moving

@@ -6,11 +6,11 @@ import Testing
 @Suite struct ConnectionProgressTests {
     /// A 6.18 `mptcp_info` of connection `token` with these sequence numbers
     /// (write_seq 100 past snd_una: data in flight).
-    static func info(token: UInt32 = 7, snd una: UInt64, rcv: UInt64, length: Int = 96) throws -> MPTCPInfo {
+    static func info(token: UInt32 = 7, snd una: UInt64, rcv: UInt64, unacked: UInt64 = 100, length: Int = 96) throws -> MPTCPInfo {
         var b = [UInt8](repeating: 0, count: length)
         func put64(_ v: UInt64, at: Int) { for i in 0..<8 where at + i < length { b[at + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) } }
         for i in 0..<4 { b[12 + i] = UInt8(truncatingIfNeeded: token >> (8 * UInt32(i))) }
-        put64(una + 100, at: 16)
+        put64(una + unacked, at: 16)
         put64(una, at: 24)
         put64(rcv, at: 32)
         return try MPTCPInfo(bytes: b)
@@ -28,10 +28,18 @@ import Testing
         #expect(r3, "400 ms since: within 500 ms")
         let r4 = p.moving(token: 7, info: try Self.info(snd: 2000, rcv: 50), at: at(800))
         #expect(!r4, "stuck for 600 ms")
-        let r5 = p.moving(token: 7, info: try Self.info(snd: 2000, rcv: 90), at: at(1000))
-        #expect(r5, "the peer's data received in order")
-        let r6 = p.moving(token: 7, info: try Self.info(snd: 2000, rcv: 90), at: at(1600))
+        let r5 = p.moving(token: 7, info: try Self.info(snd: 2000, rcv: 90, unacked: 0), at: at(1000))
+        #expect(r5, "nothing of ours in flight: the peer's data received in order")
+        let r6 = p.moving(token: 7, info: try Self.info(snd: 2000, rcv: 90, unacked: 0), at: at(1600))
         #expect(!r6)
+    }
+
+    @Test func aDownloadFlowingTheOtherWayDoesNotHideAStuckUpload() throws {
+        var p = ConnectionProgress()
+        let t0 = ContinuousClock.now
+        _ = p.moving(token: 7, info: try Self.info(snd: 1000, rcv: 50), at: t0)
+        let r1 = p.moving(token: 7, info: try Self.info(snd: 1000, rcv: 5000), at: t0 + .milliseconds(600))
+        #expect(!r1, "our data stuck for 600 ms, whatever arrives")
     }
 
     @Test func connectionsNotSeenInAReadingAreForgotten() throws {

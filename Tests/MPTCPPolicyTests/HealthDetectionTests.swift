@@ -103,7 +103,7 @@ import Testing
         #expect(all.first?.at == ms(4900), "\(all)")
     }
 
-    @Test func targetsThatNeverAnsweredAreExploredOnlyWhileNoLossCountsAndThePathIsNotDown() {
+    @Test func targetsThatNeverAnsweredAreExploredUnlessARunOfLossesCountsOnAPathNotDown() {
         var h = answeredOnce()
         #expect(h.mayExplore)
         h.probeSent(sequence: 2, at: ms(400))
@@ -113,10 +113,50 @@ import Testing
         _ = h.tick(at: ms(860))
         h.probeSent(sequence: 4, at: ms(1200))
         _ = h.tick(at: ms(1260))
-        #expect(h.state == .down && !h.mayExplore)
+        #expect(h.state == .down && h.mayExplore, "down: the targets that answered may be the ones gone")
         h.probeSent(sequence: 5, at: ms(1600))
         h.probeAnswered(sequence: 5, at: ms(1610))
         #expect(h.state == .up && h.mayExplore)
+    }
+
+    @Test func aRunLongerThanTheLossWindowStillCountsAfterAPassiveProofOfAnEarlierMoment() {
+        // loss = 12: more lost probes than the 10 the loss window keeps.
+        var settings = ProbeSettings()
+        settings.loss = 12
+        var h = answeredOnce(settings)
+        var all: [PathTransition] = []
+        _ = h.passive(PassiveSample(subflows: 1, established: 1, bytesAcked: 100, maxBackoff: 0, hasUnackedData: false,
+                                    lastAckAge: nil), at: ms(200))
+        for seq: UInt16 in 2...12 {
+            h.probeSent(sequence: seq, at: ms(400 * Int(seq)))
+            all += h.tick(at: ms(400 * Int(seq) + 60))
+        }
+        // Ack progress read at 4900 ms after a reading at 200 ms: it proves the path only at 200 ms less the RTT.
+        all += h.passive(PassiveSample(subflows: 1, established: 1, bytesAcked: 900, maxBackoff: 0, hasUnackedData: false,
+                                       lastAckAge: nil), at: ms(4900))
+        #expect(all.isEmpty && h.state == .up, "11 lost: \(all)")
+        h.probeSent(sequence: 13, at: ms(5200))
+        all += h.tick(at: ms(5260))
+        #expect(all.map(\.to) == [.down], "the 12th in a row: \(all)")
+    }
+
+    @Test func ackProgressOfAMomentBeforeTheFailureDoesNotLiftDown() {
+        // Down on probes (the first lost one sent at 800 ms); the next reading,
+        // a second after the one before, shows ACKs that may have come before 800 ms.
+        var h = answeredOnce()
+        _ = h.passive(PassiveSample(subflows: 1, established: 1, bytesAcked: 100, maxBackoff: 0, hasUnackedData: false,
+                                    lastAckAge: nil), at: ms(700))
+        for seq: UInt16 in 2...4 {
+            h.probeSent(sequence: seq, at: ms(400 * Int(seq)))
+            _ = h.tick(at: ms(400 * Int(seq) + 60))
+        }
+        #expect(h.state == .down)
+        let stale = h.passive(PassiveSample(subflows: 1, established: 1, bytesAcked: 500, maxBackoff: 0, hasUnackedData: false,
+                                            lastAckAge: nil), at: ms(1700))
+        #expect(stale.isEmpty && h.state == .down, "proves 700 ms less the RTT, before the failure: \(stale)")
+        let fresh = h.passive(PassiveSample(subflows: 1, established: 1, bytesAcked: 900, maxBackoff: 0, hasUnackedData: false,
+                                            lastAckAge: nil), at: ms(1900))
+        #expect(fresh.map(\.to) == [.up], "proves 1700 ms less the RTT: \(fresh)")
     }
 
     @Test func anUnreachableAnswerIsALossAtOnce() {

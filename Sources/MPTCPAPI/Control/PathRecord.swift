@@ -47,7 +47,7 @@ public struct PathRecord: ControlRecord {
     public var onPathDown: String
     public var lastTransition: Transition?
     /// Whether a connection with an established subflow on the path had data in
-    /// flight at the health thread's last reading: a `down` path's withdrawal
+    /// flight, and moved data within 500 ms, at the health thread's last reading: a `down` path's withdrawal
     /// (`on_path_down = "withdraw"`) then waits until they have none, the path
     /// backup meanwhile while another path of its family is usable. False when
     /// a daemon does not say.

@@ -236,7 +236,9 @@ final class Reconciler: @unchecked Sendable {
         if !replaced.isEmpty {
             heldBack.formUnion(replaced)
             let delay = health.readdDelay(replacing: Set(replaced.compactMap { plan.replacedOnHeal[$0] }))
-            readdAt = .now + delay
+            // An earlier heal's wait is not cut short by this one's.
+            let at = ContinuousClock.now + delay
+            readdAt = max(readdAt ?? at, at)
             logger.info("the endpoints replaced on healing are added again in a moment", metadata: [
                 "addresses": "\(replaced.map(\.description).sorted().joined(separator: ","))",
                 "delay_ms": "\(Int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000))",

@@ -14,7 +14,9 @@ public struct ConnectionProgress: Sendable {
     struct Mark: Sendable {
         var sendUnacknowledged: UInt64?
         var receiveNext: UInt64?
-        var movedAt: ContinuousClock.Instant
+        /// When `snd_una`, and `rcv_nxt`, last grew (or were first seen).
+        var sentMovedAt: ContinuousClock.Instant
+        var receivedMovedAt: ContinuousClock.Instant
     }
 
     private var marks: [UInt32: Mark] = [:]
@@ -28,20 +30,22 @@ public struct ConnectionProgress: Sendable {
     public init() {}
 
     /// Records connection `token`'s figures read at `now`; whether it moved
-    /// data within `window`. A connection seen for the first time, or whose
-    /// kernel does not give `snd_una` and `rcv_nxt`, counts as moving.
+    /// data within `window`: with data of ours unacknowledged, whether
+    /// `snd_una` grew (a download flowing the other way does not free a
+    /// stuck upload), else whether `rcv_nxt` did. A connection seen for the
+    /// first time, or whose kernel does not give them, counts as moving.
     public mutating func moving(token: UInt32, info: MPTCPInfo, at now: ContinuousClock.Instant) -> Bool {
         seen.insert(token)
-        guard info.sendUnacknowledged != nil || info.receiveNext != nil else { return true }
+        guard let una = info.sendUnacknowledged, let rcv = info.receiveNext else { return true }
         guard var mark = marks[token] else {
-            marks[token] = Mark(sendUnacknowledged: info.sendUnacknowledged, receiveNext: info.receiveNext, movedAt: now)
+            marks[token] = Mark(sendUnacknowledged: una, receiveNext: rcv, sentMovedAt: now, receivedMovedAt: now)
             return true
         }
-        if mark.sendUnacknowledged != info.sendUnacknowledged || mark.receiveNext != info.receiveNext {
-            mark = Mark(sendUnacknowledged: info.sendUnacknowledged, receiveNext: info.receiveNext, movedAt: now)
-            marks[token] = mark
-        }
-        return now - mark.movedAt < Self.window
+        if mark.sendUnacknowledged != una { mark.sendUnacknowledged = una; mark.sentMovedAt = now }
+        if mark.receiveNext != rcv { mark.receiveNext = rcv; mark.receivedMovedAt = now }
+        marks[token] = mark
+        let sending = info.writeSequence.map { $0 != una } ?? false
+        return now - (sending ? mark.sentMovedAt : mark.receivedMovedAt) < Self.window
     }
 
     /// Forgets the connections not seen since the previous call: call once

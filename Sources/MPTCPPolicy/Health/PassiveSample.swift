@@ -19,7 +19,8 @@ public struct PassiveSample: Hashable, Sendable {
     /// unacknowledged data (`tcpi_last_ack_recv`); nil when none has any.
     public var lastAckAge: Duration?
     /// Whether a connection with an established subflow on the path has data
-    /// in flight at the MPTCP level (`TrafficReading.isInFlight`): not evidence
+    /// in flight at the MPTCP level and moves it (`TrafficReading.isInFlight`,
+    /// `ConnectionProgress`): not evidence
     /// of the path's health, but what steering weighs before closing the
     /// path's subflows (`PathHealthView.Verdict.inFlight`).
     public var connectionsInFlight: Bool

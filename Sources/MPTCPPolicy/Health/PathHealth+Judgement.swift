@@ -52,7 +52,8 @@ extension PathHealth {
         outstanding.removeAll { $0.sentAt < since }
         recentlyLost = (recentlyLost + outage).suffix(ProbeSettings.lossWindow).map { var p = $0; p.counted = false; return p }
         outcomes = outcomes.last == true ? [true] : []
-        consecutiveLosses = 0
+        lossRun = []
+        failedSince = nil
         downCause = nil
         goodSince = nil
         if let bad = badFigures { return [move(to: .degraded, at: now, evidence: evidence + "; " + bad)] }

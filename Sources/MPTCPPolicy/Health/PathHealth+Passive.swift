@@ -30,8 +30,14 @@ extension PathHealth {
             // acked, the peer's data) up to a round trip before it, queued at a
             // router: the path is proven to work only then. Data that drained
             // from a router's queue after the path went dark proves nothing later.
-            provenAlive(at: (previousSampleAt ?? now) - (estimator.srtt ?? .zero))
-            if state == .down { return leaveDown(at: now, since: now, evidence: proof) }
+            let moment = (previousSampleAt ?? now) - (estimator.srtt ?? .zero)
+            provenAlive(at: moment)
+            if state == .down {
+                // Proof of a moment before the failure (ACKs that arrived
+                // before it, read after a long gap) does not lift it.
+                if let failed = failedSince, moment <= failed { return [] }
+                return leaveDown(at: now, since: now, evidence: proof)
+            }
             if state == .unknown { state = .up }
             return []
         }
@@ -40,6 +46,7 @@ extension PathHealth {
         // A probe answered since the last ACK vetoes the passive down.
         if let answer = lastAnswerAt, answer >= now - age { return [] }
         downCause = .passive
+        failedSince = now - age
         let evidence = "subflows stalled: unacknowledged data, no ACK for \(Self.format(age)), "
             + "RTO backed off \(sample.maxBackoff) times (\(sample.established) of \(sample.subflows) subflows established)"
         return [move(to: .down, at: now, evidence: evidence)]

@@ -88,7 +88,8 @@ extension PathHealth {
         // Sent before the path was last seen to work: its target's loss (or a
         // queue's), not the path's; it does not lengthen the run.
         if let alive = aliveAt, probe.sentAt <= alive { return judgeFigures(at: now) }
-        consecutiveLosses += 1
+        lossRun.append(probe.sentAt)
+        if lossRun.count > ProbeSettings.lossRange.upperBound { lossRun.removeFirst() }
         if consecutiveLosses >= settings.loss {
             var evidence = "\(consecutiveLosses) probe\(consecutiveLosses == 1 ? "" : "s") lost in a row (last \(why)"
             if let target = probe.target { evidence += ", to \(target)" }
@@ -96,6 +97,7 @@ extension PathHealth {
             if let last = lastAnswerAt { evidence += "; last answer \(Self.format(now - last)) ago" }
             evidence += ")"
             downCause = .probes
+            failedSince = lossRun.min()
             return [move(to: .down, at: now, evidence: evidence)]
         }
         return judgeFigures(at: now)
@@ -107,7 +109,7 @@ extension PathHealth {
     mutating func provenAlive(at moment: Duration) {
         if let known = aliveAt, known >= moment { return }
         aliveAt = moment
-        consecutiveLosses = recentlyLost.filter { $0.counted && $0.sentAt > moment }.count
+        lossRun.removeAll { $0 <= moment }
     }
 
     /// Appends one judged outcome to the window of the last 10.

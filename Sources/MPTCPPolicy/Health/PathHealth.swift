@@ -55,9 +55,11 @@
 ///   worked: the previous sample's time less one smoothed RTT (what arrived
 ///   since may have waited that long in a router's queue, and data still
 ///   draining from it after the path went dark proves nothing later). While
-///   the subflows keep making progress (read every 200 ms while busy), a run
-///   reaches `loss` only when `loss`·interval is not well over that plus the
-///   RTT and the timeout (it is, 1.2 s, with the defaults).
+///   the subflows keep making progress (read every 200 ms while busy), each
+///   reading forgives the probes sent up to 400 ms + srtt before it, less the
+///   timeout they waited: a run cannot reach `loss` while (loss − 1)·interval
+///   is at least 400 ms + srtt − timeout, always so when it is 400 ms (800 ms
+///   with the defaults).
 /// - A probe answered in time since the stalled subflows' last ACK vetoes the
 ///   passive `down`.
 /// - A probe target that never answered since start is unreachable, not
@@ -107,8 +109,15 @@ public struct PathHealth: Sendable {
     var recentlyLost: [Probe] = []
     /// The last `ProbeSettings.lossWindow` judged probes: true answered, false lost.
     var outcomes: [Bool] = []
-    /// Counted lost probes sent after `aliveAt`: the run that makes the path `down`.
-    var consecutiveLosses = 0
+    /// When the counted lost probes sent after `aliveAt` were sent: the run
+    /// that makes the path `down` (the last `ProbeSettings.lossRange.upperBound`).
+    var lossRun: [Duration] = []
+    /// The length of the run of losses.
+    var consecutiveLosses: Int { lossRun.count }
+    /// Down: the path is known to have failed since then (the first lost probe
+    /// of the run that made it `down`, or the stalled subflows' last ACK).
+    /// Passive progress proving an earlier moment does not lift `down`.
+    var failedSince: Duration?
     /// The latest moment the path is known to have carried traffic both ways:
     /// when the latest answered probe was sent, or what passive progress proves
     /// (`PathHealth+Passive`). Losses of probes sent until then are not the path's.
@@ -168,10 +177,11 @@ public struct PathHealth: Sendable {
     public func hasAnswered(_ target: ProbeDestination?) -> Bool { answeredTargets.contains(target) }
 
     /// Whether a probe may go to a target that never answered (to find one
-    /// that came up late): not while a run of losses counts or the path is
-    /// `down`. Such a probe's loss is not counted, so then it would put off
-    /// `down` (or, down, the first answer that lifts it) by one interval.
-    public var mayExplore: Bool { consecutiveLosses == 0 && state != .down }
+    /// that came up late): not while a run of losses counts, as such a probe's
+    /// loss is not counted and it would put off `down` by one interval. A
+    /// `down` path explores: the targets that answered may be the ones gone,
+    /// and a withdrawn path has no subflows to prove it back.
+    public var mayExplore: Bool { consecutiveLosses == 0 || state == .down }
 
     /// Whether the path is probed at all: `mode = "on"` and at least one target
     /// (`targets = []` leaves passive evidence alone).

@@ -86,6 +86,23 @@ import Testing
         #expect(readd >= before + .milliseconds(70) && readd <= after + .milliseconds(70))
     }
 
+    @Test func aLaterHealsShorterWaitDoesNotCutAnEarlierOneShort() throws {
+        let rig = ReconcilerRig()
+        let reconciler = try rig.reconciler(try ReconcilerRig.policy(a2: "active"))
+        #expect(reconciler.reconcile(trigger: "start"))
+        #expect(reconciler.reconcile(trigger: "health", health: Self.view(.down)))
+        let before = ContinuousClock.now
+        #expect(reconciler.reconcile(trigger: "health", health: Self.view(.up, heals: 1)))
+        let first = try #require(reconciler.readdAt)
+        #expect(first >= before + PathHealthView.readdCeiling)
+        // a2 heals next, a1's round trip known (40 ms): its own wait would end sooner.
+        #expect(reconciler.reconcile(trigger: "health", health: Self.view(.down, path: "a2", otherRoundTrip: .milliseconds(40))))
+        rig.kernel.clearRequests()
+        #expect(reconciler.reconcile(trigger: "health", health: Self.view(.up, heals: 1, path: "a2", otherRoundTrip: .milliseconds(40))))
+        #expect(rig.kernel.changes.map(\.description).contains("delete 2"), "a2's endpoint replaced: \(rig.kernel.changes)")
+        #expect(reconciler.readdAt == first, "a1's endpoint still waits its 300 ms")
+    }
+
     @Test func aRefusedReplacementKeepsTheEndpointOursAndIsTriedAgain() throws {
         let rig = ReconcilerRig()
         let reconciler = try rig.reconciler(try ReconcilerRig.policy(a2: "active"))
