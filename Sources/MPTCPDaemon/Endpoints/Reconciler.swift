@@ -241,7 +241,7 @@ final class Reconciler: @unchecked Sendable {
             readdAt = max(readdAt ?? at, at)
             logger.info("the endpoints replaced on healing are added again in a moment", metadata: [
                 "addresses": "\(replaced.map(\.description).sorted().joined(separator: ","))",
-                "delay_ms": "\(Int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000))",
+                "delay_ms": "\(Int(HealthReport.milliseconds(delay).rounded()))",
             ])
         }
         // A refused change that is no longer planned (its address went, the

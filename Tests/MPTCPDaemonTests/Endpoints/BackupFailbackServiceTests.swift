@@ -73,11 +73,18 @@ import Testing
         #expect(rig.kernel.changes.isEmpty, "once per heal, not every pass")
     }
 
-    @Test func theReplacedEndpointWaitsForTheOtherPathsRoundTripNotLonger() throws {
+    /// A reconciler past its start with a1 (active, like a2) down: its endpoint backup.
+    static func a1Down() throws -> (ReconcilerRig, Reconciler) {
         let rig = ReconcilerRig()
         let reconciler = try rig.reconciler(try ReconcilerRig.policy(a2: "active"))
         #expect(reconciler.reconcile(trigger: "start"))
         #expect(reconciler.reconcile(trigger: "health", health: Self.view(.down)))
+        return (rig, reconciler)
+    }
+
+    @Test func theReplacedEndpointWaitsForTheOtherPathsRoundTripNotLonger() throws {
+        let (rig, reconciler) = try Self.a1Down()
+        defer { withExtendedLifetime(rig) {} }  // its state directory lives as long as it
         let before = ContinuousClock.now
         #expect(reconciler.reconcile(trigger: "health", health: Self.view(.up, heals: 1, otherRoundTrip: .milliseconds(40))))
         let after = ContinuousClock.now
@@ -87,10 +94,7 @@ import Testing
     }
 
     @Test func aLaterHealsShorterWaitDoesNotCutAnEarlierOneShort() throws {
-        let rig = ReconcilerRig()
-        let reconciler = try rig.reconciler(try ReconcilerRig.policy(a2: "active"))
-        #expect(reconciler.reconcile(trigger: "start"))
-        #expect(reconciler.reconcile(trigger: "health", health: Self.view(.down)))
+        let (rig, reconciler) = try Self.a1Down()
         let before = ContinuousClock.now
         #expect(reconciler.reconcile(trigger: "health", health: Self.view(.up, heals: 1)))
         let first = try #require(reconciler.readdAt)
