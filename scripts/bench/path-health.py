@@ -16,14 +16,19 @@ router); --blackhole upstream drops only what the router forwards (the
 gateway still answers, the Internet behind it does not).
 
 Usage (root): scripts/bench/path-health.py [--mptcpctld PATH] [--runs N] [--quick]
-              [--setups LIST] [--outages LIST] [--blackhole router|upstream] [--json FILE]
+              [--setups LIST] [--measure LIST] [--stall-repeats N] [--outages LIST]
+              [--blackhole router|upstream] [--json FILE]
 
-Per setup, in a fresh lab (--runs N, default 5, each):
+Each setup gets a lab of its own, all up for the whole run, and the setups take
+turns episode by episode (an upload blackhole in each, then a download in each,
+...), so a change in the shared machine's load falls on every setup alike.
+Per setup (--runs N, default 5, each; --measure picks stall, connect, failback):
   detection    from inserting the drop rule to the daemon's path_down event
                for eth1 (its `time`, against the wall clock read once the
                rule is in), in every blackhole below; "not detected within
                T s" when none came;
-  stall, t90   uploads and downloads blackholed 3 s in (a 5 s outage): the
+  stall, t90   uploads and downloads blackholed 3 s in (a 5 s outage; --stall-repeats
+               of each per run, default 2): the
                longest pause at the receiver from the blackhole on, and the
                time until 250 ms windows of receiving reach 90 % of one
                path's rate (a single-path upload measured first in the same
@@ -45,10 +50,14 @@ Per setup, in a fresh lab (--runs N, default 5, each):
                daemon's CPU (utime+stime from /proc/PID/stat).
 Prints a table per measurement with the setups as columns and a summary
 against the issue's targets (reported, never asserted; exit 0 when every run
-happened). Raw results go to a JSON file (--json, default in the log directory).
+happened). The stall is compared with the kernel alone's as a difference of
+medians with a 95 % bootstrap interval: it is bimodal (one or two
+retransmission timeouts of the dead subflow, about 0.2 or 0.45 s), so the
+ratio of two medians of a few transfers swings either way between runs of
+the same code; "worse" means the whole interval is above zero. Raw results go to a JSON file (--json, default in the log directory).
 
-Run time: the full run (5 runs, outages 2/10/60 s) takes about 45 to 60 minutes
-when the setups fail back within seconds, and up to about 2 hours when every
+Run time: the full run (5 runs, outages 2/10/60 s) takes about 55 to 70 minutes
+for three setups and 70 to 90 for four when the setups fail back within seconds, and up to about 2 hours when every
 failback waits out --failback-wait (90 s). --quick (1 run, outages 2 and 10 s,
 failback wait 20 s, 5 s probe window) takes about 6 to 10 minutes.
 """
@@ -56,6 +65,7 @@ failback wait 20 s, 5 s probe window) takes about 6 to 10 minutes.
 import argparse
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -93,6 +103,9 @@ FAILBACK_BYTES = 65536
 FAILBACK_TARGET = 1.0       # the issue's failback target; slower ones are traced
 TRACE_EVERY = 0.25          # FailbackTrace: a snapshot every TRACE_EVERY s ...
 TRACE_SECONDS = 12.0        # ... for TRACE_SECONDS after healing
+MEASUREMENTS = ("stall", "connect", "failback")
+BOOTSTRAP = 4000            # resamples for the stall comparison's confidence interval
+STALL_MARGIN = 0.05         # a stall this much longer than the kernel alone's median still counts as no worse
 WINDOW = 0.25               # the t90 window
 HEAL_PAUSE_WINDOW = 2.5     # after healing, where the pause at the receiver is looked for
 SUSTAIN = 4                 # windows in a row at 90 % (1 s) for t90
@@ -638,48 +651,102 @@ def warm_up(lab):
     return CLIENT2 in text
 
 
-def measure(setup, args, tmp, log):
-    lab = Lab(args.blackhole)
-    acceptor = None
-    result = {"name": setup.name, "detections": {}, "stall": {"upload": [], "download": []},
-              "connections": [], "failback": {str(o): [] for o in args.outages}}
-    try:
-        result["reference_mbit"] = ref = reference_rate(lab)
-        setup.start(lab, tmp, args.mptcpctld)
-        wait_ready(lab, setup)
-        result["path2_used"] = warm_up(lab)
-        log("%s: one path %.1f Mbit/s; path 2 %s" % (setup.name, ref, "used" if result["path2_used"] else "NOT used"))
-        result["probing"] = probing(lab, setup, args.probe_window)
-        acceptor = accept_server(lab.s, 7000)
+class Column:
+    """One setup's lab, daemon and results. Every column's lab is up for the whole run and the
+    columns take turns episode by episode, so a change in the machine's load over the run
+    (it is shared) falls on every setup alike rather than on whichever ran then."""
+
+    def __init__(self, setup):
+        self.setup, self.lab, self.acceptor, self.ref = setup, None, None, None
+        self.result = {"name": setup.name, "detections": {}, "stall": {"upload": [], "download": []},
+                       "connections": [], "failback": {}}
+
+    @property
+    def live(self):
+        return "error" not in self.result
+
+    def prepare(self, args, tmp, log):
+        self.lab = Lab(args.blackhole)
+        self.result["reference_mbit"] = self.ref = reference_rate(self.lab)
+        self.setup.start(self.lab, tmp, args.mptcpctld)
+        wait_ready(self.lab, self.setup)
+        self.result["path2_used"] = warm_up(self.lab)
+        log("%s: one path %.1f Mbit/s; path 2 %s" % (self.setup.name, self.ref,
+                                                    "used" if self.result["path2_used"] else "NOT used"))
+        self.acceptor = accept_server(self.lab.s, 7000)
         time.sleep(0.3)
+
+    def stall(self, run, direction, log):
+        r = stall_episode(self.lab, self.setup, direction, self.ref)
+        self.result["stall"][direction].append(r)
+        self.result["detections"].setdefault(direction, []).append(r["detection"])
+        log("%s run %d %s: stall %s from %s, t90 %s, detection %s, pause after healing %s"
+            % (self.setup.name, run + 1, direction, fmt_s(r["stall"]), fmt_s(r["stall_from"]), fmt_s(r["t90"]),
+               fmt_s(r["detection"]), fmt_s(r["heal_pause"])))
+
+    def connect(self, run, log):
+        r = connect_episode(self.lab, self.setup, 7000)
+        self.result["connections"].append(r["connections"])
+        self.result["detections"].setdefault("no transfer (new connections)", []).append(r["detection"])
+        log("%s run %d connect: %s" % (self.setup.name, run + 1, " ".join(
+            "%.1fs:%s" % (c["offset"], ("%.1fms%s" % (c["seconds"] * 1000, "" if c["mptcp"] else "/TCP"))
+                          if c["ok"] else "fail")
+            for c in sorted(r["connections"], key=lambda c: c["offset"]))))
+
+    def failback(self, run, outage, args, tmp, log):
+        r = failback_episode(self.lab, self.setup, outage, args.failback_wait,
+                             trace_path=os.path.join(tmp, "failback-trace-%s.txt" % self.setup.key))
+        self.result["failback"].setdefault(str(outage), []).append(r["failback"])
+        self.result["detections"].setdefault("upload, %g s outage" % outage, []).append(r["detection"])
+        log("%s run %d failback after %g s: %s" % (self.setup.name, run + 1, outage, fmt_s(r["failback"])))
+
+    def guard(self, log, step, *args):
+        """Runs one step; a setup that fails (a daemon that exits, a lab that breaks) leaves
+        the others' columns: its own says why and its lab goes."""
+        if not self.live:
+            return
+        try:
+            step(*args)
+        except SystemExit as e:
+            log("%s did not run: %s" % (self.setup.name, e))
+            self.result = {"name": self.setup.name, "error": str(e)}
+            self.close()
+
+    def close(self):
+        if self.acceptor:
+            self.acceptor.kill()
+            self.acceptor.wait()
+            self.acceptor = None
+        self.setup.stop()
+        if self.lab:
+            self.lab.close()
+            self.lab = None
+
+
+def measure(setups, args, tmp, log):
+    """Every setup's column, its episodes interleaved with the others' (Column)."""
+    columns = [Column(s) for s in setups]
+    def each(step, *a):
+        for c in columns:
+            c.guard(log, getattr(c, step), *a)
+    try:
+        each("prepare", args, tmp, log)
+        for c in columns:  # one at a time, every other column idle
+            c.guard(log, lambda c=c: c.result.__setitem__("probing", probing(c.lab, c.setup, args.probe_window)))
         for run in range(args.runs):
-            for direction in ("upload", "download"):
-                r = stall_episode(lab, setup, direction, ref)
-                result["stall"][direction].append(r)
-                result["detections"].setdefault(direction, []).append(r["detection"])
-                log("%s run %d %s: stall %s from %s, t90 %s, detection %s, pause after healing %s"
-                    % (setup.name, run + 1, direction, fmt_s(r["stall"]), fmt_s(r["stall_from"]), fmt_s(r["t90"]),
-                       fmt_s(r["detection"]), fmt_s(r["heal_pause"])))
-            r = connect_episode(lab, setup, 7000)
-            result["connections"].append(r["connections"])
-            result["detections"].setdefault("no transfer (new connections)", []).append(r["detection"])
-            log("%s run %d connect: %s" % (setup.name, run + 1, " ".join(
-                "%.1fs:%s" % (c["offset"], ("%.1fms%s" % (c["seconds"] * 1000, "" if c["mptcp"] else "/TCP"))
-                              if c["ok"] else "fail")
-                for c in sorted(r["connections"], key=lambda c: c["offset"]))))
-            for outage in args.outages:
-                r = failback_episode(lab, setup, outage, args.failback_wait,
-                                     trace_path=os.path.join(tmp, "failback-trace-%s.txt" % setup.key))
-                result["failback"][str(outage)].append(r["failback"])
-                result["detections"].setdefault("upload, %g s outage" % outage, []).append(r["detection"])
-                log("%s run %d failback after %g s: %s" % (setup.name, run + 1, outage, fmt_s(r["failback"])))
-        return result
+            if "stall" in args.measure:
+                for _ in range(args.stall_repeats):
+                    for direction in ("upload", "download"):
+                        each("stall", run, direction, log)
+            if "connect" in args.measure:
+                each("connect", run, log)
+            if "failback" in args.measure:
+                for outage in args.outages:
+                    each("failback", run, outage, args, tmp, log)
+        return [c.result for c in columns]
     finally:
-        if acceptor:
-            acceptor.kill()
-            acceptor.wait()
-        setup.stop()
-        lab.close()
+        for c in columns:
+            c.close()
 
 
 def accept_server(lab_ns, port):
@@ -753,7 +820,7 @@ def report(results, args):
           [(kind, lambda r, k=kind: detection_cell(r, k))
            for kind in sorted({k for r in results for k in r.get("detections", {})})],
           note="target: <= 1.5 s p95 at default settings")
-    for direction in ("upload", "download"):
+    for direction in ("upload", "download") if "stall" in args.measure else ():
         table("%s blackholed %g s in, %g s outage: stall and time to 90 %% of one path's rate (s, median / p95)"
               % (direction, BLACKHOLE_AT, STALL_OUTAGE), results,
               [("stall", lambda r, d=direction: cell_stats([e["stall"] for e in r["stall"][d]])),
@@ -763,25 +830,56 @@ def report(results, args):
               note="t90: 90 % for 1 s in a row; not reached before healing counts as a miss; "
                    "target: stall no worse than the kernel's alone")
     rows = []
-    for o in CONNECT_OFFSETS:
+    for o in CONNECT_OFFSETS if "connect" in args.measure else ():
         rows += [("%.1f s: connected" % o, lambda r, o=o: connection_cell(r, o, "success")),
                  ("%.1f s: as MPTCP" % o, lambda r, o=o: connection_cell(r, o, "mptcp")),
                  ("%.1f s: connect ms (med / p95)" % o, lambda r, o=o: connection_cell(r, o, "time"))]
-    table("new connections opened after the blackhole (%g s timeout)" % CONNECT_TIMEOUT, results, rows,
-          note="target: every connection opened >= 2 s after the blackhole connects within 1 s, as MPTCP")
-    table("failback: healed -> %d KiB more acked on path 1's subflows (s, median / p95)" % (FAILBACK_BYTES // 1024),
-          results, [("after %g s outage" % o, lambda r, o=o: cell_stats(r["failback"][str(o)])) for o in args.outages],
-          note="target: <= 1 s whatever the outage; (k/n): only k of n runs failed back within %g s" % args.failback_wait)
+    if rows:
+        table("new connections opened after the blackhole (%g s timeout)" % CONNECT_TIMEOUT, results, rows,
+              note="target: every connection opened >= 2 s after the blackhole connects within 1 s, as MPTCP")
+    if "failback" in args.measure:
+        table("failback: healed -> %d KiB more acked on path 1's subflows (s, median / p95)" % (FAILBACK_BYTES // 1024),
+              results, [("after %g s outage" % o, lambda r, o=o: cell_stats(r["failback"].get(str(o), [])))
+                        for o in args.outages],
+              note="target: <= 1 s whatever the outage; (k/n): only k of n runs failed back within %g s"
+                   % args.failback_wait)
     table("probing while idle (%g s): ICMP echo requests per second arriving at each router, daemon CPU"
           % args.probe_window, results,
           [("uplink 1 IPv4 / IPv6 (pkt/s)", lambda r: "%.2f / %.2f" % tuple(r["probing"]["per_second"]["1"])),
            ("uplink 2 IPv4 / IPv6 (pkt/s)", lambda r: "%.2f / %.2f" % tuple(r["probing"]["per_second"]["2"])),
            ("daemon CPU (%)", lambda r: "-" if r["probing"]["cpu_percent"] is None else "%.2f" % r["probing"]["cpu_percent"])],
           note="target: <= 1 probe per interval (%g s default: %.1f/s) per path" % (PROBE_INTERVAL_S, 1 / PROBE_INTERVAL_S))
-    summary(results)
+    summary(results, args)
 
 
-def summary(results):
+def median_difference(ours, theirs, seed=14):
+    """(median(ours) - median(theirs), and its 95 % bootstrap interval): both samples resampled
+    with replacement BOOTSTRAP times, seeded so a report can be reproduced from its JSON."""
+    rng = random.Random(seed)
+    diffs = sorted(statistics.median(rng.choices(ours, k=len(ours))) - statistics.median(rng.choices(theirs, k=len(theirs)))
+                   for _ in range(BOOTSTRAP))
+    return (statistics.median(ours) - statistics.median(theirs),
+            diffs[int(0.025 * (BOOTSTRAP - 1))], diffs[int(0.975 * (BOOTSTRAP - 1))])
+
+
+def stall_verdict(ours, theirs):
+    """The stall target, 'no worse than the kernel's alone', on two samples of stalls (s), by the
+    difference of their medians and its 95 % interval: "no worse" when the interval's top is at
+    most STALL_MARGIN, "worse" when its bottom is above zero, else "not told apart". The stall is
+    bimodal (one or two retransmission timeouts of the dead subflow, about 0.2 or 0.45 s), so a
+    ratio of two medians of a few transfers swings either way between runs of the same code."""
+    diff, low, high = median_difference(ours, theirs)
+    if low > 0:
+        word = "worse"
+    elif high <= STALL_MARGIN:
+        word = "no worse"
+    else:
+        word = "not told apart by %d and %d transfers" % (len(ours), len(theirs))
+    return ("median %.3f s vs kernel alone %.3f s: difference %+.3f s, 95 %% interval %+.3f to %+.3f s: %s"
+            % (statistics.median(ours), statistics.median(theirs), diff, low, high, word))
+
+
+def summary(results, args):
     print()
     print("summary against the issue's targets (reported, not asserted):")
     kernel = next((r for r in results if r["name"] == "kernel PM alone" and "error" not in r), None)
@@ -800,22 +898,21 @@ def summary(results):
             p95 = percentile(got, 95)
             lines.append("detection p95 %.2f s in %d/%d blackholes (target <= 1.5 s): %s"
                          % (p95, len(got), len(det), "met" if p95 <= 1.5 and len(got) == len(det) else "NOT met"))
-        late = [c for run in r["connections"] for c in run if c["offset"] >= 2.0]
-        good = [c for c in late if c["ok"] and c["seconds"] <= 1.0 and c["mptcp"]]
-        lines.append("connections >= 2 s after: %d/%d within 1 s as MPTCP: %s"
-                     % (len(good), len(late), "met" if late and len(good) == len(late) else "NOT met"))
-        fb = [v for vs in r["failback"].values() for v in vs]
-        fb_ok = [v for v in fb if v is not None and v <= 1.0]
-        lines.append("failback <= 1 s: %d/%d: %s" % (len(fb_ok), len(fb), "met" if fb and len(fb_ok) == len(fb) else "NOT met"))
-        if kernel:
-            for d in ("upload", "download"):
-                ours = [e["stall"] for e in r["stall"][d] if e["stall"] is not None]
-                theirs = [e["stall"] for e in kernel["stall"][d] if e["stall"] is not None]
-                if ours and theirs:
-                    ratio = statistics.median(ours) / max(statistics.median(theirs), 1e-3)
-                    lines.append("stall %s: median %.3f s vs kernel alone %.3f s (ratio %.2f): %s"
-                                 % (d, statistics.median(ours), statistics.median(theirs), ratio,
-                                    "no worse" if ratio <= 1.1 else "worse"))
+        if "connect" in args.measure:
+            late = [c for run in r["connections"] for c in run if c["offset"] >= 2.0]
+            good = [c for c in late if c["ok"] and c["seconds"] <= 1.0 and c["mptcp"]]
+            lines.append("connections >= 2 s after: %d/%d within 1 s as MPTCP: %s"
+                         % (len(good), len(late), "met" if late and len(good) == len(late) else "NOT met"))
+        if "failback" in args.measure:
+            fb = [v for vs in r["failback"].values() for v in vs]
+            fb_ok = [v for v in fb if v is not None and v <= 1.0]
+            lines.append("failback <= 1 s: %d/%d: %s"
+                         % (len(fb_ok), len(fb), "met" if fb and len(fb_ok) == len(fb) else "NOT met"))
+        for d in ("upload", "download") if kernel and "stall" in args.measure else ():
+            ours = [e["stall"] for e in r["stall"][d] if e["stall"] is not None]
+            theirs = [e["stall"] for e in kernel["stall"][d] if e["stall"] is not None]
+            if ours and theirs:
+                lines.append("stall %s: %s" % (d, stall_verdict(ours, theirs)))
         rates = [v for u in ("1", "2") for v in r["probing"]["per_second"][u]]
         window = r["probing"]["window"]
         worst = max(rates) * window if rates else 0
@@ -833,7 +930,7 @@ def summary(results):
 
 def main():
     p = argparse.ArgumentParser(prog="path-health.py", description=__doc__.split("\n\n")[0],
-                                epilog="Run time: full (5 runs, 2/10/60 s outages) about 45-60 min, up to ~2 h when "
+                                epilog="Run time: full (5 runs, 2/10/60 s outages) about 55-70 min for three setups, up to ~2.5 h when "
                                        "setups do not fail back; --quick about 6-10 min.")
     p.add_argument("--mptcpctld", default=os.path.join(ROOT, ".build/release/mptcpctld"))
     p.add_argument("--runs", type=int, help="runs per measurement (default 5)")
@@ -845,13 +942,17 @@ def main():
     p.add_argument("--outages", help="failback outages in seconds (default 2,10,60)")
     p.add_argument("--failback-wait", type=float, help="seconds after healing to wait for failback (default 90)")
     p.add_argument("--probe-window", type=float, help="idle seconds over which probing is counted (default 20)")
+    p.add_argument("--stall-repeats", type=int,
+                   help="stall transfers per direction in each run (default 2; 1 with --quick)")
+    p.add_argument("--measure", default="stall,connect,failback",
+                   help="comma-separated subset of stall, connect, failback (probing is always measured)")
     p.add_argument("--blackhole", choices=["router", "upstream"], default="router",
                    help="router: router 1 drops everything it receives (default); upstream: only what it forwards")
     p.add_argument("--json", help="write the raw results here (default: results.json in the log directory)")
     args = p.parse_args()
-    defaults = {"runs": 5, "outages": "2,10,60", "failback_wait": 90.0, "probe_window": 20.0}
+    defaults = {"runs": 5, "outages": "2,10,60", "failback_wait": 90.0, "probe_window": 20.0, "stall_repeats": 2}
     if args.quick:
-        defaults = {"runs": 1, "outages": "2,10", "failback_wait": 20.0, "probe_window": 5.0}
+        defaults = {"runs": 1, "outages": "2,10", "failback_wait": 20.0, "probe_window": 5.0, "stall_repeats": 1}
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -859,6 +960,11 @@ def main():
         args.outages = [float(x) for x in args.outages.split(",") if x]
     except ValueError:
         raise SystemExit("bench: --outages takes seconds separated by commas")
+    args.measure = [m for m in args.measure.split(",") if m]
+    if not args.measure or any(m not in MEASUREMENTS for m in args.measure):
+        raise SystemExit("bench: --measure takes a subset of %s" % ",".join(MEASUREMENTS))
+    if not 1 <= args.stall_repeats <= 20:
+        raise SystemExit("bench: --stall-repeats is 1 to 20")
     keys = [k for k in args.setups.split(",") if k]
     if not keys or any(k not in SETUPS for k in keys):
         raise SystemExit("bench: --setups takes a subset of %s" % ",".join(SETUPS))
@@ -879,18 +985,11 @@ def main():
     def log(text):
         print("  [%5.0f s] %s" % (time.monotonic() - started, text), file=sys.stderr, flush=True)
 
-    results = []
-    for setup in setups:
-        try:
-            results.append(measure(setup, args, tmp, log))
-        except SystemExit as e:
-            # One setup that cannot run (a daemon that exits, a lab that fails) leaves the others' columns.
-            log("%s did not run: %s" % (setup.name, e))
-            results.append({"name": setup.name, "error": str(e)})
+    results = measure(setups, args, tmp, log)
     path = args.json or os.path.join(tmp, "results.json")
     with open(path, "w") as f:
         json.dump({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "kernel": os.uname().release,
-                   "cpus": os.cpu_count(), "runs": args.runs, "blackhole": args.blackhole, "results": results}, f, indent=1)
+                   "cpus": os.cpu_count(), "runs": args.runs, "stall_repeats": args.stall_repeats, "measure": args.measure, "blackhole": args.blackhole, "results": results}, f, indent=1)
     report(results, args)
     print()
     print("raw results: %s; took %.0f s" % (path, time.monotonic() - started))
