@@ -49,17 +49,21 @@ Per setup (--runs N, default 5, each; --measure picks stall, connect, failback):
                arriving at each router (nft counters) per second, and the
                daemon's CPU (utime+stime from /proc/PID/stat).
 Prints a table per measurement with the setups as columns and a summary
-against the issue's targets (reported, never asserted; exit 0 when every run
-happened). The stall is compared with the kernel alone's as a difference of
-medians with a 95 % bootstrap interval: it is bimodal (one or two
-retransmission timeouts of the dead subflow, about 0.2 or 0.45 s), so the
-ratio of two medians of a few transfers swings either way between runs of
-the same code; "worse" means the whole interval is above zero. Raw results go to a JSON file (--json, default in the log directory).
+against the issue's targets (reported, never asserted; exit 0 when every setup
+ran to the end, 1 when one did not; a setup that stops keeps what it measured).
+The stall is compared with the kernel alone's by the difference of medians and
+its 95 % bootstrap interval: "no worse" when the interval's top is at most
+50 ms, "worse" when its bottom is above 50 ms, else "not told apart"; no
+verdict on fewer than 5 transfers a side. A stall is one or two retransmission
+timeouts of the dead subflow (about 0.2 or 0.45 s), so the ratio of two medians
+of a few transfers swings either way between runs of the same code. Raw
+results go to a JSON file (--json, default in the log directory).
 
-Run time: the full run (5 runs, outages 2/10/60 s) takes about 55 to 70 minutes
-for three setups and 70 to 90 for four when the setups fail back within seconds, and up to about 2 hours when every
-failback waits out --failback-wait (90 s). --quick (1 run, outages 2 and 10 s,
-failback wait 20 s, 5 s probe window) takes about 6 to 10 minutes.
+Run time: the full run (5 runs, outages 2/10/60 s) takes about 70 to 90
+minutes for the four setups (55 to 70 for three) when they fail back within
+seconds, and up to about 2.5 hours when every failback waits out
+--failback-wait (90 s). --quick (1 run, outages 2 and 10 s, failback wait
+20 s, 5 s probe window) takes about 6 to 10 minutes.
 """
 
 import argparse
@@ -71,8 +75,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import signal
 import threading
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -98,6 +104,7 @@ CLIENT2 = "10.1.2.2"
 BLACKHOLE_AT = 3.0          # seconds into a transfer
 STALL_OUTAGE = 5.0          # the blackhole of the stall/t90 transfers
 CONNECT_OFFSETS = (0.5, 1.0, 2.0, 5.0)
+ACCEPT_PORT = 5999          # the new connections' listener in every lab (transfers count up from 6001)
 CONNECT_TIMEOUT = 10.0
 FAILBACK_BYTES = 65536
 FAILBACK_TARGET = 1.0       # the issue's failback target; slower ones are traced
@@ -106,6 +113,7 @@ TRACE_SECONDS = 12.0        # ... for TRACE_SECONDS after healing
 MEASUREMENTS = ("stall", "connect", "failback")
 BOOTSTRAP = 4000            # resamples for the stall comparison's confidence interval
 STALL_MARGIN = 0.05         # a stall this much longer than the kernel alone's median still counts as no worse
+STALL_MIN = 5               # fewer transfers a side give no stall verdict
 WINDOW = 0.25               # the t90 window
 HEAL_PAUSE_WINDOW = 2.5     # after healing, where the pause at the receiver is looked for
 SUSTAIN = 4                 # windows in a row at 90 % (1 s) for t90
@@ -275,7 +283,7 @@ def cpu_seconds(pid):
 
 
 class Setup:
-    """One column: start(lab, tmp) / stop(); `daemon` False for the kernel alone."""
+    """What one column runs: start(lab, tmp) / stop(); `daemon` False for the kernel alone."""
     daemon = True
 
     def __init__(self, key, name):
@@ -471,7 +479,7 @@ def pause_after(rec, t_heal, seconds=HEAL_PAUSE_WINDOW):
 
 
 def reference_rate(lab):
-    """One path's goodput (Mbit/s): a plain MPTCP upload over uplink 1 before any setup starts."""
+    """One path's goodput (Mbit/s): a plain MPTCP upload over uplink 1 before the setup starts in that lab."""
     t = Transfer(lab, "upload", 4.0)
     rec = t.finish(60)
     if not rec or len(rec["samples"]) < 60:
@@ -673,7 +681,7 @@ class Column:
         self.result["path2_used"] = warm_up(self.lab)
         log("%s: one path %.1f Mbit/s; path 2 %s" % (self.setup.name, self.ref,
                                                     "used" if self.result["path2_used"] else "NOT used"))
-        self.acceptor = accept_server(self.lab.s, 7000)
+        self.acceptor = accept_server(self.lab.s, ACCEPT_PORT)
         time.sleep(0.3)
 
     def stall(self, run, direction, log):
@@ -685,7 +693,7 @@ class Column:
                fmt_s(r["detection"]), fmt_s(r["heal_pause"])))
 
     def connect(self, run, log):
-        r = connect_episode(self.lab, self.setup, 7000)
+        r = connect_episode(self.lab, self.setup, ACCEPT_PORT)
         self.result["connections"].append(r["connections"])
         self.result["detections"].setdefault("no transfer (new connections)", []).append(r["detection"])
         log("%s run %d connect: %s" % (self.setup.name, run + 1, " ".join(
@@ -701,26 +709,32 @@ class Column:
         log("%s run %d failback after %g s: %s" % (self.setup.name, run + 1, outage, fmt_s(r["failback"])))
 
     def guard(self, log, step, *args):
-        """Runs one step; a setup that fails (a daemon that exits, a lab that breaks) leaves
-        the others' columns: its own says why and its lab goes."""
+        """Runs one step; a setup that fails (a daemon that exits, a lab that breaks, a
+        surprise in the script) leaves the others' columns: its own keeps what it measured,
+        says why it stopped, and its lab goes."""
         if not self.live:
             return
         try:
             step(*args)
-        except SystemExit as e:
-            log("%s did not run: %s" % (self.setup.name, e))
-            self.result = {"name": self.setup.name, "error": str(e)}
+            if self.setup.proc is not None and self.setup.proc.poll() is not None:
+                raise SystemExit("mptcpctld exited (status %s): see %s" % (self.setup.proc.returncode, self.setup.log.name))
+        except (SystemExit, Exception) as e:
+            detail = str(e) if isinstance(e, SystemExit) else traceback.format_exc()
+            log("%s stopped: %s" % (self.setup.name, detail))
+            self.result["error"] = str(e) or type(e).__name__
             self.close()
 
     def close(self):
-        if self.acceptor:
-            self.acceptor.kill()
-            self.acceptor.wait()
-            self.acceptor = None
-        self.setup.stop()
-        if self.lab:
-            self.lab.close()
-            self.lab = None
+        """Idempotent; each part is given back even when another fails."""
+        acceptor, lab, self.acceptor, self.lab = self.acceptor, self.lab, None, None
+        for part in ((lambda: (acceptor.kill(), acceptor.wait())) if acceptor else None, self.setup.stop,
+                     lab.close if lab else None):
+            if part is None:
+                continue
+            try:
+                part()
+            except Exception as e:
+                print("bench: cleaning up %s: %s" % (self.setup.name, e), file=sys.stderr)
 
 
 def measure(setups, args, tmp, log):
@@ -865,18 +879,21 @@ def median_difference(ours, theirs, seed=14):
 def stall_verdict(ours, theirs):
     """The stall target, 'no worse than the kernel's alone', on two samples of stalls (s), by the
     difference of their medians and its 95 % interval: "no worse" when the interval's top is at
-    most STALL_MARGIN, "worse" when its bottom is above zero, else "not told apart". The stall is
-    bimodal (one or two retransmission timeouts of the dead subflow, about 0.2 or 0.45 s), so a
-    ratio of two medians of a few transfers swings either way between runs of the same code."""
+    most STALL_MARGIN, "worse" when its bottom is above it, else "not told apart"; no verdict
+    on fewer than STALL_MIN transfers a side. The stall is bimodal (one or two retransmission
+    timeouts of the dead subflow, about 0.2 or 0.45 s), so a ratio of two medians of a few
+    transfers swings either way between runs of the same code."""
+    text = "median %.3f s vs kernel alone %.3f s" % (statistics.median(ours), statistics.median(theirs))
+    if min(len(ours), len(theirs)) < STALL_MIN:
+        return text + ": too few transfers to judge (%d and %d; at least %d a side)" % (len(ours), len(theirs), STALL_MIN)
     diff, low, high = median_difference(ours, theirs)
-    if low > 0:
-        word = "worse"
-    elif high <= STALL_MARGIN:
+    if high <= STALL_MARGIN:
         word = "no worse"
+    elif low > STALL_MARGIN:
+        word = "worse"
     else:
         word = "not told apart by %d and %d transfers" % (len(ours), len(theirs))
-    return ("median %.3f s vs kernel alone %.3f s: difference %+.3f s, 95 %% interval %+.3f to %+.3f s: %s"
-            % (statistics.median(ours), statistics.median(theirs), diff, low, high, word))
+    return text + ": difference %+.3f s, 95 %% interval %+.3f to %+.3f s: %s" % (diff, low, high, word)
 
 
 def summary(results, args):
@@ -930,7 +947,7 @@ def summary(results, args):
 
 def main():
     p = argparse.ArgumentParser(prog="path-health.py", description=__doc__.split("\n\n")[0],
-                                epilog="Run time: full (5 runs, 2/10/60 s outages) about 55-70 min for three setups, up to ~2.5 h when "
+                                epilog="Run time: full (5 runs, 2/10/60 s outages) about 70-90 min for the four setups (55-70 for three), up to ~2.5 h when "
                                        "setups do not fail back; --quick about 6-10 min.")
     p.add_argument("--mptcpctld", default=os.path.join(ROOT, ".build/release/mptcpctld"))
     p.add_argument("--runs", type=int, help="runs per measurement (default 5)")
@@ -975,6 +992,9 @@ def main():
     setups = [SETUPS[k]() for k in keys]
     if any(s.daemon for s in setups) and not os.access(args.mptcpctld, os.X_OK):
         raise SystemExit("bench: %s is not built (swift build -c release, or --mptcpctld)" % args.mptcpctld)
+    def terminated(signum, frame):
+        raise KeyboardInterrupt  # not caught by a column's guard: every lab and daemon is given back
+    signal.signal(signal.SIGTERM, terminated)
     tmp = tempfile.mkdtemp(prefix="bench-path-health-")
     print("path health benchmark: kernel %s, %d CPUs, %s, %d run(s), blackhole %s"
           % (os.uname().release, os.cpu_count() or 0, time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), args.runs,
@@ -993,7 +1013,7 @@ def main():
     report(results, args)
     print()
     print("raw results: %s; took %.0f s" % (path, time.monotonic() - started))
-    return 0
+    return 1 if any("error" in r for r in results) else 0
 
 
 if __name__ == "__main__":
