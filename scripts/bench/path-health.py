@@ -684,6 +684,9 @@ class Column:
         self.acceptor = accept_server(self.lab.s, ACCEPT_PORT)
         time.sleep(0.3)
 
+    def probe(self, window):
+        self.result["probing"] = probing(self.lab, self.setup, window)
+
     def stall(self, run, direction, log):
         r = stall_episode(self.lab, self.setup, direction, self.ref)
         self.result["stall"][direction].append(r)
@@ -745,8 +748,7 @@ def measure(setups, args, tmp, log):
             c.guard(log, getattr(c, step), *a)
     try:
         each("prepare", args, tmp, log)
-        for c in columns:  # one at a time, every other column idle
-            c.guard(log, lambda c=c: c.result.__setitem__("probing", probing(c.lab, c.setup, args.probe_window)))
+        each("probe", args.probe_window)  # one column at a time, every other one idle
         for run in range(args.runs):
             if "stall" in args.measure:
                 for _ in range(args.stall_repeats):
