@@ -48,6 +48,10 @@ Per setup (--runs N, default 5, each; --measure picks stall, connect, failback):
   probing      an idle daemon for --probe-window s: ICMP echo requests
                arriving at each router (nft counters) per second, and the
                daemon's CPU (utime+stime from /proc/PID/stat).
+  joins        over every episode: joins the client sent, and the ones the server
+               reset at once (client MPRstRx, server DSSNotMatching: the kernel's
+               DSS mapping defect, README "connections that lose their second
+               subflow"), from each lab's /proc/net/netstat.
 Prints a table per measurement with the setups as columns and a summary
 against the issue's targets (reported, never asserted; exit 0 when every setup
 ran to the end, 1 when one did not; a setup that stops keeps what it measured).
@@ -207,14 +211,18 @@ class Lab:
 
 
 class Events:
-    """The daemon's event stream (its control socket's `subscribe`), read by a thread."""
+    """The daemon's path health events (its control socket's `subscribe` to kind "health"), read by a thread.
+
+    Only that kind: a subscriber to everything wakes on each connection's kernel events, at the
+    moment its second subflow joins, and that contention for the CPU makes the kernel drop the
+    join far more often (see the README, "connections that lose their second subflow")."""
 
     def __init__(self, path):
         self.events = []
         self.lock = threading.Lock()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(path)
-        self.sock.sendall(b'{"jsonrpc":"2.0","id":1,"method":"subscribe"}\n')
+        self.sock.sendall(b'{"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"kinds":["health"]}}\n')
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -273,6 +281,22 @@ def rpc(path, method):
                 break
             buf += data
         return json.loads(buf.split(b"\n", 1)[0])
+
+
+def mptcp_counters(ns):
+    """The namespace's MPTcpExt counters (/proc/net/netstat) by name."""
+    lines = nsx(ns, "cat", "/proc/net/netstat", capture=True).stdout.splitlines()
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("MPTcpExt:"):
+            return dict(zip(names.split()[1:], (int(v) for v in values.split()[1:])))
+    return {}
+
+
+# The joins of a column: sent by the client, and reset by the server at once because the
+# kernel's receive path found two data sequence mappings over the same bytes (DSSNotMatching):
+# such a connection has no subflow on path 2 for its life under the in-kernel path manager.
+JOIN_COUNTERS = (("joins sent (client)", "c", "MPJoinSynTx"), ("reset (client MPRstRx)", "c", "MPRstRx"),
+                 ("DSSNotMatching (server)", "s", "DSSNotMatching"))
 
 
 def cpu_seconds(pid):
@@ -665,7 +689,7 @@ class Column:
     (it is shared) falls on every setup alike rather than on whichever ran then."""
 
     def __init__(self, setup):
-        self.setup, self.lab, self.acceptor, self.ref = setup, None, None, None
+        self.setup, self.lab, self.acceptor, self.ref, self.counted = setup, None, None, None, None
         self.result = {"name": setup.name, "detections": {}, "stall": {"upload": [], "download": []},
                        "connections": [], "failback": {}}
 
@@ -682,7 +706,14 @@ class Column:
         log("%s: one path %.1f Mbit/s; path 2 %s" % (self.setup.name, self.ref,
                                                     "used" if self.result["path2_used"] else "NOT used"))
         self.acceptor = accept_server(self.lab.s, ACCEPT_PORT)
+        self.counted = {"c": mptcp_counters(self.lab.c), "s": mptcp_counters(self.lab.s)}
         time.sleep(0.3)
+
+    def joins(self):
+        """JOIN_COUNTERS over the measured episodes (from the end of `prepare`)."""
+        now = {"c": mptcp_counters(self.lab.c), "s": mptcp_counters(self.lab.s)}
+        self.result["joins"] = {key: now[side].get(key, 0) - self.counted[side].get(key, 0)
+                                for _, side, key in JOIN_COUNTERS}
 
     def probe(self, window):
         self.result["probing"] = probing(self.lab, self.setup, window)
@@ -759,6 +790,7 @@ def measure(setups, args, tmp, log):
             if "failback" in args.measure:
                 for outage in args.outages:
                     each("failback", run, outage, args, tmp, log)
+        each("joins")
         return [c.result for c in columns]
     finally:
         for c in columns:
@@ -859,6 +891,12 @@ def report(results, args):
                         for o in args.outages],
               note="target: <= 1 s whatever the outage; (k/n): only k of n runs failed back within %g s"
                    % args.failback_wait)
+    if any("joins" in r for r in results):
+        table("joins the server reset at once (the kernel's DSS mapping defect; README: connections that lose"
+              " their second subflow)", results,
+              [(label, lambda r, k=key: str(r["joins"][k]) if "joins" in r else "-") for label, _, key in JOIN_COUNTERS],
+              note="counted over every episode; under the in-kernel path manager such a connection has no subflow on"
+                   " path 2 for its life, and a blackhole of path 1 stalls it for the whole outage")
     table("probing while idle (%g s): ICMP echo requests per second arriving at each router, daemon CPU"
           % args.probe_window, results,
           [("uplink 1 IPv4 / IPv6 (pkt/s)", lambda r: "%.2f / %.2f" % tuple(r["probing"]["per_second"]["1"])),

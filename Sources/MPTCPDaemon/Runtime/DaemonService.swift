@@ -21,6 +21,7 @@ import UnixSignals
 ///   manager's `Mailbox`, with the tracker's next wake-up as poll timeout, and
 ///   runs there the network snapshots, reloads and resyncs the endpoint thread
 ///   posts and the API's requests (each caller waits for its message to run).
+///   Under the in-kernel one it owns the `LostSubflowReporter` (its log budget).
 /// - `mptcpctld-hooks` (`HookRunner`): takes events from the hub, runs hooks.
 /// - The control server's NIO event loop (one thread) answers cheap methods and
 ///   subscriptions; its one `NIOThreadPool` worker runs the requests that touch

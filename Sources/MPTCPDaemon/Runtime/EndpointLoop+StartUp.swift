@@ -38,8 +38,12 @@ extension EndpointLoop {
             startConnectionManager(subscription, network: startNetwork, cause: startCause)
         } else if let subscription {
             let names = InterfaceNames(namespace: namespace, countEvents: true)
+            let lost = LostSubflowReporter(logger: logger)
             let hub = self.hub
-            let e = EventWatcher(subscription: subscription, logger: logger) { names.publish($0, to: hub) }
+            let e = EventWatcher(subscription: subscription, logger: logger) { notices in
+                lost.note(notices)
+                names.publish(notices, to: hub)
+            }
             e.start()
             events = e
         }
