@@ -1,7 +1,8 @@
 /// A recurring report's share of the log: at most one line per interval; the
 /// reports in between are held back and counted, and the next line says how many
 /// (a burst cannot flood the journal). A counter beside it should count every
-/// report: the last ones held back are told only when another line is due.
+/// report: the ones held back after the last line are never logged, unless
+/// another report comes and its line is due.
 /// A value type, owned by whoever reports.
 public struct ReportBudget: Sendable, Equatable {
     public let intervalMilliseconds: Int

@@ -8,7 +8,8 @@ import MPTCPPolicy
 /// connections run without that path for the rest of their lives and nothing
 /// else says so. Each is counted in `mptcpctld_subflows_reset_by_peer_total`
 /// (label `reason`) and logged as a warning, at most one line per 10 s
-/// (`ReportBudget`; the next line says how many it held back).
+/// (`ReportBudget`; the next line says how many it held back). A reset in
+/// events the kernel dropped (`eventsLost`) is not seen.
 ///
 /// Used only on the MPTCP event thread (`mptcpctld-event`), which serialises it.
 final class LostSubflowReporter: @unchecked Sendable {
@@ -38,7 +39,7 @@ final class LostSubflowReporter: @unchecked Sendable {
             ]
             if heldBack > 0 { metadata["held_back"] = "\(heldBack)" }
             if lost.serverSide {
-                logger.warning("the peer reset a subflow of a connection it opened; whether it opens it again is the peer's choice",
+                logger.warning("the peer reset a subflow; the peer opened this connection and decides whether to open the subflow again",
                                metadata: metadata)
             } else {
                 logger.warning("the peer reset a subflow and the in-kernel path manager will not open it again: the connection runs without this path",

@@ -50,8 +50,9 @@ extension EndpointLoop {
     }
 
     /// The MPTCP event socket: required with the userspace path manager; with
-    /// the in-kernel one, the events are read only for `subscribe` and hooks
-    /// (and cost nothing more while nobody listens).
+    /// the in-kernel one, the events are read for `subscribe` and hooks (named
+    /// only while someone listens), `mptcpctld_kernel_events_total` and the
+    /// subflows the peer resets (`LostSubflowReporter`).
     private func subscribeToEvents() throws -> EventSubscription? {
         let namespace = self.namespace, eventBuffer = policies.current.daemon.eventBuffer
         func subscribe() throws -> EventSubscription {
@@ -68,7 +69,7 @@ extension EndpointLoop {
             return s
         }
         do { return try subscribe() } catch {
-            logger.error("cannot listen to MPTCP events: subscribers and hooks will not see them", metadata: ["error": "\(error)"])
+            logger.error("cannot listen to MPTCP events: subscribers and hooks will not see them, nor the daemon the subflows the peer resets", metadata: ["error": "\(error)"])
             return nil
         }
     }

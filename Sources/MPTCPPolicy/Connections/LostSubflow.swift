@@ -1,8 +1,9 @@
 import MPTCPKit
 
-/// A subflow the peer reset for a cause while its connection went on: a
-/// `sub_closed` event carrying an MP_TCPRST reason other than "unspecified"
-/// (Linux puts that one on aborts and on connections torn down).
+/// A subflow the peer reset for a cause: a `sub_closed` event carrying an
+/// MP_TCPRST reason other than "unspecified" (Linux puts that one on aborts and
+/// on connections torn down). The kernel sends `sub_closed` only while the
+/// connection is established, so the connection goes on without it.
 ///
 /// The in-kernel path manager never opens such a subflow again: it marks an
 /// endpoint used in a connection once and does not retry it, so the connection
@@ -11,7 +12,7 @@ import MPTCPKit
 /// engine retries a failed subflow with its backoff.) Linux 6.18 resets a fresh
 /// join this way now and then: the receiver finds two data sequence mappings over
 /// the same bytes (its MIB `DSSNotMatching`) and answers "MPTCP-specific error";
-/// more often when a CPU is busy at the moment of the join.
+/// more often when other work runs on the host at the moment of the join.
 public struct LostSubflow: Equatable, Sendable {
     public var token: UInt32
     public var local: AddressAndPort
@@ -23,8 +24,8 @@ public struct LostSubflow: Equatable, Sendable {
     /// decides whether to open it again.
     public var serverSide: Bool
 
-    /// Nil unless `event` is a `sub_closed` of a known connection and subflow
-    /// with a reset reason other than "unspecified".
+    /// Nil unless `event` is a `sub_closed` with a token, both addresses and a
+    /// reset reason other than "unspecified" (a missing port reads 0).
     public init?(_ event: Event) {
         guard event.type == .subflowClosed, let reason = event.subflowResetReason, reason != .unspecified,
               let token = event.token, let l = event.localAddress, let r = event.remoteAddress else { return nil }

@@ -41,6 +41,6 @@ import Testing
         let capture = LogCapture()
         let reporter = LostSubflowReporter(logger: capture.logger, clock: { 0 })
         reporter.note([Self.reset(1, port: 6001, serverSide: true)])
-        #expect(capture.lines("the peer reset a subflow of a connection it opened; whether it opens it again is the peer's choice").count == 1)
+        #expect(capture.lines("the peer reset a subflow; the peer opened this connection and decides whether to open the subflow again").count == 1)
     }
 }
