@@ -14,7 +14,9 @@ public struct SubflowResetReason: RawRepresentable, Hashable, Sendable, CustomSt
     /// 2: lack of resources.
     public static let lackOfResources = Self(rawValue: 2)
     /// 3: administratively prohibited: Linux refuses a join this way when its
-    /// subflow limit is reached or the connection takes no more subflows.
+    /// subflow limit is reached or the connection takes no more subflows (a
+    /// refusal at the join's handshake reaches the client's `sub_closed`
+    /// without a reason, as seen on 6.18).
     public static let administrativelyProhibited = Self(rawValue: 3)
     /// 4: too much outstanding data.
     public static let tooMuchOutstandingData = Self(rawValue: 4)
