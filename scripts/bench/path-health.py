@@ -566,7 +566,7 @@ def connect_episode(lab, setup, port):
 class FailbackTrace:
     """What the client and the server saw around one healing, for a failback slower than
     FAILBACK_TARGET: every TRACE_EVERY s for TRACE_SECONDS, both ends' `ss -Mtin` of the
-    transfer and their non-zero MPTcpExt counters (nstat), and the daemon's health events
+    transfer and their non-zero MPTcpExt counters (`mptcp_counters`), and the daemon's health events
     (the only kind `Events` reads) from the blackhole on, stamped against the healing. Taken by a thread, written only on a miss."""
 
     def __init__(self, lab, port):
@@ -576,9 +576,7 @@ class FailbackTrace:
 
     def snap(self):
         def counters(ns):
-            text = nsx(ns, "nstat", "-az", capture=True, check=False).stdout
-            return " ".join("%s=%s" % (w[0][len("MPTcpExt"):], w[1]) for w in (l.split() for l in text.splitlines())
-                            if len(w) >= 2 and w[0].startswith("MPTcpExt") and w[1] != "0")
+            return " ".join("%s=%d" % kv for kv in mptcp_counters(ns).items() if kv[1])
         return (time.monotonic(),
                 nsx(self.lab.c, "ss", "-MtinH", "state", "all", "( dport = :%d )" % self.port, capture=True, check=False).stdout,
                 nsx(self.lab.s, "ss", "-MtinH", "state", "all", "( sport = :%d )" % self.port, capture=True, check=False).stdout,
