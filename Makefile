@@ -102,7 +102,7 @@ bench: release
 	python3 scripts/bench/observability.py --mptcpctl $(CURDIR)/.build/release/mptcpctl --mptcpctld $(CURDIR)/.build/release/mptcpctld $(if $(QUICK),--quick)
 
 # Only the path-health benchmark (a blackholed uplink on the realistic lab; the
-# full run takes 70 minutes to 2.5 hours, QUICK=1 about 10 minutes: scripts/bench/path-health.py --help).
+# full run takes 90 minutes to 3 hours, QUICK=1 about 10 minutes: scripts/bench/path-health.py --help).
 bench-path-health: release
 	python3 scripts/bench/path-health.py --mptcpctld $(CURDIR)/.build/release/mptcpctld $(if $(QUICK),--quick)
 

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Path health: a path that is up but broken (issue 14), measured side by side
 in one run on the realistic lab (scripts/lab/lab realistic, variant b: a
-default route per uplink, 50 Mbit/s each way per uplink) for four setups:
+default route per uplink, 50 Mbit/s each way per uplink) for five setups:
 
   kernel PM alone   no daemon; an endpoint "10.1.2.2 dev eth2 subflow" and
                     limits set by hand, as a user would (the reference);
   mptcpctld kernel  path_manager = "kernel", both uplinks active;
   ud aggregate      path_manager = "userspace", per-interface, aggregate;
-  ud active-backup  path_manager = "userspace", eth1 active, eth2 backup.
+  ud active-backup  path_manager = "userspace", eth1 active, eth2 backup;
+  kernel, backup    no daemon; the same as the kernel alone but the endpoint
+                    is "subflow backup": active-backup's reference, like for
+                    like (the kernel alone keeps both paths active).
 
 The daemon runs at its default [probe] settings. Path 1 is blackholed by an
 nft drop rule in router 1 (links stay up): by default everything arriving at
@@ -56,7 +59,8 @@ Per setup (--runs N, default 5, each; --measure picks stall, connect, failback):
 Prints a table per measurement with the setups as columns and a summary
 against the issue's targets (reported, never asserted; exit 0 when every setup
 ran to the end, 1 when one did not; a setup that stops keeps what it measured).
-The stall is compared with the kernel alone's by the difference of medians and
+The stall is compared with the kernel alone's (active-backup's also with the
+kernel alone's with a backup endpoint) by the difference of medians and
 its 95 % bootstrap interval: "no worse" when the interval's top is at most
 50 ms, "worse" when its bottom is above 50 ms, else "not told apart"; no
 verdict on fewer than 5 transfers a side. A stall is one or two retransmission
@@ -64,11 +68,12 @@ timeouts of the dead subflow (about 0.2 or 0.45 s), so the ratio of two medians
 of a few transfers swings either way between runs of the same code. Raw
 results go to a JSON file (--json, default in the log directory).
 
-Run time: the full run (5 runs, outages 2/10/60 s) takes about 70 to 90
-minutes for the four setups (55 to 70 for three) when they fail back within
-seconds, and up to about 2.5 hours when every failback waits out
---failback-wait (90 s). --quick (1 run, outages 2 and 10 s, failback wait
-20 s, 5 s probe window) takes about 6 to 10 minutes.
+Run time: the full run (5 runs, outages 2/10/60 s) takes about 90 to 110
+minutes for the five setups (70 to 90 for four) when they fail back within
+seconds, and up to about 3 hours when every failback waits out
+--failback-wait (90 s); --stall-repeats 6 adds about 10 minutes per
+setup. --quick (1 run, outages 2 and 10 s, failback wait 20 s, 5 s probe
+window) takes about 6 to 10 minutes.
 """
 
 import argparse
@@ -362,6 +367,7 @@ class Setup:
 
 class KernelAlone(Setup):
     daemon = False
+    flags = ()
 
     def __init__(self):
         super().__init__("kernel", "kernel PM alone")
@@ -369,7 +375,15 @@ class KernelAlone(Setup):
     def start(self, lab, tmp, binary):
         nsx(lab.c, "sysctl", "-qw", "net.mptcp.path_manager=kernel")
         nsx(lab.c, "ip", "mptcp", "limits", "set", "subflows", "8", "add_addr_accepted", "8")
-        nsx(lab.c, "ip", "mptcp", "endpoint", "add", CLIENT2, "dev", "eth2", "subflow")
+        nsx(lab.c, "ip", "mptcp", "endpoint", "add", CLIENT2, "dev", "eth2", "subflow", *self.flags)
+
+
+class KernelAloneBackup(KernelAlone):
+    """The kernel alone with path 2 a backup endpoint: what active-backup is without the daemon."""
+    flags = ("backup",)
+
+    def __init__(self):
+        Setup.__init__(self, "kbackup", "kernel, backup")
 
 
 class DaemonKernel(Setup):
@@ -398,7 +412,11 @@ class DaemonUserspace(Setup):
 
 
 SETUPS = {"kernel": KernelAlone, "dkernel": DaemonKernel,
-          "aggregate": lambda: DaemonUserspace("aggregate"), "backup": lambda: DaemonUserspace("active-backup")}
+          "aggregate": lambda: DaemonUserspace("aggregate"), "backup": lambda: DaemonUserspace("active-backup"),
+          "kbackup": KernelAloneBackup}
+# The stall target compares each daemon setup with the kernel alone (the issue's reference);
+# active-backup also with the kernel alone in active-backup (a backup endpoint), like for like.
+STALL_REFERENCES = {"backup": ("kernel", "kbackup")}
 
 
 class Transfer:
@@ -689,7 +707,7 @@ class Column:
 
     def __init__(self, setup):
         self.setup, self.lab, self.acceptor, self.ref, self.counted = setup, None, None, None, None
-        self.result = {"name": setup.name, "detections": {}, "stall": {"upload": [], "download": []},
+        self.result = {"name": setup.name, "key": setup.key, "daemon": setup.daemon, "detections": {}, "stall": {"upload": [], "download": []},
                        "connections": [], "failback": {}}
 
     @property
@@ -858,7 +876,7 @@ def report(results, args):
 
     def detection_cell(r, kind):
         values = r["detections"].get(kind, [])
-        if not r["name"] or r["name"] == "kernel PM alone":
+        if not r["daemon"]:
             return "n/a (no daemon)"
         if values and all(v is None for v in values):
             return "not detected within %g s" % window(kind)
@@ -917,14 +935,14 @@ def median_difference(ours, theirs, seed=14):
             diffs[int(0.025 * (BOOTSTRAP - 1))], diffs[int(0.975 * (BOOTSTRAP - 1))])
 
 
-def stall_verdict(ours, theirs):
+def stall_verdict(ours, theirs, reference="kernel alone"):
     """The stall target, 'no worse than the kernel's alone', on two samples of stalls (s), by the
     difference of their medians and its 95 % interval: "no worse" when the interval's top is at
     most STALL_MARGIN, "worse" when its bottom is above it, else "not told apart"; no verdict
     on fewer than STALL_MIN transfers a side. The stall is bimodal (one or two retransmission
     timeouts of the dead subflow, about 0.2 or 0.45 s), so a ratio of two medians of a few
     transfers swings either way between runs of the same code."""
-    text = "median %.3f s vs kernel alone %.3f s" % (statistics.median(ours), statistics.median(theirs))
+    text = "median %.3f s vs %s %.3f s" % (statistics.median(ours), reference, statistics.median(theirs))
     if min(len(ours), len(theirs)) < STALL_MIN:
         return text + ": too few transfers to judge (%d and %d; at least %d a side)" % (len(ours), len(theirs), STALL_MIN)
     diff, low, high = median_difference(ours, theirs)
@@ -940,12 +958,12 @@ def stall_verdict(ours, theirs):
 def summary(results, args):
     print()
     print("summary against the issue's targets (reported, not asserted):")
-    kernel = next((r for r in results if r["name"] == "kernel PM alone" and "error" not in r), None)
+    references = {r["key"]: r for r in results if not r["daemon"] and "error" not in r}
     for r in results:
         if "error" in r:
             print("  %s: did not run: %s" % (r["name"], r["error"]))
             continue
-        if r["name"] == "kernel PM alone":
+        if not r["daemon"]:
             continue
         lines = []
         det = [v for vs in r["detections"].values() for v in vs]
@@ -966,11 +984,13 @@ def summary(results, args):
             fb_ok = [v for v in fb if v is not None and v <= 1.0]
             lines.append("failback <= 1 s: %d/%d: %s"
                          % (len(fb_ok), len(fb), "met" if fb and len(fb_ok) == len(fb) else "NOT met"))
-        for d in ("upload", "download") if kernel and "stall" in args.measure else ():
-            ours = [e["stall"] for e in r["stall"][d] if e["stall"] is not None]
-            theirs = [e["stall"] for e in kernel["stall"][d] if e["stall"] is not None]
-            if ours and theirs:
-                lines.append("stall %s: %s" % (d, stall_verdict(ours, theirs)))
+        for key in STALL_REFERENCES.get(r["key"], ("kernel",)) if "stall" in args.measure else ():
+            ref = references.get(key)
+            for d in ("upload", "download") if ref else ():
+                ours = [e["stall"] for e in r["stall"][d] if e["stall"] is not None]
+                theirs = [e["stall"] for e in ref["stall"][d] if e["stall"] is not None]
+                if ours and theirs:
+                    lines.append("stall %s: %s" % (d, stall_verdict(ours, theirs, ref["name"])))
         rates = [v for u in ("1", "2") for v in r["probing"]["per_second"][u]]
         window = r["probing"]["window"]
         worst = max(rates) * window if rates else 0
@@ -988,15 +1008,16 @@ def summary(results, args):
 
 def main():
     p = argparse.ArgumentParser(prog="path-health.py", description=__doc__.split("\n\n")[0],
-                                epilog="Run time: full (5 runs, 2/10/60 s outages) about 70-90 min for the four setups (55-70 for three), up to ~2.5 h when "
-                                       "setups do not fail back; --quick about 6-10 min.")
+                                epilog="Run time: full (5 runs, 2/10/60 s outages) about 90-110 min for the five setups (70-90 for four), up to ~3 h when "
+                                       "setups do not fail back; --stall-repeats 6 adds ~10 min per setup; --quick about 6-10 min.")
     p.add_argument("--mptcpctld", default=os.path.join(ROOT, ".build/release/mptcpctld"))
     p.add_argument("--runs", type=int, help="runs per measurement (default 5)")
     p.add_argument("--quick", action="store_true",
                    help="1 run, outages 2 and 10 s, 20 s failback wait, 5 s probe window (for development;"
                         " options given explicitly still apply)")
-    p.add_argument("--setups", default="kernel,dkernel,aggregate,backup",
-                   help="comma-separated subset of kernel (PM alone), dkernel, aggregate, backup")
+    p.add_argument("--setups", default="kernel,dkernel,aggregate,backup,kbackup",
+                   help="comma-separated subset of kernel (PM alone), dkernel, aggregate, backup, kbackup"
+                        " (PM alone, path 2 a backup endpoint)")
     p.add_argument("--outages", help="failback outages in seconds (default 2,10,60)")
     p.add_argument("--failback-wait", type=float, help="seconds after healing to wait for failback (default 90)")
     p.add_argument("--probe-window", type=float, help="idle seconds over which probing is counted (default 20)")
