@@ -369,8 +369,8 @@ class KernelAlone(Setup):
     daemon = False
     flags = ()
 
-    def __init__(self):
-        super().__init__("kernel", "kernel PM alone")
+    def __init__(self, key="kernel", name="kernel PM alone"):
+        super().__init__(key, name)
 
     def start(self, lab, tmp, binary):
         nsx(lab.c, "sysctl", "-qw", "net.mptcp.path_manager=kernel")
@@ -383,7 +383,7 @@ class KernelAloneBackup(KernelAlone):
     flags = ("backup",)
 
     def __init__(self):
-        Setup.__init__(self, "kbackup", "kernel, backup")
+        super().__init__("kbackup", "kernel, backup")
 
 
 class DaemonKernel(Setup):
@@ -935,8 +935,9 @@ def median_difference(ours, theirs, seed=14):
             diffs[int(0.025 * (BOOTSTRAP - 1))], diffs[int(0.975 * (BOOTSTRAP - 1))])
 
 
-def stall_verdict(ours, theirs, reference="kernel alone"):
-    """The stall target, 'no worse than the kernel's alone', on two samples of stalls (s), by the
+def stall_verdict(ours, theirs, reference):
+    """The stall target, 'no worse than the kernel's alone', on two samples of stalls (s; theirs:
+    the reference setup named `reference`), by the
     difference of their medians and its 95 % interval: "no worse" when the interval's top is at
     most STALL_MARGIN, "worse" when its bottom is above it, else "not told apart"; no verdict
     on fewer than STALL_MIN transfers a side. The stall is bimodal (one or two retransmission
