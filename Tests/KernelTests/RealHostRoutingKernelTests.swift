@@ -14,6 +14,12 @@ import Testing
 struct RealHostRoutingKernelTests {
     static let port = 5201
 
+    /// Whether the daemon logged that the peer reset the join from `address` (the kernel's
+    /// MP_TCPRST after a DSS mapping mismatch, which the in-kernel path manager never retries).
+    static func peerResetTheJoin(from address: IPAddress, in log: String) -> Bool {
+        log.split(separator: "\n").contains { $0.contains("the peer reset a subflow") && $0.contains("local=\(address):") }
+    }
+
     /// What an administrator adds on (a): the gateway of the uplink no route names.
     static func policy(_ pathManager: RealHostPolicy.PathManager, on lab: RealisticLab) throws -> RealHostPolicy {
         var policy = RealHostPolicy(pathManager: pathManager)
@@ -39,10 +45,24 @@ struct RealHostRoutingKernelTests {
         try daemon.waitUntil("a rule from \(eth2) (the daemon's source routing)", seconds: 60) { try lab.hasRule(from: eth2) }
 
         var reported: String?
-        let multi = try BulkTransfer.run(in: lab, to: service, port: Self.port) { subflows in
-            guard subflows.contains(where: { $0.local == eth2 && $0.isEstablished }) else { return false }
-            reported = try lab.reportedSubflowStates()[eth2]
-            return true
+        func transfer() throws -> BulkTransfer {
+            try BulkTransfer.run(in: lab, to: service, port: Self.port) { subflows in
+                guard subflows.contains(where: { $0.local == eth2 && $0.isEstablished }) else { return false }
+                reported = try lab.reportedSubflowStates()[eth2]
+                return true
+            }
+        }
+        var multi = try transfer()
+        // Linux 6.18 now and then resets a join right after making it (a DSS mapping
+        // mismatch at the server; README: "Connections that lose their second subflow"),
+        // and the in-kernel path manager never opens it again in that connection, which
+        // says nothing about the routing. The daemon logs it; one more connection, once.
+        if pathManager == .kernel, !multi.subflows(from: eth2).contains(where: { $0.isEstablished }),
+           Self.peerResetTheJoin(from: eth2, in: daemon.log) {
+            reportMeasurement("\(variant), \(pathManager), routing on, join reset by the peer (again)",
+                              single: single, multi: multi, second: multi.subflows(from: eth2))
+            reported = nil
+            multi = try transfer()
         }
         let second = multi.subflows(from: eth2)
         reportMeasurement("\(variant), \(pathManager), routing on", single: single, multi: multi, second: second)
