@@ -17,7 +17,7 @@ struct RealHostRoutingKernelTests {
     /// Whether the daemon logged that the peer reset the join from `address` (the kernel's
     /// MP_TCPRST after a DSS mapping mismatch, which the in-kernel path manager never retries).
     static func peerResetTheJoin(from address: IPAddress, in log: String) -> Bool {
-        log.split(separator: "\n").contains { $0.contains("the peer reset a subflow") && $0.contains("local=\(address):") }
+        log.split(separator: "\n").contains { $0.contains(LostSubflowKernelTests.warning) && $0.contains("local=\(address):") }
     }
 
     /// What an administrator adds on (a): the gateway of the uplink no route names.
@@ -59,7 +59,7 @@ struct RealHostRoutingKernelTests {
         // says nothing about the routing. The daemon logs it; one more connection, once.
         if pathManager == .kernel, !multi.subflows(from: eth2).contains(where: { $0.isEstablished }),
            Self.peerResetTheJoin(from: eth2, in: daemon.log) {
-            reportMeasurement("\(variant), \(pathManager), routing on, join reset by the peer (again)",
+            reportMeasurement("\(variant), \(pathManager), routing on, join reset by the peer, run once more",
                               single: single, multi: multi, second: multi.subflows(from: eth2))
             reported = nil
             multi = try transfer()
